@@ -1,0 +1,134 @@
+//! Wiring: the state shared by all workers, the app (routes, extractor configuration,
+//! middleware, fallback, docs page) and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::{self, RequestTimeout, RouteTable};
+use crate::meta::OpenApiJson;
+use crate::metrics::Metrics;
+use crate::{openapi, routes};
+
+/// Largest JSON body accepted by default (per-route limits may be lower).
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+/// Everything the workers share. Nothing here changes an answer: the data lives in PostgreSQL.
+#[derive(Clone)]
+pub struct AppState {
+    db: web::Data<Db>,
+    metrics: web::Data<Metrics>,
+    openapi: web::Data<OpenApiJson>,
+    routes: web::Data<RouteTable>,
+    timeout: web::Data<RequestTimeout>,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: &Config) -> Self {
+        let doc = openapi::document();
+        let body = openapi::to_pretty_json(&doc);
+        let etag = http::content_etag(body.as_bytes());
+        Self {
+            db: web::Data::new(db),
+            metrics: web::Data::new(Metrics::new()),
+            routes: web::Data::new(RouteTable::from_openapi(&doc)),
+            openapi: web::Data::new(OpenApiJson { body, etag }),
+            timeout: web::Data::new(RequestTimeout(config.request_timeout)),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// The complete application, as served and as tested.
+pub fn build(
+    state: &AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .configure(routes::configure)
+        .split_for_parts();
+    app.app_data(state.db.clone())
+        .app_data(state.metrics.clone())
+        .app_data(state.openapi.clone())
+        .app_data(state.routes.clone())
+        .app_data(state.timeout.clone())
+        .app_data(
+            web::JsonConfig::default()
+                .limit(JSON_LIMIT)
+                .error_handler(http::json_error),
+        )
+        .app_data(web::PathConfig::default().error_handler(http::path_error))
+        .app_data(web::PayloadConfig::default().limit(JSON_LIMIT))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").config(
+                SwaggerConfig::new(["/v1/openapi.json"])
+                    .validator_url("none")
+                    .try_it_out_enabled(true)
+                    .display_operation_id(true),
+            ),
+        )
+        .default_service(web::to(http::fallback))
+        .wrap(from_fn(http::request_context))
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds `config.bind` (port 0 picks a free one) and prepares the server.
+    pub fn build(config: &Config, state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = Arc::new(state);
+        let mut server = HttpServer::new(move || build(&state))
+            .listen(listener)?
+            .shutdown_timeout(30);
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        Ok(Self {
+            server: server.run(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

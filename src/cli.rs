@@ -1,0 +1,169 @@
+//! The command line: `serve` (the default), `migrate`, `seed`, `openapi`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::app::{AppState, Application};
+use crate::config::{Config, DatabaseSource};
+use crate::db::{self, Db};
+use crate::embedded_pg::EmbeddedPostgres;
+use crate::{openapi, seed, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "samverkan",
+    version,
+    about = "Samverkan API: the data service of Kommunförbundet Västernorrland",
+    long_about = "Samverkan API: the data service of Kommunförbundet Västernorrland.\n\n\
+Configuration comes from the environment (see .env.example). Without DATABASE_URL the service \
+runs its own PostgreSQL cluster under SAMVERKAN_DATA_DIR (default ./.samverkan)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate, seed the reference data and serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Add missing reference data (municipalities, areas, the 2022 plan) and exit.
+    Seed {
+        /// Also load demo data drawn from the association's documents.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Write the OpenAPI document (to standard output, or to --output).
+    Openapi {
+        /// File to write, e.g. openapi/openapi.json.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi { output }) = &cli.command {
+        return write_openapi(output.as_ref());
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("samverkan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
+            eprintln!("samverkan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_openapi(output: Option<&PathBuf>) -> ExitCode {
+    let json = openapi::to_pretty_json(&openapi::document());
+    let result = match output {
+        Some(path) => std::fs::write(path, json),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(json.as_bytes())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("samverkan: cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stops the embedded cluster when the command ends, however it ends.
+struct Database {
+    url: String,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    fn open(config: &Config) -> anyhow::Result<Self> {
+        match &config.database {
+            DatabaseSource::Url(url) => Ok(Self {
+                url: url.clone(),
+                embedded: None,
+            }),
+            DatabaseSource::Embedded => {
+                let pg = EmbeddedPostgres::start(&config.data_dir)?;
+                Ok(Self {
+                    url: pg.url(),
+                    embedded: Some(pg),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(pg) = self.embedded.take() {
+            if let Err(e) = pg.stop() {
+                tracing::error!(error = %format!("{e:#}"), "could not stop the embedded PostgreSQL");
+            }
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config)?;
+    let applied = db::migrate(&database.url)?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    if matches!(command, Command::Migrate) {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let mut conn = AsyncPgConnection::establish(&database.url).await?;
+        anyhow::Ok(seed::reference_data(&mut conn).await?)
+    })?;
+    drop(runtime);
+    tracing::info!(?report, "reference data seeded");
+    match command {
+        Command::Seed { demo } => {
+            if demo {
+                tracing::info!("demo data: nothing beyond the reference data in this version");
+            }
+            Ok(())
+        }
+        Command::Serve => serve(&config, &database.url),
+        Command::Migrate | Command::Openapi { .. } => Ok(()),
+    }
+}
+
+fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async {
+        let db = Db::new(url, &config.pool)?;
+        let state = AppState::new(db, config);
+        let app = Application::build(config, state)?;
+        tracing::info!(
+            address = %format!("http://{}:{}", config.bind.ip(), app.port()),
+            docs = %format!("http://{}:{}/docs/", config.bind.ip(), app.port()),
+            "Samverkan API is listening"
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("shut down gracefully");
+        anyhow::Ok(())
+    })
+}

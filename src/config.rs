@@ -1,0 +1,201 @@
+//! Typed configuration, read once from the environment and passed down explicitly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (for log shippers).
+    Json,
+    /// Human-readable lines (for a terminal).
+    Pretty,
+    /// `Pretty` when standard error is a terminal, otherwise `Json`.
+    Auto,
+}
+
+/// Settings of the database connection pool.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_size: usize,
+    /// Longest wait for a free connection, for establishing one, and for recycling one.
+    pub timeout: Duration,
+    /// Server-side `statement_timeout` for every connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the database is.
+#[derive(Clone)]
+pub enum DatabaseSource {
+    /// An existing PostgreSQL server (`DATABASE_URL`).
+    Url(String),
+    /// A private cluster under the data directory, created from the installed binaries.
+    Embedded,
+}
+
+impl fmt::Debug for DatabaseSource {
+    // Never print the URL: it may carry a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseSource::Url(_) => f.write_str("Url(<redacted>)"),
+            DatabaseSource::Embedded => f.write_str("Embedded"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseSource,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub pool: PoolSettings,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Upper bound on a request, from the first byte to the response (503 beyond it).
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database = match get("DATABASE_URL") {
+            Some(url) => DatabaseSource::Url(url),
+            None => DatabaseSource::Embedded,
+        };
+        let bind = parse(&get, "SAMVERKAN_BIND", "127.0.0.1:8080".parse().ok())?;
+        let data_dir = get("SAMVERKAN_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".samverkan"));
+        let log_level = get("SAMVERKAN_LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
+        let log_format = match get("SAMVERKAN_LOG_FORMAT").as_deref() {
+            None | Some("auto") => LogFormat::Auto,
+            Some("json") => LogFormat::Json,
+            Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "SAMVERKAN_LOG_FORMAT",
+                    message: format!("expected json, pretty or auto, got {other:?}"),
+                });
+            }
+        };
+        let defaults = PoolSettings::default();
+        let pool = PoolSettings {
+            max_size: parse(&get, "SAMVERKAN_DB_POOL_SIZE", Some(defaults.max_size))?,
+            timeout: Duration::from_millis(parse(
+                &get,
+                "SAMVERKAN_DB_TIMEOUT_MS",
+                Some(defaults.timeout.as_millis() as u64),
+            )?),
+            statement_timeout: Duration::from_millis(parse(
+                &get,
+                "SAMVERKAN_DB_STATEMENT_TIMEOUT_MS",
+                Some(defaults.statement_timeout.as_millis() as u64),
+            )?),
+        };
+        if pool.max_size == 0 {
+            return Err(ConfigError {
+                name: "SAMVERKAN_DB_POOL_SIZE",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let workers = parse(&get, "SAMVERKAN_WORKERS", Some(0))?;
+        let request_timeout =
+            Duration::from_millis(parse(&get, "SAMVERKAN_REQUEST_TIMEOUT_MS", Some(30_000))?);
+        Ok(Self {
+            database,
+            bind,
+            data_dir,
+            log_level,
+            log_format,
+            pool,
+            workers,
+            request_timeout,
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Option<T>,
+) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match get(name) {
+        Some(raw) => raw.trim().parse().map_err(|e| ConfigError {
+            name,
+            message: format!("{e} (got {raw:?})"),
+        }),
+        None => default.ok_or_else(|| ConfigError {
+            name,
+            message: "is required".to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_database_on_localhost() {
+        let c = config(&[]).expect("defaults are valid");
+        assert!(matches!(c.database, DatabaseSource::Embedded));
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from(".samverkan"));
+        assert_eq!(c.log_format, LogFormat::Auto);
+    }
+
+    #[test]
+    fn database_url_is_never_printed() {
+        let c = config(&[("DATABASE_URL", "postgres://u:secret@db/x")]).expect("valid");
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = config(&[("SAMVERKAN_BIND", "nope")]).expect_err("invalid bind");
+        assert_eq!(e.name, "SAMVERKAN_BIND");
+        let e = config(&[("SAMVERKAN_LOG_FORMAT", "xml")]).expect_err("invalid format");
+        assert_eq!(e.name, "SAMVERKAN_LOG_FORMAT");
+        let e = config(&[("SAMVERKAN_DB_POOL_SIZE", "0")]).expect_err("zero pool");
+        assert_eq!(e.name, "SAMVERKAN_DB_POOL_SIZE");
+    }
+}

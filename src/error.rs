@@ -1,0 +1,355 @@
+//! One error type for the whole service, rendered in one place as an RFC 9457
+//! `application/problem+json` document. Handlers and extractors return [`ApiError`]; nothing else
+//! builds error bodies. A 500 tells the client nothing internal: the cause goes to the log under
+//! the same request id that the problem carries.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::DatabaseErrorKind;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::http::current_request;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid input: the field (a JSON path, a query or path parameter, or `body`), what is
+/// wrong with it and, for bulk loads, the line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"field": "limit", "message": "must be between 1 and 500"}))]
+pub struct Violation {
+    /// The offending field: a body property path, a query or path parameter name, or `body`.
+    pub field: String,
+    /// What is wrong with it, in English.
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem detail. Every error answer of the service has this shape.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "type": "/problems/validation-failed",
+    "title": "Your request parameters didn't validate",
+    "status": 400,
+    "detail": "1 parameter is invalid",
+    "instance": "/v1/municipalities",
+    "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c",
+    "violations": [{"field": "limit", "message": "must be between 1 and 500"}]
+}))]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; stable, documented, safe to switch on.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/not-found")]
+    pub type_: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 404)]
+    pub status: u16,
+    /// An explanation of this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request path this occurrence happened on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The request id (also in the `X-Request-Id` header and in every log line of the request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For invalid input: every invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+}
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Invalid parameters or body (400 with `violations`).
+    Validation(Vec<Violation>),
+    /// A request that cannot be understood at all (400), e.g. malformed JSON.
+    BadRequest(String),
+    /// The resource does not exist (404).
+    NotFound(String),
+    /// The path exists but not with this method (405 with `Allow`).
+    MethodNotAllowed(Vec<String>),
+    /// No representation matches `Accept` (406).
+    NotAcceptable(String),
+    /// The body is larger than this route accepts (413).
+    PayloadTooLarge(usize),
+    /// The body's media type is not accepted here (415).
+    UnsupportedMediaType(String),
+    /// The database (or another dependency) cannot be reached in time (503 with `Retry-After`).
+    Unavailable(String),
+    /// Anything unexpected (500). The cause is logged, never sent.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![Violation::new(field, message)])
+    }
+
+    pub fn not_found(what: impl fmt::Display) -> Self {
+        ApiError::NotFound(format!("{what} was not found"))
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Validation(_) => ("validation-failed", "Your request parameters didn't validate"),
+            ApiError::BadRequest(_) => ("bad-request", "The request could not be understood"),
+            ApiError::NotFound(_) => ("not-found", "Resource not found"),
+            ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            ApiError::NotAcceptable(_) => ("not-acceptable", "Not acceptable"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
+            ApiError::Unavailable(_) => ("service-unavailable", "Service temporarily unavailable"),
+            ApiError::Internal(_) => ("internal-error", "Internal server error"),
+        }
+    }
+
+    /// The problem document for this error, for the request being served.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.kind();
+        let status = self.status_code().as_u16();
+        let (detail, violations) = match self {
+            ApiError::Validation(v) => (
+                Some(match v.len() {
+                    1 => "1 parameter is invalid".to_owned(),
+                    n => format!("{n} parameters are invalid"),
+                }),
+                v.clone(),
+            ),
+            ApiError::BadRequest(d)
+            | ApiError::NotFound(d)
+            | ApiError::NotAcceptable(d)
+            | ApiError::UnsupportedMediaType(d)
+            | ApiError::Unavailable(d) => (Some(d.clone()), vec![]),
+            ApiError::MethodNotAllowed(allow) => (
+                Some(format!("This resource supports {}", allow.join(", "))),
+                vec![],
+            ),
+            ApiError::PayloadTooLarge(limit) => (
+                Some(format!("The request body must not exceed {limit} bytes")),
+                vec![],
+            ),
+            ApiError::Internal(_) => (
+                Some("The request could not be completed. Quote the request id when reporting this.".to_owned()),
+                vec![],
+            ),
+        };
+        let ctx = current_request();
+        Problem {
+            type_: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status,
+            detail,
+            instance: ctx.as_ref().map(|c| c.path.clone()),
+            request_id: ctx.map(|c| c.id),
+            violations,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(e) => write!(f, "internal error: {e:#}"),
+            other => {
+                let (slug, _) = other.kind();
+                write!(f, "{slug}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "request failed"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            _ => {}
+        }
+        let problem = self.problem();
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        match self {
+            ApiError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        match serde_json::to_vec(&problem) {
+            Ok(body) => res.body(body),
+            Err(_) => res.finish(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::Error as E;
+        match &err {
+            E::NotFound => ApiError::NotFound("The resource was not found".to_owned()),
+            E::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                _,
+            ) => {
+                tracing::warn!(error = %err, "database connection lost");
+                ApiError::Unavailable("The database is not reachable right now".to_owned())
+            }
+            E::DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable("The database is not reachable right now".to_owned())
+            }
+            _ => ApiError::Internal(err.into()),
+        }
+    }
+}
+
+/// Server messages of the SQLSTATE classes that mean "try again later": operator intervention
+/// (57P01-57P03), statement timeout (57014) and too many connections (53300). diesel does not
+/// expose the SQLSTATE, so the (English, stable) messages are matched.
+fn is_transient(message: &str) -> bool {
+    const TRANSIENT: [&str; 6] = [
+        "terminating connection",
+        "canceling statement due to statement timeout",
+        "the database system is",
+        "too many clients",
+        "remaining connection slots",
+        "connection closed",
+    ];
+    TRANSIENT.iter().any(|t| message.contains(t))
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        tracing::warn!(error = %err, "no database connection");
+        ApiError::Unavailable("The database is not reachable right now".to_owned())
+    }
+}
+
+/// The responses every operation can give, for the OpenAPI document.
+pub mod responses {
+    use super::Problem;
+    use utoipa::IntoResponses;
+
+    /// Shared error responses.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum CommonErrors {
+        /// Invalid parameters: every invalid one is listed in `violations`.
+        #[response(status = 400, content_type = "application/problem+json", example = json!({
+            "type": "/problems/validation-failed", "title": "Your request parameters didn't validate",
+            "status": 400, "detail": "1 parameter is invalid", "instance": "/v1/municipalities",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c",
+            "violations": [{"field": "limit", "message": "must be between 1 and 500"}]}))]
+        BadRequest(#[to_schema] Problem),
+        /// The database cannot be reached in time; retry after the `Retry-After` seconds.
+        #[response(status = 503, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait before retrying")), example = json!({
+            "type": "/problems/service-unavailable", "title": "Service temporarily unavailable",
+            "status": 503, "detail": "The database is not reachable right now", "instance": "/v1/municipalities",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        Unavailable(Problem),
+        /// An unexpected failure; the log has the cause under the request id.
+        #[response(status = 500, content_type = "application/problem+json", example = json!({
+            "type": "/problems/internal-error", "title": "Internal server error", "status": 500,
+            "detail": "The request could not be completed. Quote the request id when reporting this.",
+            "instance": "/v1/municipalities", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        Internal(Problem),
+    }
+
+    /// The 404 of an operation that addresses one resource.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum NotFound {
+        /// No such resource.
+        #[response(status = 404, content_type = "application/problem+json", example = json!({
+            "type": "/problems/not-found", "title": "Resource not found", "status": 404,
+            "detail": "Municipality 9999 was not found", "instance": "/v1/municipalities/9999",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        NotFound(Problem),
+    }
+
+    /// The 406 of an operation that can only answer JSON.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum NotAcceptable {
+        /// None of the media types in `Accept` can be produced.
+        #[response(status = 406, content_type = "application/problem+json", example = json!({
+            "type": "/problems/not-acceptable", "title": "Not acceptable", "status": 406,
+            "detail": "This resource can be represented as application/json",
+            "instance": "/v1/municipalities", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        NotAcceptable(Problem),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn internal_errors_say_nothing_internal() {
+        let err = ApiError::internal(anyhow::anyhow!("password authentication failed for user x"));
+        let res = err.error_response();
+        assert_eq!(res.status(), 500);
+        let body = res.into_body().try_into_bytes().expect("complete body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("password"), "{text}");
+        assert!(text.contains("/problems/internal-error"));
+    }
+
+    #[test]
+    fn transient_database_messages_are_503() {
+        assert!(is_transient("terminating connection due to administrator command"));
+        assert!(is_transient("canceling statement due to statement timeout"));
+        assert!(!is_transient("duplicate key value violates unique constraint"));
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let res = ApiError::MethodNotAllowed(vec!["GET".into(), "HEAD".into()]).error_response();
+        assert_eq!(res.status(), 405);
+        assert_eq!(
+            res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()),
+            Some("GET, HEAD")
+        );
+    }
+}

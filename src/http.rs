@@ -1,0 +1,424 @@
+//! HTTP plumbing shared by every route: the request context (request id, logging span, error
+//! instance), strict query parsing, conditional GETs, and the fallback that answers 404 and 405.
+
+use std::time::{Duration, Instant};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use crate::error::{ApiError, Violation};
+use crate::metrics::Metrics;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What an error needs to know about the request it answers.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub id: String,
+    pub path: String,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestInfo;
+}
+
+/// The request being served on this task, if any.
+pub fn current_request() -> Option<RequestInfo> {
+    REQUEST.try_with(Clone::clone).ok()
+}
+
+/// A client-supplied request id is kept when it is short and printable, so a caller can follow
+/// its own id through our logs; anything else is replaced.
+fn accept_request_id(value: Option<&HeaderValue>) -> Option<String> {
+    let v = value?.to_str().ok()?;
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b));
+    ok.then(|| v.to_owned())
+}
+
+/// Outermost middleware: assigns the request id, opens the request's logging span, bounds the
+/// request's duration, turns any escaped error into a problem, records metrics and logs one line.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = accept_request_id(req.headers().get(&REQUEST_ID))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let info = RequestInfo {
+        id: id.clone(),
+        path: req.path().to_owned(),
+    };
+    let method = req.method().clone();
+    let timeout = req
+        .app_data::<web::Data<RequestTimeout>>()
+        .map(|t| t.0)
+        .unwrap_or(Duration::from_secs(30));
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %info.path);
+
+    // Errors are rendered inside the scope so that their problem documents carry the request id.
+    // (The request cannot be cloned before routing, so an escaped error travels on as a
+    // pre-rendered response.)
+    let work = async move {
+        match tokio::time::timeout(timeout, next.call(req)).await {
+            Ok(Ok(res)) => Ok(res.map_into_boxed_body()),
+            Ok(Err(err)) => Err(err.error_response()),
+            Err(_) => Err(
+                ApiError::Unavailable("The request took too long to complete".to_owned())
+                    .error_response(),
+            ),
+        }
+    };
+    let outcome = REQUEST.scope(info, work.instrument(span.clone())).await;
+    let request_id = HeaderValue::from_str(&id).ok();
+    let (status, route, result) = match outcome {
+        Ok(mut res) => {
+            if let Some(value) = request_id {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            if let Some(metrics) = res.request().app_data::<web::Data<Metrics>>() {
+                metrics.observe(method.as_str(), &route, res.status().as_u16(), started.elapsed());
+            }
+            (res.status(), route, Ok(res))
+        }
+        Err(mut res) => {
+            if let Some(value) = request_id {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            let status = res.status();
+            (status, "unmatched".to_owned(), Err(Rendered::from(res).into()))
+        }
+    };
+    span.in_scope(|| {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), route = %route, elapsed_ms = ms, "request completed");
+        } else {
+            tracing::info!(status = status.as_u16(), route = %route, elapsed_ms = ms, "request completed");
+        }
+    });
+    result
+}
+
+/// An error response rendered while the request context was available, handed to actix as an
+/// error that reproduces it.
+#[derive(Debug)]
+struct Rendered {
+    status: actix_web::http::StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: bytes::Bytes,
+}
+
+impl From<HttpResponse> for Rendered {
+    fn from(res: HttpResponse) -> Self {
+        let status = res.status();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = res.into_body().try_into_bytes().unwrap_or_default();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.status)
+    }
+}
+
+impl ResponseError for Rendered {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        for (k, v) in &self.headers {
+            res.insert_header((k.clone(), v.clone()));
+        }
+        res.body(self.body.clone())
+    }
+}
+
+/// The longest a request may take (app data read by [`request_context`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeout(pub Duration);
+
+/// Query string extractor that rejects unknown and malformed parameters with a violation naming
+/// the parameter (actix's own `Query` reports neither).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> Query<T> {
+    pub fn parse(query: &str) -> Result<T, ApiError> {
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            let message = err.inner().to_string();
+            let path = err.path().to_string();
+            let field = if let Some(rest) = message.strip_prefix("unknown field `") {
+                rest.split('`').next().unwrap_or("query").to_owned()
+            } else if let Some(rest) = message.strip_prefix("duplicate field `") {
+                rest.split('`').next().unwrap_or("query").to_owned()
+            } else if path == "." {
+                "query".to_owned()
+            } else {
+                path
+            };
+            ApiError::Validation(vec![Violation::new(field, humanize_serde(&message))])
+        })
+    }
+}
+
+/// serde's messages, reworded for API users.
+fn humanize_serde(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        let allowed = message
+            .split_once("expected one of ")
+            .map(|(_, rest)| rest.replace('`', ""))
+            .or_else(|| {
+                message
+                    .split_once("expected ")
+                    .map(|(_, rest)| rest.replace('`', ""))
+            });
+        return match allowed {
+            Some(list) => format!("unknown parameter; supported: {list}"),
+            None => "unknown parameter; this operation takes no parameters".to_owned(),
+        };
+    }
+    if message.starts_with("duplicate field") {
+        return "given more than once".to_owned();
+    }
+    if message.contains("invalid digit") || message.contains("invalid type") {
+        return "must be a whole number".to_owned();
+    }
+    if message.contains("too large") || message.contains("too small") {
+        return "is out of range".to_owned();
+    }
+    message.to_owned()
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            Self::parse(req.query_string())
+                .map(Query)
+                .map_err(actix_web::Error::from),
+        )
+    }
+}
+
+/// A strong entity tag for a versioned resource.
+pub fn version_etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A strong entity tag derived from a representation's bytes (for lists and documents).
+pub fn content_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 §13.1.2 requires).
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let ours = etag.trim_start_matches("W/");
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.trim_start_matches("W/") == ours
+    })
+}
+
+/// A JSON answer to a GET with its entity tag, or 304 when the client's copy is current.
+pub fn conditional_json<T: Serialize>(
+    req: &HttpRequest,
+    value: &T,
+    etag: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let etag = etag.unwrap_or_else(|| content_etag(&body));
+    if if_none_match(req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(mime_json())
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(body))
+}
+
+fn mime_json() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
+/// Every route of the service with its methods, built from the OpenAPI document, so the
+/// fallback can tell "no such resource" (404) from "no such method here" (405).
+pub struct RouteTable {
+    routes: Vec<(ResourceDef, Vec<String>)>,
+}
+
+impl RouteTable {
+    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods: Vec<String> = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, present)| *present)
+                .map(|(m, _)| m.to_owned())
+                .collect();
+                methods.dedup();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods allowed on `path`, empty when no route matches it.
+    pub fn allowed(&self, path: &str) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect()
+    }
+}
+
+/// Answers every request no route took: 405 with `Allow` when the path exists, 404 otherwise.
+pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
+    let allowed = table.allowed(req.path());
+    if allowed.is_empty() {
+        return ApiError::NotFound(format!("There is no resource at {}", req.path()))
+            .error_response();
+    }
+    if req.method() == Method::OPTIONS {
+        return HttpResponse::NoContent()
+            .insert_header((header::ALLOW, allowed.join(", ")))
+            .finish();
+    }
+    ApiError::MethodNotAllowed(allowed).error_response()
+}
+
+/// Maps actix's JSON body errors onto problems.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match err {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge(limit)
+        }
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "The request body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
+        E::Deserialize(e) => ApiError::Validation(vec![Violation::new(
+            "body",
+            format!("invalid JSON: {e}"),
+        )]),
+        other => ApiError::BadRequest(format!("The request body could not be read: {other}")),
+    };
+    api.into()
+}
+
+/// Maps actix's raw payload errors (size limits) onto problems.
+pub fn payload_error(err: actix_web::error::PayloadError) -> ApiError {
+    match err {
+        actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge(0),
+        other => ApiError::BadRequest(format!("The request body could not be read: {other}")),
+    }
+}
+
+/// Maps actix's path errors onto problems (path parameters are parsed by the handlers, so this
+/// only sees malformed percent-encoding).
+pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Validation(vec![Violation::new("path", err.to_string())]).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct P {
+        limit: Option<u32>,
+        q: Option<String>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let err = Query::<P>::parse("limit=abc").expect_err("not a number");
+        let ApiError::Validation(v) = err else { panic!("validation expected") };
+        assert_eq!(v[0].field, "limit");
+        assert_eq!(v[0].message, "must be a whole number");
+
+        let err = Query::<P>::parse("limt=5").expect_err("unknown");
+        let ApiError::Validation(v) = err else { panic!("validation expected") };
+        assert_eq!(v[0].field, "limt");
+        assert!(v[0].message.contains("limit"), "{}", v[0].message);
+    }
+
+    #[test]
+    fn query_accepts_known_parameters() {
+        let p = Query::<P>::parse("limit=5&q=v%C3%A5ld").expect("valid");
+        assert_eq!(p.limit, Some(5));
+        assert_eq!(p.q.as_deref(), Some("våld"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_safe() {
+        let ok = HeaderValue::from_static("abc-123");
+        assert_eq!(accept_request_id(Some(&ok)).as_deref(), Some("abc-123"));
+        let bad = HeaderValue::from_static("a b\"c");
+        assert_eq!(accept_request_id(Some(&bad)), None);
+        let long = HeaderValue::from_str(&"a".repeat(200)).expect("ascii");
+        assert_eq!(accept_request_id(Some(&long)), None);
+    }
+
+    #[test]
+    fn etags_compare_weakly_for_if_none_match() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "W/\"7\", \"8\""))
+            .to_http_request();
+        assert!(if_none_match(&req, "\"7\""));
+        assert!(if_none_match(&req, "\"8\""));
+        assert!(!if_none_match(&req, "\"9\""));
+    }
+}

@@ -1,0 +1,24 @@
+//! Samverkan API: the data service of Kommunförbundet Västernorrland.
+//!
+//! The crate is organised like the domain: one module per aggregate (municipalities, areas,
+//! plans, …) holding its model, queries and handlers side by side, and a few modules of shared
+//! plumbing (config, telemetry, db, error, pagination, http).
+
+pub mod app;
+pub mod areas;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded_pg;
+pub mod error;
+pub mod http;
+pub mod meta;
+pub mod metrics;
+pub mod municipalities;
+pub mod openapi;
+pub mod pagination;
+pub mod plans;
+pub mod routes;
+pub mod schema;
+pub mod seed;
+pub mod telemetry;

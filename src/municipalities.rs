@@ -1,0 +1,313 @@
+//! The seven member municipalities, addressed by their SCB kommunkod.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::{Db, PgConn};
+use crate::error::ApiError;
+use crate::error::responses::{CommonErrors, NotFound};
+use crate::http::{Query, conditional_json, version_etag};
+use crate::page_type;
+use crate::pagination::{self, Paging, SortField, SortKey, Violations};
+use crate::schema::municipalities;
+
+/// A municipality's id: its four-digit SCB kommunkod, e.g. `2281` for Sundsvall.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MunicipalityId(String);
+
+impl MunicipalityId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        if raw.len() == 4 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ApiError::invalid(
+                field,
+                "must be a four-digit kommunkod, e.g. 2281",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = municipalities, check_for_backend(diesel::pg::Pg))]
+struct MunicipalityRow {
+    id: String,
+    name: String,
+    official_name: String,
+    county_code: String,
+    organisation_number: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A member municipality of Kommunförbundet Västernorrland.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "2281", "name": "Sundsvall", "officialName": "Sundsvalls kommun", "countyCode": "22",
+    "organisationNumber": "212000-2411", "version": 1,
+    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Municipality {
+    /// The SCB municipality code (kommunkod), as used by Sundsvall's APIs as `municipalityId`.
+    #[schema(pattern = "^[0-9]{4}$", example = "2281")]
+    pub id: String,
+    /// Short name, e.g. `Sundsvall`.
+    pub name: String,
+    /// Official name, e.g. `Sundsvalls kommun`.
+    pub official_name: String,
+    /// The county (län) code; Västernorrland is `22`.
+    #[schema(pattern = "^[0-9]{2}$", example = "22")]
+    pub county_code: String,
+    /// Organisation number (NNNNNN-NNNN, Luhn-checked); null where not confirmed.
+    #[schema(pattern = "^[0-9]{6}-[0-9]{4}$", example = "212000-2411")]
+    pub organisation_number: Option<String>,
+    /// Increases on every change; the `ETag` is derived from it.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<MunicipalityRow> for Municipality {
+    fn from(r: MunicipalityRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            official_name: r.official_name,
+            county_code: r.county_code,
+            organisation_number: r.organisation_number,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(MunicipalityPage, Municipality, "A page of municipalities.");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MunicipalitySort {
+    Id,
+    Name,
+    OfficialName,
+    UpdatedAt,
+}
+
+impl SortField for MunicipalitySort {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("id", Self::Id),
+        ("name", Self::Name),
+        ("officialName", Self::OfficialName),
+        ("updatedAt", Self::UpdatedAt),
+    ];
+}
+
+/// Filters, sorting and paging of the municipality list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct MunicipalityListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Comma-separated sort keys, `-` for descending: `id`, `name`, `officialName`, `updatedAt`.
+    /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
+    #[param(default = "name", example = "name,-updatedAt")]
+    pub sort: Option<String>,
+    /// Case-insensitive text contained in the name or the official name.
+    #[param(max_length = 200, example = "sund")]
+    pub q: Option<String>,
+    /// Only municipalities of this county (län) code.
+    #[param(pattern = "^[0-9]{2}$", example = "22")]
+    pub county_code: Option<String>,
+}
+
+struct ListFilter {
+    paging: Paging,
+    sort: Vec<SortKey<MunicipalitySort>>,
+    q: Option<String>,
+    county_code: Option<String>,
+}
+
+impl MunicipalityListParams {
+    fn validate(self) -> Result<ListFilter, ApiError> {
+        let mut v = Violations::default();
+        let paging = v.check(pagination::paging(self.limit, self.page));
+        let sort = v.check(pagination::sort(
+            self.sort.as_deref(),
+            &[SortKey {
+                field: MunicipalitySort::Name,
+                descending: false,
+            }],
+        ));
+        let q = v.check(pagination::search_text(self.q));
+        if let Some(c) = &self.county_code {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_digit()) {
+                v.push("countyCode", "must be a two-digit county code, e.g. 22");
+            }
+        }
+        v.finish()?;
+        match (paging, sort, q) {
+            (Some(paging), Some(sort), Some(q)) => Ok(ListFilter {
+                paging,
+                sort,
+                q,
+                county_code: self.county_code,
+            }),
+            _ => Err(ApiError::internal(anyhow::anyhow!("unreachable: checked"))),
+        }
+    }
+}
+
+async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<MunicipalityRow>, i64)> {
+    let filtered = || {
+        let mut q = municipalities::table.into_boxed();
+        if let Some(text) = &f.q {
+            let needle = text.to_lowercase();
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("strpos(lower(name || ' ' || official_name), ")
+                    .bind::<diesel::sql_types::Text, _>(needle)
+                    .sql(") > 0"),
+            );
+        }
+        if let Some(c) = &f.county_code {
+            q = q.filter(municipalities::county_code.eq(c.clone()));
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(MunicipalityRow::as_select());
+    for key in &f.sort {
+        query = match (key.field, key.descending) {
+            (MunicipalitySort::Id, false) => query.then_order_by(municipalities::id.asc()),
+            (MunicipalitySort::Id, true) => query.then_order_by(municipalities::id.desc()),
+            (MunicipalitySort::Name, false) => query.then_order_by(municipalities::name.asc()),
+            (MunicipalitySort::Name, true) => query.then_order_by(municipalities::name.desc()),
+            (MunicipalitySort::OfficialName, false) => {
+                query.then_order_by(municipalities::official_name.asc())
+            }
+            (MunicipalitySort::OfficialName, true) => {
+                query.then_order_by(municipalities::official_name.desc())
+            }
+            (MunicipalitySort::UpdatedAt, false) => {
+                query.then_order_by(municipalities::updated_at.asc())
+            }
+            (MunicipalitySort::UpdatedAt, true) => {
+                query.then_order_by(municipalities::updated_at.desc())
+            }
+        };
+    }
+    let rows = query
+        .then_order_by(municipalities::id.asc())
+        .limit(i64::from(f.paging.limit))
+        .offset(f.paging.offset())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+async fn find(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<Option<MunicipalityRow>> {
+    municipalities::table
+        .find(id.as_str())
+        .select(MunicipalityRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether a municipality exists (for validating references from other resources).
+pub async fn exists(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(municipalities::table.find(id.as_str())))
+        .get_result(conn)
+        .await
+}
+
+/// List the member municipalities
+///
+/// The seven municipalities of Västernorrland county, sorted by name the Swedish way unless
+/// `sort` says otherwise. Answers `304 Not Modified` when `If-None-Match` matches.
+#[utoipa::path(
+    operation_id = "listMunicipalities",
+    tag = "Municipalities",
+    params(MunicipalityListParams),
+    responses(
+        (status = 200, description = "A page of municipalities", body = MunicipalityPage,
+            headers(("ETag" = String, description = "Strong entity tag of this page"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        CommonErrors,
+    ),
+)]
+#[get("/municipalities")]
+pub async fn list_municipalities(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    params: Query<MunicipalityListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = params.0.validate()?;
+    let mut conn = db.conn().await?;
+    let (rows, total) = list(&mut conn, &filter).await?;
+    let items: Vec<Municipality> = rows.into_iter().map(Into::into).collect();
+    let page = MunicipalityPage {
+        meta: filter.paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get a municipality
+///
+/// One municipality by its kommunkod. Answers `304 Not Modified` when `If-None-Match` matches
+/// its `ETag`.
+#[utoipa::path(
+    operation_id = "getMunicipality",
+    tag = "Municipalities",
+    params(
+        ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2281", pattern = "^[0-9]{4}$"),
+    ),
+    responses(
+        (status = 200, description = "The municipality", body = Municipality,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/municipalities/{municipalityId}")]
+pub async fn get_municipality(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
+    let mut conn = db.conn().await?;
+    let row = find(&mut conn, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Municipality {}", id.as_str())))?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &Municipality::from(row), Some(etag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kommunkod_must_be_four_digits() {
+        assert!(MunicipalityId::parse("id", "2281").is_ok());
+        for bad in ["228", "22811", "22a1", "", "２２８１"] {
+            assert!(MunicipalityId::parse("id", bad).is_err(), "{bad}");
+        }
+    }
+}

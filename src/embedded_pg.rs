@@ -100,7 +100,10 @@ impl EmbeddedPostgres {
 
         match cluster.running_port() {
             Some(port) => {
-                tracing::info!(port, "adopting the already running embedded PostgreSQL cluster");
+                tracing::info!(
+                    port,
+                    "adopting the already running embedded PostgreSQL cluster"
+                );
                 cluster.port = port;
             }
             None => {
@@ -113,7 +116,9 @@ impl EmbeddedPostgres {
                 );
                 cluster.run(
                     "pg_ctl",
-                    &["-D", &pgdata, "-l", &log, "-o", &opts, "-w", "-t", "60", "start"],
+                    &[
+                        "-D", &pgdata, "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
+                    ],
                 )?;
                 tracing::info!(port = cluster.port, "embedded PostgreSQL started");
             }
@@ -150,7 +155,10 @@ impl EmbeddedPostgres {
     /// safe on disk).
     pub fn stop(&self) -> anyhow::Result<()> {
         let pgdata = self.pgdata.display().to_string();
-        self.run("pg_ctl", &["-D", &pgdata, "-m", "fast", "-w", "-t", "60", "stop"])?;
+        self.run(
+            "pg_ctl",
+            &["-D", &pgdata, "-m", "fast", "-w", "-t", "60", "stop"],
+        )?;
         tracing::info!("embedded PostgreSQL stopped");
         Ok(())
     }
@@ -178,7 +186,11 @@ impl EmbeddedPostgres {
     /// The port of the postmaster recorded in `postmaster.pid`, if it is alive.
     fn running_port(&self) -> Option<u16> {
         let pgdata = self.pgdata.display().to_string();
-        let status = self.command("pg_ctl").args(["-D", &pgdata, "status"]).output().ok()?;
+        let status = self
+            .command("pg_ctl")
+            .args(["-D", &pgdata, "status"])
+            .output()
+            .ok()?;
         if !status.status.success() {
             return None;
         }

@@ -111,7 +111,10 @@ impl ApiError {
 
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
-            ApiError::Validation(_) => ("validation-failed", "Your request parameters didn't validate"),
+            ApiError::Validation(_) => (
+                "validation-failed",
+                "Your request parameters didn't validate",
+            ),
             ApiError::BadRequest(_) => ("bad-request", "The request could not be understood"),
             ApiError::NotFound(_) => ("not-found", "Resource not found"),
             ApiError::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
@@ -151,7 +154,10 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Internal(_) => (
-                Some("The request could not be completed. Quote the request id when reporting this.".to_owned()),
+                Some(
+                    "The request could not be completed. Quote the request id when reporting this."
+                        .to_owned(),
+                ),
                 vec![],
             ),
         };
@@ -198,7 +204,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "request failed"),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "request failed")
+            }
             ApiError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
             _ => {}
         }
@@ -338,9 +346,13 @@ mod tests {
 
     #[test]
     fn transient_database_messages_are_503() {
-        assert!(is_transient("terminating connection due to administrator command"));
+        assert!(is_transient(
+            "terminating connection due to administrator command"
+        ));
         assert!(is_transient("canceling statement due to statement timeout"));
-        assert!(!is_transient("duplicate key value violates unique constraint"));
+        assert!(!is_transient(
+            "duplicate key value violates unique constraint"
+        ));
     }
 
     #[test]
@@ -348,7 +360,9 @@ mod tests {
         let res = ApiError::MethodNotAllowed(vec!["GET".into(), "HEAD".into()]).error_response();
         assert_eq!(res.status(), 405);
         assert_eq!(
-            res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()),
+            res.headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok()),
             Some("GET, HEAD")
         );
     }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
@@ -41,7 +41,8 @@ fn accept_request_id(value: Option<&HeaderValue>) -> Option<String> {
     let v = value?.to_str().ok()?;
     let ok = !v.is_empty()
         && v.len() <= 128
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b));
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b));
     ok.then(|| v.to_owned())
 }
 
@@ -63,7 +64,8 @@ pub async fn request_context(
         .app_data::<web::Data<RequestTimeout>>()
         .map(|t| t.0)
         .unwrap_or(Duration::from_secs(30));
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %info.path);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %info.path);
 
     // Errors are rendered inside the scope so that their problem documents carry the request id.
     // (The request cannot be cloned before routing, so an escaped error travels on as a
@@ -72,10 +74,10 @@ pub async fn request_context(
         match tokio::time::timeout(timeout, next.call(req)).await {
             Ok(Ok(res)) => Ok(res.map_into_boxed_body()),
             Ok(Err(err)) => Err(err.error_response()),
-            Err(_) => Err(
-                ApiError::Unavailable("The request took too long to complete".to_owned())
-                    .error_response(),
-            ),
+            Err(_) => Err(ApiError::Unavailable(
+                "The request took too long to complete".to_owned(),
+            )
+            .error_response()),
         }
     };
     let outcome = REQUEST.scope(info, work.instrument(span.clone())).await;
@@ -90,7 +92,12 @@ pub async fn request_context(
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
             if let Some(metrics) = res.request().app_data::<web::Data<Metrics>>() {
-                metrics.observe(method.as_str(), &route, res.status().as_u16(), started.elapsed());
+                metrics.observe(
+                    method.as_str(),
+                    &route,
+                    res.status().as_u16(),
+                    started.elapsed(),
+                );
             }
             (res.status(), route, Ok(res))
         }
@@ -99,7 +106,11 @@ pub async fn request_context(
                 res.headers_mut().insert(REQUEST_ID, value);
             }
             let status = res.status();
-            (status, "unmatched".to_owned(), Err(Rendered::from(res).into()))
+            (
+                status,
+                "unmatched".to_owned(),
+                Err(Rendered::from(res).into()),
+            )
         }
     };
     span.in_scope(|| {
@@ -250,9 +261,10 @@ pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
         return false;
     };
     let ours = etag.trim_start_matches("W/");
-    value.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.trim_start_matches("W/") == ours
-    })
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
 }
 
 /// A JSON answer to a GET with its entity tag, or 304 when the client's copy is current.
@@ -346,10 +358,9 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
         E::ContentType => ApiError::UnsupportedMediaType(
             "The request body must be JSON (Content-Type: application/json)".to_owned(),
         ),
-        E::Deserialize(e) => ApiError::Validation(vec![Violation::new(
-            "body",
-            format!("invalid JSON: {e}"),
-        )]),
+        E::Deserialize(e) => {
+            ApiError::Validation(vec![Violation::new("body", format!("invalid JSON: {e}"))])
+        }
         other => ApiError::BadRequest(format!("The request body could not be read: {other}")),
     };
     api.into()
@@ -385,12 +396,16 @@ mod tests {
     #[test]
     fn query_errors_name_the_parameter() {
         let err = Query::<P>::parse("limit=abc").expect_err("not a number");
-        let ApiError::Validation(v) = err else { panic!("validation expected") };
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
         assert_eq!(v[0].field, "limit");
         assert_eq!(v[0].message, "must be a whole number");
 
         let err = Query::<P>::parse("limt=5").expect_err("unknown");
-        let ApiError::Validation(v) = err else { panic!("validation expected") };
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
         assert_eq!(v[0].field, "limt");
         assert!(v[0].message.contains("limit"), "{}", v[0].message);
     }

@@ -37,7 +37,10 @@ impl Metrics {
         )
         .expect("valid metric");
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
-        let pool_size = gauge("db_pool_connections", "Connections currently open in the pool");
+        let pool_size = gauge(
+            "db_pool_connections",
+            "Connections currently open in the pool",
+        );
         let pool_available = gauge("db_pool_connections_idle", "Idle connections in the pool");
         let pool_waiting = gauge("db_pool_waiting", "Requests waiting for a connection");
         let pool_max = gauge("db_pool_connections_max", "The pool's maximum size");

@@ -177,9 +177,11 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipalit
         if let Some(text) = &f.q {
             let needle = text.to_lowercase();
             q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("strpos(lower(name || ' ' || official_name), ")
-                    .bind::<diesel::sql_types::Text, _>(needle)
-                    .sql(") > 0"),
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "strpos(lower(name || ' ' || official_name), ",
+                )
+                .bind::<diesel::sql_types::Text, _>(needle)
+                .sql(") > 0"),
             );
         }
         if let Some(c) = &f.county_code {

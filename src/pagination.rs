@@ -190,7 +190,8 @@ mod tests {
         UpdatedAt,
     }
     impl SortField for F {
-        const ALL: &'static [(&'static str, Self)] = &[("name", F::Name), ("updatedAt", F::UpdatedAt)];
+        const ALL: &'static [(&'static str, Self)] =
+            &[("name", F::Name), ("updatedAt", F::UpdatedAt)];
     }
 
     #[test]
@@ -199,19 +200,30 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                SortKey { field: F::Name, descending: false },
-                SortKey { field: F::UpdatedAt, descending: true }
+                SortKey {
+                    field: F::Name,
+                    descending: false
+                },
+                SortKey {
+                    field: F::UpdatedAt,
+                    descending: true
+                }
             ]
         );
         let err = sort::<F>(Some("-secret"), &[]).expect_err("unknown field");
-        let ApiError::Validation(v) = err else { panic!("validation expected") };
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
         assert_eq!(v[0].field, "sort");
         assert!(v[0].message.contains("name, updatedAt"));
     }
 
     #[test]
     fn paging_bounds() {
-        assert_eq!(paging(None, None).expect("defaults"), Paging { page: 1, limit: 20 });
+        assert_eq!(
+            paging(None, None).expect("defaults"),
+            Paging { page: 1, limit: 20 }
+        );
         assert!(paging(Some(501), None).is_err());
         assert!(paging(Some(0), None).is_err());
         assert!(paging(Some(500), Some(0)).is_err());

@@ -369,7 +369,10 @@ pub async fn get_plan(
         .ok()
         .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
         .ok_or_else(|| {
-            ApiError::invalid("year", format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"))
+            ApiError::invalid(
+                "year",
+                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+            )
         })?;
     let mut conn = db.conn().await?;
     let plan = find(&mut conn, year)

@@ -13,7 +13,12 @@ pub const MUNICIPALITIES: [(&str, &str, &str, Option<&str>); 7] = [
     ("2260", "Ånge", "Ånge kommun", Some("212000-2387")),
     ("2262", "Timrå", "Timrå kommun", Some("212000-2395")),
     ("2280", "Härnösand", "Härnösands kommun", None),
-    ("2281", "Sundsvall", "Sundsvalls kommun", Some("212000-2411")),
+    (
+        "2281",
+        "Sundsvall",
+        "Sundsvalls kommun",
+        Some("212000-2411"),
+    ),
     ("2282", "Kramfors", "Kramfors kommun", Some("212000-2429")),
     ("2283", "Sollefteå", "Sollefteå kommun", None),
     ("2284", "Örnsköldsvik", "Örnsköldsviks kommun", None),
@@ -122,60 +127,58 @@ pub struct SeedReport {
 /// Adds whatever reference rows are missing, in one transaction.
 pub async fn reference_data(conn: &mut AsyncPgConnection) -> QueryResult<SeedReport> {
     conn.transaction(async |conn| {
-        {
-            let mut report = SeedReport::default();
-            for (id, name, official, orgnr) in MUNICIPALITIES {
-                report.municipalities += diesel::insert_into(municipalities::table)
-                    .values((
-                        municipalities::id.eq(id),
-                        municipalities::name.eq(name),
-                        municipalities::official_name.eq(official),
-                        municipalities::county_code.eq(COUNTY_CODE),
-                        municipalities::organisation_number.eq(orgnr),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-            }
-            for (id, name, description) in AREAS {
-                report.areas += diesel::insert_into(areas::table)
-                    .values((
-                        areas::id.eq(id),
-                        areas::name.eq(name),
-                        areas::description.eq(description),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-            }
-            let (year, title, vision) = PLAN_2022;
-            let added = diesel::insert_into(plans::table)
+        let mut report = SeedReport::default();
+        for (id, name, official, orgnr) in MUNICIPALITIES {
+            report.municipalities += diesel::insert_into(municipalities::table)
                 .values((
-                    plans::year.eq(year),
-                    plans::title.eq(title),
-                    plans::vision.eq(vision),
+                    municipalities::id.eq(id),
+                    municipalities::name.eq(name),
+                    municipalities::official_name.eq(official),
+                    municipalities::county_code.eq(COUNTY_CODE),
+                    municipalities::organisation_number.eq(orgnr),
                 ))
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
-            if added > 0 {
-                for (challenge, name, theme, statement) in GOALS_2022 {
-                    diesel::insert_into(plan_goals::table)
-                        .values((
-                            plan_goals::year.eq(year),
-                            plan_goals::challenge.eq(challenge),
-                            plan_goals::name.eq(name),
-                            plan_goals::theme.eq(theme),
-                            plan_goals::statement.eq(statement),
-                        ))
-                        .on_conflict_do_nothing()
-                        .execute(conn)
-                        .await?;
-                }
-            }
-            report.plans += added;
-            Ok(report)
         }
+        for (id, name, description) in AREAS {
+            report.areas += diesel::insert_into(areas::table)
+                .values((
+                    areas::id.eq(id),
+                    areas::name.eq(name),
+                    areas::description.eq(description),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+        let (year, title, vision) = PLAN_2022;
+        let added = diesel::insert_into(plans::table)
+            .values((
+                plans::year.eq(year),
+                plans::title.eq(title),
+                plans::vision.eq(vision),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if added > 0 {
+            for (challenge, name, theme, statement) in GOALS_2022 {
+                diesel::insert_into(plan_goals::table)
+                    .values((
+                        plan_goals::year.eq(year),
+                        plan_goals::challenge.eq(challenge),
+                        plan_goals::name.eq(name),
+                        plan_goals::theme.eq(theme),
+                        plan_goals::statement.eq(statement),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        report.plans += added;
+        Ok(report)
     })
     .await
 }

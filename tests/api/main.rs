@@ -1,1 +1,10 @@
+//! Samverkan API's integration tests: the real app, in process, on a real PostgreSQL database of
+//! its own per test. Reads like the API's specification.
 
+mod support;
+
+mod database;
+mod errors;
+mod meta;
+mod openapi;
+mod reference_data;

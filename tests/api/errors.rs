@@ -1,0 +1,119 @@
+//! Every failure is an RFC 9457 problem: unknown routes, wrong methods, bad parameters,
+//! database outages; request ids are accepted or generated and always echoed.
+
+use std::time::{Duration, Instant};
+
+use actix_web::test::TestRequest;
+
+use crate::support::{TestApp, call};
+
+#[actix_web::test]
+async fn unknown_routes_are_404_problems() {
+    let app = TestApp::new().await;
+    for uri in [
+        "/nope",
+        "/v1/nope",
+        "/v2/municipalities",
+        "/v1/municipalities/2281/extra",
+    ] {
+        let p = app.get(uri).await.problem(404, "not-found");
+        assert_eq!(p["instance"], uri);
+    }
+}
+
+#[actix_web::test]
+async fn wrong_methods_are_405_with_allow() {
+    let app = TestApp::new().await;
+    for (req, uri) in [
+        (TestRequest::post(), "/v1/municipalities"),
+        (TestRequest::delete(), "/v1/municipalities/2281"),
+        (
+            TestRequest::put(),
+            "/v1/areas/6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+        ),
+        (TestRequest::patch(), "/v1/plans/2022"),
+        (TestRequest::post(), "/health/live"),
+    ] {
+        let res = app.call(req.uri(uri)).await;
+        res.problem(405, "method-not-allowed");
+        assert_eq!(res.header("allow"), Some("GET"), "{uri}");
+    }
+}
+
+#[actix_web::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::new().await;
+    let res = app
+        .call(
+            TestRequest::get()
+                .uri("/v1/municipalities/2281")
+                .insert_header(("X-Request-Id", "intranet-42")),
+        )
+        .await;
+    assert_eq!(res.header("x-request-id"), Some("intranet-42"));
+
+    let res = app
+        .call(
+            TestRequest::get()
+                .uri("/v1/nope")
+                .insert_header(("X-Request-Id", "intranet-43")),
+        )
+        .await;
+    assert_eq!(res.problem(404, "not-found")["requestId"], "intranet-43");
+
+    // An unsafe id is replaced by a generated one.
+    let res = app
+        .call(
+            TestRequest::get()
+                .uri("/v1")
+                .insert_header(("X-Request-Id", "<script>")),
+        )
+        .await;
+    let generated = res.header("x-request-id").expect("generated id");
+    assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+}
+
+#[actix_web::test]
+async fn a_database_outage_is_503_within_the_pool_timeout() {
+    let state = TestApp::unreachable_database(Duration::from_millis(500));
+    for uri in [
+        "/v1/municipalities",
+        "/v1/municipalities/2281",
+        "/v1/areas",
+        "/v1/plans/2022",
+        "/health/ready",
+    ] {
+        let started = Instant::now();
+        let res = call(&state, TestRequest::get().uri(uri)).await;
+        let p = res.problem(503, "service-unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{uri} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(res.header("retry-after"), Some("5"));
+        // Nothing internal leaks: no host, port, user or driver message.
+        let text = p.to_string();
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("nobody"),
+            "{text}"
+        );
+    }
+    // Liveness does not depend on the database.
+    let live = call(&state, TestRequest::get().uri("/health/live")).await;
+    assert_eq!(live.status, 200);
+    // The API's description is served without a database too.
+    let info = call(&state, TestRequest::get().uri("/v1")).await;
+    assert_eq!(info.status, 200);
+}
+
+#[actix_web::test]
+async fn malformed_percent_encoding_in_a_query_is_a_400_problem() {
+    let app = TestApp::new().await;
+    let res = app.get("/v1/municipalities?q=%FF%FE").await;
+    // Invalid UTF-8 is decoded lossily; the request still gets a well-formed answer.
+    assert!(res.status == 200 || res.status == 400, "{}", res.status);
+    if res.status == 400 {
+        res.problem(400, "validation-failed");
+    }
+}

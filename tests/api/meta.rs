@@ -1,0 +1,84 @@
+//! api-info, health, metrics and the docs page.
+
+use actix_web::test::TestRequest;
+
+use crate::support::TestApp;
+
+#[actix_web::test]
+async fn api_info_links_to_the_spec_and_docs() {
+    let app = TestApp::new().await;
+    let res = app.get("/v1").await;
+    assert_eq!(res.status, 200);
+    let info = res.json();
+    assert_eq!(info["name"], "Samverkan API");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["links"]["openapi"], "/v1/openapi.json");
+    assert_eq!(info["links"]["docs"], "/docs/");
+    assert_eq!(info["links"]["self"], "/v1");
+}
+
+#[actix_web::test]
+async fn health_probes() {
+    let app = TestApp::new().await;
+    let live = app.get("/health/live").await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.json()["status"], "UP");
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["status"], "UP");
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::new().await;
+    app.get("/v1/municipalities").await;
+    app.get("/v1/municipalities/2281").await;
+    app.get("/v1/municipalities/9999").await;
+    app.get("/does-not-exist").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .expect("type")
+            .starts_with("text/plain")
+    );
+    let text = res.text();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/v1/municipalities",status="200"} 1"#,
+        r#"http_requests_total{method="GET",route="/v1/municipalities/{municipalityId}",status="200"} 1"#,
+        r#"http_requests_total{method="GET",route="/v1/municipalities/{municipalityId}",status="404"} 1"#,
+        r#"http_request_duration_seconds_bucket{method="GET",route="/v1/municipalities",status="200",le="+Inf"} 1"#,
+        "db_pool_connections_max 4",
+        "db_pool_connections ",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+    // Unknown paths share one label instead of growing the metric without bound.
+    assert!(!text.contains("does-not-exist"));
+}
+
+#[actix_web::test]
+async fn the_docs_page_is_served_without_internet() {
+    let app = TestApp::new().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status, 308);
+    assert_eq!(redirect.header("location"), Some("/docs/"));
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "the page loads nothing from the internet"
+    );
+    let init = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(init.status, 200);
+    let js = init.text();
+    assert!(js.contains("/v1/openapi.json"), "{js}");
+    assert!(js.contains(r#""validatorUrl": "none""#), "{js}");
+    let bundle = app
+        .call(TestRequest::get().uri("/docs/swagger-ui-bundle.js"))
+        .await;
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.body.len() > 100_000);
+}

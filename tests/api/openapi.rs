@@ -1,0 +1,100 @@
+//! The OpenAPI document: committed, served, complete.
+
+use crate::support::TestApp;
+
+fn committed() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+        .expect("openapi/openapi.json is committed")
+}
+
+#[test]
+fn the_committed_document_is_current() {
+    let generated = samverkan::openapi::to_pretty_json(&samverkan::openapi::document());
+    assert!(
+        generated == committed(),
+        "openapi/openapi.json is stale: regenerate it with \
+         `cargo run -- openapi --output openapi/openapi.json`"
+    );
+}
+
+#[actix_web::test]
+async fn the_served_document_is_the_committed_one() {
+    let app = TestApp::new().await;
+    let res = app.get("/v1/openapi.json").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.text(), committed());
+}
+
+#[test]
+fn every_operation_is_fully_described() {
+    let doc: serde_json::Value = serde_json::from_str(&committed()).expect("the document is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut ids = std::collections::HashSet::new();
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 11, "{}", paths.len());
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            let at = format!("{method} {path}");
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}: operationId"));
+            assert!(
+                ids.insert(id.to_owned()),
+                "{at}: duplicate operationId {id}"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{at}: tag"
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{at}: summary"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{at}: success response"
+            );
+            for (status, response) in responses {
+                assert!(
+                    response["description"].is_string(),
+                    "{at} {status}: description"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = &response["content"]["application/problem+json"];
+                    assert!(content.is_object(), "{at} {status}: problem+json");
+                    assert!(
+                        content["example"].is_object() || content["schema"].is_object(),
+                        "{at} {status}: schema or example"
+                    );
+                }
+            }
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().expect("parameter name");
+                assert!(param["description"].is_string(), "{at}: {name} description");
+                assert!(param["schema"].is_object(), "{at}: {name} schema");
+            }
+            let is_list =
+                path.starts_with("/v1/") && !path.contains('{') && path != "/v1/openapi.json";
+            if method == "get" && is_list {
+                assert!(responses.contains_key("400"), "{at}: 400");
+            }
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Problem",
+        "Violation",
+        "Municipality",
+        "Area",
+        "Plan",
+        "PageMeta",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name}");
+        assert!(
+            schemas[name]["example"].is_object(),
+            "schema {name} has an example"
+        );
+    }
+}

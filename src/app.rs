@@ -11,6 +11,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+use crate::auth::keys::SigningKeys;
+use crate::auth::{self, Authenticator};
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::{self, RequestTimeout, RouteTable};
@@ -18,8 +20,8 @@ use crate::meta::OpenApiJson;
 use crate::metrics::Metrics;
 use crate::{openapi, routes};
 
-/// Largest JSON body accepted by default (per-route limits may be lower).
-pub const JSON_LIMIT: usize = 256 * 1024;
+/// Largest body accepted by actix's own extractors (ours enforce their own, lower, limits).
+pub const JSON_LIMIT: usize = http::JSON_BODY_LIMIT;
 
 /// Everything the workers share. Nothing here changes an answer: the data lives in PostgreSQL.
 #[derive(Clone)]
@@ -29,14 +31,21 @@ pub struct AppState {
     openapi: web::Data<OpenApiJson>,
     routes: web::Data<RouteTable>,
     timeout: web::Data<RequestTimeout>,
+    auth: web::Data<Authenticator>,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: &Config) -> Self {
+    pub fn new(db: Db, config: &Config, keys: SigningKeys) -> Self {
         let doc = openapi::document();
         let body = openapi::to_pretty_json(&doc);
         let etag = http::content_etag(body.as_bytes());
         Self {
+            auth: web::Data::new(Authenticator::new(
+                keys,
+                config.jwt.clone(),
+                config.rate_limits,
+                db.clone(),
+            )),
             db: web::Data::new(db),
             metrics: web::Data::new(Metrics::new()),
             routes: web::Data::new(RouteTable::from_openapi(&doc)),
@@ -47,6 +56,10 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 }
 
@@ -71,6 +84,7 @@ pub fn build(
         .app_data(state.openapi.clone())
         .app_data(state.routes.clone())
         .app_data(state.timeout.clone())
+        .app_data(state.auth.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)
@@ -95,6 +109,7 @@ pub fn build(
             ),
         )
         .default_service(web::to(http::fallback))
+        .wrap(from_fn(auth::authorize))
         .wrap(from_fn(http::request_context))
 }
 

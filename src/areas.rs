@@ -1,18 +1,23 @@
 //! Collaboration areas (verksamhetsområden): the fields in which the association supports the
 //! municipalities' cooperation.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
+use crate::auth::Caller;
 use crate::db::{Db, PgConn};
 use crate::error::ApiError;
-use crate::error::responses::{CommonErrors, NotFound};
-use crate::http::{Query, conditional_json, version_etag};
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
+};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
 use crate::schema::areas;
@@ -29,7 +34,7 @@ impl AreaId {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = areas, check_for_backend(diesel::pg::Pg))]
 struct AreaRow {
     id: Uuid,
@@ -41,7 +46,7 @@ struct AreaRow {
 }
 
 /// A collaboration area (verksamhetsområde).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "name": "Digitalisering",
@@ -181,11 +186,13 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i
 #[utoipa::path(
     operation_id = "listAreas",
     tag = "Areas",
+    security(("clientCredentials" = ["read"])),
     params(AreaListParams),
     responses(
         (status = 200, description = "A page of areas", body = AreaPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
         CommonErrors,
     ),
 )]
@@ -210,6 +217,7 @@ pub async fn list_areas(
 #[utoipa::path(
     operation_id = "getArea",
     tag = "Areas",
+    security(("clientCredentials" = ["read"])),
     params(
         ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
     ),
@@ -218,6 +226,7 @@ pub async fn list_areas(
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         NotFound,
+        AuthErrors,
         CommonErrors,
     ),
 )]
@@ -238,4 +247,292 @@ pub async fn get_area(
         .ok_or_else(|| ApiError::not_found(format!("Area {}", id.0)))?;
     let etag = version_etag(row.version);
     conditional_json(&req, &Area::from(row), Some(etag))
+}
+
+/// A new collaboration area.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Miljö & Klimat", "description": "Samverkan inom miljö- och klimatfrågor."}))]
+pub struct NewArea {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 4000)]
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Changes to an area (JSON Merge Patch, RFC 7396): members left out are unchanged.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"description": "Kommunernas gemensamma digitala utveckling och e-tjänster."}))]
+pub struct AreaPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Option<String>>,
+}
+
+fn check_name(v: &mut Violations, name: &str) {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        v.push("name", "must be 1 to 200 characters");
+    }
+}
+
+fn check_description(v: &mut Violations, description: &str) {
+    if description.chars().count() > 4000 {
+        v.push("description", "must be at most 4000 characters");
+    }
+}
+
+/// Unique-name conflicts become 409s; anything else passes through.
+fn name_conflict(err: diesel::result::Error, name: &str) -> ApiError {
+    match err {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => ApiError::Conflict(format!("An area named {name} already exists")),
+        other => other.into(),
+    }
+}
+
+fn area_json(area: &Area) -> Option<serde_json::Value> {
+    serde_json::to_value(area).ok()
+}
+
+fn respond(status: actix_web::http::StatusCode, area: &Area) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(area.version)));
+    if status == actix_web::http::StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/areas/{}", area.id)));
+    }
+    res.json(area)
+}
+
+/// Create a collaboration area
+#[utoipa::path(
+    operation_id = "createArea",
+    tag = "Areas",
+    request_body = NewArea,
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 201, description = "The new area", body = Area,
+            headers(("Location" = String, description = "The area's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/areas")]
+pub async fn create_area(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: Json<NewArea>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let new = body.0;
+    let mut v = Violations::default();
+    check_name(&mut v, &new.name);
+    check_description(&mut v, &new.description);
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let area = conn
+        .transaction(async |conn| {
+            let name = new.name.trim().to_owned();
+            let row: AreaRow = diesel::insert_into(areas::table)
+                .values((
+                    areas::id.eq(Uuid::new_v4()),
+                    areas::name.eq(&name),
+                    areas::description.eq(&new.description),
+                ))
+                .returning(AreaRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|e| name_conflict(e, &name))?;
+            let area = Area::from(row);
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "area",
+                &area.id.to_string(),
+                None,
+                area_json(&area),
+            )
+            .await?;
+            Ok::<_, ApiError>(area)
+        })
+        .await?;
+    Ok(respond(actix_web::http::StatusCode::CREATED, &area))
+}
+
+async fn locked(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> Result<AreaRow, ApiError> {
+    areas::table
+        .find(id)
+        .select(AreaRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("Area {id}")))
+}
+
+/// 412 unless `expected` (from `If-Match`) is the row's version.
+fn check_version(row: &AreaRow, expected: Option<i64>) -> Result<(), ApiError> {
+    match expected {
+        Some(v) if v != row.version => Err(ApiError::PreconditionFailed(version_etag(row.version))),
+        _ => Ok(()),
+    }
+}
+
+/// Change a collaboration area
+///
+/// JSON Merge Patch (RFC 7396). Requires `If-Match` with the area's current `ETag`.
+#[utoipa::path(
+    operation_id = "updateArea",
+    tag = "Areas",
+    params(
+        ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
+        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+    ),
+    request_body(content = AreaPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 200, description = "The changed area", body = Area,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/areas/{id}")]
+pub async fn update_area(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+    body: Json<AreaPatch>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let id = AreaId::parse("id", &path.into_inner())?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let mut v = Violations::default();
+    match &patch.name {
+        Some(None) => v.push("name", "must not be null"),
+        Some(Some(name)) => check_name(&mut v, name),
+        None => {}
+    }
+    if let Some(Some(d)) = &patch.description {
+        check_description(&mut v, d);
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let area = conn
+        .transaction(async |conn| {
+            let before = locked(conn, id.0).await?;
+            check_version(&before, expected)?;
+            let name = patch
+                .name
+                .clone()
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| before.name.clone());
+            let description = match &patch.description {
+                Some(d) => d.clone().unwrap_or_default(),
+                None => before.description.clone(),
+            };
+            let after: AreaRow = diesel::update(areas::table.find(id.0))
+                .set((areas::name.eq(&name), areas::description.eq(&description)))
+                .returning(AreaRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|e| name_conflict(e, &name))?;
+            let (before, after) = (Area::from(before), Area::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "area",
+                    &after.id.to_string(),
+                    area_json(&before),
+                    area_json(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond(actix_web::http::StatusCode::OK, &area))
+}
+
+/// Delete a collaboration area
+///
+/// Requires `If-Match` with the area's current `ETag`.
+#[utoipa::path(
+    operation_id = "deleteArea",
+    tag = "Areas",
+    params(
+        ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
+        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/areas/{id}")]
+pub async fn delete_area(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let id = AreaId::parse("id", &path.into_inner())?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let before = locked(conn, id.0).await?;
+        check_version(&before, expected)?;
+        diesel::delete(areas::table.find(id.0))
+            .execute(conn)
+            .await
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => ApiError::Conflict("The area is still in use".to_owned()),
+                other => other.into(),
+            })?;
+        let before = Area::from(before);
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "area",
+            &before.id.to_string(),
+            area_json(&before),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

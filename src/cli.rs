@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::app::{AppState, Application};
+use crate::auth::keys::SigningKeys;
 use crate::config::{Config, DatabaseSource};
 use crate::db::{self, Db};
 use crate::embedded_pg::EmbeddedPostgres;
@@ -38,11 +39,39 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Manage API clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// Write the OpenAPI document (to standard output, or to --output).
     Openapi {
         /// File to write, e.g. openapi/openapi.json.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Create a client and print `{"clientId": ..., "clientSecret": ...}` (the secret is shown once).
+    Create {
+        /// What the client is, e.g. "Sundsvalls intranät".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: read, write, import, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Bind the client to one municipality (kommunkod), e.g. 2281.
+        #[arg(long)]
+        municipality: Option<String>,
+    },
+    /// List every client as JSON lines.
+    List,
+    /// Disable a client; its tokens stop working within a minute.
+    Disable {
+        /// The client id.
+        id: String,
     },
 }
 
@@ -141,6 +170,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
     drop(runtime);
     tracing::info!(?report, "reference data seeded");
     match command {
+        Command::Clients { command } => clients_command(command, &database.url),
         Command::Seed { demo } => {
             if demo {
                 tracing::info!("demo data: nothing beyond the reference data in this version");
@@ -152,10 +182,81 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
+    use crate::audit::Actor;
+    use crate::auth::clients;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut conn = AsyncPgConnection::establish(url).await?;
+        let show = |e: crate::error::ApiError| match e.problem().violations.as_slice() {
+            [] => anyhow::anyhow!("{}", e.problem().detail.unwrap_or_else(|| e.to_string())),
+            violations => anyhow::anyhow!(
+                "{}",
+                violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        match command {
+            ClientsCommand::Create {
+                name,
+                scopes,
+                municipality,
+            } => {
+                let scopes = scopes
+                    .iter()
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<Vec<crate::auth::Scope>, _>>()
+                    .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+                let created = clients::create(
+                    &mut conn,
+                    &Actor::command_line(),
+                    clients::NewClient {
+                        name,
+                        scopes,
+                        municipality_id: municipality,
+                    },
+                )
+                .await
+                .map_err(show)?;
+                println!(
+                    "{}",
+                    serde_json::json!({"clientId": created.client_id, "clientSecret": created.client_secret})
+                );
+            }
+            ClientsCommand::List => {
+                for client in clients::list_all(&mut conn).await? {
+                    println!("{}", serde_json::to_string(&client)?);
+                }
+            }
+            ClientsCommand::Disable { id } => {
+                let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("{id} is not a client id"))?;
+                let client = clients::disable(&mut conn, &Actor::command_line(), id)
+                    .await
+                    .map_err(show)?;
+                println!("{}", serde_json::to_string(&client)?);
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
 fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
+    let keys = SigningKeys::load(&config.jwt, &config.data_dir)?;
+    if matches!(config.database, DatabaseSource::Url(_)) && config.jwt.key_file.is_none() {
+        tracing::warn!(
+            "no SAMVERKAN_JWT_KEY_FILE: tokens are signed with a key generated in the data \
+             directory; replicas behind one load balancer must share one key file"
+        );
+    }
     actix_web::rt::System::new().block_on(async {
         let db = Db::new(url, &config.pool)?;
-        let state = AppState::new(db, config);
+        let state = AppState::new(db, config, keys);
         let app = Application::build(config, state)?;
         tracing::info!(
             address = %format!("http://{}:{}", config.bind.ip(), app.port()),

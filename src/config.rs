@@ -55,6 +55,28 @@ impl fmt::Debug for DatabaseSource {
     }
 }
 
+/// Token signing and validation.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// PKCS#8 PEM Ed25519 private key; generated into the data directory when absent.
+    pub key_file: Option<PathBuf>,
+    /// `kid` of the signing key; derived from the key (RFC 7638 thumbprint) when absent.
+    pub kid: Option<String>,
+    /// A previous key's public PEM, still accepted during a rotation.
+    pub previous_public_key_file: Option<PathBuf>,
+    pub previous_kid: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub token_ttl: Duration,
+}
+
+/// Per-client request budgets per minute.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    pub token_requests_per_minute: u32,
+    pub writes_per_minute: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseSource,
@@ -67,6 +89,8 @@ pub struct Config {
     pub workers: usize,
     /// Upper bound on a request, from the first byte to the response (503 beyond it).
     pub request_timeout: Duration,
+    pub jwt: JwtSettings,
+    pub rate_limits: RateLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +152,31 @@ impl Config {
         let workers = parse(&get, "SAMVERKAN_WORKERS", Some(0))?;
         let request_timeout =
             Duration::from_millis(parse(&get, "SAMVERKAN_REQUEST_TIMEOUT_MS", Some(30_000))?);
+        let jwt = JwtSettings {
+            key_file: get("SAMVERKAN_JWT_KEY_FILE").map(PathBuf::from),
+            kid: get("SAMVERKAN_JWT_KID"),
+            previous_public_key_file: get("SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_FILE")
+                .map(PathBuf::from),
+            previous_kid: get("SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_KID"),
+            issuer: get("SAMVERKAN_JWT_ISSUER").unwrap_or_else(|| "samverkan".to_owned()),
+            audience: get("SAMVERKAN_JWT_AUDIENCE").unwrap_or_else(|| "samverkan-api".to_owned()),
+            token_ttl: Duration::from_secs(900),
+        };
+        if jwt.previous_public_key_file.is_some() != jwt.previous_kid.is_some() {
+            return Err(ConfigError {
+                name: "SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_KID",
+                message: "set both SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_FILE and its _KID, or neither"
+                    .to_owned(),
+            });
+        }
+        let rate_limits = RateLimits {
+            token_requests_per_minute: parse(
+                &get,
+                "SAMVERKAN_RATE_LIMIT_TOKENS_PER_MINUTE",
+                Some(30),
+            )?,
+            writes_per_minute: parse(&get, "SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE", Some(1200))?,
+        };
         Ok(Self {
             database,
             bind,
@@ -137,6 +186,8 @@ impl Config {
             pool,
             workers,
             request_timeout,
+            jwt,
+            rate_limits,
         })
     }
 }

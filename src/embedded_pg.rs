@@ -166,10 +166,14 @@ impl EmbeddedPostgres {
     /// Starts a detached watcher that stops the cluster and deletes its directory as soon as the
     /// process `pid` has exited. For throwaway clusters (the test harness).
     pub fn discard_when_process_exits(&self, pid: u32) -> anyhow::Result<()> {
+        // pg_ctl refuses to run as root, so the watcher signals the postmaster directly
+        // (SIGQUIT: immediate shutdown; the data is thrown away anyway).
         let script = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             '{pg_ctl}' -D '{pgdata}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{root}'",
-            pg_ctl = self.bin_dir.join("pg_ctl").display(),
+             pm=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null); \
+             if [ -n \"$pm\" ]; then kill -QUIT \"$pm\" 2>/dev/null; \
+               for _ in $(seq 1 50); do kill -0 \"$pm\" 2>/dev/null || break; sleep 0.2; done; fi; \
+             rm -rf '{root}'",
             pgdata = self.pgdata.display(),
             root = self.root.display(),
         );

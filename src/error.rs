@@ -90,6 +90,18 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// The body's media type is not accepted here (415).
     UnsupportedMediaType(String),
+    /// No valid credentials (401 with `WWW-Authenticate`).
+    Unauthorized(String),
+    /// Valid credentials without the right to do this (403).
+    Forbidden(String),
+    /// The request conflicts with the resource's state (409).
+    Conflict(String),
+    /// `If-Match` does not match the current version (412); carries the current `ETag`.
+    PreconditionFailed(String),
+    /// A change without `If-Match` (428).
+    PreconditionRequired,
+    /// Too many requests from this client (429 with `Retry-After` seconds).
+    TooManyRequests(u64),
     /// The database (or another dependency) cannot be reached in time (503 with `Retry-After`).
     Unavailable(String),
     /// Anything unexpected (500). The cause is logged, never sent.
@@ -123,6 +135,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type")
             }
+            ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
+            ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
+            ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
+            ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
+            ApiError::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("service-unavailable", "Service temporarily unavailable"),
             ApiError::Internal(_) => ("internal-error", "Internal server error"),
         }
@@ -144,7 +162,27 @@ impl ApiError {
             | ApiError::NotFound(d)
             | ApiError::NotAcceptable(d)
             | ApiError::UnsupportedMediaType(d)
+            | ApiError::Unauthorized(d)
+            | ApiError::Forbidden(d)
+            | ApiError::Conflict(d)
             | ApiError::Unavailable(d) => (Some(d.clone()), vec![]),
+            ApiError::PreconditionFailed(etag) => (
+                Some(format!(
+                    "The resource has changed since you read it; its current ETag is {etag}"
+                )),
+                vec![],
+            ),
+            ApiError::PreconditionRequired => (
+                Some(
+                    "Send If-Match with the ETag you last read, so that no change is lost"
+                        .to_owned(),
+                ),
+                vec![],
+            ),
+            ApiError::TooManyRequests(secs) => (
+                Some(format!("Rate limit reached; retry in {secs} seconds")),
+                vec![],
+            ),
             ApiError::MethodNotAllowed(allow) => (
                 Some(format!("This resource supports {}", allow.join(", "))),
                 vec![],
@@ -197,6 +235,12 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -220,6 +264,19 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::TooManyRequests(secs) => {
+                res.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            ApiError::Unauthorized(detail) => {
+                let detail = detail.replace('"', "'");
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"samverkan\", error=\"invalid_token\", error_description=\"{detail}\""),
+                ));
+            }
+            ApiError::PreconditionFailed(etag) => {
+                res.insert_header((header::ETAG, etag.clone()));
             }
             _ => {}
         }
@@ -313,6 +370,81 @@ pub mod responses {
             "detail": "Municipality 9999 was not found", "instance": "/v1/municipalities/9999",
             "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
         NotFound(Problem),
+    }
+
+    /// The 401 and 403 of an operation that needs a bearer token.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum AuthErrors {
+        /// No token, or a token that is malformed, expired, not yet valid, for another audience
+        /// or issuer, signed with an unknown key, or of a disabled client.
+        #[response(status = 401, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"samverkan\", error=\"invalid_token\"`")), example = json!({
+            "type": "/problems/unauthorized", "title": "Authentication required", "status": 401,
+            "detail": "The access token has expired", "instance": "/v1/municipalities",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        Unauthorized(Problem),
+        /// The token lacks the scope this operation needs, or the client is bound to another
+        /// municipality.
+        #[response(status = 403, content_type = "application/problem+json", example = json!({
+            "type": "/problems/forbidden", "title": "Forbidden", "status": 403,
+            "detail": "This operation needs the scope admin", "instance": "/v1/clients",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        Forbidden(Problem),
+    }
+
+    /// The errors of a write: rate limit, conditional-request failures, bad bodies.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum WriteErrors {
+        /// The body is larger than the operation accepts.
+        #[response(status = 413, content_type = "application/problem+json", example = json!({
+            "type": "/problems/payload-too-large", "title": "Request body too large", "status": 413,
+            "detail": "The request body must not exceed 65536 bytes", "instance": "/v1/areas",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        PayloadTooLarge(Problem),
+        /// The body is not JSON.
+        #[response(status = 415, content_type = "application/problem+json", example = json!({
+            "type": "/problems/unsupported-media-type", "title": "Unsupported media type", "status": 415,
+            "detail": "The request body must be JSON (Content-Type: application/json)", "instance": "/v1/areas",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        UnsupportedMediaType(Problem),
+        /// Too many writes from this client; retry after `Retry-After` seconds.
+        #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait")), example = json!({
+            "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
+            "detail": "Rate limit reached; retry in 12 seconds", "instance": "/v1/areas",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        TooManyRequests(Problem),
+    }
+
+    /// The conditional-request errors of PATCH, PUT and DELETE.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum PreconditionErrors {
+        /// `If-Match` is stale: someone changed the resource since you read it. The current
+        /// `ETag` is in the header; read again, reapply, retry.
+        #[response(status = 412, content_type = "application/problem+json", headers(("ETag" = String, description = "The current entity tag")), example = json!({
+            "type": "/problems/precondition-failed", "title": "Precondition failed", "status": 412,
+            "detail": "The resource has changed since you read it; its current ETag is \"3\"",
+            "instance": "/v1/areas/6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        PreconditionFailed(Problem),
+        /// `If-Match` is missing.
+        #[response(status = 428, content_type = "application/problem+json", example = json!({
+            "type": "/problems/precondition-required", "title": "Precondition required", "status": 428,
+            "detail": "Send If-Match with the ETag you last read, so that no change is lost",
+            "instance": "/v1/areas/6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        PreconditionRequired(Problem),
+    }
+
+    /// The 409 of an operation that can conflict with existing data.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum Conflict {
+        /// The change conflicts with existing data (e.g. a name that must be unique).
+        #[response(status = 409, content_type = "application/problem+json", example = json!({
+            "type": "/problems/conflict", "title": "Conflict with the current state", "status": 409,
+            "detail": "An area named Digitalisering already exists", "instance": "/v1/areas",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        Conflict(Problem),
     }
 
     /// The 406 of an operation that can only answer JSON.

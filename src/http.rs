@@ -9,8 +9,8 @@ use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -292,10 +292,18 @@ fn mime_json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
-/// Every route of the service with its methods, built from the OpenAPI document, so the
-/// fallback can tell "no such resource" (404) from "no such method here" (405).
+/// One operation of the route table: its method and the scopes its security requirement names
+/// (`None` for a public operation).
+struct RouteMethod {
+    method: String,
+    scopes: Option<Vec<crate::auth::Scope>>,
+}
+
+/// Every route of the service with its methods and security requirements, built from the
+/// OpenAPI document, so the fallback can tell "no such resource" (404) from "no such method
+/// here" (405), and [`crate::auth::authorize`] enforces exactly what the document declares.
 pub struct RouteTable {
-    routes: Vec<(ResourceDef, Vec<String>)>,
+    routes: Vec<(ResourceDef, usize, Vec<RouteMethod>)>,
 }
 
 impl RouteTable {
@@ -305,32 +313,75 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let mut methods: Vec<String> = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
+                let methods = [
+                    ("GET", &item.get),
+                    ("PUT", &item.put),
+                    ("POST", &item.post),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
                 ]
                 .into_iter()
-                .filter(|(_, present)| *present)
-                .map(|(m, _)| m.to_owned())
+                .filter_map(|(method, op)| {
+                    op.as_ref().map(|op| RouteMethod {
+                        method: method.to_owned(),
+                        scopes: required_scopes(op),
+                    })
+                })
                 .collect();
-                methods.dedup();
-                (ResourceDef::new(path.as_str()), methods)
+                let dynamic = path.matches('{').count();
+                (ResourceDef::new(path.as_str()), dynamic, methods)
             })
             .collect();
         Self { routes }
     }
 
-    /// The methods allowed on `path`, empty when no route matches it.
-    pub fn allowed(&self, path: &str) -> Vec<String> {
+    /// The best match for `path`: the route with the fewest parameters, as actix prefers
+    /// static segments.
+    fn matching(&self, path: &str) -> Option<&[RouteMethod]> {
         self.routes
             .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().cloned())
-            .collect()
+            .filter(|(def, _, _)| def.is_match(path))
+            .min_by_key(|(_, dynamic, _)| *dynamic)
+            .map(|(_, _, methods)| methods.as_slice())
     }
+
+    /// The methods allowed on `path`, empty when no route matches it.
+    pub fn allowed(&self, path: &str) -> Vec<String> {
+        self.matching(path)
+            .map(|methods| methods.iter().map(|m| m.method.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The scopes `method path` needs; `None` when it is public or does not exist.
+    pub fn required_scopes(&self, method: &str, path: &str) -> Option<Vec<crate::auth::Scope>> {
+        self.matching(path)?
+            .iter()
+            .find(|m| m.method == method)
+            .and_then(|m| m.scopes.clone())
+    }
+}
+
+/// The scopes of an operation's bearer requirement, read from its OpenAPI security.
+fn required_scopes(op: &utoipa::openapi::path::Operation) -> Option<Vec<crate::auth::Scope>> {
+    let security = serde_json::to_value(op.security.as_ref()?).ok()?;
+    security.as_array()?.iter().find_map(|requirement| {
+        let scopes = requirement.get(crate::auth::SCHEME)?.as_array()?;
+        Some(
+            scopes
+                .iter()
+                .filter_map(|s| s.as_str()?.parse().ok())
+                .collect(),
+        )
+    })
+}
+
+/// Deserializes a JSON Merge Patch member: absent → `None`, `null` → `Some(None)`.
+pub fn merge_member<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
 }
 
 /// Answers every request no route took: 405 with `Allow` when the path exists, 404 otherwise.
@@ -436,4 +487,147 @@ mod tests {
         assert!(if_none_match(&req, "\"8\""));
         assert!(!if_none_match(&req, "\"9\""));
     }
+}
+
+/// Reads a request body up to `limit` bytes (413 beyond it, without reading further).
+pub async fn read_body(
+    payload: &mut actix_web::dev::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(payload_error)?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The largest JSON body a write accepts.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// JSON body extractor whose errors name the offending field (`scopes[1]`, `name`) and which
+/// rejects unknown fields when the target type does (`deny_unknown_fields`).
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> Json<T> {
+    pub fn parse(bytes: &[u8]) -> Result<T, ApiError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+            let inner = err.inner();
+            let path = err.path().to_string();
+            let message = inner.to_string();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            if inner.is_syntax() || inner.is_eof() {
+                return ApiError::Validation(vec![Violation::new(
+                    "body",
+                    format!("malformed JSON: {inner}"),
+                )]);
+            }
+            let join = |name: &str| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            };
+            let quoted = |prefix: &str| {
+                message
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split('`').next())
+                    .map(str::to_owned)
+            };
+            let (field, text) = if let Some(name) = quoted("unknown field `") {
+                let allowed = message
+                    .split_once("expected one of ")
+                    .or_else(|| message.split_once("expected "))
+                    .map(|(_, rest)| rest.replace('`', ""))
+                    .unwrap_or_default();
+                // serde_path_to_error's path already ends with the unknown member.
+                let field = if path == "." { name } else { path.clone() };
+                (field, format!("unknown field; allowed: {allowed}"))
+            } else if let Some(name) = quoted("missing field `") {
+                (join(&name), "is required".to_owned())
+            } else if let Some(name) = quoted("duplicate field `") {
+                (join(&name), "is given more than once".to_owned())
+            } else if path == "." {
+                ("body".to_owned(), message)
+            } else {
+                (path, message)
+            };
+            ApiError::Validation(vec![Violation::new(field, text)])
+        })?;
+        de.end().map_err(|_| {
+            ApiError::Validation(vec![Violation::new(
+                "body",
+                "malformed JSON: trailing characters after the value",
+            )])
+        })?;
+        Ok(value)
+    }
+}
+
+/// Whether a content type is JSON (`application/json`, `application/merge-patch+json`, …).
+pub fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let json = is_json(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "The request body must be JSON (Content-Type: application/json)".to_owned(),
+                )
+                .into());
+            }
+            let body = read_body(&mut payload, JSON_BODY_LIMIT).await?;
+            Ok(Json(Self::parse(&body)?))
+        })
+    }
+}
+
+/// The version `If-Match` requires: `None` for `*`, `Some(-1)` for a tag that can never match
+/// (weak or foreign tags; RFC 9110 compares If-Match strongly), 428 when the header is absent.
+/// Callers compare it in the same statement as their write, so no change slips in between.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let value = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::PreconditionRequired)?;
+    if value.trim() == "*" {
+        return Ok(None);
+    }
+    let version = value
+        .split(',')
+        .map(str::trim)
+        .find_map(|tag| {
+            tag.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|v| v.parse::<i64>().ok())
+        })
+        .unwrap_or(-1);
+    Ok(Some(version))
 }

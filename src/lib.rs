@@ -6,6 +6,8 @@
 
 pub mod app;
 pub mod areas;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -18,6 +20,7 @@ pub mod municipalities;
 pub mod openapi;
 pub mod pagination;
 pub mod plans;
+pub mod ratelimit;
 pub mod routes;
 pub mod schema;
 pub mod seed;

@@ -1,19 +1,25 @@
 //! The seven member municipalities, addressed by their SCB kommunkod.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::{self, Actor};
+use crate::auth::Caller;
 use crate::db::{Db, PgConn};
 use crate::error::ApiError;
-use crate::error::responses::{CommonErrors, NotFound};
-use crate::http::{Query, conditional_json, version_etag};
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
+};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
 use crate::schema::municipalities;
+use crate::seed::is_valid_organisation_number;
 
 /// A municipality's id: its four-digit SCB kommunkod, e.g. `2281` for Sundsvall.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,7 +42,7 @@ impl MunicipalityId {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = municipalities, check_for_backend(diesel::pg::Pg))]
 struct MunicipalityRow {
     id: String,
@@ -243,11 +249,13 @@ pub async fn exists(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<bool>
 #[utoipa::path(
     operation_id = "listMunicipalities",
     tag = "Municipalities",
+    security(("clientCredentials" = ["read"])),
     params(MunicipalityListParams),
     responses(
         (status = 200, description = "A page of municipalities", body = MunicipalityPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
         CommonErrors,
     ),
 )]
@@ -275,6 +283,7 @@ pub async fn list_municipalities(
 #[utoipa::path(
     operation_id = "getMunicipality",
     tag = "Municipalities",
+    security(("clientCredentials" = ["read"])),
     params(
         ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2281", pattern = "^[0-9]{4}$"),
     ),
@@ -283,6 +292,7 @@ pub async fn list_municipalities(
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         NotFound,
+        AuthErrors,
         CommonErrors,
     ),
 )]
@@ -299,6 +309,154 @@ pub async fn get_municipality(
         .ok_or_else(|| ApiError::not_found(format!("Municipality {}", id.as_str())))?;
     let etag = version_etag(row.version);
     conditional_json(&req, &Municipality::from(row), Some(etag))
+}
+
+/// Changes to a municipality's reference data (JSON Merge Patch, RFC 7396).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"organisationNumber": "212000-2403"}))]
+pub struct MunicipalityPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub official_name: Option<Option<String>>,
+    /// NNNNNN-NNNN with a valid Luhn check digit; `null` clears it.
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}-[0-9]{4}$")]
+    pub organisation_number: Option<Option<String>>,
+}
+
+/// Correct a municipality's reference data
+///
+/// JSON Merge Patch (RFC 7396) of the name, official name or organisation number (checked with
+/// the Luhn algorithm). The kommunkod cannot change. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateMunicipality",
+    tag = "Municipalities",
+    params(
+        ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2280", pattern = "^[0-9]{4}$"),
+        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+    ),
+    request_body(content = MunicipalityPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 200, description = "The changed municipality", body = Municipality,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/municipalities/{municipalityId}")]
+pub async fn update_municipality(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+    body: Json<MunicipalityPatch>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for([path.as_str()])?;
+    let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let mut v = Violations::default();
+    for (field, value, max) in [
+        ("name", &patch.name, 100),
+        ("officialName", &patch.official_name, 200),
+    ] {
+        match value {
+            Some(None) => v.push(field, "must not be null"),
+            Some(Some(text)) if text.trim().is_empty() || text.chars().count() > max => {
+                v.push(field, format!("must be 1 to {max} characters"))
+            }
+            _ => {}
+        }
+    }
+    if let Some(Some(orgnr)) = &patch.organisation_number {
+        if !is_valid_organisation_number(orgnr) {
+            v.push(
+                "organisationNumber",
+                "must be NNNNNN-NNNN with a valid check digit (Luhn)",
+            );
+        }
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let updated = conn
+        .transaction(async |conn| {
+            let before: MunicipalityRow = municipalities::table
+                .find(id.as_str())
+                .select(MunicipalityRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| ApiError::not_found(format!("Municipality {}", id.as_str())))?;
+            if let Some(v) = expected {
+                if v != before.version {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+            }
+            let name = patch
+                .name
+                .clone()
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| before.name.clone());
+            let official = patch
+                .official_name
+                .clone()
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| before.official_name.clone());
+            let orgnr = match &patch.organisation_number {
+                Some(value) => value.clone(),
+                None => before.organisation_number.clone(),
+            };
+            let after: MunicipalityRow = diesel::update(municipalities::table.find(id.as_str()))
+                .set((
+                    municipalities::name.eq(&name),
+                    municipalities::official_name.eq(&official),
+                    municipalities::organisation_number.eq(&orgnr),
+                ))
+                .returning(MunicipalityRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => ApiError::Conflict(
+                        "Another municipality already has that name or organisation number"
+                            .to_owned(),
+                    ),
+                    other => other.into(),
+                })?;
+            let (before, after) = (Municipality::from(before), Municipality::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "municipality",
+                    &after.id,
+                    serde_json::to_value(&before).ok(),
+                    serde_json::to_value(&after).ok(),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, version_etag(updated.version)))
+        .json(updated))
 }
 
 #[cfg(test)]

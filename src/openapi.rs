@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document: the common parts here, the operations from [`crate::routes`].
 
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::routes;
@@ -23,15 +24,48 @@ honour `If-None-Match` with `304 Not Modified`.",
         license(name = "MIT", identifier = "MIT"),
         contact(name = "Kommunförbundet Västernorrland"),
     ),
+    modifiers(&Security),
     tags(
+        (name = "Authentication", description = "OAuth 2.0 client credentials: get a token at \
+`/v1/oauth/token`, send it as `Authorization: Bearer <token>`. Tokens last 15 minutes."),
         (name = "Meta", description = "What this API is and its OpenAPI document."),
         (name = "Municipalities", description = "The seven member municipalities, by kommunkod."),
         (name = "Areas", description = "Collaboration areas (verksamhetsområden)."),
         (name = "Plans", description = "Yearly operational plans and their three goals."),
+        (name = "Clients", description = "API clients (administrators)."),
+        (name = "Audit", description = "Who changed what, when (administrators)."),
         (name = "Operations", description = "Health probes and metrics for operators."),
     ),
 )]
 struct ApiDoc;
+
+/// The security scheme every protected operation names: OAuth 2.0 client credentials, whose
+/// token is a bearer JWT. (Swagger UI on /docs can fetch a token with it.)
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let scopes = Scopes::from_iter([
+            ("read", "Read every resource"),
+            (
+                "write",
+                "Create, change and delete records (of its own municipality when the client is bound to one)",
+            ),
+            ("import", "Bulk loads"),
+            ("admin", "API clients, reference data and the audit log"),
+        ]);
+        let flow = Flow::ClientCredentials(ClientCredentials::new("/v1/oauth/token", scopes));
+        components.add_security_scheme(
+            crate::auth::SCHEME,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [flow],
+                "Client credentials (RFC 6749 §4.4). The access token is an EdDSA-signed JWT \
+                 (typ at+jwt) verifiable with /.well-known/jwks.json.",
+            )),
+        );
+    }
+}
 
 /// The complete document, built from the same route list as the app.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db::{Db, PgConn};
 use crate::error::ApiError;
-use crate::error::responses::{CommonErrors, NotFound};
+use crate::error::responses::{AuthErrors, CommonErrors, NotFound};
 use crate::http::{Query, conditional_json, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
@@ -316,11 +316,13 @@ pub async fn find(conn: &mut PgConn, year: i32) -> QueryResult<Option<Plan>> {
 #[utoipa::path(
     operation_id = "listPlans",
     tag = "Plans",
+    security(("clientCredentials" = ["read"])),
     params(PlanListParams),
     responses(
         (status = 200, description = "A page of plans", body = PlanPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
         CommonErrors,
     ),
 )]
@@ -346,6 +348,7 @@ pub async fn list_plans(
 #[utoipa::path(
     operation_id = "getPlan",
     tag = "Plans",
+    security(("clientCredentials" = ["read"])),
     params(
         ("year" = i32, Path, description = "The plan's year", example = 2022, minimum = 2000, maximum = 2100),
     ),
@@ -354,6 +357,7 @@ pub async fn list_plans(
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         NotFound,
+        AuthErrors,
         CommonErrors,
     ),
 )]

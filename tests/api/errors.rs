@@ -24,19 +24,26 @@ async fn unknown_routes_are_404_problems() {
 #[actix_web::test]
 async fn wrong_methods_are_405_with_allow() {
     let app = TestApp::new().await;
-    for (req, uri) in [
-        (TestRequest::post(), "/v1/municipalities"),
-        (TestRequest::delete(), "/v1/municipalities/2281"),
+    for (req, uri, allow) in [
+        (TestRequest::put(), "/v1/municipalities", "GET"),
+        (
+            TestRequest::delete(),
+            "/v1/municipalities/2281",
+            "GET, PATCH",
+        ),
         (
             TestRequest::put(),
             "/v1/areas/6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+            "GET, PATCH, DELETE",
         ),
-        (TestRequest::patch(), "/v1/plans/2022"),
-        (TestRequest::post(), "/health/live"),
+        (TestRequest::delete(), "/v1/areas", "GET, POST"),
+        (TestRequest::patch(), "/v1/plans/2022", "GET"),
+        (TestRequest::post(), "/health/live", "GET"),
+        (TestRequest::get(), "/v1/oauth/token", "POST"),
     ] {
         let res = app.call(req.uri(uri)).await;
         res.problem(405, "method-not-allowed");
-        assert_eq!(res.header("allow"), Some("GET"), "{uri}");
+        assert_eq!(res.header("allow"), Some(allow), "{uri}");
     }
 }
 
@@ -44,7 +51,8 @@ async fn wrong_methods_are_405_with_allow() {
 async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::new().await;
     let res = app
-        .call(
+        .call_as(
+            &app.reader,
             TestRequest::get()
                 .uri("/v1/municipalities/2281")
                 .insert_header(("X-Request-Id", "intranet-42")),
@@ -75,7 +83,7 @@ async fn request_ids_are_echoed_or_generated() {
 
 #[actix_web::test]
 async fn a_database_outage_is_503_within_the_pool_timeout() {
-    let state = TestApp::unreachable_database(Duration::from_millis(500));
+    let (state, token) = TestApp::unreachable_database(Duration::from_millis(500));
     for uri in [
         "/v1/municipalities",
         "/v1/municipalities/2281",
@@ -84,7 +92,13 @@ async fn a_database_outage_is_503_within_the_pool_timeout() {
         "/health/ready",
     ] {
         let started = Instant::now();
-        let res = call(&state, TestRequest::get().uri(uri)).await;
+        let res = call(
+            &state,
+            TestRequest::get()
+                .uri(uri)
+                .insert_header(("Authorization", format!("Bearer {token}"))),
+        )
+        .await;
         let p = res.problem(503, "service-unavailable");
         assert!(
             started.elapsed() < Duration::from_secs(5),

@@ -8,3 +8,4 @@ mod errors;
 mod meta;
 mod openapi;
 mod reference_data;
+mod security;

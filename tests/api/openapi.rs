@@ -62,7 +62,14 @@ fn every_operation_is_fully_described() {
                     "{at} {status}: description"
                 );
                 if status.starts_with('4') || status.starts_with('5') {
-                    let content = &response["content"]["application/problem+json"];
+                    // The token endpoint's 400 and 401 follow RFC 6749 §5.2 (application/json).
+                    let media = if path == "/v1/oauth/token" && (status == "400" || status == "401")
+                    {
+                        "application/json"
+                    } else {
+                        "application/problem+json"
+                    };
+                    let content = &response["content"][media];
                     assert!(content.is_object(), "{at} {status}: problem+json");
                     assert!(
                         content["example"].is_object() || content["schema"].is_object(),

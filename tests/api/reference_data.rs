@@ -148,7 +148,8 @@ async fn etags_answer_304_when_current() {
             "strong tag: {etag}"
         );
         let again = app
-            .call(
+            .call_as(
+                &app.reader,
                 TestRequest::get()
                     .uri(uri)
                     .insert_header(("If-None-Match", etag.clone())),
@@ -158,7 +159,8 @@ async fn etags_answer_304_when_current() {
         assert!(again.body.is_empty());
         assert_eq!(again.header("etag"), Some(etag.as_str()));
         let other = app
-            .call(
+            .call_as(
+                &app.reader,
                 TestRequest::get()
                     .uri(uri)
                     .insert_header(("If-None-Match", "\"nope\"")),
@@ -182,7 +184,8 @@ async fn an_update_changes_version_and_etag() {
     .await
     .expect("update");
     let after = app
-        .call(
+        .call_as(
+            &app.reader,
             TestRequest::get()
                 .uri("/v1/municipalities/2262")
                 .insert_header(("If-None-Match", before.header("etag").expect("etag"))),

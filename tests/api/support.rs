@@ -10,6 +10,10 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use samverkan::app::{self, AppState};
+use samverkan::audit::Actor;
+use samverkan::auth::clients::{self, NewClient, VerifiedClient};
+use samverkan::auth::keys::SigningKeys;
+use samverkan::auth::{Scope, token};
 use samverkan::config::{Config, PoolSettings};
 use samverkan::db::{self, Db};
 use samverkan::embedded_pg::EmbeddedPostgres;
@@ -208,6 +212,18 @@ impl Drop for TestDb {
     }
 }
 
+/// One signing key for the whole test run.
+pub fn signing_key() -> &'static ed25519_dalek::SigningKey {
+    static KEY: OnceLock<ed25519_dalek::SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng))
+}
+
+pub const TEST_KID: &str = "test-key";
+
+pub fn test_keys() -> SigningKeys {
+    SigningKeys::from_keys(signing_key().clone(), Some(TEST_KID.to_owned()), None).expect("keys")
+}
+
 pub fn test_config() -> Config {
     let mut config = Config::from_lookup(|_| None).expect("default config");
     config.pool = PoolSettings {
@@ -218,25 +234,85 @@ pub fn test_config() -> Config {
     config
 }
 
-/// The real app on its own database.
+/// The real app on its own database, with a reader's token at hand.
 pub struct TestApp {
     pub db: TestDb,
     pub state: AppState,
+    /// A token with the `read` scope, sent by [`TestApp::get`].
+    pub reader: String,
 }
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_config(test_config()).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
         let db = TestDb::new().await;
-        let config = test_config();
         let pool = Db::new(&db.url, &config.pool).expect("pool");
-        Self {
-            state: AppState::new(pool, &config),
+        let state = AppState::new(pool, &config, test_keys());
+        let mut app = Self {
+            state,
             db,
-        }
+            reader: String::new(),
+        };
+        app.reader = app.token(&[Scope::Read], None).await;
+        app
+    }
+
+    /// Creates a client; returns its id and secret.
+    pub async fn client(
+        &self,
+        scopes: &[Scope],
+        municipality: Option<&str>,
+    ) -> (uuid::Uuid, String) {
+        let mut conn = AsyncPgConnection::establish(&self.db.url)
+            .await
+            .expect("connect");
+        let created = clients::create(
+            &mut conn,
+            &Actor::command_line(),
+            NewClient {
+                name: format!("test client {}", uuid::Uuid::new_v4().simple()),
+                scopes: scopes.to_vec(),
+                municipality_id: municipality.map(str::to_owned),
+            },
+        )
+        .await
+        .expect("create a client");
+        (created.client_id, created.client_secret)
+    }
+
+    /// A valid access token of a new client with these scopes.
+    pub async fn token(&self, scopes: &[Scope], municipality: Option<&str>) -> String {
+        let (id, _) = self.client(scopes, municipality).await;
+        self.token_for(id, scopes, municipality)
+    }
+
+    pub fn token_for(
+        &self,
+        id: uuid::Uuid,
+        scopes: &[Scope],
+        municipality: Option<&str>,
+    ) -> String {
+        let client = VerifiedClient {
+            id,
+            scopes: scopes.to_vec(),
+            municipality_id: municipality.map(str::to_owned),
+        };
+        token::issue(self.state.authenticator(), &client, scopes)
+            .expect("issue a token")
+            .access_token
+    }
+
+    /// Sends a request with this bearer token.
+    pub async fn call_as(&self, token: &str, req: TestRequest) -> Res {
+        self.call(req.insert_header(("Authorization", format!("Bearer {token}"))))
+            .await
     }
 
     /// An app whose database cannot be reached (nothing listens on the port).
-    pub fn unreachable_database(timeout: Duration) -> AppState {
+    pub fn unreachable_database(timeout: Duration) -> (AppState, String) {
         let mut config = test_config();
         config.pool.timeout = timeout;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -244,15 +320,32 @@ impl TestApp {
             .expect("free port")
             .port();
         let url = format!("postgres://nobody:nothing@127.0.0.1:{port}/none");
-        AppState::new(Db::new(&url, &config.pool).expect("pool"), &config)
+        let state = AppState::new(
+            Db::new(&url, &config.pool).expect("pool"),
+            &config,
+            test_keys(),
+        );
+        // A token needs no database to be checked, but its client's status does: the outage
+        // answers 503 either way.
+        let client = VerifiedClient {
+            id: uuid::Uuid::new_v4(),
+            scopes: vec![Scope::Read],
+            municipality_id: None,
+        };
+        let token = token::issue(state.authenticator(), &client, &[Scope::Read])
+            .expect("token")
+            .access_token;
+        (state, token)
     }
 
     pub async fn call(&self, req: TestRequest) -> Res {
         call(&self.state, req).await
     }
 
+    /// A GET with the reader's token.
     pub async fn get(&self, uri: &str) -> Res {
-        self.call(TestRequest::get().uri(uri)).await
+        self.call_as(&self.reader, TestRequest::get().uri(uri))
+            .await
     }
 }
 

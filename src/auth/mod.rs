@@ -1,0 +1,367 @@
+//! Authentication and authorization.
+//!
+//! Every operation declares the scope it needs in the OpenAPI document
+//! (`security(("bearerAuth" = ["read"]))`); [`authorize`] enforces exactly that declaration, in one
+//! place, before the handler runs, and leaves the [`Caller`] in the request for the handlers'
+//! finer checks (municipality binding) and the audit log.
+
+pub mod clients;
+pub mod keys;
+pub mod token;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::config::{JwtSettings, RateLimits};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::http::RouteTable;
+use crate::ratelimit;
+use crate::schema::api_clients;
+use keys::SigningKeys;
+
+/// The name of the security scheme in the OpenAPI document.
+pub const SCHEME: &str = "clientCredentials";
+
+/// What a client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read every resource.
+    Read,
+    /// Create, change and delete records (of its own municipality when bound).
+    Write,
+    /// Bulk loads.
+    Import,
+    /// API clients, reference data and the audit log.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Import, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Import => "import",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| format!("unknown scope {s:?}; scopes are read, write, import, admin"))
+    }
+}
+
+/// Parses a space- or comma-separated scope list; duplicates are dropped, order is canonical.
+pub fn parse_scopes(raw: &str) -> Result<Vec<Scope>, String> {
+    let mut scopes = Vec::new();
+    for part in raw.split([' ', ',']).filter(|p| !p.is_empty()) {
+        let scope: Scope = part.parse()?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.sort_by_key(|s| *s as u8);
+    Ok(scopes)
+}
+
+pub fn scopes_to_string(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The authenticated API client making the request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client_id: Uuid,
+    pub scopes: Vec<Scope>,
+    /// The municipality the client is bound to, if any.
+    pub municipality_id: Option<String>,
+}
+
+impl Caller {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// A bound client may change only records that belong to its municipality; an unbound
+    /// client acts for the association and may change any.
+    pub fn may_write_for<'a>(
+        &self,
+        owners: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ApiError> {
+        let Some(own) = &self.municipality_id else {
+            return Ok(());
+        };
+        for owner in owners {
+            if owner != own {
+                return Err(ApiError::Forbidden(format!(
+                    "This client is bound to municipality {own} and cannot change records of {owner}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records of the association itself (reference data, clients) are changed only by clients
+    /// that act for the association, not by one bound to a municipality.
+    pub fn may_write_for_association(&self) -> Result<(), ApiError> {
+        match &self.municipality_id {
+            None => Ok(()),
+            Some(own) => Err(ApiError::Forbidden(format!(
+                "This client is bound to municipality {own} and cannot change the association's records"
+            ))),
+        }
+    }
+
+    /// The audit log's name for this caller.
+    pub fn actor(&self) -> String {
+        format!("client:{}", self.client_id)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ApiError::Unauthorized("Authentication required".to_owned()).into()),
+        )
+    }
+}
+
+/// The claims of our access tokens (RFC 9068).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality_id: Option<String>,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Validates tokens and remembers, briefly, which clients are disabled.
+pub struct Authenticator {
+    keys: SigningKeys,
+    settings: JwtSettings,
+    validation: Validation,
+    db: Db,
+    /// Client id → (checked at, enabled). Bounded staleness: a disabled client's tokens stop
+    /// working within `STATUS_TTL`, as promised.
+    status: Mutex<HashMap<Uuid, (Instant, bool)>>,
+    pub limits: RateLimits,
+}
+
+const STATUS_TTL: Duration = Duration::from_secs(30);
+pub const LEEWAY_SECONDS: u64 = 30;
+
+impl Authenticator {
+    pub fn new(keys: SigningKeys, settings: JwtSettings, limits: RateLimits, db: Db) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            keys,
+            settings,
+            validation,
+            db,
+            status: Mutex::new(HashMap::new()),
+            limits,
+        }
+    }
+
+    pub fn keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    pub fn settings(&self) -> &JwtSettings {
+        &self.settings
+    }
+
+    /// Checks a bearer token (RFC 8725: one algorithm, known `kid`, `typ`, `exp`, `nbf`, `iss`,
+    /// `aud`) and that its client is still enabled.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
+        let unauthorized = |m: &str| ApiError::Unauthorized(m.to_owned());
+        let Some(value) = authorization else {
+            return Err(unauthorized("This operation needs a bearer token"));
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <token>`"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| unauthorized("The access token is malformed"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(unauthorized("The access token's algorithm is not accepted"));
+        }
+        if !header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
+            return Err(unauthorized(
+                "The token is not an access token (typ at+jwt)",
+            ));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.find(kid))
+            .ok_or_else(|| unauthorized("The access token is signed with an unknown key"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(
+            |e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                match e.kind() {
+                    K::ExpiredSignature => unauthorized("The access token has expired"),
+                    K::ImmatureSignature => unauthorized("The access token is not valid yet"),
+                    K::InvalidAudience => unauthorized("The access token is for another audience"),
+                    K::InvalidIssuer => unauthorized("The access token is from another issuer"),
+                    K::InvalidSignature => unauthorized("The access token's signature is invalid"),
+                    K::MissingRequiredClaim(c) => {
+                        unauthorized(&format!("The access token lacks the {c} claim"))
+                    }
+                    _ => unauthorized("The access token is invalid"),
+                }
+            },
+        )?;
+        let claims = data.claims;
+        let client_id = Uuid::parse_str(&claims.sub)
+            .map_err(|_| unauthorized("The access token's subject is not a client"))?;
+        let scopes = parse_scopes(&claims.scope)
+            .map_err(|_| unauthorized("The access token's scope is invalid"))?;
+        if !self.client_enabled(client_id).await? {
+            return Err(unauthorized("The client of this access token is disabled"));
+        }
+        Ok(Caller {
+            client_id,
+            scopes,
+            municipality_id: claims.municipality_id,
+        })
+    }
+
+    async fn client_enabled(&self, id: Uuid) -> Result<bool, ApiError> {
+        if let Ok(cache) = self.status.lock() {
+            if let Some((at, enabled)) = cache.get(&id) {
+                if at.elapsed() < STATUS_TTL {
+                    return Ok(*enabled);
+                }
+            }
+        }
+        let mut conn = self.db.conn().await?;
+        let disabled: Option<Option<chrono::DateTime<chrono::Utc>>> = api_clients::table
+            .find(id)
+            .select(api_clients::disabled_at)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        let enabled = matches!(disabled, Some(None));
+        if let Ok(mut cache) = self.status.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id, (Instant::now(), enabled));
+        }
+        Ok(enabled)
+    }
+
+    /// Forgets a client's cached status (after disabling it on this replica).
+    pub fn forget(&self, id: Uuid) {
+        if let Ok(mut cache) = self.status.lock() {
+            cache.remove(&id);
+        }
+    }
+}
+
+/// Enforces each operation's declared security requirement, and rate-limits writes per client.
+/// A refusal is answered here, as a problem, without reaching the handler.
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match check(&req).await {
+        Ok(Some(caller)) => {
+            req.extensions_mut().insert(caller);
+        }
+        Ok(None) => {}
+        Err(err) => {
+            let res = actix_web::ResponseError::error_response(&err);
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// The caller, when the operation needs one and the token and scopes are right.
+async fn check(req: &ServiceRequest) -> Result<Option<Caller>, ApiError> {
+    let required = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|routes| routes.required_scopes(req.method().as_str(), req.path()));
+    let Some(required) = required else {
+        return Ok(None);
+    };
+    let auth = req
+        .app_data::<web::Data<Authenticator>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no authenticator configured")))?;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = auth.authenticate(authorization).await?;
+    if let Some(missing) = required.iter().find(|s| !caller.has(**s)) {
+        return Err(ApiError::Forbidden(format!(
+            "This operation needs the scope {}",
+            missing.as_str()
+        )));
+    }
+    if req.method() != actix_web::http::Method::GET {
+        ratelimit::check(
+            &auth.db,
+            &format!("write:{}", caller.client_id),
+            auth.limits.writes_per_minute,
+        )
+        .await?;
+    }
+    Ok(Some(caller))
+}

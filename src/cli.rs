@@ -142,7 +142,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if let Some(pg) = self.embedded.take() {
+        if let Some(pg) = self.embedded.take().filter(EmbeddedPostgres::started_here) {
             if let Err(e) = pg.stop() {
                 tracing::error!(error = %format!("{e:#}"), "could not stop the embedded PostgreSQL");
             }

@@ -38,6 +38,8 @@ pub struct EmbeddedPostgres {
     port: u16,
     password: String,
     owner: Option<(u32, u32)>,
+    /// Whether this process started the cluster (and so should stop it).
+    started: bool,
 }
 
 impl EmbeddedPostgres {
@@ -65,6 +67,7 @@ impl EmbeddedPostgres {
             port: 0,
             password: String::new(),
             owner,
+            started: false,
         };
 
         let fresh = !cluster.pgdata.join("PG_VERSION").exists();
@@ -120,6 +123,7 @@ impl EmbeddedPostgres {
                         "-D", &pgdata, "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
                     ],
                 )?;
+                cluster.started = true;
                 tracing::info!(port = cluster.port, "embedded PostgreSQL started");
             }
         }
@@ -149,6 +153,12 @@ impl EmbeddedPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether this process started the cluster; a cluster found running (another process of
+    /// ours serving from the same data directory) is left running.
+    pub fn started_here(&self) -> bool {
+        self.started
     }
 
     /// Stops the cluster (fast shutdown: open transactions are rolled back, committed data is

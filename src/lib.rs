@@ -6,20 +6,26 @@
 
 pub mod app;
 pub mod areas;
+pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod embedded_pg;
 pub mod error;
+pub mod export;
+pub mod feedback;
 pub mod http;
 pub mod meta;
 pub mod metrics;
 pub mod municipalities;
+pub mod networks;
 pub mod openapi;
 pub mod pagination;
 pub mod plans;
+pub mod progress;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;

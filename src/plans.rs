@@ -3,17 +3,23 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit::{self, Actor};
+use crate::auth::Caller;
 use crate::db::{Db, PgConn};
+use crate::domain;
 use crate::error::ApiError;
-use crate::error::responses::{AuthErrors, CommonErrors, NotFound};
-use crate::http::{Query, conditional_json, version_etag};
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
+};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
 use crate::schema::{plan_goals, plans};
@@ -71,7 +77,7 @@ struct GoalRow {
 }
 
 /// One of the plan's challenges with its goal statement.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "challenge": "focus", "name": "Fokusutmaningen", "theme": "Kompetensförsörjning",
@@ -88,7 +94,7 @@ pub struct Goal {
 }
 
 /// A year's operational plan (verksamhetsplan).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "year": 2022, "title": "Verksamhetsplan 2022", "vision": "Tillsammans för välfärd och utveckling",
@@ -238,7 +244,7 @@ impl PlanListParams {
     }
 }
 
-async fn goals_of(conn: &mut PgConn, years: &[i32]) -> QueryResult<Vec<GoalRow>> {
+async fn goals_of(conn: &mut AsyncPgConnection, years: &[i32]) -> QueryResult<Vec<GoalRow>> {
     plan_goals::table
         .filter(plan_goals::year.eq_any(years))
         .select(GoalRow::as_select())
@@ -295,7 +301,7 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Plan>, i64)
 }
 
 /// The plan of `year`, if there is one.
-pub async fn find(conn: &mut PgConn, year: i32) -> QueryResult<Option<Plan>> {
+pub async fn find(conn: &mut AsyncPgConnection, year: i32) -> QueryResult<Option<Plan>> {
     let Some(row) = plans::table
         .find(year)
         .select(PlanRow::as_select())
@@ -384,4 +390,326 @@ pub async fn get_plan(
         .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
     let etag = version_etag(plan.version);
     conditional_json(&req, &plan, Some(etag))
+}
+
+/// A goal of a new plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewGoal {
+    pub challenge: Challenge,
+    /// The challenge's name, e.g. `Fokusutmaningen`.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 200)]
+    pub theme: Option<String>,
+    #[schema(min_length = 1, max_length = 2000)]
+    pub statement: String,
+}
+
+/// A new yearly plan with its three goals.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "year": 2023, "title": "Verksamhetsplan 2023", "vision": "Tillsammans för välfärd och utveckling",
+    "goals": [
+        {"challenge": "core", "name": "Kärnutmaningen", "statement": "Efter 2023 kommer länets kommuner att …"},
+        {"challenge": "focus", "name": "Fokusutmaningen", "theme": "Kompetensförsörjning", "statement": "Efter 2023 kommer kommunerna …"},
+        {"challenge": "internal", "name": "Den interna utmaningen", "statement": "Efter 2023 kommer kommunerna …"}
+    ]
+}))]
+pub struct NewPlan {
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub vision: String,
+    /// Exactly one goal per challenge: core, focus and internal.
+    #[schema(min_items = 3, max_items = 3)]
+    pub goals: Vec<NewGoal>,
+}
+
+/// Changes to a goal: members left out are unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GoalPatch {
+    pub challenge: Challenge,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub theme: Option<Option<String>>,
+    #[schema(max_length = 2000)]
+    pub statement: Option<String>,
+}
+
+/// Changes to a plan (JSON Merge Patch for title and vision; goals are matched by challenge).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"goals": [{"challenge": "focus", "statement": "Efter 2022 kommer kommunerna uppleva att …"}]}))]
+pub struct PlanPatch {
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    #[schema(max_length = 1000)]
+    pub vision: Option<String>,
+    #[serde(default)]
+    pub goals: Vec<GoalPatch>,
+}
+
+fn plan_json(p: &Plan) -> Option<serde_json::Value> {
+    serde_json::to_value(p).ok()
+}
+
+fn respond_plan(status: StatusCode, plan: &Plan) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(plan.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/plans/{}", plan.year)));
+    }
+    res.json(plan)
+}
+
+/// Create a year's plan
+///
+/// A plan has exactly three goals, one per challenge (`core`, `focus`, `internal`).
+#[utoipa::path(
+    operation_id = "createPlan",
+    tag = "Plans",
+    request_body = NewPlan,
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 201, description = "The new plan", body = Plan,
+            headers(("Location" = String, description = "The plan's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/plans")]
+pub async fn create_plan(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: Json<NewPlan>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let new = body.0;
+    let mut v = Violations::default();
+    check_year(&mut v, "year", Some(new.year));
+    domain::required_text(&mut v, "title", &new.title, 200);
+    domain::optional_text(&mut v, "vision", Some(&new.vision), 1000);
+    for challenge in Challenge::ALL {
+        let count = new
+            .goals
+            .iter()
+            .filter(|g| g.challenge == challenge)
+            .count();
+        if count != 1 {
+            v.push(
+                "goals",
+                format!("must have exactly one {} goal", challenge.as_str()),
+            );
+        }
+    }
+    for (i, g) in new.goals.iter().enumerate() {
+        domain::required_text(&mut v, &format!("goals[{i}].name"), &g.name, 200);
+        domain::optional_text(
+            &mut v,
+            &format!("goals[{i}].theme"),
+            g.theme.as_deref(),
+            200,
+        );
+        domain::required_text(&mut v, &format!("goals[{i}].statement"), &g.statement, 2000);
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let plan = conn
+        .transaction(async |conn| {
+            diesel::insert_into(plans::table)
+                .values((
+                    plans::year.eq(new.year),
+                    plans::title.eq(new.title.trim()),
+                    plans::vision.eq(&new.vision),
+                ))
+                .execute(conn)
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => ApiError::Conflict(format!("There is already a plan for {}", new.year)),
+                    other => other.into(),
+                })?;
+            for g in &new.goals {
+                diesel::insert_into(plan_goals::table)
+                    .values((
+                        plan_goals::year.eq(new.year),
+                        plan_goals::challenge.eq(g.challenge.as_str()),
+                        plan_goals::name.eq(g.name.trim()),
+                        plan_goals::theme.eq(&g.theme),
+                        plan_goals::statement.eq(g.statement.trim()),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            let plan = find(conn, new.year)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the new plan vanished")))?;
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "plan",
+                &plan.year.to_string(),
+                None,
+                plan_json(&plan),
+            )
+            .await?;
+            Ok::<_, ApiError>(plan)
+        })
+        .await?;
+    Ok(respond_plan(StatusCode::CREATED, &plan))
+}
+
+/// Change a year's plan or its goals
+///
+/// Title and vision as in JSON Merge Patch; `goals` lists goals to change, each identified by its
+/// `challenge`. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updatePlan",
+    tag = "Plans",
+    params(
+        ("year" = i32, Path, description = "The plan's year", example = 2022),
+        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+    ),
+    request_body(content = PlanPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 200, description = "The changed plan", body = Plan,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/plans/{year}")]
+pub async fn update_plan(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<String>,
+    body: Json<PlanPatch>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let year = parse_year(&path)?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let mut v = Violations::default();
+    if let Some(t) = &patch.title {
+        domain::required_text(&mut v, "title", t, 200);
+    }
+    domain::optional_text(&mut v, "vision", patch.vision.as_deref(), 1000);
+    for (i, g) in patch.goals.iter().enumerate() {
+        if let Some(n) = &g.name {
+            domain::required_text(&mut v, &format!("goals[{i}].name"), n, 200);
+        }
+        if let Some(Some(t)) = &g.theme {
+            domain::optional_text(&mut v, &format!("goals[{i}].theme"), Some(t), 200);
+        }
+        if let Some(s) = &g.statement {
+            domain::required_text(&mut v, &format!("goals[{i}].statement"), s, 2000);
+        }
+        if patch.goals[..i].iter().any(|o| o.challenge == g.challenge) {
+            v.push(format!("goals[{i}].challenge"), "is listed twice");
+        }
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let plan = conn
+        .transaction(async |conn| {
+            let version: i64 = plans::table
+                .find(year)
+                .select(plans::version)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+            if expected.is_some_and(|v| v != version) {
+                return Err(ApiError::PreconditionFailed(version_etag(version)));
+            }
+            let before = find(conn, year)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+            diesel::update(plans::table.find(year))
+                .set((
+                    plans::title.eq(patch
+                        .title
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&before.title)),
+                    plans::vision.eq(patch.vision.as_deref().unwrap_or(&before.vision)),
+                ))
+                .execute(conn)
+                .await?;
+            for g in &patch.goals {
+                let Some(current) = before.goals.iter().find(|c| c.challenge == g.challenge) else {
+                    return Err(ApiError::invalid(
+                        "goals",
+                        format!("the plan has no {} goal", g.challenge.as_str()),
+                    ));
+                };
+                diesel::update(
+                    plan_goals::table
+                        .filter(plan_goals::year.eq(year))
+                        .filter(plan_goals::challenge.eq(g.challenge.as_str())),
+                )
+                .set((
+                    plan_goals::name.eq(g.name.as_deref().map(str::trim).unwrap_or(&current.name)),
+                    plan_goals::theme.eq(g.theme.clone().unwrap_or_else(|| current.theme.clone())),
+                    plan_goals::statement.eq(g
+                        .statement
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&current.statement)),
+                ))
+                .execute(conn)
+                .await?;
+            }
+            let after = find(conn, year)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the plan vanished")))?;
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "plan",
+                    &year.to_string(),
+                    plan_json(&before),
+                    plan_json(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond_plan(StatusCode::OK, &plan))
+}
+
+fn parse_year(raw: &str) -> Result<i32, ApiError> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "year",
+                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+            )
+        })
 }

@@ -6,7 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{clients, token};
-use crate::{areas, audit, meta, municipalities, plans};
+use crate::{areas, assignments, audit, feedback, meta, municipalities, networks, plans, progress};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -23,11 +23,42 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(areas::update_area)
             .service(areas::delete_area)
             .service(plans::list_plans)
+            .service(plans::create_plan)
             .service(plans::get_plan)
+            .service(plans::update_plan)
             .service(clients::list_clients)
             .service(clients::create_client)
             .service(clients::get_client)
             .service(clients::disable_client)
+            .service(networks::list_networks)
+            .service(networks::create_network)
+            .service(networks::get_network)
+            .service(networks::update_network)
+            .service(networks::delete_network)
+            .service(networks::list_members)
+            .service(networks::create_member)
+            .service(networks::get_member)
+            .service(networks::update_member)
+            .service(networks::delete_member)
+            .service(networks::erase_member)
+            .service(assignments::list_assignments)
+            .service(assignments::create_assignment)
+            .service(assignments::get_assignment)
+            .service(assignments::update_assignment)
+            .service(assignments::delete_assignment)
+            .service(assignments::transition_assignment)
+            .service(progress::list_assignment_reports)
+            .service(progress::create_report)
+            .service(progress::get_report)
+            .service(progress::update_report)
+            .service(progress::delete_report)
+            .service(progress::list_progress_reports)
+            .service(feedback::list_feedback)
+            .service(feedback::create_feedback)
+            .service(feedback::feedback_summary)
+            .service(feedback::get_feedback)
+            .service(feedback::update_feedback)
+            .service(feedback::delete_feedback)
             .service(audit::list_audit),
     )
     .service(token::jwks)

@@ -119,12 +119,19 @@ impl Caller {
         let Some(own) = &self.municipality_id else {
             return Ok(());
         };
+        let mut any = false;
         for owner in owners {
+            any = true;
             if owner != own {
                 return Err(ApiError::Forbidden(format!(
                     "This client is bound to municipality {own} and cannot change records of {owner}"
                 )));
             }
+        }
+        if !any {
+            return Err(ApiError::Forbidden(format!(
+                "This client is bound to municipality {own} and cannot change the association's records"
+            )));
         }
         Ok(())
     }

@@ -37,7 +37,7 @@ async fn wrong_methods_are_405_with_allow() {
             "GET, PATCH, DELETE",
         ),
         (TestRequest::delete(), "/v1/areas", "GET, POST"),
-        (TestRequest::patch(), "/v1/plans/2022", "GET"),
+        (TestRequest::delete(), "/v1/plans/2022", "GET, PATCH"),
         (TestRequest::post(), "/health/live", "GET"),
         (TestRequest::get(), "/v1/oauth/token", "POST"),
     ] {

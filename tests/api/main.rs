@@ -4,6 +4,7 @@
 mod support;
 
 mod database;
+mod domain;
 mod errors;
 mod meta;
 mod openapi;

@@ -5,7 +5,6 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -355,11 +354,7 @@ pub async fn call(state: &AppState, req: TestRequest) -> Res {
     let res = test::call_service(&svc, req.to_request()).await;
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .try_into_bytes()
-        .unwrap_or_default()
-        .to_vec();
+    let body = test::read_body(res).await.to_vec();
     Res {
         status,
         headers,

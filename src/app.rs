@@ -13,12 +13,13 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::keys::SigningKeys;
 use crate::auth::{self, Authenticator};
+use crate::changes::{ChangeNotifier, FeedSettings};
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::{self, RequestTimeout, RouteTable};
 use crate::meta::OpenApiJson;
 use crate::metrics::Metrics;
-use crate::{openapi, routes};
+use crate::{idempotency, openapi, routes};
 
 /// Largest body accepted by actix's own extractors (ours enforce their own, lower, limits).
 pub const JSON_LIMIT: usize = http::JSON_BODY_LIMIT;
@@ -32,6 +33,8 @@ pub struct AppState {
     routes: web::Data<RouteTable>,
     timeout: web::Data<RequestTimeout>,
     auth: web::Data<Authenticator>,
+    notifier: web::Data<ChangeNotifier>,
+    feed: web::Data<FeedSettings>,
 }
 
 impl AppState {
@@ -46,6 +49,10 @@ impl AppState {
                 config.rate_limits,
                 db.clone(),
             )),
+            notifier: web::Data::new(ChangeNotifier::new(db.url())),
+            feed: web::Data::new(FeedSettings {
+                tombstone_retention: config.tombstone_retention,
+            }),
             db: web::Data::new(db),
             metrics: web::Data::new(Metrics::new()),
             routes: web::Data::new(RouteTable::from_openapi(&doc)),
@@ -85,6 +92,8 @@ pub fn build(
         .app_data(state.routes.clone())
         .app_data(state.timeout.clone())
         .app_data(state.auth.clone())
+        .app_data(state.notifier.clone())
+        .app_data(state.feed.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)
@@ -109,6 +118,7 @@ pub fn build(
             ),
         )
         .default_service(web::to(http::fallback))
+        .wrap(from_fn(idempotency::middleware))
         .wrap(from_fn(auth::authorize))
         .wrap(from_fn(http::request_context))
 }

@@ -66,6 +66,7 @@ pub async fn record(
         ))
         .execute(conn)
         .await?;
+    crate::idempotency::mark_effect(conn, &format!("{resource_type} {resource_id}")).await?;
     Ok(())
 }
 

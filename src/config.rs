@@ -91,6 +91,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub jwt: JwtSettings,
     pub rate_limits: RateLimits,
+    /// How long deletions stay in the change feed (older cursors get 410).
+    pub tombstone_retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +179,11 @@ impl Config {
             )?,
             writes_per_minute: parse(&get, "SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE", Some(1200))?,
         };
+        let tombstone_retention = Duration::from_secs(
+            86_400 * parse::<u64>(&get, "SAMVERKAN_TOMBSTONE_RETENTION_DAYS", Some(30))?,
+        );
         Ok(Self {
+            tombstone_retention,
             database,
             bind,
             data_dir,

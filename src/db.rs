@@ -22,6 +22,7 @@ pub type PgConn = Object<AsyncPgConnection>;
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    url: std::sync::Arc<str>,
 }
 
 impl Db {
@@ -49,12 +50,20 @@ impl Db {
             .recycle_timeout(Some(settings.timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            url: url.into(),
+        })
     }
 
     /// A connection, or 503 when none can be had within the pool timeout.
     pub async fn conn(&self) -> Result<PgConn, ApiError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The connection URL (for the change listener's dedicated connection).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -96,6 +96,10 @@ pub enum ApiError {
     Forbidden(String),
     /// The request conflicts with the resource's state (409).
     Conflict(String),
+    /// The resource is gone for good (410), e.g. a change-feed cursor past the retention.
+    Gone(String),
+    /// A reused `Idempotency-Key` with a different request (422).
+    IdempotencyMismatch,
     /// `If-Match` does not match the current version (412); carries the current `ETag`.
     PreconditionFailed(String),
     /// A change without `If-Match` (428).
@@ -138,6 +142,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
+            ApiError::Gone(_) => ("cursor-expired", "Cursor expired"),
+            ApiError::IdempotencyMismatch => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
@@ -165,7 +171,12 @@ impl ApiError {
             | ApiError::Unauthorized(d)
             | ApiError::Forbidden(d)
             | ApiError::Conflict(d)
+            | ApiError::Gone(d)
             | ApiError::Unavailable(d) => (Some(d.clone()), vec![]),
+            ApiError::IdempotencyMismatch => (
+                Some("This Idempotency-Key was used with a different request; use a new key for a new request".to_owned()),
+                vec![],
+            ),
             ApiError::PreconditionFailed(etag) => (
                 Some(format!(
                     "The resource has changed since you read it; its current ETag is {etag}"
@@ -238,6 +249,8 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

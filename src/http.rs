@@ -335,28 +335,38 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The best match for `path`: the route with the fewest parameters, as actix prefers
-    /// static segments.
-    fn matching(&self, path: &str) -> Option<&[RouteMethod]> {
-        self.routes
+    /// Every route matching `path`, most specific first (fewest parameters, then the latest
+    /// first parameter: `/networks/by-external-id/{system}/{id}` before `/networks/{id}/…`).
+    fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a [RouteMethod]> + 'a {
+        let mut found: Vec<_> = self
+            .routes
             .iter()
             .filter(|(def, _, _)| def.is_match(path))
-            .min_by_key(|(_, dynamic, _)| *dynamic)
-            .map(|(_, _, methods)| methods.as_slice())
+            .collect();
+        found.sort_by_key(|(def, dynamic, _)| {
+            (
+                *dynamic,
+                std::cmp::Reverse(def.pattern().and_then(|p| p.find('{')).unwrap_or(0)),
+            )
+        });
+        found.into_iter().map(|(_, _, methods)| methods.as_slice())
     }
 
     /// The methods allowed on `path`, empty when no route matches it.
     pub fn allowed(&self, path: &str) -> Vec<String> {
-        self.matching(path)
-            .map(|methods| methods.iter().map(|m| m.method.clone()).collect())
-            .unwrap_or_default()
+        let mut methods: Vec<String> = Vec::new();
+        for m in self.matching(path).flatten() {
+            if !methods.contains(&m.method) {
+                methods.push(m.method.clone());
+            }
+        }
+        methods
     }
 
     /// The scopes `method path` needs; `None` when it is public or does not exist.
     pub fn required_scopes(&self, method: &str, path: &str) -> Option<Vec<crate::auth::Scope>> {
-        self.matching(path)?
-            .iter()
-            .find(|m| m.method == method)
+        self.matching(path)
+            .find_map(|methods| methods.iter().find(|m| m.method == method))
             .and_then(|m| m.scopes.clone())
     }
 }

@@ -3,7 +3,7 @@
 //! or the audit log, and they are erased for good on request.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -1393,4 +1393,153 @@ pub async fn erase_member(
         })
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResult { erased }))
+}
+
+/// Create or replace a network by its external reference
+///
+/// For systems that push their own records: the network whose `externalSystem`/`externalId`
+/// are the path's is replaced by the body (or created, 201). Repeating the same push changes
+/// nothing: no new version, no audit entry, no change-feed entry. `If-Match` is optional: send it
+/// to replace only the version you read.
+#[utoipa::path(
+    operation_id = "upsertNetworkByExternalId",
+    tag = "Networks",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-intranet"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "N-17"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewNetwork,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Network,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Network,
+            headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/networks/by-external-id/{system}/{externalId}")]
+pub async fn upsert_network(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+    body: Json<NewNetwork>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    let mut v = Violations::default();
+    for (field, given, expected) in [
+        ("externalSystem", &new.external_system, &system),
+        ("externalId", &new.external_id, &external_id),
+    ] {
+        if given.as_ref().is_some_and(|g| g != expected) {
+            v.push(field, "must match the path, or be left out");
+        }
+    }
+    v.finish()?;
+    new.external_system = Some(system.clone());
+    new.external_id = Some(external_id.clone());
+    let values = NetworkValues::from_new(new);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<NetworkRow> = networks::table
+                    .filter(networks::external_system.eq(&system))
+                    .filter(networks::external_id.eq(&external_id))
+                    .select(NetworkRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let row: NetworkRow = diesel::insert_into(networks::table)
+                        .values((
+                            networks::id.eq(Uuid::new_v4()),
+                            networks::name.eq(&values.name),
+                            networks::kind.eq(values.kind.as_str()),
+                            networks::area_id.eq(values.area_id),
+                            networks::description.eq(&values.description),
+                            networks::municipality_ids.eq(&values.municipality_ids),
+                            networks::coordinator.eq(&values.coordinator),
+                            networks::status.eq(values.status.as_str()),
+                            networks::external_system.eq(&values.external_system),
+                            networks::external_id.eq(&values.external_id),
+                        ))
+                        .returning(NetworkRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .map_err(|e| conflict_on_unique(e, "network"))?;
+                    let n = Network::from(row);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "network",
+                        &n.id.to_string(),
+                        None,
+                        json_of(&n),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, n));
+                };
+                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after: NetworkRow = diesel::update(networks::table.find(before.id))
+                    .set((
+                        networks::name.eq(&values.name),
+                        networks::kind.eq(values.kind.as_str()),
+                        networks::area_id.eq(values.area_id),
+                        networks::description.eq(&values.description),
+                        networks::municipality_ids.eq(&values.municipality_ids),
+                        networks::coordinator.eq(&values.coordinator),
+                        networks::status.eq(values.status.as_str()),
+                    ))
+                    .returning(NetworkRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let (before, after) = (Network::from(before), Network::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "network",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, n)) => return Ok(respond_network(status, &n)),
+            // Two first pushes at once: the loser retries as an update.
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
 }

@@ -6,7 +6,9 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{clients, token};
-use crate::{areas, assignments, audit, feedback, meta, municipalities, networks, plans, progress};
+use crate::{
+    areas, assignments, audit, changes, feedback, meta, municipalities, networks, plans, progress,
+};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -31,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(clients::get_client)
             .service(clients::disable_client)
             .service(networks::list_networks)
+            .service(networks::upsert_network)
             .service(networks::create_network)
             .service(networks::get_network)
             .service(networks::update_network)
@@ -59,6 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(feedback::get_feedback)
             .service(feedback::update_feedback)
             .service(feedback::delete_feedback)
+            .service(changes::list_changes)
             .service(audit::list_audit),
     )
     .service(token::jwks)

@@ -237,6 +237,7 @@ pub fn test_config() -> Config {
 pub struct TestApp {
     pub db: TestDb,
     pub state: AppState,
+    pub config: Config,
     /// A token with the `read` scope, sent by [`TestApp::get`].
     pub reader: String,
 }
@@ -248,11 +249,22 @@ impl TestApp {
 
     pub async fn with_config(config: Config) -> Self {
         let db = TestDb::new().await;
+        Self::on(db, config).await
+    }
+
+    /// A second replica: another app, with its own pool, on the same database.
+    pub async fn replica(&self) -> AppState {
+        let pool = Db::new(&self.db.url, &self.config.pool).expect("pool");
+        AppState::new(pool, &self.config, test_keys())
+    }
+
+    async fn on(db: TestDb, config: Config) -> Self {
         let pool = Db::new(&db.url, &config.pool).expect("pool");
         let state = AppState::new(pool, &config, test_keys());
         let mut app = Self {
             state,
             db,
+            config,
             reader: String::new(),
         };
         app.reader = app.token(&[Scope::Read], None).await;
@@ -351,7 +363,30 @@ impl TestApp {
 /// Sends one request through the complete app.
 pub async fn call(state: &AppState, req: TestRequest) -> Res {
     let svc = test::init_service(app::build(state)).await;
-    let res = test::call_service(&svc, req.to_request()).await;
+    call_on(&svc, req).await
+}
+
+/// A started app, to send many (concurrent) requests to.
+pub async fn service(
+    state: &AppState,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+    Error = actix_web::Error,
+> {
+    test::init_service(app::build(state)).await
+}
+
+/// Sends one request to a started app.
+pub async fn call_on<S>(svc: &S, req: TestRequest) -> Res
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+        >,
+{
+    let res = test::call_service(svc, req.to_request()).await;
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = test::read_body(res).await.to_vec();

@@ -1,0 +1,14 @@
+DROP TRIGGER feedback_changes ON feedback;
+DROP TRIGGER progress_reports_changes ON progress_reports;
+DROP TRIGGER assignments_changes ON assignments;
+DROP TRIGGER network_members_changes ON network_members;
+DROP TRIGGER networks_changes ON networks;
+DROP TRIGGER plans_changes ON plans;
+DROP TRIGGER areas_changes ON areas;
+DROP TRIGGER municipalities_changes ON municipalities;
+DROP FUNCTION samverkan_record_change();
+DROP FUNCTION samverkan_api_json(jsonb, text);
+DROP FUNCTION samverkan_camel(text);
+DROP TABLE change_feed_state;
+DROP TABLE changes;
+DROP TABLE idempotency_keys;

@@ -3,7 +3,7 @@
 //! state before completion). Status changes only through transitions.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -343,6 +343,64 @@ impl Values {
             external_system: p.external_system.unwrap_or(current.external_system),
             external_id: p.external_id.unwrap_or(current.external_id),
         })
+    }
+
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        status: AssignmentStatus,
+    ) -> Result<AssignmentRow, ApiError> {
+        diesel::insert_into(assignments::table)
+            .values((
+                assignments::id.eq(Uuid::new_v4()),
+                assignments::title.eq(&self.title),
+                assignments::description.eq(&self.description),
+                assignments::municipality_ids.eq(&self.municipality_ids),
+                assignments::area_id.eq(self.area_id),
+                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::funding_type.eq(self.funding_type.as_str()),
+                assignments::funder.eq(&self.funder),
+                assignments::budget_sek.eq(self.budget_sek),
+                assignments::partners.eq(&self.partners),
+                assignments::start_date.eq(self.start_date),
+                assignments::end_date.eq(self.end_date),
+                assignments::responsible.eq(&self.responsible),
+                assignments::status.eq(status.as_str()),
+                assignments::external_system.eq(&self.external_system),
+                assignments::external_id.eq(&self.external_id),
+            ))
+            .returning(AssignmentRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "assignment"))
+    }
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> Result<AssignmentRow, ApiError> {
+        diesel::update(assignments::table.find(id))
+            .set((
+                assignments::title.eq(&self.title),
+                assignments::description.eq(&self.description),
+                assignments::municipality_ids.eq(&self.municipality_ids),
+                assignments::area_id.eq(self.area_id),
+                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::funding_type.eq(self.funding_type.as_str()),
+                assignments::funder.eq(&self.funder),
+                assignments::budget_sek.eq(self.budget_sek),
+                assignments::partners.eq(&self.partners),
+                assignments::start_date.eq(self.start_date),
+                assignments::end_date.eq(self.end_date),
+                assignments::responsible.eq(&self.responsible),
+                assignments::external_system.eq(&self.external_system),
+                assignments::external_id.eq(&self.external_id),
+            ))
+            .returning(AssignmentRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "assignment"))
     }
 
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
@@ -732,29 +790,7 @@ pub async fn create_assignment(
     values.validate(&mut conn).await?;
     let assignment = conn
         .transaction(async |conn| {
-            let row: AssignmentRow = diesel::insert_into(assignments::table)
-                .values((
-                    assignments::id.eq(Uuid::new_v4()),
-                    assignments::title.eq(&values.title),
-                    assignments::description.eq(&values.description),
-                    assignments::municipality_ids.eq(&values.municipality_ids),
-                    assignments::area_id.eq(values.area_id),
-                    assignments::challenge.eq(values.challenge.map(Challenge::as_str)),
-                    assignments::funding_type.eq(values.funding_type.as_str()),
-                    assignments::funder.eq(&values.funder),
-                    assignments::budget_sek.eq(values.budget_sek),
-                    assignments::partners.eq(&values.partners),
-                    assignments::start_date.eq(values.start_date),
-                    assignments::end_date.eq(values.end_date),
-                    assignments::responsible.eq(&values.responsible),
-                    assignments::status.eq(status.as_str()),
-                    assignments::external_system.eq(&values.external_system),
-                    assignments::external_id.eq(&values.external_id),
-                ))
-                .returning(AssignmentRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "assignment"))?;
+            let row = values.insert(conn, status).await?;
             let a = Assignment::from(row);
             audit::record(
                 conn,
@@ -819,27 +855,7 @@ pub async fn update_assignment(
             let values = Values::patched(&before, patch)?;
             caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
             values.validate(conn).await?;
-            let after: AssignmentRow = diesel::update(assignments::table.find(id))
-                .set((
-                    assignments::title.eq(&values.title),
-                    assignments::description.eq(&values.description),
-                    assignments::municipality_ids.eq(&values.municipality_ids),
-                    assignments::area_id.eq(values.area_id),
-                    assignments::challenge.eq(values.challenge.map(Challenge::as_str)),
-                    assignments::funding_type.eq(values.funding_type.as_str()),
-                    assignments::funder.eq(&values.funder),
-                    assignments::budget_sek.eq(values.budget_sek),
-                    assignments::partners.eq(&values.partners),
-                    assignments::start_date.eq(values.start_date),
-                    assignments::end_date.eq(values.end_date),
-                    assignments::responsible.eq(&values.responsible),
-                    assignments::external_system.eq(&values.external_system),
-                    assignments::external_id.eq(&values.external_id),
-                ))
-                .returning(AssignmentRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "assignment"))?;
+            let after = values.update(conn, id).await?;
             let (before, after) = (Assignment::from(before), Assignment::from(after));
             if after.version != before.version {
                 audit::record(
@@ -1026,4 +1042,119 @@ mod tests {
         assert!(Completed.next().is_empty());
         assert!(Cancelled.next().is_empty());
     }
+}
+
+/// Create or replace an assignment by its external reference
+///
+/// For systems that push their own records: the assignment whose `externalSystem`/`externalId`
+/// are the path's is replaced by the body (or created, 201). The body's `status` is used only
+/// when creating; afterwards the status moves through transitions. Repeating the same push
+/// changes nothing (no new version, no audit entry, no change-feed entry). `If-Match` is
+/// optional.
+#[utoipa::path(
+    operation_id = "upsertAssignmentByExternalId",
+    tag = "Assignments",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "kramfors-diarium"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "KS-2022-114"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewAssignment,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Assignment,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Assignment,
+            headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/assignments/by-external-id/{system}/{externalId}")]
+pub async fn upsert_assignment(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+    body: Json<NewAssignment>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    domain::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from_new(&new);
+    let status = new.status.unwrap_or(AssignmentStatus::Proposed);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<AssignmentRow> = assignments::table
+                    .filter(assignments::external_system.eq(&system))
+                    .filter(assignments::external_id.eq(&external_id))
+                    .select(AssignmentRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let a = Assignment::from(values.insert(conn, status).await?);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "assignment",
+                        &a.id.to_string(),
+                        None,
+                        json_of(&a),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, a));
+                };
+                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (Assignment::from(before), Assignment::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "assignment",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, a)) => return Ok(respond(status, &a)),
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
 }

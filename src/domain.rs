@@ -44,6 +44,27 @@ pub fn external_ref(v: &mut Violations, system: Option<&str>, id: Option<&str>) 
     }
 }
 
+/// For a push by external id: the body's external reference, if given, must be the path's; it
+/// is filled in from the path otherwise.
+pub fn external_ref_matches_path(
+    system: &mut Option<String>,
+    id: &mut Option<String>,
+    path_system: &str,
+    path_id: &str,
+) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    if system.as_deref().is_some_and(|s| s != path_system) {
+        v.push("externalSystem", "must match the path, or be left out");
+    }
+    if id.as_deref().is_some_and(|i| i != path_id) {
+        v.push("externalId", "must match the path, or be left out");
+    }
+    v.finish()?;
+    *system = Some(path_system.to_owned());
+    *id = Some(path_id.to_owned());
+    Ok(())
+}
+
 /// Kommunkoder: four digits each, no duplicates (existence is checked against the database).
 pub fn municipality_codes(v: &mut Violations, field: &str, ids: &[String]) {
     for (i, id) in ids.iter().enumerate() {

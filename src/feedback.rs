@@ -3,7 +3,7 @@
 //! advocacy areas. The summary per goal is computed in SQL.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
@@ -186,6 +186,22 @@ pub struct FeedbackPatch {
     pub external_id: Option<Option<String>>,
 }
 
+impl From<NewFeedback> for Values {
+    fn from(n: NewFeedback) -> Self {
+        Self {
+            year: n.year,
+            goal: n.goal,
+            network_id: n.network_id,
+            municipality_id: n.municipality_id,
+            rating: n.rating,
+            comment: n.comment,
+            suggestions: n.suggestions,
+            external_system: n.external_system,
+            external_id: n.external_id,
+        }
+    }
+}
+
 struct Values {
     year: i32,
     goal: Challenge,
@@ -199,6 +215,49 @@ struct Values {
 }
 
 impl Values {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<FeedbackRow, ApiError> {
+        diesel::insert_into(feedback::table)
+            .values((
+                feedback::id.eq(Uuid::new_v4()),
+                feedback::year.eq(self.year),
+                feedback::goal.eq(self.goal.as_str()),
+                feedback::network_id.eq(self.network_id),
+                feedback::municipality_id.eq(&self.municipality_id),
+                feedback::rating.eq(self.rating),
+                feedback::comment.eq(&self.comment),
+                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
+                feedback::external_system.eq(&self.external_system),
+                feedback::external_id.eq(&self.external_id),
+            ))
+            .returning(FeedbackRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| domain::conflict_on_unique(e, "feedback entry"))
+    }
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> Result<FeedbackRow, ApiError> {
+        diesel::update(feedback::table.find(id))
+            .set((
+                feedback::year.eq(self.year),
+                feedback::goal.eq(self.goal.as_str()),
+                feedback::network_id.eq(self.network_id),
+                feedback::municipality_id.eq(&self.municipality_id),
+                feedback::rating.eq(self.rating),
+                feedback::comment.eq(&self.comment),
+                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
+                feedback::external_system.eq(&self.external_system),
+                feedback::external_id.eq(&self.external_id),
+            ))
+            .returning(FeedbackRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| domain::conflict_on_unique(e, "feedback entry"))
+    }
+
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         let mut v = Violations::default();
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
@@ -545,41 +604,14 @@ pub async fn create_feedback(
     db: web::Data<Db>,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
-    let n = body.0;
-    let values = Values {
-        year: n.year,
-        goal: n.goal,
-        network_id: n.network_id,
-        municipality_id: n.municipality_id,
-        rating: n.rating,
-        comment: n.comment,
-        suggestions: n.suggestions,
-        external_system: n.external_system,
-        external_id: n.external_id,
-    };
+    let values = Values::from(body.0);
     caller.may_write_for(values.municipality_id.as_deref())?;
     let actor = Actor::from(&caller);
     let mut conn = db.conn().await?;
     values.validate(&mut conn).await?;
     let entry = conn
         .transaction(async |conn| {
-            let row: FeedbackRow = diesel::insert_into(feedback::table)
-                .values((
-                    feedback::id.eq(Uuid::new_v4()),
-                    feedback::year.eq(values.year),
-                    feedback::goal.eq(values.goal.as_str()),
-                    feedback::network_id.eq(values.network_id),
-                    feedback::municipality_id.eq(&values.municipality_id),
-                    feedback::rating.eq(values.rating),
-                    feedback::comment.eq(&values.comment),
-                    feedback::suggestions.eq(suggestions_json(&values.suggestions)),
-                    feedback::external_system.eq(&values.external_system),
-                    feedback::external_id.eq(&values.external_id),
-                ))
-                .returning(FeedbackRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| domain::conflict_on_unique(e, "feedback entry"))?;
+            let row = values.insert(conn).await?;
             let f = Feedback::from(row);
             audit::record(
                 conn,
@@ -672,22 +704,7 @@ pub async fn update_feedback(
             };
             caller.may_write_for(values.municipality_id.as_deref())?;
             values.validate(conn).await?;
-            let after: FeedbackRow = diesel::update(feedback::table.find(id))
-                .set((
-                    feedback::year.eq(values.year),
-                    feedback::goal.eq(values.goal.as_str()),
-                    feedback::network_id.eq(values.network_id),
-                    feedback::municipality_id.eq(&values.municipality_id),
-                    feedback::rating.eq(values.rating),
-                    feedback::comment.eq(&values.comment),
-                    feedback::suggestions.eq(suggestions_json(&values.suggestions)),
-                    feedback::external_system.eq(&values.external_system),
-                    feedback::external_id.eq(&values.external_id),
-                ))
-                .returning(FeedbackRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| domain::conflict_on_unique(e, "feedback entry"))?;
+            let after = values.update(conn, id).await?;
             let (before, after) = (Feedback::from(before), Feedback::from(after));
             if after.version != before.version {
                 audit::record(
@@ -761,6 +778,118 @@ pub async fn delete_feedback(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create or replace a feedback entry by its external reference
+///
+/// For systems that push their own records: the entry whose `externalSystem`/`externalId` are
+/// the path's is replaced by the body (or created, 201). Repeating the same push changes nothing.
+/// `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertFeedbackByExternalId",
+    tag = "Feedback",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "enkatverktyget"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "svar-1187"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewFeedback,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Feedback,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Feedback,
+            headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/feedback/by-external-id/{system}/{externalId}")]
+pub async fn upsert_feedback(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+    body: Json<NewFeedback>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    domain::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from(new);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<FeedbackRow> = feedback::table
+                    .filter(feedback::external_system.eq(&system))
+                    .filter(feedback::external_id.eq(&external_id))
+                    .select(FeedbackRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let f = Feedback::from(values.insert(conn).await?);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "feedback",
+                        &f.id.to_string(),
+                        None,
+                        json_of(&f),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, f));
+                };
+                caller.may_write_for(before.municipality_id.as_deref())?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (Feedback::from(before), Feedback::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "feedback",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, f)) => return Ok(respond(status, &f)),
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

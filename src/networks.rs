@@ -250,6 +250,45 @@ impl NetworkValues {
         })
     }
 
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<NetworkRow, ApiError> {
+        diesel::insert_into(networks::table)
+            .values((
+                networks::id.eq(Uuid::new_v4()),
+                networks::name.eq(&self.name),
+                networks::kind.eq(self.kind.as_str()),
+                networks::area_id.eq(self.area_id),
+                networks::description.eq(&self.description),
+                networks::municipality_ids.eq(&self.municipality_ids),
+                networks::coordinator.eq(&self.coordinator),
+                networks::status.eq(self.status.as_str()),
+                networks::external_system.eq(&self.external_system),
+                networks::external_id.eq(&self.external_id),
+            ))
+            .returning(NetworkRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "network"))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<NetworkRow, ApiError> {
+        diesel::update(networks::table.find(id))
+            .set((
+                networks::name.eq(&self.name),
+                networks::kind.eq(self.kind.as_str()),
+                networks::area_id.eq(self.area_id),
+                networks::description.eq(&self.description),
+                networks::municipality_ids.eq(&self.municipality_ids),
+                networks::coordinator.eq(&self.coordinator),
+                networks::status.eq(self.status.as_str()),
+                networks::external_system.eq(&self.external_system),
+                networks::external_id.eq(&self.external_id),
+            ))
+            .returning(NetworkRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "network"))
+    }
+
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         let mut v = Violations::default();
         domain::required_text(&mut v, "name", &self.name, 200);
@@ -546,23 +585,7 @@ pub async fn create_network(
     values.validate(&mut conn).await?;
     let network = conn
         .transaction(async |conn| {
-            let row: NetworkRow = diesel::insert_into(networks::table)
-                .values((
-                    networks::id.eq(Uuid::new_v4()),
-                    networks::name.eq(&values.name),
-                    networks::kind.eq(values.kind.as_str()),
-                    networks::area_id.eq(values.area_id),
-                    networks::description.eq(&values.description),
-                    networks::municipality_ids.eq(&values.municipality_ids),
-                    networks::coordinator.eq(&values.coordinator),
-                    networks::status.eq(values.status.as_str()),
-                    networks::external_system.eq(&values.external_system),
-                    networks::external_id.eq(&values.external_id),
-                ))
-                .returning(NetworkRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "network"))?;
+            let row = values.insert(conn).await?;
             let n = Network::from(row);
             audit::record(
                 conn,
@@ -626,22 +649,7 @@ pub async fn update_network(
             let values = NetworkValues::patched(&before, patch)?;
             caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
             values.validate(conn).await?;
-            let after: NetworkRow = diesel::update(networks::table.find(id))
-                .set((
-                    networks::name.eq(&values.name),
-                    networks::kind.eq(values.kind.as_str()),
-                    networks::area_id.eq(values.area_id),
-                    networks::description.eq(&values.description),
-                    networks::municipality_ids.eq(&values.municipality_ids),
-                    networks::coordinator.eq(&values.coordinator),
-                    networks::status.eq(values.status.as_str()),
-                    networks::external_system.eq(&values.external_system),
-                    networks::external_id.eq(&values.external_id),
-                ))
-                .returning(NetworkRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "network"))?;
+            let after = values.update(conn, id).await?;
             let (before, after) = (Network::from(before), Network::from(after));
             if after.version != before.version {
                 audit::record(
@@ -861,6 +869,20 @@ pub struct MemberPatch {
     pub external_id: Option<Option<String>>,
 }
 
+impl From<NewMember> for MemberValues {
+    fn from(n: NewMember) -> Self {
+        Self {
+            name: n.name.trim().to_owned(),
+            email: n.email.map(|e| e.trim().to_owned()),
+            phone: n.phone,
+            title: n.title,
+            municipality_id: n.municipality_id,
+            external_system: n.external_system,
+            external_id: n.external_id,
+        }
+    }
+}
+
 struct MemberValues {
     name: String,
     email: Option<String>,
@@ -872,6 +894,46 @@ struct MemberValues {
 }
 
 impl MemberValues {
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        network: Uuid,
+    ) -> Result<MemberRow, ApiError> {
+        diesel::insert_into(network_members::table)
+            .values((
+                network_members::id.eq(Uuid::new_v4()),
+                network_members::network_id.eq(network),
+                network_members::name.eq(&self.name),
+                network_members::email.eq(&self.email),
+                network_members::phone.eq(&self.phone),
+                network_members::title.eq(&self.title),
+                network_members::municipality_id.eq(&self.municipality_id),
+                network_members::external_system.eq(&self.external_system),
+                network_members::external_id.eq(&self.external_id),
+            ))
+            .returning(MemberRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "member"))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<MemberRow, ApiError> {
+        diesel::update(network_members::table.find(id))
+            .set((
+                network_members::name.eq(&self.name),
+                network_members::email.eq(&self.email),
+                network_members::phone.eq(&self.phone),
+                network_members::title.eq(&self.title),
+                network_members::municipality_id.eq(&self.municipality_id),
+                network_members::external_system.eq(&self.external_system),
+                network_members::external_id.eq(&self.external_id),
+            ))
+            .returning(MemberRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "member"))
+    }
+
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         let mut v = Violations::default();
         domain::required_text(&mut v, "name", &self.name, 200);
@@ -1105,16 +1167,7 @@ pub async fn create_member(
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let network = uuid_param("id", &path)?;
-    let n = body.0;
-    let values = MemberValues {
-        name: n.name.trim().to_owned(),
-        email: n.email.map(|e| e.trim().to_owned()),
-        phone: n.phone,
-        title: n.title,
-        municipality_id: n.municipality_id,
-        external_system: n.external_system,
-        external_id: n.external_id,
-    };
+    let values = MemberValues::from(body.0);
     caller.may_write_for(values.municipality_id.as_deref())?;
     let actor = Actor::from(&caller);
     let mut conn = db.conn().await?;
@@ -1122,22 +1175,7 @@ pub async fn create_member(
     let member = conn
         .transaction(async |conn| {
             find_network(conn, network, true).await?;
-            let row: MemberRow = diesel::insert_into(network_members::table)
-                .values((
-                    network_members::id.eq(Uuid::new_v4()),
-                    network_members::network_id.eq(network),
-                    network_members::name.eq(&values.name),
-                    network_members::email.eq(&values.email),
-                    network_members::phone.eq(&values.phone),
-                    network_members::title.eq(&values.title),
-                    network_members::municipality_id.eq(&values.municipality_id),
-                    network_members::external_system.eq(&values.external_system),
-                    network_members::external_id.eq(&values.external_id),
-                ))
-                .returning(MemberRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "member"))?;
+            let row = values.insert(conn, network).await?;
             audit::record(
                 conn,
                 &actor,
@@ -1226,20 +1264,7 @@ pub async fn update_member(
             };
             caller.may_write_for(values.municipality_id.as_deref())?;
             values.validate(conn).await?;
-            let after: MemberRow = diesel::update(network_members::table.find(id))
-                .set((
-                    network_members::name.eq(&values.name),
-                    network_members::email.eq(&values.email),
-                    network_members::phone.eq(&values.phone),
-                    network_members::title.eq(&values.title),
-                    network_members::municipality_id.eq(&values.municipality_id),
-                    network_members::external_system.eq(&values.external_system),
-                    network_members::external_id.eq(&values.external_id),
-                ))
-                .returning(MemberRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| conflict_on_unique(e, "member"))?;
+            let after = values.update(conn, id).await?;
             if after.version != before.version {
                 audit::record(
                     conn,
@@ -1433,18 +1458,12 @@ pub async fn upsert_network(
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    let mut v = Violations::default();
-    for (field, given, expected) in [
-        ("externalSystem", &new.external_system, &system),
-        ("externalId", &new.external_id, &external_id),
-    ] {
-        if given.as_ref().is_some_and(|g| g != expected) {
-            v.push(field, "must match the path, or be left out");
-        }
-    }
-    v.finish()?;
-    new.external_system = Some(system.clone());
-    new.external_id = Some(external_id.clone());
+    domain::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
     let values = NetworkValues::from_new(new);
     caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
     let expected = match req.headers().get(header::IF_MATCH) {
@@ -1469,23 +1488,7 @@ pub async fn upsert_network(
                     if expected.is_some() {
                         return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
                     }
-                    let row: NetworkRow = diesel::insert_into(networks::table)
-                        .values((
-                            networks::id.eq(Uuid::new_v4()),
-                            networks::name.eq(&values.name),
-                            networks::kind.eq(values.kind.as_str()),
-                            networks::area_id.eq(values.area_id),
-                            networks::description.eq(&values.description),
-                            networks::municipality_ids.eq(&values.municipality_ids),
-                            networks::coordinator.eq(&values.coordinator),
-                            networks::status.eq(values.status.as_str()),
-                            networks::external_system.eq(&values.external_system),
-                            networks::external_id.eq(&values.external_id),
-                        ))
-                        .returning(NetworkRow::as_returning())
-                        .get_result(conn)
-                        .await
-                        .map_err(|e| conflict_on_unique(e, "network"))?;
+                    let row = values.insert(conn).await?;
                     let n = Network::from(row);
                     audit::record(
                         conn,
@@ -1503,19 +1506,7 @@ pub async fn upsert_network(
                 if expected.is_some_and(|v| v != before.version) {
                     return Err(ApiError::PreconditionFailed(version_etag(before.version)));
                 }
-                let after: NetworkRow = diesel::update(networks::table.find(before.id))
-                    .set((
-                        networks::name.eq(&values.name),
-                        networks::kind.eq(values.kind.as_str()),
-                        networks::area_id.eq(values.area_id),
-                        networks::description.eq(&values.description),
-                        networks::municipality_ids.eq(&values.municipality_ids),
-                        networks::coordinator.eq(&values.coordinator),
-                        networks::status.eq(values.status.as_str()),
-                    ))
-                    .returning(NetworkRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let after = values.update(conn, before.id).await?;
                 let (before, after) = (Network::from(before), Network::from(after));
                 if after.version != before.version {
                     audit::record(
@@ -1535,6 +1526,124 @@ pub async fn upsert_network(
         match result {
             Ok((status, n)) => return Ok(respond_network(status, &n)),
             // Two first pushes at once: the loser retries as an update.
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}
+
+/// Create or replace a network member by its external reference
+///
+/// For systems that push their own records (for example an intranet's staff directory): the
+/// member of this network whose `externalSystem`/`externalId` are the path's is replaced by the
+/// body (or created, 201). Repeating the same push changes nothing. `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertNetworkMemberByExternalId",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-hr"),
+        ("externalId" = String, Path, description = "The person's id in that system", example = "E-4411"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewMember,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Member,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Member,
+            headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/networks/{id}/members/by-external-id/{system}/{externalId}")]
+pub async fn upsert_member(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String, String)>,
+    body: Json<NewMember>,
+) -> Result<HttpResponse, ApiError> {
+    let (network, system, external_id) = path.into_inner();
+    let network = uuid_param("id", &network)?;
+    let mut new = body.0;
+    domain::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = MemberValues::from(new);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                find_network(conn, network, false).await?;
+                let existing: Option<MemberRow> = network_members::table
+                    .filter(network_members::network_id.eq(network))
+                    .filter(network_members::external_system.eq(&system))
+                    .filter(network_members::external_id.eq(&external_id))
+                    .select(MemberRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let row = values.insert(conn, network).await?;
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "member",
+                        &row.id.to_string(),
+                        None,
+                        redacted(&row),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, row));
+                };
+                caller.may_write_for(before.municipality_id.as_deref())?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "member",
+                        &after.id.to_string(),
+                        redacted(&before),
+                        redacted(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, row)) => {
+                return Ok(respond_member(status, &Member::for_caller(row, &caller)));
+            }
             Err(ApiError::Conflict(_)) if attempt == 0 => continue,
             Err(e) => return Err(e),
         }

@@ -3,7 +3,7 @@
 //! deviations are caught early. One report per assignment, year and tertial.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -174,6 +174,20 @@ pub struct ProgressReportPatch {
     pub external_id: Option<Option<String>>,
 }
 
+impl From<&NewProgressReport> for Values {
+    fn from(n: &NewProgressReport) -> Self {
+        Self {
+            summary: n.summary.clone(),
+            spent_sek: n.spent_sek,
+            forecast_sek: n.forecast_sek,
+            deviation: n.deviation,
+            deviation_note: n.deviation_note.clone(),
+            external_system: n.external_system.clone(),
+            external_id: n.external_id.clone(),
+        }
+    }
+}
+
 struct Values {
     summary: String,
     spent_sek: i64,
@@ -185,6 +199,50 @@ struct Values {
 }
 
 impl Values {
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        assignment: Uuid,
+        year: i32,
+        tertial: i16,
+    ) -> Result<ReportRow, ApiError> {
+        diesel::insert_into(progress_reports::table)
+            .values((
+                progress_reports::id.eq(Uuid::new_v4()),
+                progress_reports::assignment_id.eq(assignment),
+                progress_reports::year.eq(year),
+                progress_reports::tertial.eq(tertial),
+                progress_reports::summary.eq(&self.summary),
+                progress_reports::spent_sek.eq(self.spent_sek),
+                progress_reports::forecast_sek.eq(self.forecast_sek),
+                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation_note.eq(&self.deviation_note),
+                progress_reports::external_system.eq(&self.external_system),
+                progress_reports::external_id.eq(&self.external_id),
+            ))
+            .returning(ReportRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| report_conflict(e, year, tertial))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<ReportRow, ApiError> {
+        diesel::update(progress_reports::table.find(id))
+            .set((
+                progress_reports::summary.eq(&self.summary),
+                progress_reports::spent_sek.eq(self.spent_sek),
+                progress_reports::forecast_sek.eq(self.forecast_sek),
+                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation_note.eq(&self.deviation_note),
+                progress_reports::external_system.eq(&self.external_system),
+                progress_reports::external_id.eq(&self.external_id),
+            ))
+            .returning(ReportRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| domain::conflict_on_unique(e, "progress report"))
+    }
+
     fn check(&self, v: &mut Violations) {
         domain::required_text(v, "summary", &self.summary, 10_000);
         if self.spent_sek < 0 {
@@ -511,15 +569,7 @@ pub async fn create_report(
 ) -> Result<HttpResponse, ApiError> {
     let assignment = uuid_param("id", &path)?;
     let n = body.0;
-    let values = Values {
-        summary: n.summary,
-        spent_sek: n.spent_sek,
-        forecast_sek: n.forecast_sek,
-        deviation: n.deviation,
-        deviation_note: n.deviation_note,
-        external_system: n.external_system,
-        external_id: n.external_id,
-    };
+    let values = Values::from(&n);
     let mut v = Violations::default();
     check_period(&mut v, n.year, n.tertial);
     values.check(&mut v);
@@ -536,24 +586,7 @@ pub async fn create_report(
                         .to_owned(),
                 ));
             }
-            let row: ReportRow = diesel::insert_into(progress_reports::table)
-                .values((
-                    progress_reports::id.eq(Uuid::new_v4()),
-                    progress_reports::assignment_id.eq(assignment),
-                    progress_reports::year.eq(n.year),
-                    progress_reports::tertial.eq(n.tertial),
-                    progress_reports::summary.eq(&values.summary),
-                    progress_reports::spent_sek.eq(values.spent_sek),
-                    progress_reports::forecast_sek.eq(values.forecast_sek),
-                    progress_reports::deviation.eq(values.deviation.as_str()),
-                    progress_reports::deviation_note.eq(&values.deviation_note),
-                    progress_reports::external_system.eq(&values.external_system),
-                    progress_reports::external_id.eq(&values.external_id),
-                ))
-                .returning(ReportRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| report_conflict(e, n.year, n.tertial))?;
+            let row = values.insert(conn, assignment, n.year, n.tertial).await?;
             let r = ProgressReport::from(row);
             audit::record(
                 conn,
@@ -641,20 +674,7 @@ pub async fn update_report(
             let mut v = Violations::default();
             values.check(&mut v);
             v.finish()?;
-            let after: ReportRow = diesel::update(progress_reports::table.find(id))
-                .set((
-                    progress_reports::summary.eq(&values.summary),
-                    progress_reports::spent_sek.eq(values.spent_sek),
-                    progress_reports::forecast_sek.eq(values.forecast_sek),
-                    progress_reports::deviation.eq(values.deviation.as_str()),
-                    progress_reports::deviation_note.eq(&values.deviation_note),
-                    progress_reports::external_system.eq(&values.external_system),
-                    progress_reports::external_id.eq(&values.external_id),
-                ))
-                .returning(ReportRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| domain::conflict_on_unique(e, "progress report"))?;
+            let after = values.update(conn, id).await?;
             let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
             if after.version != before.version {
                 audit::record(
@@ -730,4 +750,118 @@ pub async fn delete_report(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create or replace a progress report by its external reference
+///
+/// For systems that push their own reports: the assignment's report whose
+/// `externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; year
+/// and tertial identify it and do not change). Repeating the same push changes nothing.
+/// `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertAssignmentReportByExternalId",
+    tag = "Progress reports",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("system" = String, Path, description = "The pushing system's name", example = "projektportalen"),
+        ("externalId" = String, Path, description = "The report's id in that system", example = "R-2022-2"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewProgressReport,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = ProgressReport,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = ProgressReport,
+            headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/assignments/{id}/reports/by-external-id/{system}/{externalId}")]
+pub async fn upsert_report(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    path: web::Path<(String, String, String)>,
+    body: Json<NewProgressReport>,
+) -> Result<HttpResponse, ApiError> {
+    let (assignment, system, external_id) = path.into_inner();
+    let assignment = uuid_param("id", &assignment)?;
+    let mut n = body.0;
+    domain::external_ref_matches_path(
+        &mut n.external_system,
+        &mut n.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from(&n);
+    let mut v = Violations::default();
+    check_period(&mut v, n.year, n.tertial);
+    values.check(&mut v);
+    v.finish()?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let owner = assignments::find(conn, assignment, false).await?;
+                caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
+                let existing: Option<ReportRow> = progress_reports::table
+                    .filter(progress_reports::assignment_id.eq(assignment))
+                    .filter(progress_reports::external_system.eq(&system))
+                    .filter(progress_reports::external_id.eq(&external_id))
+                    .select(ReportRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    if AssignmentStatus::from_row(&owner.status) == AssignmentStatus::Proposed {
+                        return Err(ApiError::Conflict(
+                            "A proposed assignment does not report progress; move it to incoming first".to_owned(),
+                        ));
+                    }
+                    let r = ProgressReport::from(values.insert(conn, assignment, n.year, n.tertial).await?);
+                    audit::record(conn, &actor, "create", "progress_report", &r.id.to_string(), None, json_of(&r)).await?;
+                    return Ok((StatusCode::CREATED, r));
+                };
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                if (before.year, before.tertial) != (n.year, n.tertial) {
+                    return Err(ApiError::invalid("tertial", "a report's year and tertial do not change"));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
+                if after.version != before.version {
+                    audit::record(conn, &actor, "update", "progress_report", &after.id.to_string(), json_of(&before), json_of(&after)).await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, r)) => return Ok(respond(status, &r)),
+            Err(ApiError::Conflict(detail))
+                if attempt == 0 && !detail.contains("proposed") && !detail.contains("tertial") =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
 }

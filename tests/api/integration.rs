@@ -498,3 +498,69 @@ async fn a_long_poll_wakes_on_a_change_from_another_replica() {
     assert_eq!(empty.json()["items"], json!([]));
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
+
+#[actix_web::test]
+async fn every_pushable_resource_upserts_by_external_id() {
+    let app = TestApp::new().await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    let put = async |uri: &str, body: Value| {
+        app.call_as(&token, TestRequest::put().uri(uri).set_json(body))
+            .await
+    };
+    let network = put(
+        "/v1/networks/by-external-id/sys/n1",
+        json!({"name": "Nätverket", "kind": "staff"}),
+    )
+    .await;
+    assert_eq!(network.status, 201, "{}", network.text());
+    let nid = network.json()["id"].as_str().expect("id").to_owned();
+    let mut assignment_body = assignment("Pushat uppdrag");
+    assignment_body["status"] = json!("ongoing");
+    let cases = [
+        (
+            format!("/v1/assignments/by-external-id/sys/a1"),
+            assignment_body,
+        ),
+        (
+            format!("/v1/feedback/by-external-id/sys/f1"),
+            json!({"year": 2022, "goal": "core", "networkId": nid, "rating": 4}),
+        ),
+        (
+            format!("/v1/networks/{nid}/members/by-external-id/sys/m1"),
+            json!({"name": "Karin Ek", "title": "Samordnare"}),
+        ),
+    ];
+    for (uri, body) in &cases {
+        let first = put(uri, body.clone()).await;
+        assert_eq!(first.status, 201, "{uri}: {}", first.text());
+        let again = put(uri, body.clone()).await;
+        assert_eq!(again.status, 200, "{uri}: {}", again.text());
+        assert_eq!(
+            again.json()["version"],
+            1,
+            "{uri}: a repeated push changes nothing"
+        );
+        assert_eq!(again.json()["id"], first.json()["id"]);
+    }
+    let aid = put(&cases[0].0, cases[0].1.clone()).await.json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let report = json!({"year": 2022, "tertial": 1, "summary": "Pushat.", "spentSek": 5, "forecastSek": 10, "deviation": "none"});
+    let uri = format!("/v1/assignments/{aid}/reports/by-external-id/sys/r1");
+    assert_eq!(put(&uri, report.clone()).await.status, 201);
+    let again = put(&uri, report.clone()).await;
+    assert_eq!(
+        (again.status, again.json()["version"].clone()),
+        (200, json!(1))
+    );
+    let mut moved = report.clone();
+    moved["tertial"] = json!(2);
+    put(&uri, moved).await.problem(400, "validation-failed");
+    // Found again through the list filters.
+    let found = app
+        .get("/v1/feedback?externalSystem=sys&externalId=f1")
+        .await
+        .json();
+    assert_eq!(found["_meta"]["totalRecords"], 1);
+}

@@ -518,11 +518,11 @@ async fn every_pushable_resource_upserts_by_external_id() {
     assignment_body["status"] = json!("ongoing");
     let cases = [
         (
-            format!("/v1/assignments/by-external-id/sys/a1"),
+            "/v1/assignments/by-external-id/sys/a1".to_owned(),
             assignment_body,
         ),
         (
-            format!("/v1/feedback/by-external-id/sys/f1"),
+            "/v1/feedback/by-external-id/sys/f1".to_owned(),
             json!({"year": 2022, "goal": "core", "networkId": nid, "rating": 4}),
         ),
         (

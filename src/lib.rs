@@ -29,6 +29,7 @@ pub mod pagination;
 pub mod plans;
 pub mod progress;
 pub mod ratelimit;
+pub mod reports;
 pub mod routes;
 pub mod schema;
 pub mod seed;

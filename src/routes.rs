@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::{clients, token};
 use crate::{
     areas, assignments, audit, changes, feedback, meta, municipalities, networks, plans, progress,
+    reports,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -66,6 +67,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(feedback::get_feedback)
             .service(feedback::update_feedback)
             .service(feedback::delete_feedback)
+            .service(reports::get_tertial_report)
+            .service(reports::get_annual_report)
             .service(changes::list_changes)
             .service(audit::list_audit),
     )

@@ -10,4 +10,5 @@ mod integration;
 mod meta;
 mod openapi;
 mod reference_data;
+mod reports;
 mod security;

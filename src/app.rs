@@ -35,6 +35,7 @@ pub struct AppState {
     auth: web::Data<Authenticator>,
     notifier: web::Data<ChangeNotifier>,
     feed: web::Data<FeedSettings>,
+    imports: web::Data<crate::imports::ImportLimits>,
 }
 
 impl AppState {
@@ -50,6 +51,7 @@ impl AppState {
                 db.clone(),
             )),
             notifier: web::Data::new(ChangeNotifier::new(db.url())),
+            imports: web::Data::new(config.imports),
             feed: web::Data::new(FeedSettings {
                 tombstone_retention: config.tombstone_retention,
             }),
@@ -94,6 +96,7 @@ pub fn build(
         .app_data(state.auth.clone())
         .app_data(state.notifier.clone())
         .app_data(state.feed.clone())
+        .app_data(state.imports.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)

@@ -44,6 +44,37 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Bulk-load a CSV or NDJSON file into a collection over HTTP (exit code 0 only on success).
+    Import {
+        /// The service's base URL, e.g. https://samverkan.example.se
+        #[arg(long, env = "SAMVERKAN_URL")]
+        url: String,
+        /// An access token with the `import` scope.
+        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// networks, members, assignments, progress-reports or feedback.
+        collection: String,
+        /// The file (.csv, or .ndjson/.jsonl).
+        file: PathBuf,
+    },
+    /// Write a collection as CSV or NDJSON (to standard output, or to --output).
+    Export {
+        #[arg(long, env = "SAMVERKAN_URL")]
+        url: String,
+        /// An access token with the `read` scope.
+        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// networks, assignments, progress-reports, feedback, municipalities or areas.
+        collection: String,
+    },
     /// Write the OpenAPI document (to standard output, or to --output).
     Openapi {
         /// File to write, e.g. openapi/openapi.json.
@@ -77,8 +108,43 @@ enum ClientsCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Openapi { output }) = &cli.command {
-        return write_openapi(output.as_ref());
+    match &cli.command {
+        Some(Command::Openapi { output }) => return write_openapi(output.as_ref()),
+        Some(Command::Import {
+            url,
+            token,
+            dry_run,
+            collection,
+            file,
+        }) => {
+            return outcome(crate::transfer::import(
+                url, token, collection, file, *dry_run,
+            ));
+        }
+        Some(Command::Export {
+            url,
+            token,
+            format,
+            output,
+            collection,
+        }) => {
+            let result = match output {
+                Some(path) => std::fs::File::create(path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|mut f| {
+                        crate::transfer::export(url, token, collection, format, &mut f)
+                    }),
+                None => crate::transfer::export(
+                    url,
+                    token,
+                    collection,
+                    format,
+                    &mut std::io::stdout().lock(),
+                ),
+            };
+            return outcome(result);
+        }
+        _ => {}
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -92,6 +158,17 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
+            eprintln!("samverkan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn outcome(result: anyhow::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
             eprintln!("samverkan: {e:#}");
             ExitCode::FAILURE
         }
@@ -178,7 +255,10 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(&config, &database.url),
-        Command::Migrate | Command::Openapi { .. } => Ok(()),
+        Command::Migrate
+        | Command::Openapi { .. }
+        | Command::Import { .. }
+        | Command::Export { .. } => Ok(()),
     }
 }
 

@@ -93,6 +93,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long deletions stay in the change feed (older cursors get 410).
     pub tombstone_retention: Duration,
+    pub imports: crate::imports::ImportLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +183,21 @@ impl Config {
         let tombstone_retention = Duration::from_secs(
             86_400 * parse::<u64>(&get, "SAMVERKAN_TOMBSTONE_RETENTION_DAYS", Some(30))?,
         );
+        let import_defaults = crate::imports::ImportLimits::default();
+        let imports = crate::imports::ImportLimits {
+            max_bytes: parse(
+                &get,
+                "SAMVERKAN_IMPORT_MAX_BYTES",
+                Some(import_defaults.max_bytes),
+            )?,
+            max_rows: parse(
+                &get,
+                "SAMVERKAN_IMPORT_MAX_ROWS",
+                Some(import_defaults.max_rows),
+            )?,
+        };
         Ok(Self {
+            imports,
             tombstone_retention,
             database,
             bind,

@@ -26,6 +26,9 @@ pub struct Violation {
     pub field: String,
     /// What is wrong with it, in English.
     pub message: String,
+    /// For bulk loads: the line of the file (the header is line 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 impl Violation {
@@ -33,6 +36,15 @@ impl Violation {
         Self {
             field: field.into(),
             message: message.into(),
+            line: None,
+        }
+    }
+
+    /// A violation on a line of a bulk load.
+    pub fn at(line: u64, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            line: Some(line),
+            ..Self::new(field, message)
         }
     }
 }
@@ -158,9 +170,14 @@ impl ApiError {
         let status = self.status_code().as_u16();
         let (detail, violations) = match self {
             ApiError::Validation(v) => (
-                Some(match v.len() {
-                    1 => "1 parameter is invalid".to_owned(),
-                    n => format!("{n} parameters are invalid"),
+                Some(match (v.len(), v.iter().any(|x| x.line.is_some())) {
+                    (1, false) => "1 parameter is invalid".to_owned(),
+                    (n, false) => format!("{n} parameters are invalid"),
+                    (n, true) => format!(
+                        "Nothing was written: {n} problem{} in the file (at most {} are listed)",
+                        if n == 1 { "" } else { "s" },
+                        crate::imports::ERROR_CAP
+                    ),
                 }),
                 v.clone(),
             ),

@@ -273,11 +273,8 @@ pub async fn middleware(
             ApiError::internal(anyhow::anyhow!("no database configured")),
         );
     };
-    // The request is fingerprinted, so its body is read here and handed on unchanged.
-    let body = match read_body(&mut req.take_payload(), JSON_BODY_LIMIT).await {
-        Ok(b) => b.freeze(),
-        Err(e) => return refuse(req, e),
-    };
+    // The request is fingerprinted, so its body is read here and handed on unchanged: small
+    // bodies in memory, bulk loads spooled to a temporary file (memory stays flat).
     let mut hasher = Sha256::new();
     for part in [
         req.method().as_str().as_bytes(),
@@ -291,21 +288,51 @@ pub async fn middleware(
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    hasher.update(&body);
+    let body = if req.path().starts_with("/v1/imports/") {
+        let max = req
+            .app_data::<web::Data<crate::imports::ImportLimits>>()
+            .map(|l| l.max_bytes)
+            .unwrap_or_else(|| crate::imports::ImportLimits::default().max_bytes);
+        match spool(&mut req.take_payload(), &mut hasher, max).await {
+            Ok(file) => Body::Spooled(file),
+            Err(e) => return refuse(req, e),
+        }
+    } else {
+        match read_body(&mut req.take_payload(), JSON_BODY_LIMIT).await {
+            Ok(b) => {
+                hasher.update(&b);
+                Body::Memory(b.freeze())
+            }
+            Err(e) => return refuse(req, e),
+        }
+    };
     let fingerprint = hex::encode(hasher.finalize());
     match claim(&db, caller.client_id, &key, &fingerprint).await {
         Ok(Claim::Run) => {}
         Ok(Claim::Answer(res)) => return Ok(req.into_response(res).map_into_right_body()),
         Err(e) => return refuse(req, e),
     }
-    let (_, mut payload) = actix_http::h1::Payload::create(true);
-    payload.unread_data(body);
-    req.set_payload(payload.into());
+    let spooled = match body {
+        Body::Memory(bytes) => {
+            let (_, mut payload) = actix_http::h1::Payload::create(true);
+            payload.unread_data(bytes);
+            req.set_payload(payload.into());
+            None
+        }
+        Body::Spooled(path) => {
+            req.set_payload(file_payload(path.clone()));
+            Some(path)
+        }
+    };
     let ctx = KeyContext {
         client_id: caller.client_id,
         key: key.clone(),
     };
-    let res = CURRENT.scope(ctx, next.call(req)).await?;
+    let res = CURRENT.scope(ctx, next.call(req)).await;
+    if let Some(path) = spooled {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    let res = res?;
     let (http_req, res) = res.into_parts();
     let status = res.status();
     let mut kept = serde_json::Map::new();
@@ -330,4 +357,70 @@ pub async fn middleware(
     .await;
     let res = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(http_req, res).map_into_right_body())
+}
+
+enum Body {
+    Memory(web::Bytes),
+    Spooled(std::path::PathBuf),
+}
+
+/// Writes the body to a temporary file, hashing it on the way.
+async fn spool(
+    payload: &mut actix_web::dev::Payload,
+    hasher: &mut Sha256,
+    max_bytes: u64,
+) -> Result<std::path::PathBuf, ApiError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let path = std::env::temp_dir().join(format!("samverkan-import-{}", Uuid::new_v4().simple()));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut total = 0u64;
+    while let Some(chunk) = payload.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(crate::http::payload_error(e));
+            }
+        };
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(ApiError::PayloadTooLarge(max_bytes as usize));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(path)
+}
+
+/// A request payload streamed from a file.
+fn file_payload(path: std::path::PathBuf) -> actix_web::dev::Payload {
+    use tokio::io::AsyncReadExt;
+    let stream =
+        futures_util::stream::unfold(Some((path, None::<tokio::fs::File>)), |state| async move {
+            let (path, file) = state?;
+            let mut file = match file {
+                Some(f) => f,
+                None => match tokio::fs::File::open(&path).await {
+                    Ok(f) => f,
+                    Err(e) => return Some((Err(actix_web::error::PayloadError::Io(e)), None)),
+                },
+            };
+            let mut buf = vec![0u8; 64 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(web::Bytes::from(buf)), Some((path, Some(file)))))
+                }
+                Err(e) => Some((Err(actix_web::error::PayloadError::Io(e)), None)),
+            }
+        });
+    actix_web::dev::Payload::Stream {
+        payload: Box::pin(stream),
+    }
 }

@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{clients, token};
 use crate::{
-    areas, assignments, audit, changes, feedback, meta, municipalities, networks, plans, progress,
-    reports,
+    areas, assignments, audit, changes, feedback, imports, meta, municipalities, networks, plans,
+    progress, reports,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -67,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(feedback::get_feedback)
             .service(feedback::update_feedback)
             .service(feedback::delete_feedback)
+            .service(imports::import)
             .service(reports::get_tertial_report)
             .service(reports::get_annual_report)
             .service(changes::list_changes)

@@ -6,6 +6,7 @@ mod support;
 mod database;
 mod domain;
 mod errors;
+mod imports;
 mod integration;
 mod meta;
 mod openapi;

@@ -1,0 +1,524 @@
+//! Bulk loads: Swedish Excel CSV, NDJSON, all or nothing with line numbers, dry runs, repeated
+//! loads that change nothing, municipality binding, limits, and export → import round trips.
+
+use actix_web::test::TestRequest;
+use samverkan::auth::Scope;
+use serde_json::{Value, json};
+
+use crate::support::{Res, TestApp};
+
+async fn load(
+    app: &TestApp,
+    token: &str,
+    collection: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    query: &str,
+) -> Res {
+    app.call_as(
+        token,
+        TestRequest::post()
+            .uri(&format!("/v1/imports/{collection}{query}"))
+            .insert_header(("Content-Type", content_type))
+            .set_payload(body),
+    )
+    .await
+}
+
+async fn network(app: &TestApp) -> String {
+    let w = app.token(&[Scope::Write], None).await;
+    app.call_as(
+        &w,
+        TestRequest::post()
+            .uri("/v1/networks")
+            .set_json(json!({"name": "Socialchefsnätverket", "kind": "management"})),
+    )
+    .await
+    .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+async fn count(app: &TestApp, uri: &str) -> i64 {
+    app.get(uri).await.json()["_meta"]["totalRecords"]
+        .as_i64()
+        .expect("count")
+}
+
+/// A CSV file as Swedish Excel saves it: BOM, `;`, CRLF, Windows-ready UTF-8.
+fn excel(rows: &[String]) -> Vec<u8> {
+    let mut body = vec![0xEF, 0xBB, 0xBF];
+    body.extend(rows.join("\r\n").into_bytes());
+    body.extend(b"\r\n");
+    body
+}
+
+#[actix_web::test]
+async fn csv_from_swedish_excel_loads() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let rows = vec![
+        "year;goal;networkId;municipalityId;rating;comment;suggestions".to_owned(),
+        format!(
+            "2022;focus;{net};2281;4;Kompetensförsörjningen har stärkts i Örnsköldsvik och Ånge;development:Gemensam strategi|advocacy:Nära vård"
+        ),
+        format!("2022;core;{net};;3;\"Bra; men \"\"mer\"\" behövs\r\nNästa år: fler träffar\";"),
+        format!("2022;internal;{net};2284;5;;coordination:Samordnad upphandling"),
+    ];
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv; charset=utf-8",
+        excel(&rows),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        res.json(),
+        json!({"collection": "feedback", "dryRun": false, "rows": 3, "created": 3, "updated": 0, "unchanged": 0})
+    );
+    let listed = app.get("/v1/feedback?goal=core").await.json();
+    assert_eq!(
+        listed["items"][0]["comment"],
+        "Bra; men \"mer\" behövs\r\nNästa år: fler träffar"
+    );
+    let focus = app.get("/v1/feedback?goal=focus").await.json();
+    assert_eq!(
+        focus["items"][0]["suggestions"],
+        json!([{"kind": "development", "text": "Gemensam strategi"}, {"kind": "advocacy", "text": "Nära vård"}])
+    );
+    assert!(
+        focus["items"][0]["comment"]
+            .as_str()
+            .expect("comment")
+            .contains("Örnsköldsvik och Ånge")
+    );
+    // The load is one audit entry.
+    let admin = app.token(&[Scope::Admin], None).await;
+    let audit = app
+        .call_as(&admin, TestRequest::get().uri("/v1/audit?action=import"))
+        .await
+        .json();
+    assert_eq!(audit["_meta"]["totalRecords"], 1);
+
+    // A comma-separated file with a decimal comma in a money column is refused, not misread.
+    let comma = "title,municipalityIds,areaId,fundingType,budgetSek\nUppdrag,2281,6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002,internal,\"1500,50\"\n";
+    let res = load(
+        &app,
+        &importer,
+        "assignments",
+        "text/csv",
+        comma.as_bytes().to_vec(),
+        "",
+    )
+    .await;
+    let p = res.problem(400, "validation-failed");
+    assert_eq!(p["violations"][0]["line"], 2);
+    assert_eq!(p["violations"][0]["field"], "budgetSek");
+    assert!(
+        p["violations"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("decimal comma")
+    );
+}
+
+#[actix_web::test]
+async fn one_bad_line_among_fifty_thousand_writes_nothing_and_is_named() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let mut rows = vec!["year;goal;networkId;rating;comment".to_owned()];
+    for i in 2..=50_001u32 {
+        let rating = if i == 50_000 { 9 } else { 1 + i % 5 };
+        rows.push(format!("2022;focus;{net};{rating};Rad {i}"));
+    }
+    let res = load(&app, &importer, "feedback", "text/csv", excel(&rows), "").await;
+    let p = res.problem(400, "validation-failed");
+    assert_eq!(
+        p["violations"],
+        json!([{"line": 50_000, "field": "rating", "message": "must be 1, 2, 3, 4 or 5"}])
+    );
+    assert!(
+        p["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("Nothing was written")
+    );
+    assert_eq!(count(&app, "/v1/feedback").await, 0);
+
+    // Fixed, the same file loads whole.
+    rows[49_999] = format!("2022;focus;{net};3;Rad 50000");
+    let res = load(&app, &importer, "feedback", "text/csv", excel(&rows), "").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["created"], 50_000);
+    assert_eq!(count(&app, "/v1/feedback").await, 50_000);
+}
+
+#[actix_web::test]
+async fn every_bad_line_is_listed_and_references_are_checked() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let ndjson = [
+        json!({"year": 2022, "goal": "focus", "networkId": net, "rating": 4}),
+        json!({"year": 2022, "goal": "focus", "networkId": net, "rating": "fyra"}),
+        json!({"year": 2023, "goal": "focus", "networkId": net, "rating": 4}),
+        json!({"year": 2022, "goal": "focus", "networkId": "00000000-0000-4000-8000-000000000000", "rating": 4}),
+        json!({"year": 2022, "goal": "focus", "networkId": net, "rating": 4, "colour": "blå"}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n")
+        + "\nnot json\n";
+    let p = load(
+        &app,
+        &importer,
+        "feedback",
+        "application/x-ndjson",
+        ndjson.clone().into_bytes(),
+        "",
+    )
+    .await
+    .problem(400, "validation-failed");
+    let found: Vec<(u64, String)> = p["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().expect("line"),
+                v["field"].as_str().expect("field").to_owned(),
+            )
+        })
+        .collect();
+    // Line-level problems are all reported; reference checks run once the lines are sound.
+    assert_eq!(
+        found,
+        [
+            (2, "rating".to_owned()),
+            (5, "colour".to_owned()),
+            (6, "body".to_owned())
+        ]
+    );
+    let sound: String = ndjson
+        .lines()
+        .take(4)
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = load(
+        &app,
+        &importer,
+        "feedback",
+        "application/x-ndjson",
+        sound.into_bytes(),
+        "",
+    )
+    .await
+    .problem(400, "validation-failed");
+    let found: Vec<(u64, &str)> = p["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().expect("line"),
+                v["field"].as_str().expect("field"),
+            )
+        })
+        .collect();
+    assert_eq!(found, [(2, "goal"), (3, "networkId")]);
+    assert_eq!(count(&app, "/v1/feedback").await, 0);
+
+    load(
+        &app,
+        &importer,
+        "widgets",
+        "text/csv",
+        b"a\n1\n".to_vec(),
+        "",
+    )
+    .await
+    .problem(404, "not-found");
+    load(
+        &app,
+        &importer,
+        "feedback",
+        "application/json",
+        b"[]".to_vec(),
+        "",
+    )
+    .await
+    .problem(415, "unsupported-media-type");
+    let writer = app.token(&[Scope::Write, Scope::Read], None).await;
+    load(
+        &app,
+        &writer,
+        "feedback",
+        "text/csv",
+        b"year\n".to_vec(),
+        "",
+    )
+    .await
+    .problem(403, "forbidden");
+    let mut config = crate::support::test_config();
+    config.imports.max_bytes = 1000;
+    config.imports.max_rows = 5;
+    let small = TestApp::with_config(config).await;
+    let importer = small.token(&[Scope::Import], None).await;
+    let res = load(
+        &small,
+        &importer,
+        "feedback",
+        "text/csv",
+        vec![b'x'; 2000],
+        "",
+    )
+    .await;
+    res.problem(413, "payload-too-large");
+    let rows = format!(
+        "year;goal;networkId;rating\n{}",
+        "2022;core;00000000-0000-4000-8000-000000000001;4\n".repeat(6)
+    );
+    let res = load(
+        &small,
+        &importer,
+        "feedback",
+        "text/csv",
+        rows.into_bytes(),
+        "",
+    )
+    .await;
+    res.problem(413, "payload-too-large");
+}
+
+#[actix_web::test]
+async fn dry_runs_and_repeated_loads_write_nothing() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let file = (1..=20)
+        .map(|i| json!({"title": format!("Uppdrag {i}"), "municipalityIds": ["2281"], "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+                        "fundingType": "internal", "budgetSek": i * 1000, "externalSystem": "diariet", "externalId": format!("D-{i}")}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dry = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        file.clone().into_bytes(),
+        "?dryRun=true",
+    )
+    .await;
+    assert_eq!(
+        dry.json(),
+        json!({"collection": "assignments", "dryRun": true, "rows": 20, "created": 20, "updated": 0, "unchanged": 0})
+    );
+    assert_eq!(count(&app, "/v1/assignments").await, 0);
+    let first = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        file.clone().into_bytes(),
+        "",
+    )
+    .await;
+    assert_eq!(first.json()["created"], 20);
+    let feed_head = app.get("/v1/changes?limit=1000").await.json()["nextCursor"].clone();
+    let again = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        file.clone().into_bytes(),
+        "",
+    )
+    .await;
+    assert_eq!(
+        again.json(),
+        json!({"collection": "assignments", "dryRun": false, "rows": 20, "created": 0, "updated": 0, "unchanged": 20})
+    );
+    let after = app
+        .get(&format!(
+            "/v1/changes?after={}",
+            feed_head.as_str().expect("cursor")
+        ))
+        .await
+        .json();
+    assert_eq!(
+        after["items"],
+        json!([]),
+        "an unchanged load leaves no feed entries"
+    );
+    let versions = app.get("/v1/assignments?limit=100").await.json();
+    assert!(
+        versions["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|a| a["version"] == 1)
+    );
+    // One changed row: one update.
+    let changed = file.replacen("\"budgetSek\":1000", "\"budgetSek\":1111", 1);
+    let dry = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        changed.clone().into_bytes(),
+        "?dryRun=true",
+    )
+    .await;
+    assert_eq!(
+        (
+            dry.json()["updated"].clone(),
+            dry.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(19))
+    );
+    let res = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        changed.into_bytes(),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (
+            res.json()["updated"].clone(),
+            res.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(19))
+    );
+    // The same external reference twice in one file is refused.
+    let twice = format!(
+        "{}\n{}",
+        file.lines().next().expect("line"),
+        file.lines().next().expect("line")
+    );
+    let p = load(
+        &app,
+        &importer,
+        "assignments",
+        "application/x-ndjson",
+        twice.into_bytes(),
+        "",
+    )
+    .await
+    .problem(400, "validation-failed");
+    assert_eq!(p["violations"][0]["field"], "externalId");
+}
+
+#[actix_web::test]
+async fn a_bound_client_loads_only_its_own_municipality() {
+    let app = TestApp::new().await;
+    let net = network(&app).await;
+    let timra = app.token(&[Scope::Import], Some("2262")).await;
+    let rows = vec![
+        "year;goal;networkId;municipalityId;rating".to_owned(),
+        format!("2022;focus;{net};2262;4"),
+        format!("2022;focus;{net};2281;4"),
+    ];
+    let res = load(&app, &timra, "feedback", "text/csv", excel(&rows), "").await;
+    let p = res.problem(403, "forbidden");
+    assert!(
+        p["detail"].as_str().expect("detail").contains("lines 3"),
+        "{p}"
+    );
+    assert_eq!(count(&app, "/v1/feedback").await, 0);
+    let own = load(&app, &timra, "feedback", "text/csv", excel(&rows[..2]), "").await;
+    assert_eq!(own.status, 200, "{}", own.text());
+}
+
+#[actix_web::test]
+async fn an_export_loads_back_unchanged() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let file = [
+        json!({"name": "Kultur- och fritidschefsnätverket", "kind": "subject_area", "municipalityIds": ["2260", "2284"],
+               "description": "Möten; fyra gånger per år.\nAlla kommuner bjuds in.", "externalSystem": "kfv", "externalId": "N1"}),
+        json!({"name": "Åkerbruksnätverket", "kind": "staff", "coordinator": "Åsa Öberg", "externalSystem": "kfv", "externalId": "N2"}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    assert_eq!(
+        load(
+            &app,
+            &importer,
+            "networks",
+            "application/x-ndjson",
+            file.into_bytes(),
+            ""
+        )
+        .await
+        .json()["created"],
+        2
+    );
+    for (accept, content_type) in [
+        ("text/csv", "text/csv"),
+        ("application/x-ndjson", "application/x-ndjson"),
+    ] {
+        let export = app
+            .call_as(
+                &app.reader,
+                TestRequest::get()
+                    .uri("/v1/networks")
+                    .insert_header(("Accept", accept)),
+            )
+            .await;
+        assert_eq!(export.status, 200);
+        let res = load(
+            &app,
+            &importer,
+            "networks",
+            content_type,
+            export.body.clone(),
+            "",
+        )
+        .await;
+        assert_eq!(res.status, 200, "{accept}: {}", res.text());
+        assert_eq!(res.json()["unchanged"], 2, "{accept}: {}", res.text());
+        assert_eq!(res.json()["created"], 0);
+    }
+    let versions: Vec<i64> = app.get("/v1/networks").await.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|n| n["version"].as_i64().expect("version"))
+        .collect();
+    assert_eq!(versions, [1, 1]);
+}
+
+#[actix_web::test]
+async fn an_idempotent_load_replays_its_result() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let body = format!("year,goal,networkId,rating\n2022,core,{net},4\n");
+    let send = || {
+        TestRequest::post()
+            .uri("/v1/imports/feedback")
+            .insert_header(("Content-Type", "text/csv"))
+            .insert_header(("Idempotency-Key", "load-2022-11-22"))
+            .set_payload(body.clone())
+    };
+    let first = app.call_as(&importer, send()).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = app.call_as(&importer, send()).await;
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(count(&app, "/v1/feedback").await, 1);
+}

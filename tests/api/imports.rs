@@ -522,3 +522,95 @@ async fn an_idempotent_load_replays_its_result() {
     assert_eq!(second.body, first.body);
     assert_eq!(count(&app, "/v1/feedback").await, 1);
 }
+
+#[actix_web::test]
+async fn the_command_line_loads_and_exports_over_http() {
+    let app = TestApp::new().await;
+    let net = network(&app).await;
+    let mut config = crate::support::test_config();
+    config.bind = "127.0.0.1:0".parse().expect("address");
+    config.workers = 1;
+    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
+    let url = format!("http://127.0.0.1:{}", server.port());
+    actix_web::rt::spawn(server.run_until_stopped());
+    let token = app.token(&[Scope::Import, Scope::Read], None).await;
+    let dir = std::env::temp_dir().join(format!("samverkan-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let good = dir.join("svar.csv");
+    std::fs::write(
+        &good,
+        excel(&[
+            "year;goal;networkId;rating".to_owned(),
+            format!("2022;core;{net};4"),
+            format!("2022;focus;{net};5"),
+        ]),
+    )
+    .expect("file");
+    let bad = dir.join("fel.csv");
+    std::fs::write(
+        &bad,
+        excel(&[
+            "year;goal;networkId;rating".to_owned(),
+            format!("2022;core;{net};4"),
+            format!("2022;focus;{net};7"),
+        ]),
+    )
+    .expect("file");
+    let run = |args: Vec<String>| {
+        let url = url.clone();
+        let token = token.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_samverkan"))
+                .args(args)
+                .env("SAMVERKAN_URL", url)
+                .env("SAMVERKAN_TOKEN", token)
+                .output()
+                .expect("run samverkan")
+        })
+    };
+    let path = |p: &std::path::Path| p.display().to_string();
+    let out = run(vec![
+        "import".into(),
+        "--dry-run".into(),
+        "feedback".into(),
+        path(&good),
+    ])
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dry run"));
+    assert_eq!(count(&app, "/v1/feedback").await, 0);
+    let out = run(vec!["import".into(), "feedback".into(), path(&bad)])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3: rating: must be 1, 2, 3, 4 or 5"),
+        "{stderr}"
+    );
+    let out = run(vec!["import".into(), "feedback".into(), path(&good)])
+        .await
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 created"));
+    let out = run(vec![
+        "export".into(),
+        "--format".into(),
+        "ndjson".into(),
+        "feedback".into(),
+    ])
+    .await
+    .expect("join");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -240,20 +240,21 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let demo = matches!(command, Command::Seed { demo: true });
     let report = runtime.block_on(async {
         let mut conn = AsyncPgConnection::establish(&database.url).await?;
-        anyhow::Ok(seed::reference_data(&mut conn).await?)
+        let report = seed::reference_data(&mut conn).await?;
+        if demo {
+            seed::demo_data(&mut conn).await?;
+            tracing::info!("demo data loaded");
+        }
+        anyhow::Ok(report)
     })?;
     drop(runtime);
     tracing::info!(?report, "reference data seeded");
     match command {
         Command::Clients { command } => clients_command(command, &database.url),
-        Command::Seed { demo } => {
-            if demo {
-                tracing::info!("demo data: nothing beyond the reference data in this version");
-            }
-            Ok(())
-        }
+        Command::Seed { .. } => Ok(()),
         Command::Serve => serve(&config, &database.url),
         Command::Migrate
         | Command::Openapi { .. }

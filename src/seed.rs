@@ -183,6 +183,18 @@ pub async fn reference_data(conn: &mut AsyncPgConnection) -> QueryResult<SeedRep
     .await
 }
 
+/// Demo data drawn from the association's documents: the 22 focus-area investments of the 2022
+/// plan as assignments (with a status history through 2022), networks and presidia with
+/// members, tertial reports and the 2022 feedback. Idempotent.
+pub const DEMO_SQL: &str = include_str!("demo.sql");
+
+/// Loads the demo data (in one transaction; loading it again changes nothing).
+pub async fn demo_data(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    use diesel_async::SimpleAsyncConnection;
+    conn.transaction(async |conn| conn.batch_execute(DEMO_SQL).await)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,3 +68,57 @@ fn the_embedded_cluster_keeps_data_across_restarts() {
         .expect("the row survived the restart");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[actix_web::test]
+async fn the_demo_data_loads_twice_and_reads_like_the_plan() {
+    let app = crate::support::TestApp::new().await;
+    let mut conn = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    samverkan::seed::demo_data(&mut conn)
+        .await
+        .expect("demo data");
+    samverkan::seed::demo_data(&mut conn)
+        .await
+        .expect("demo data again");
+    let focus = app
+        .get("/v1/assignments?challenge=focus&limit=100")
+        .await
+        .json();
+    assert_eq!(
+        focus["_meta"]["totalRecords"], 22,
+        "the 22 focus-area investments of the 2022 plan"
+    );
+    let vald = app.get("/v1/assignments?q=v%C3%A5ld").await.json();
+    assert!(
+        vald["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|a| a["title"] == "Skapa Resurscentrum mot våld som länsgemensam plattform")
+    );
+    let networks = app
+        .get(
+            "/v1/networks?q=kommundirektörsnätverket"
+                .replace('ö', "%C3%B6")
+                .replace('ä', "%C3%A4")
+                .as_str(),
+        )
+        .await
+        .json();
+    assert_eq!(networks["_meta"]["totalRecords"], 1);
+    let summary = app.get("/v1/feedback/summary?year=2022").await.json();
+    assert!(
+        summary["goals"]
+            .as_array()
+            .expect("goals")
+            .iter()
+            .all(|g| g["responses"].as_i64().expect("n") > 0)
+    );
+    let t3 = app.get("/v1/reports/tertial/2022/3").await.json();
+    assert!(
+        !t3["missingReports"].as_array().expect("missing").is_empty(),
+        "some reports are missing on purpose"
+    );
+    assert!(!t3["deviations"].as_array().expect("deviations").is_empty());
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Bulk-load benchmark: ROWS feedback rows (default 100 000) loaded through
+# POST /v1/imports/feedback as CSV and as NDJSON, against psql's \copy of the same rows into the
+# same table as the ceiling, in one run; then a ~100 MB file (dry run) to show that the service's
+# memory stays flat. Prints rows/s, the ratio to \copy and the service's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROWS=${ROWS:-100000}
+BIG_MB=${BIG_MB:-100}
+BIN=${SAMVERKAN_BIN:-target/release/samverkan}
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PSQL=$(command -v psql || echo "$PG_BIN/psql")
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+[ -x "$BIN" ] || { log "building the release binary"; cargo build --release --bin samverkan >&2; }
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 90); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.5; done
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+export SAMVERKAN_DATA_DIR="$WORK/data"
+SAMVERKAN_BIND="127.0.0.1:$PORT" SAMVERKAN_LOG_LEVEL=warn SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE=1000000 \
+    "$BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 120); do
+    curl -fsS "$URL/health/ready" >/dev/null 2>&1 && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+    sleep 0.5
+done
+curl -fsS "$URL/health/ready" >/dev/null
+DB_URL=${DATABASE_URL:-$(cat "$SAMVERKAN_DATA_DIR/database-url")}
+
+CREDS=$(DATABASE_URL="$DB_URL" SAMVERKAN_LOG_LEVEL=error "$BIN" clients create --name import-bench --scopes import,read,write)
+ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$CREDS")
+SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$CREDS")
+TOKEN=$(curl -fsS -u "$ID:$SECRET" -d grant_type=client_credentials "$URL/v1/oauth/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+NET=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name": "Benchnätverket", "kind": "management"}' "$URL/v1/networks" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+log "generating $ROWS rows"
+python3 - "$WORK" "$ROWS" "$NET" "$BIG_MB" <<'PY'
+import json, sys, uuid
+work, rows, net, big_mb = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+goals = ["core", "focus", "internal"]
+def row(i):
+    return (2022, goals[i % 3], net, 1 + i % 5, f"Kommentar {i}: stödet har fungerat väl i Ånge och Örnsköldsvik",
+            "development:Gemensam kompetensförsörjning|advocacy:Nära vård")
+with open(f"{work}/feedback.csv", "w", encoding="utf-8-sig", newline="") as f:
+    f.write("year;goal;networkId;rating;comment;suggestions\r\n")
+    for i in range(rows):
+        f.write(";".join(str(x) for x in row(i)) + "\r\n")
+with open(f"{work}/feedback.ndjson", "w", encoding="utf-8") as f:
+    for i in range(rows):
+        y, g, n, r, c, s = row(i)
+        f.write(json.dumps({"year": y, "goal": g, "networkId": n, "rating": r, "comment": c,
+            "suggestions": [{"kind": "development", "text": "Gemensam kompetensförsörjning"}, {"kind": "advocacy", "text": "Nära vård"}]}, ensure_ascii=False) + "\n")
+with open(f"{work}/copy.csv", "w", encoding="utf-8", newline="") as f:
+    for i in range(rows):
+        y, g, n, r, c, s = row(i)
+        sugg = json.dumps([{"kind": "development", "text": "Gemensam kompetensförsörjning"}, {"kind": "advocacy", "text": "Nära vård"}], ensure_ascii=False).replace('"', '""')
+        f.write(f'{uuid.uuid4()},{y},{g},{n},{r},"{c}","{sugg}"\n')
+# A ~BIG_MB file for the memory check (long comments).
+target = big_mb * 1024 * 1024
+with open(f"{work}/big.csv", "w", encoding="utf-8", newline="") as f:
+    f.write("year;goal;networkId;rating;comment\n")
+    i, size, filler = 0, 0, "lång kommentar om samverkan " * 30
+    while size < target:
+        line = f"2022;{goals[i % 3]};{net};{1 + i % 5};{filler}{i}\n"
+        f.write(line); size += len(line.encode()); i += 1
+PY
+
+rss() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$SERVER_PID/status"; }
+clear_feedback() { "$PSQL" -q "$DB_URL" -c "DELETE FROM feedback" >/dev/null; }
+load() { # $1 content type, $2 file, $3 query
+    local start end code
+    start=$(date +%s.%N)
+    code=$(curl -sS -o "$WORK/answer.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        -H "Content-Type: $1" --data-binary "@$2" "$URL/v1/imports/feedback$3")
+    end=$(date +%s.%N)
+    [ "$code" = 200 ] || { log "load answered $code: $(head -c 500 "$WORK/answer.json")"; exit 1; }
+    python3 -c "print(f'{$end - $start:.2f}')"
+}
+
+RSS0=$(rss)
+clear_feedback; T_CSV=$(load text/csv "$WORK/feedback.csv" ""); RSS_CSV=$(rss)
+clear_feedback; T_ND=$(load application/x-ndjson "$WORK/feedback.ndjson" ""); RSS_ND=$(rss)
+clear_feedback
+S=$(date +%s.%N)
+"$PSQL" -q "$DB_URL" -c "\\copy feedback (id, year, goal, network_id, rating, comment, suggestions) FROM '$WORK/copy.csv' WITH (FORMAT csv)"
+E=$(date +%s.%N)
+T_COPY=$(python3 -c "print(f'{$E - $S:.2f}')")
+BIG_SIZE=$(du -m "$WORK/big.csv" | cut -f1)
+T_BIG=$(load text/csv "$WORK/big.csv" "?dryRun=true"); RSS_BIG=$(rss)
+
+OUT=bench/results/import-latest.md
+mkdir -p bench/results
+python3 - "$ROWS" "$T_CSV" "$T_ND" "$T_COPY" "$RSS0" "$RSS_CSV" "$RSS_ND" "$BIG_SIZE" "$T_BIG" "$RSS_BIG" <<'PY' | tee "$OUT"
+import sys
+rows, t_csv, t_nd, t_copy, rss0, rss_csv, rss_nd, big, t_big, rss_big = sys.argv[1:]
+rows = int(rows); t_csv, t_nd, t_copy = float(t_csv), float(t_nd), float(t_copy)
+print(f"| load ({rows} feedback rows) | seconds | rows/s | share of \\copy | service peak RSS (MiB) |")
+print("|---|---|---|---|---|")
+print(f"| POST /v1/imports/feedback, CSV | {t_csv:.2f} | {rows / t_csv:,.0f} | {t_copy / t_csv:.0%} | {rss_csv} |")
+print(f"| POST /v1/imports/feedback, NDJSON | {t_nd:.2f} | {rows / t_nd:,.0f} | {t_copy / t_nd:.0%} | {rss_nd} |")
+print(f"| psql \\copy (ceiling) | {t_copy:.2f} | {rows / t_copy:,.0f} | 100% | – |")
+print()
+print(f"Memory: peak RSS {rss0} MiB before the loads; {rss_big} MiB after a {big} MB CSV (dry run, {float(t_big):.1f} s).")
+PY

@@ -90,7 +90,7 @@ load() { # $1 content type, $2 file, $3 query
     code=$(curl -sS -o "$WORK/answer.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
         -H "Content-Type: $1" --data-binary "@$2" "$URL/v1/imports/feedback$3")
     end=$(date +%s.%N)
-    [ "$code" = 200 ] || { log "load answered $code: $(head -c 500 "$WORK/answer.json")"; exit 1; }
+    [ "$code" = 200 ] || { log "load answered $code: $(head -c 500 "$WORK/answer.json")"; tail -5 "$WORK/server.log" >&2; exit 1; }
     python3 -c "print(f'{$end - $start:.2f}')"
 }
 

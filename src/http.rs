@@ -60,10 +60,14 @@ pub async fn request_context(
         path: req.path().to_owned(),
     };
     let method = req.method().clone();
-    let timeout = req
-        .app_data::<web::Data<RequestTimeout>>()
-        .map(|t| t.0)
-        .unwrap_or(Duration::from_secs(30));
+    // Bulk loads stream large files and get longer.
+    let timeout = if req.path().starts_with("/v1/imports/") {
+        Duration::from_secs(3600)
+    } else {
+        req.app_data::<web::Data<RequestTimeout>>()
+            .map(|t| t.0)
+            .unwrap_or(Duration::from_secs(30))
+    };
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %info.path);
 

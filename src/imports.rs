@@ -1053,7 +1053,10 @@ pub async fn import(
 
     let mut conn = db.conn().await?;
     let table_ready = conn
-        .batch_execute("CREATE TEMP TABLE IF NOT EXISTS import_rows (line bigint NOT NULL, d jsonb NOT NULL); TRUNCATE import_rows")
+        .batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_rows (line bigint NOT NULL, d jsonb NOT NULL); \
+             TRUNCATE import_rows",
+        )
         .await;
     if let Err(e) = table_ready {
         return Err(e.into());
@@ -1106,7 +1109,9 @@ pub async fn import(
     forwarded?;
     let (rows, mut problems, fatal) = consumed?;
     if let Some(e) = fatal {
-        let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
+        let _ = conn
+            .batch_execute("DROP TABLE IF EXISTS import_rows")
+            .await;
         return Err(match e {
             ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(limits.max_bytes as usize),
             other => other,
@@ -1120,7 +1125,9 @@ pub async fn import(
     } else {
         Err(ApiError::Validation(Vec::new()))
     };
-    let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
+    let _ = conn
+        .batch_execute("DROP TABLE IF EXISTS import_rows")
+        .await;
     match result {
         Ok(r) => Ok(HttpResponse::Ok().json(r)),
         Err(ApiError::Validation(more)) => {
@@ -1157,6 +1164,9 @@ async fn finish(
     let sql = statements(collection);
     let actor = Actor::from(caller);
     conn.transaction(async |conn| {
+        // The set-based check and write of a large file may take longer than an ordinary
+        // statement may; for this transaction only.
+        conn.batch_execute("SET LOCAL statement_timeout = '30min'").await?;
         let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
              SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
              WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";

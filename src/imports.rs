@@ -1109,9 +1109,7 @@ pub async fn import(
     forwarded?;
     let (rows, mut problems, fatal) = consumed?;
     if let Some(e) = fatal {
-        let _ = conn
-            .batch_execute("DROP TABLE IF EXISTS import_rows")
-            .await;
+        let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
         return Err(match e {
             ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(limits.max_bytes as usize),
             other => other,
@@ -1125,9 +1123,7 @@ pub async fn import(
     } else {
         Err(ApiError::Validation(Vec::new()))
     };
-    let _ = conn
-        .batch_execute("DROP TABLE IF EXISTS import_rows")
-        .await;
+    let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
     match result {
         Ok(r) => Ok(HttpResponse::Ok().json(r)),
         Err(ApiError::Validation(more)) => {

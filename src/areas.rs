@@ -104,7 +104,7 @@ pub struct AreaListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `name`, `createdAt`, `updatedAt`.
     /// Names sort the Swedish way.
@@ -396,7 +396,7 @@ fn check_version(row: &AreaRow, expected: Option<i64>) -> Result<(), ApiError> {
     tag = "Areas",
     params(
         ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
-        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = AreaPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),
@@ -482,7 +482,7 @@ pub async fn update_area(
     tag = "Areas",
     params(
         ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
-        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["admin"])),
     responses(

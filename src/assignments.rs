@@ -505,7 +505,7 @@ pub struct AssignmentListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
     /// `createdAt`, `updatedAt`.
@@ -817,7 +817,7 @@ pub async fn create_assignment(
     tag = "Assignments",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = AssignmentPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -883,7 +883,7 @@ pub async fn update_assignment(
     tag = "Assignments",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["write"])),
     responses(

@@ -128,7 +128,7 @@ pub struct AuditListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Only changes of this resource type (`area`, `municipality`, `client`, …).
     #[param(max_length = 50, example = "area")]

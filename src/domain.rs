@@ -151,13 +151,15 @@ pub fn uuid_param(field: &str, raw: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Declares a closed set of values stored as text: serde names, `as_str`, `parse` and `ALL`.
+/// The texts are the variants' names in snake_case (checked by a unit test of each use).
 #[macro_export]
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
@@ -182,4 +184,32 @@ macro_rules! text_enum {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::assignments::{AssignmentStatus, FundingType};
+    use crate::feedback::SuggestionKind;
+    use crate::networks::{NetworkKind, NetworkStatus};
+    use crate::progress::Deviation;
+
+    /// serde (and so the OpenAPI document) and the database agree on every text.
+    fn same<T: serde::Serialize + Copy>(all: &[T], text: impl Fn(T) -> &'static str) {
+        for v in all {
+            assert_eq!(
+                serde_json::to_value(v).ok(),
+                Some(serde_json::Value::from(text(*v)))
+            );
+        }
+    }
+
+    #[test]
+    fn enum_texts_match_their_serde_names() {
+        same(AssignmentStatus::ALL, AssignmentStatus::as_str);
+        same(FundingType::ALL, FundingType::as_str);
+        same(NetworkKind::ALL, NetworkKind::as_str);
+        same(NetworkStatus::ALL, NetworkStatus::as_str);
+        same(Deviation::ALL, Deviation::as_str);
+        same(SuggestionKind::ALL, SuggestionKind::as_str);
+    }
 }

@@ -361,7 +361,7 @@ pub struct FeedbackListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
     #[param(default = "-createdAt", example = "-rating")]
@@ -420,6 +420,9 @@ fn filter(
     }
     if p.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         v.push("rating", "must be 1, 2, 3, 4 or 5");
+    }
+    if p.year.is_some_and(|y| !(MIN_YEAR..=MAX_YEAR).contains(&y)) {
+        v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
     }
     v.finish()?;
     let (Some(paging), Some(sort)) = (paging, sort) else {
@@ -637,7 +640,7 @@ pub async fn create_feedback(
     tag = "Feedback",
     params(
         ("id" = Uuid, Path, description = "The entry's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = FeedbackPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -732,7 +735,7 @@ pub async fn update_feedback(
     tag = "Feedback",
     params(
         ("id" = Uuid, Path, description = "The entry's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["write"])),
     responses(

@@ -356,15 +356,13 @@ impl RouteTable {
         found.into_iter().map(|(_, _, methods)| methods.as_slice())
     }
 
-    /// The methods allowed on `path`, empty when no route matches it.
+    /// The methods of the route that `path` most specifically names, empty when none matches
+    /// (`/v1/feedback/summary` is the summary's route, not `/v1/feedback/{id}`'s).
     pub fn allowed(&self, path: &str) -> Vec<String> {
-        let mut methods: Vec<String> = Vec::new();
-        for m in self.matching(path).flatten() {
-            if !methods.contains(&m.method) {
-                methods.push(m.method.clone());
-            }
-        }
-        methods
+        self.matching(path)
+            .next()
+            .map(|methods| methods.iter().map(|m| m.method.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// The scopes `method path` needs; `None` when it is public or does not exist.

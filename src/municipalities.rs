@@ -126,7 +126,7 @@ pub struct MunicipalityListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `id`, `name`, `officialName`, `updatedAt`.
     /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
@@ -337,7 +337,7 @@ pub struct MunicipalityPatch {
     tag = "Municipalities",
     params(
         ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2280", pattern = "^[0-9]{4}$"),
-        ("If-Match" = String, Header, description = "The ETag last read, e.g. `\"1\"`", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = MunicipalityPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),

@@ -353,7 +353,7 @@ pub struct NetworkListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
     #[param(default = "name", example = "name")]
@@ -611,7 +611,7 @@ pub async fn create_network(
     tag = "Networks",
     params(
         ("id" = Uuid, Path, description = "The network's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = NetworkPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -678,7 +678,7 @@ pub async fn update_network(
     tag = "Networks",
     params(
         ("id" = Uuid, Path, description = "The network's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -974,7 +974,7 @@ pub struct MemberListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Only members from this municipality.
     #[param(pattern = "^[0-9]{4}$", example = "2281")]
@@ -1204,7 +1204,7 @@ pub async fn create_member(
     params(
         ("id" = Uuid, Path, description = "The network's id"),
         ("memberId" = Uuid, Path, description = "The member's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -1295,7 +1295,7 @@ pub async fn update_member(
     params(
         ("id" = Uuid, Path, description = "The network's id"),
         ("memberId" = Uuid, Path, description = "The member's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["write"])),
     responses(

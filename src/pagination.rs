@@ -7,6 +7,8 @@ use crate::error::{ApiError, Violation};
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 500;
+/// The last page one may ask for (keeps offsets far from overflow).
+pub const MAX_PAGE: u32 = 1_000_000;
 
 /// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,9 +98,11 @@ pub fn paging(limit: Option<u32>, page: Option<u32>) -> Result<Paging, ApiError>
     if page < 1 {
         v.push(Violation::new("page", "must be at least 1"));
     }
-    // Keep offset arithmetic far from overflow.
-    if u64::from(page) * u64::from(limit) > i32::MAX as u64 {
-        v.push(Violation::new("page", "is beyond the last possible page"));
+    if page > MAX_PAGE {
+        v.push(Violation::new(
+            "page",
+            format!("must be at most {MAX_PAGE}"),
+        ));
     }
     if v.is_empty() {
         Ok(Paging { page, limit })

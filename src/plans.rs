@@ -172,7 +172,7 @@ pub struct PlanListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `year`, `updatedAt`.
     #[param(default = "-year", example = "-year")]
@@ -582,7 +582,7 @@ pub async fn create_plan(
     tag = "Plans",
     params(
         ("year" = i32, Path, description = "The plan's year", example = 2022),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = PlanPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),

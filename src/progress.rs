@@ -335,7 +335,7 @@ pub struct ReportListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Only reports of this year.
     #[param(minimum = 2000, maximum = 2100, example = 2022)]
@@ -613,7 +613,7 @@ pub async fn create_report(
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
         ("reportId" = Uuid, Path, description = "The report's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     request_body(content = ProgressReportPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -703,7 +703,7 @@ pub async fn update_report(
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
         ("reportId" = Uuid, Path, description = "The report's id"),
-        ("If-Match" = String, Header, description = "The ETag last read", example = "\"1\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
     ),
     security(("clientCredentials" = ["write"])),
     responses(

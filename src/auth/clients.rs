@@ -335,7 +335,7 @@ pub struct ClientListParams {
     #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
     pub limit: Option<u32>,
     /// Page number, from 1.
-    #[param(minimum = 1, default = 1, example = 1)]
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Only clients bound to this municipality.
     #[param(pattern = "^[0-9]{4}$", example = "2281")]

@@ -342,9 +342,17 @@ pub async fn authorize(
 
 /// The caller, when the operation needs one and the token and scopes are right.
 async fn check(req: &ServiceRequest) -> Result<Option<Caller>, ApiError> {
-    let required = req
-        .app_data::<web::Data<RouteTable>>()
-        .and_then(|routes| routes.required_scopes(req.method().as_str(), req.path()));
+    let routes = req.app_data::<web::Data<RouteTable>>();
+    // `PATCH /v1/feedback/summary` would reach `PATCH /v1/feedback/{id}`: the path names the
+    // summary, which has no PATCH, so it is a 405 like any other unsupported method.
+    if let Some(routes) = routes {
+        let allowed = routes.allowed(req.path());
+        if !allowed.is_empty() && !allowed.iter().any(|m| m == req.method().as_str()) {
+            return Err(ApiError::MethodNotAllowed(allowed));
+        }
+    }
+    let required =
+        routes.and_then(|routes| routes.required_scopes(req.method().as_str(), req.path()));
     let Some(required) = required else {
         return Ok(None);
     };

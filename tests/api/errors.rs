@@ -40,6 +40,9 @@ async fn wrong_methods_are_405_with_allow() {
         (TestRequest::delete(), "/v1/plans/2022", "GET, PATCH"),
         (TestRequest::post(), "/health/live", "GET"),
         (TestRequest::get(), "/v1/oauth/token", "POST"),
+        // The summary is its own resource, not a feedback entry called "summary".
+        (TestRequest::patch(), "/v1/feedback/summary", "GET"),
+        (TestRequest::delete(), "/v1/feedback/summary", "GET"),
     ] {
         let res = app.call(req.uri(uri)).await;
         res.problem(405, "method-not-allowed");

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -266,7 +266,7 @@ async fn listen(url: String, tx: Arc<watch::Sender<u64>>) {
         if tx.is_closed() {
             return;
         }
-        match AsyncPgConnection::establish(&url).await {
+        match crate::db::connect(&url).await {
             Ok(mut conn) => {
                 if conn.batch_execute("LISTEN samverkan_changes").await.is_ok() {
                     let mut stream = std::pin::pin!(conn.notifications_stream());

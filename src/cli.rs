@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::app::{AppState, Application};
 use crate::auth::keys::SigningKeys;
@@ -242,7 +241,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         .build()?;
     let demo = matches!(command, Command::Seed { demo: true });
     let report = runtime.block_on(async {
-        let mut conn = AsyncPgConnection::establish(&database.url).await?;
+        let mut conn = crate::db::connect(&database.url).await?;
         let report = seed::reference_data(&mut conn).await?;
         if demo {
             seed::demo_data(&mut conn).await?;
@@ -271,7 +270,7 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut conn = AsyncPgConnection::establish(url).await?;
+        let mut conn = crate::db::connect(url).await?;
         let show = |e: crate::error::ApiError| match e.problem().violations.as_slice() {
             [] => anyhow::anyhow!("{}", e.problem().detail.unwrap_or_else(|| e.to_string())),
             violations => anyhow::anyhow!(

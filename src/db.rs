@@ -32,7 +32,7 @@ impl Db {
         manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             async move {
-                let mut conn = AsyncPgConnection::establish(&url).await?;
+                let mut conn = connect(&url).await?;
                 conn.batch_execute(&format!(
                     "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'"
                 ))
@@ -80,6 +80,173 @@ impl Db {
     }
 }
 
+/// How a URL's `sslmode` asks for TLS (libpq's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    /// `disable`, `allow`, `prefer` or none: plain TCP.
+    Off,
+    /// `require`: encrypted, the certificate not checked (as libpq does).
+    Encrypt,
+    /// `verify-ca` / `verify-full`: encrypted, the certificate checked against `sslrootcert`
+    /// (a PEM file, as with libpq) or else the public web roots, and the host name too.
+    Verify,
+}
+
+/// Takes libpq's `sslmode` and `sslrootcert` out of a `postgres://` URL (tokio-postgres knows
+/// only some of libpq's modes and no root certificates).
+fn split_sslmode(url: &str) -> (String, Tls, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), Tls::Off, None);
+    };
+    let mut tls = Tls::Off;
+    let mut root = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            if let Some(mode) = pair.strip_prefix("sslmode=") {
+                tls = match mode {
+                    "require" => Tls::Encrypt,
+                    "verify-ca" | "verify-full" => Tls::Verify,
+                    _ => Tls::Off,
+                };
+                false
+            } else if let Some(path) = pair.strip_prefix("sslrootcert=") {
+                root = percent_encoding::percent_decode_str(path)
+                    .decode_utf8()
+                    .ok()
+                    .map(|p| p.into_owned());
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, tls, root)
+}
+
+/// Accepts any server certificate: `sslmode=require` encrypts without authenticating the
+/// server, exactly as libpq does; use `verify-full` to authenticate it.
+#[derive(Debug)]
+struct AnyCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(tls: Tls, root: Option<&str>) -> Result<rustls::ClientConfig, ConnectionError> {
+    let bad = |e: String| ConnectionError::BadConnection(e);
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?;
+    let config = if tls == Tls::Encrypt {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        match root {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject;
+                let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    Ok(config)
+}
+
+/// Opens a connection, over TLS when the URL's `sslmode` asks for it (`require`,
+/// `verify-ca`, `verify-full`), as managed PostgreSQL services usually do.
+pub async fn connect(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let (url, tls, root) = split_sslmode(url);
+    if tls == Tls::Off {
+        return AsyncPgConnection::establish(&url).await;
+    }
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| ConnectionError::BadConnection(e.to_string()))?;
+    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    let connector =
+        tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(tls, root.as_deref())?);
+    let (client, connection) = config
+        .connect(connector)
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection).await
+}
+
+/// A synchronous connection for diesel's migration harness, on a runtime of its own (the
+/// connection's I/O runs there while the harness blocks on its queries).
+fn migration_connection(
+    url: &str,
+) -> anyhow::Result<(
+    tokio::runtime::Runtime,
+    diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>,
+)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let conn = runtime.block_on(connect(url))?;
+    Ok((runtime, conn.into()))
+}
+
 /// Applies every pending migration and returns the versions applied.
 ///
 /// diesel's migration harness is synchronous; it runs on its own thread with its own runtime
@@ -87,10 +254,7 @@ impl Db {
 pub fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
     let url = url.to_owned();
     std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
-        use diesel::Connection;
-        let mut conn = <diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
-            AsyncPgConnection,
-        > as Connection>::establish(&url)?;
+        let (_runtime, mut conn) = migration_connection(&url)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -104,10 +268,7 @@ pub fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
 pub fn revert_all(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();
     std::thread::spawn(move || -> anyhow::Result<usize> {
-        use diesel::Connection;
-        let mut conn = <diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
-            AsyncPgConnection,
-        > as Connection>::establish(&url)?;
+        let (_runtime, mut conn) = migration_connection(&url)?;
         let reverted = conn
             .revert_all_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
@@ -115,4 +276,37 @@ pub fn revert_all(url: &str) -> anyhow::Result<usize> {
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_read_and_removed_from_the_url() {
+        assert_eq!(
+            split_sslmode("postgres://u@h/db"),
+            ("postgres://u@h/db".to_owned(), Tls::Off, None)
+        );
+        assert_eq!(
+            split_sslmode("postgres://u@h/db?sslmode=require&application_name=x"),
+            (
+                "postgres://u@h/db?application_name=x".to_owned(),
+                Tls::Encrypt,
+                None
+            )
+        );
+        assert_eq!(
+            split_sslmode("postgres://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca%20bundle.pem"),
+            (
+                "postgres://u@h/db".to_owned(),
+                Tls::Verify,
+                Some("/etc/ca bundle.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            split_sslmode("postgres://u@h/db?sslmode=prefer").1,
+            Tls::Off
+        );
+    }
 }

@@ -122,3 +122,148 @@ async fn the_demo_data_loads_twice_and_reads_like_the_plan() {
     );
     assert!(!t3["deviations"].as_array().expect("deviations").is_empty());
 }
+
+/// `sslmode=require` encrypts; `verify-full` checks the certificate against `sslrootcert`, and
+/// refuses one it cannot trust. Against a cluster of its own with a self-signed certificate.
+#[test]
+fn tls_connections_follow_libpq_sslmode() {
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("samverkan-tls-{}", uuid::Uuid::new_v4().simple()));
+    let pg = samverkan::embedded_pg::EmbeddedPostgres::start(&dir).expect("start");
+    pg.stop().expect("stop");
+    let pgdata = dir.join("pgdata");
+    let (cert, key) = (pgdata.join("server.crt"), pgdata.join("server.key"));
+    // A test CA, and a server certificate for 127.0.0.1 signed by it.
+    let (ca, ca_key, csr, ext) = (
+        dir.join("ca.crt"),
+        dir.join("ca.key"),
+        dir.join("server.csr"),
+        dir.join("server.ext"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    let openssl = |args: Vec<std::ffi::OsString>| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let p = |p: &std::path::Path| p.as_os_str().to_owned();
+    openssl(vec![
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("ec"),
+        os("-pkeyopt"),
+        os("ec_paramgen_curve:P-256"),
+        os("-nodes"),
+        os("-days"),
+        os("2"),
+        os("-subj"),
+        os("/CN=samverkan-test-ca"),
+        os("-keyout"),
+        p(&ca_key),
+        os("-out"),
+        p(&ca),
+    ]);
+    openssl(vec![
+        os("req"),
+        os("-newkey"),
+        os("ec"),
+        os("-pkeyopt"),
+        os("ec_paramgen_curve:P-256"),
+        os("-nodes"),
+        os("-subj"),
+        os("/CN=localhost"),
+        os("-keyout"),
+        p(&key),
+        os("-out"),
+        p(&csr),
+    ]);
+    openssl(vec![
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        p(&csr),
+        os("-CA"),
+        p(&ca),
+        os("-CAkey"),
+        p(&ca_key),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("2"),
+        os("-extfile"),
+        p(&ext),
+        os("-out"),
+        p(&cert),
+    ]);
+    let owner = std::fs::metadata(&pgdata).expect("pgdata");
+    for file in [&cert, &key] {
+        std::os::unix::fs::chown(
+            file,
+            Some(std::os::unix::fs::MetadataExt::uid(&owner)),
+            Some(std::os::unix::fs::MetadataExt::gid(&owner)),
+        )
+        .expect("chown");
+    }
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(pgdata.join("postgresql.auto.conf"))
+        .expect("conf");
+    std::io::Write::write_all(
+        &mut conf,
+        b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+    )
+    .expect("write conf");
+    let pg = samverkan::embedded_pg::EmbeddedPostgres::start(&dir).expect("restart with TLS");
+    let url = pg.url();
+    let root = ca.display().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let encrypted = |url: String| {
+        runtime.block_on(async move {
+            #[derive(diesel::QueryableByName)]
+            struct Ssl {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                ssl: bool,
+            }
+            let mut conn = samverkan::db::connect(&url).await?;
+            let row: Ssl = diesel_async::RunQueryDsl::get_result(
+                diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+                &mut conn,
+            )
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok::<_, diesel::ConnectionError>(row.ssl)
+        })
+    };
+    assert!(
+        !encrypted(url.clone()).expect("plain"),
+        "no sslmode: plain TCP"
+    );
+    assert!(
+        encrypted(format!("{url}?sslmode=require")).expect("require"),
+        "require encrypts"
+    );
+    assert!(encrypted(format!("{url}?sslmode=verify-full&sslrootcert={root}")).expect("verified"));
+    let untrusted = encrypted(format!("{url}?sslmode=verify-full"));
+    assert!(
+        untrusted.is_err(),
+        "a self-signed certificate is not trusted without sslrootcert"
+    );
+    pg.stop().expect("stop");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,7 +27,7 @@ pub const JSON_LIMIT: usize = http::JSON_BODY_LIMIT;
 /// Everything the workers share. Nothing here changes an answer: the data lives in PostgreSQL.
 #[derive(Clone)]
 pub struct AppState {
-    db: web::Data<Db>,
+    db: Db,
     metrics: web::Data<Metrics>,
     openapi: web::Data<OpenApiJson>,
     routes: web::Data<RouteTable>,
@@ -36,31 +36,41 @@ pub struct AppState {
     notifier: web::Data<ChangeNotifier>,
     feed: web::Data<FeedSettings>,
     imports: web::Data<crate::imports::ImportLimits>,
+    open: web::Data<crate::ratelimit::OpenRequests>,
 }
 
 impl AppState {
-    pub fn new(db: Db, config: &Config, keys: SigningKeys) -> Self {
+    /// Fails when the route list declares an operation the gate could not enforce.
+    pub fn new(db: Db, config: &Config, keys: SigningKeys) -> anyhow::Result<Self> {
         let doc = openapi::document();
         let body = openapi::to_pretty_json(&doc);
         let etag = http::content_etag(body.as_bytes());
-        Self {
+        Ok(Self {
             auth: web::Data::new(Authenticator::new(
                 keys,
                 config.jwt.clone(),
                 config.rate_limits,
+                config.trusted_proxies.clone(),
                 db.clone(),
             )),
             notifier: web::Data::new(ChangeNotifier::new(db.url())),
             imports: web::Data::new(config.imports),
+            open: web::Data::new(crate::ratelimit::OpenRequests::new(
+                config.open_limits,
+                config.pool.max_size,
+                config.pool.timeout,
+            )),
             feed: web::Data::new(FeedSettings {
                 tombstone_retention: config.tombstone_retention,
             }),
-            db: web::Data::new(db),
+            db,
             metrics: web::Data::new(Metrics::new()),
-            routes: web::Data::new(RouteTable::from_openapi(&doc)),
+            routes: web::Data::new(RouteTable::from_openapi(&doc).map_err(|e| {
+                anyhow::anyhow!("the route table refuses the OpenAPI document: {e}")
+            })?),
             openapi: web::Data::new(OpenApiJson { body, etag }),
             timeout: web::Data::new(RequestTimeout(config.request_timeout)),
-        }
+        })
     }
 
     pub fn db(&self) -> &Db {
@@ -88,7 +98,7 @@ pub fn build(
         .into_utoipa_app()
         .configure(routes::configure)
         .split_for_parts();
-    app.app_data(state.db.clone())
+    app.app_data(crate::db::Unguarded(state.db.clone()))
         .app_data(state.metrics.clone())
         .app_data(state.openapi.clone())
         .app_data(state.routes.clone())
@@ -97,6 +107,7 @@ pub fn build(
         .app_data(state.notifier.clone())
         .app_data(state.feed.clone())
         .app_data(state.imports.clone())
+        .app_data(state.open.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)

@@ -199,7 +199,7 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i
 #[get("/areas")]
 pub async fn list_areas(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<AreaListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = params.0.validate()?;
@@ -233,7 +233,7 @@ pub async fn list_areas(
 #[get("/areas/{id}")]
 pub async fn get_area(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AreaId::parse("id", &path.into_inner())?;
@@ -328,7 +328,7 @@ fn respond(status: actix_web::http::StatusCode, area: &Area) -> HttpResponse {
 #[post("/areas")]
 pub async fn create_area(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewArea>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_write_for_association()?;
@@ -415,7 +415,7 @@ fn check_version(row: &AreaRow, expected: Option<i64>) -> Result<(), ApiError> {
 pub async fn update_area(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<AreaPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -499,7 +499,7 @@ pub async fn update_area(
 pub async fn delete_area(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_write_for_association()?;

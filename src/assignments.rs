@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::export::{self, Format};
+use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
@@ -189,7 +189,9 @@ pub struct NewAssignment {
     pub budget_sek: i64,
     #[serde(default)]
     pub partners: Vec<String>,
+    #[serde(default, deserialize_with = "crate::formats::date_opt")]
     pub start_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::formats::date_opt")]
     pub end_date: Option<NaiveDate>,
     #[schema(max_length = 200)]
     pub responsible: Option<String>,
@@ -235,10 +237,10 @@ pub struct AssignmentPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<Vec<String>>)]
     pub partners: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "merge_member")]
+    #[serde(default, deserialize_with = "crate::formats::date_merge")]
     #[schema(value_type = Option<NaiveDate>)]
     pub start_date: Option<Option<NaiveDate>>,
-    #[serde(default, deserialize_with = "merge_member")]
+    #[serde(default, deserialize_with = "crate::formats::date_merge")]
     #[schema(value_type = Option<NaiveDate>)]
     pub end_date: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "merge_member")]
@@ -682,30 +684,34 @@ fn sorted(mut query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> Assig
 #[get("/assignments")]
 pub async fn list_assignments(
     req: HttpRequest,
-    db: web::Data<Db>,
+    exports: Exporter,
+    db: Db,
     params: Query<AssignmentListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = filter(params.0)?;
-    let mut conn = db.conn().await?;
     if format != Format::Json {
-        return Ok(export::respond::<Assignment, _, _>(
-            format,
-            "assignments",
-            move |mut sink| async move {
-                let mut rows = sorted(filtered(), &sort)
-                    .select(AssignmentRow::as_select())
-                    .load_stream::<AssignmentRow>(&mut conn)
-                    .await?;
-                while let Some(row) = rows.try_next().await? {
-                    if !sink.send(&Assignment::from(row)).await {
-                        break;
+        return exports
+            .respond::<Assignment, _, _>(
+                format,
+                "assignments",
+                &db,
+                move |mut sink, mut conn| async move {
+                    let mut rows = sorted(filtered(), &sort)
+                        .select(AssignmentRow::as_select())
+                        .load_stream::<AssignmentRow>(&mut conn)
+                        .await?;
+                    while let Some(row) = rows.try_next().await? {
+                        if !sink.send(&Assignment::from(row)).await {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            },
-        ));
+                    Ok(sink)
+                },
+            )
+            .await;
     }
+    let mut conn = db.conn().await?;
     let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<AssignmentRow> = sorted(filtered(), &sort)
         .select(AssignmentRow::as_select())
@@ -739,7 +745,7 @@ pub async fn list_assignments(
 #[get("/assignments/{id}")]
 pub async fn get_assignment(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -778,7 +784,7 @@ fn respond(status: StatusCode, a: &Assignment) -> HttpResponse {
 #[post("/assignments")]
 pub async fn create_assignment(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.0;
@@ -836,7 +842,7 @@ pub async fn create_assignment(
 pub async fn update_assignment(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<AssignmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -899,7 +905,7 @@ pub async fn update_assignment(
 pub async fn delete_assignment(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -974,7 +980,7 @@ pub struct Transition {
 pub async fn transition_assignment(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<Transition>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1077,7 +1083,7 @@ mod tests {
 pub async fn upsert_assignment(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     body: Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {

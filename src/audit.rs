@@ -1,6 +1,6 @@
 //! The audit log: every successful change, written in the same transaction as the change.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -144,9 +144,11 @@ pub struct AuditListParams {
     pub action: Option<String>,
     /// Only changes at or after this instant (RFC 3339).
     #[param(example = "2026-01-01T00:00:00Z")]
+    #[serde(default, deserialize_with = "crate::formats::instant_opt")]
     pub from: Option<DateTime<Utc>>,
     /// Only changes before this instant (RFC 3339).
     #[param(example = "2027-01-01T00:00:00Z")]
+    #[serde(default, deserialize_with = "crate::formats::instant_opt")]
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -168,7 +170,7 @@ pub struct AuditListParams {
 #[get("/audit")]
 pub async fn list_audit(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<AuditListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.0;

@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -18,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::http::Query;
 use crate::pagination::Violations;
+use crate::ratelimit::{Kind, OpenRequests};
 
 /// The resource types in the feed.
 pub const TYPES: [&str; 8] = [
@@ -333,10 +335,11 @@ pub struct ChangeParams {
 )]
 #[get("/changes")]
 pub async fn list_changes(
-    _req: HttpRequest,
-    db: web::Data<Db>,
+    caller: Caller,
+    db: Db,
     notifier: web::Data<ChangeNotifier>,
     settings: web::Data<FeedSettings>,
+    open: web::Data<OpenRequests>,
     params: Query<ChangeParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.0;
@@ -376,21 +379,36 @@ pub async fn list_changes(
     v.finish()?;
     let after = after.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
 
-    let mut conn = db.conn().await?;
-    if after != Cursor::START && after < purge_horizon(&mut conn).await? {
-        return Err(ApiError::Gone(
-            "Changes before this cursor have been purged; start again without `after`".to_owned(),
-        ));
-    }
-    if rand::random::<u8>() == 0 {
-        if let Err(e) = purge(&mut conn, settings.tombstone_retention).await {
-            tracing::warn!(error = %e, "could not purge old tombstones");
+    // A long poll holds no connection while it waits: it takes one for each look and gives it
+    // back before sleeping on the shared notification. It does count against the client's open
+    // long polls on this replica.
+    let _open = if wait > 0 {
+        Some(open.into_inner().open(Kind::LongPoll, caller.client_id)?)
+    } else {
+        None
+    };
+    {
+        let mut conn = db.conn().await?;
+        if after != Cursor::START && after < purge_horizon(&mut conn).await? {
+            return Err(ApiError::Gone(
+                "Changes before this cursor have been purged; start again without `after`"
+                    .to_owned(),
+            ));
+        }
+        if rand::random::<u8>() == 0 {
+            if let Err(e) = purge(&mut conn, settings.tombstone_retention).await {
+                tracing::warn!(error = %e, "could not purge old tombstones");
+            }
         }
     }
     let deadline = Instant::now() + Duration::from_secs(u64::from(wait));
     let mut wake = (wait > 0).then(|| notifier.subscribe());
+    let mut notified = true;
     loop {
-        let items = read(&mut conn, after, i64::from(limit), types.as_deref()).await?;
+        let items = {
+            let mut conn = db.conn().await?;
+            read(&mut conn, after, i64::from(limit), types.as_deref()).await?
+        };
         if !items.is_empty() || Instant::now() >= deadline {
             let next_cursor = items
                 .last()
@@ -400,16 +418,20 @@ pub async fn list_changes(
                 .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
                 .json(ChangePage { items, next_cursor }));
         }
-        // Sleep until a notification or a short poll interval (a commit that is not yet below
-        // the horizon needs another look), but never past the deadline.
+        // Sleep until a notification or a poll interval, never past the deadline. Right after a
+        // notification the interval is short: its commit may not be below the horizon yet (an
+        // older transaction still runs) and needs another look soon. Otherwise it is long, so
+        // that hundreds of idle long polls cost the database little.
+        let interval = if notified { 250 } else { 2_000 };
         let nap =
-            Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()));
-        match wake.as_mut() {
-            Some(rx) => {
-                let _ = tokio::time::timeout(nap, rx.changed()).await;
+            Duration::from_millis(interval).min(deadline.saturating_duration_since(Instant::now()));
+        notified = match wake.as_mut() {
+            Some(rx) => matches!(tokio::time::timeout(nap, rx.changed()).await, Ok(Ok(()))),
+            None => {
+                tokio::time::sleep(nap).await;
+                false
             }
-            None => tokio::time::sleep(nap).await,
-        }
+        };
     }
 }
 

@@ -336,7 +336,7 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
     }
     actix_web::rt::System::new().block_on(async {
         let db = Db::new(url, &config.pool)?;
-        let state = AppState::new(db, config, keys);
+        let state = AppState::new(db, config, keys)?;
         let app = Application::build(config, state)?;
         tracing::info!(
             address = %format!("http://{}:{}", config.bind.ip(), app.port()),

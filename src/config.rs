@@ -70,11 +70,95 @@ pub struct JwtSettings {
     pub token_ttl: Duration,
 }
 
-/// Per-client request budgets per minute.
+/// Request budgets per minute, counted in PostgreSQL (shared by every replica).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
+    /// Tokens one client may obtain (successful token requests).
     pub token_requests_per_minute: u32,
+    /// Token requests from one source address, whatever their outcome.
+    pub token_requests_per_address_per_minute: u32,
+    /// Failed token requests for one client id from one source address.
+    pub token_failures_per_minute: u32,
     pub writes_per_minute: u32,
+}
+
+/// How many requests of the kinds that stay open long one client may have open at once on one
+/// replica (they protect this replica's connections and memory, so they are counted here).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenLimits {
+    pub long_polls_per_client: usize,
+    pub exports_per_client: usize,
+    /// Longest a streamed export may take to deliver, however slowly its client reads.
+    pub export_deadline: Duration,
+    /// Longest a request body may pause between two chunks before the request is 408.
+    pub body_idle_timeout: Duration,
+}
+
+impl Default for OpenLimits {
+    fn default() -> Self {
+        Self {
+            long_polls_per_client: 8,
+            exports_per_client: 4,
+            export_deadline: Duration::from_secs(600),
+            body_idle_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// An address range (`10.0.0.0/8`, `::1`), for trusted proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+        let addr: std::net::IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or address/prefix"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a prefix length out of range"))?
+        };
+        Ok(Self { addr, prefix })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +175,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub jwt: JwtSettings,
     pub rate_limits: RateLimits,
+    pub open_limits: OpenLimits,
+    /// Proxies whose `X-Forwarded-For` names the client's address (for per-address limits).
+    pub trusted_proxies: Vec<IpNet>,
     /// How long deletions stay in the change feed (older cursors get 410).
     pub tombstone_retention: Duration,
     pub imports: crate::imports::ImportLimits,
@@ -163,8 +250,14 @@ impl Config {
             previous_kid: get("SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_KID"),
             issuer: get("SAMVERKAN_JWT_ISSUER").unwrap_or_else(|| "samverkan".to_owned()),
             audience: get("SAMVERKAN_JWT_AUDIENCE").unwrap_or_else(|| "samverkan-api".to_owned()),
-            token_ttl: Duration::from_secs(900),
+            token_ttl: Duration::from_secs(parse(&get, "SAMVERKAN_JWT_TTL_SECONDS", Some(900))?),
         };
+        if !(60..=86_400).contains(&jwt.token_ttl.as_secs()) {
+            return Err(ConfigError {
+                name: "SAMVERKAN_JWT_TTL_SECONDS",
+                message: "must be between 60 and 86400".to_owned(),
+            });
+        }
         if jwt.previous_public_key_file.is_some() != jwt.previous_kid.is_some() {
             return Err(ConfigError {
                 name: "SAMVERKAN_JWT_PREVIOUS_PUBLIC_KEY_KID",
@@ -178,8 +271,55 @@ impl Config {
                 "SAMVERKAN_RATE_LIMIT_TOKENS_PER_MINUTE",
                 Some(30),
             )?,
+            token_requests_per_address_per_minute: parse(
+                &get,
+                "SAMVERKAN_RATE_LIMIT_TOKENS_PER_ADDRESS_PER_MINUTE",
+                Some(120),
+            )?,
+            token_failures_per_minute: parse(
+                &get,
+                "SAMVERKAN_RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE",
+                Some(10),
+            )?,
             writes_per_minute: parse(&get, "SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE", Some(1200))?,
         };
+        let open_defaults = OpenLimits::default();
+        let open_limits = OpenLimits {
+            long_polls_per_client: parse(
+                &get,
+                "SAMVERKAN_LONG_POLLS_PER_CLIENT",
+                Some(open_defaults.long_polls_per_client),
+            )?,
+            exports_per_client: parse(
+                &get,
+                "SAMVERKAN_EXPORTS_PER_CLIENT",
+                Some(open_defaults.exports_per_client),
+            )?,
+            export_deadline: Duration::from_secs(parse(
+                &get,
+                "SAMVERKAN_EXPORT_DEADLINE_SECONDS",
+                Some(open_defaults.export_deadline.as_secs()),
+            )?),
+            body_idle_timeout: Duration::from_millis(parse(
+                &get,
+                "SAMVERKAN_BODY_IDLE_TIMEOUT_MS",
+                Some(open_defaults.body_idle_timeout.as_millis() as u64),
+            )?),
+        };
+        let trusted_proxies = get("SAMVERKAN_TRUSTED_PROXIES")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<IpNet>, String>>()
+            })
+            .transpose()
+            .map_err(|message| ConfigError {
+                name: "SAMVERKAN_TRUSTED_PROXIES",
+                message,
+            })?
+            .unwrap_or_default();
         let tombstone_retention = Duration::from_secs(
             86_400 * parse::<u64>(&get, "SAMVERKAN_TOMBSTONE_RETENTION_DAYS", Some(30))?,
         );
@@ -209,6 +349,8 @@ impl Config {
             request_timeout,
             jwt,
             rate_limits,
+            open_limits,
+            trusted_proxies,
         })
     }
 }
@@ -259,6 +401,19 @@ mod tests {
     fn database_url_is_never_printed() {
         let c = config(&[("DATABASE_URL", "postgres://u:secret@db/x")]).expect("valid");
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn proxy_ranges_contain_their_addresses() {
+        let net: IpNet = "10.1.0.0/16".parse().expect("range");
+        assert!(net.contains("10.1.200.3".parse().expect("ip")));
+        assert!(!net.contains("10.2.0.1".parse().expect("ip")));
+        assert!(net.contains("::ffff:10.1.0.9".parse().expect("mapped")));
+        let one: IpNet = "::1".parse().expect("v6");
+        assert!(one.contains("::1".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
+        let e = config(&[("SAMVERKAN_TRUSTED_PROXIES", "10.0.0.0/8, nope")]).expect_err("bad");
+        assert_eq!(e.name, "SAMVERKAN_TRUSTED_PROXIES");
     }
 
     #[test]

@@ -80,6 +80,12 @@ impl Db {
     }
 }
 
+/// The pool as app data, for the plumbing that runs before a handler (idempotency, rate limits).
+/// Handlers take [`Db`] as an extractor instead, which hands out the pool only for a request the
+/// authorization gate admitted (see `auth::admitted`).
+#[derive(Clone)]
+pub struct Unguarded(pub Db);
+
 /// How a URL's `sslmode` asks for TLS (libpq's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tls {

@@ -118,11 +118,22 @@ pub enum ApiError {
     PreconditionRequired,
     /// Too many requests from this client (429 with `Retry-After` seconds).
     TooManyRequests(u64),
+    /// Too many requests of one kind open at once (long polls, exports): 429 with the reason and
+    /// `Retry-After` seconds.
+    Busy(String, u64),
+    /// A request with this `Idempotency-Key` is still running (409 with `Retry-After`: when its
+    /// lease runs out at the latest).
+    InProgress(u64),
+    /// The request (its body) did not arrive in time (408).
+    RequestTimeout(String),
     /// The database (or another dependency) cannot be reached in time (503 with `Retry-After`).
     Unavailable(String),
     /// Anything unexpected (500). The cause is logged, never sent.
     Internal(anyhow::Error),
 }
+
+/// The 401 detail for a request that carries no credentials at all.
+pub const NO_CREDENTIALS: &str = "This operation needs a bearer token";
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -158,7 +169,11 @@ impl ApiError {
             ApiError::IdempotencyMismatch => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
-            ApiError::TooManyRequests(_) => ("too-many-requests", "Too many requests"),
+            ApiError::TooManyRequests(_) | ApiError::Busy(..) => {
+                ("too-many-requests", "Too many requests")
+            }
+            ApiError::InProgress(_) => ("conflict", "Conflict with the current state"),
+            ApiError::RequestTimeout(_) => ("request-timeout", "Request timeout"),
             ApiError::Unavailable(_) => ("service-unavailable", "Service temporarily unavailable"),
             ApiError::Internal(_) => ("internal-error", "Internal server error"),
         }
@@ -189,7 +204,15 @@ impl ApiError {
             | ApiError::Forbidden(d)
             | ApiError::Conflict(d)
             | ApiError::Gone(d)
+            | ApiError::Busy(d, _)
+            | ApiError::RequestTimeout(d)
             | ApiError::Unavailable(d) => (Some(d.clone()), vec![]),
+            ApiError::InProgress(secs) => (
+                Some(format!(
+                    "A request with this Idempotency-Key is still in progress; retry in {secs} seconds"
+                )),
+                vec![],
+            ),
             ApiError::IdempotencyMismatch => (
                 Some("This Idempotency-Key was used with a different request; use a new key for a new request".to_owned()),
                 vec![],
@@ -270,7 +293,9 @@ impl ResponseError for ApiError {
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::Busy(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InProgress(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -295,8 +320,17 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "5"));
             }
-            ApiError::TooManyRequests(secs) => {
+            ApiError::TooManyRequests(secs)
+            | ApiError::Busy(_, secs)
+            | ApiError::InProgress(secs) => {
                 res.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            ApiError::RequestTimeout(_) => {
+                res.insert_header((header::CONNECTION, "close"));
+            }
+            ApiError::Unauthorized(detail) if detail == NO_CREDENTIALS => {
+                // RFC 6750 §3.1: a request without credentials gets no error code.
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"samverkan\""));
             }
             ApiError::Unauthorized(detail) => {
                 let detail = detail.replace('"', "'");
@@ -328,6 +362,15 @@ impl From<diesel::result::Error> for ApiError {
             ) => {
                 tracing::warn!(error = %err, "database connection lost");
                 ApiError::Unavailable("The database is not reachable right now".to_owned())
+            }
+            // A backstop: text is checked for NUL where it enters, but should any slip through,
+            // it is the client's input, not a server fault.
+            E::DatabaseError(_, info)
+                if info
+                    .message()
+                    .contains("invalid byte sequence for encoding") =>
+            {
+                ApiError::invalid("body", "text must not contain NUL (U+0000)")
             }
             E::DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
                 tracing::warn!(error = %err, "database unavailable");

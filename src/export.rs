@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -55,17 +54,20 @@ pub fn negotiate(req: &HttpRequest) -> Result<Format, ApiError> {
     })
 }
 
-/// Where a producer writes the rows of an export.
+/// Where a producer writes the rows of an export: a temporary file, so that the database
+/// connection is held only while PostgreSQL produces the rows, never while a slow client reads.
 pub struct Sink<T> {
-    tx: mpsc::Sender<Result<web::Bytes, std::io::Error>>,
+    file: std::io::BufWriter<std::fs::File>,
     format: Format,
     columns: Vec<String>,
+    failed: Option<std::io::Error>,
     _rows: PhantomData<T>,
 }
 
 impl<T: Serialize> Sink<T> {
-    /// Writes one row; `false` when the client has gone away (stop producing).
+    /// Writes one row; `false` when it cannot be written (stop producing).
     pub async fn send(&mut self, row: &T) -> bool {
+        use std::io::Write;
         let bytes = match self.format {
             Format::Csv => csv_line(&self.columns, row),
             _ => {
@@ -74,7 +76,107 @@ impl<T: Serialize> Sink<T> {
                 line
             }
         };
-        self.tx.send(Ok(bytes.into())).await.is_ok()
+        match self.file.write_all(&bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                self.failed = Some(e);
+                false
+            }
+        }
+    }
+}
+
+/// What an export needs of the request: who asks (exports are limited per client) and the
+/// replica's budgets for requests that stay open long.
+pub struct Exporter {
+    client: uuid::Uuid,
+    open: std::sync::Arc<crate::ratelimit::OpenRequests>,
+}
+
+impl actix_web::FromRequest for Exporter {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let caller = crate::auth::Caller::from_request(req, payload);
+        let open = req
+            .app_data::<web::Data<crate::ratelimit::OpenRequests>>()
+            .map(|o| o.clone().into_inner());
+        Box::pin(async move {
+            let caller = caller.await?;
+            let open = open.ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("no open-request budgets configured"))
+            })?;
+            Ok(Exporter {
+                client: caller.client_id,
+                open,
+            })
+        })
+    }
+}
+
+impl Exporter {
+    /// Answers an export. In order: a place among the client's open exports (429 beyond its
+    /// limit), a place in the bulk share of the pool, a connection; then `produce` writes every
+    /// row to a temporary file and the connection and the place go back; then the file streams
+    /// to the client at its own pace, within the export deadline. The file is unlinked as soon
+    /// as it is created, so nothing is left behind whatever happens.
+    pub async fn respond<T, F, Fut>(
+        self,
+        format: Format,
+        name: &str,
+        db: &crate::db::Db,
+        produce: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        T: Serialize + ToSchema + 'static,
+        F: FnOnce(Sink<T>, crate::db::PgConn) -> Fut,
+        Fut: Future<Output = Result<Sink<T>, ApiError>>,
+    {
+        let open = self
+            .open
+            .open(crate::ratelimit::Kind::Export, self.client)?;
+        let deadline = std::time::Instant::now() + self.open.limits().export_deadline;
+        let (writer, reader) = crate::spool::anonymous_file()?;
+        let mut sink = Sink {
+            file: std::io::BufWriter::with_capacity(64 * 1024, writer),
+            format,
+            columns: columns::<T>(),
+            failed: None,
+            _rows: PhantomData,
+        };
+        if format == Format::Csv {
+            use std::io::Write;
+            let mut head = "\u{feff}".as_bytes().to_vec();
+            head.extend(csv_record(sink.columns.iter().cloned()));
+            sink.file.write_all(&head).map_err(ApiError::internal)?;
+        }
+        let sink = {
+            let _share = self.open.bulk().await?;
+            let conn = db.conn().await?;
+            produce(sink, conn).await?
+        };
+        if let Some(e) = sink.failed {
+            return Err(ApiError::internal(e));
+        }
+        sink.file
+            .into_inner()
+            .map_err(|e| ApiError::internal(e.into_error()))?
+            .sync_data()
+            .ok();
+        let (content_type, extension) = match format {
+            Format::Csv => ("text/csv; charset=utf-8", "csv"),
+            _ => ("application/x-ndjson", "ndjson"),
+        };
+        let stream = crate::spool::stream_file(reader, deadline, open);
+        Ok(HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{extension}\""),
+            ))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .streaming(stream))
     }
 }
 
@@ -116,60 +218,52 @@ fn cell(value: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn csv_record(cells: impl IntoIterator<Item = String>) -> Vec<u8> {
+/// One CSV record (`;`, CRLF), every cell neutralised against formula injection.
+pub fn csv_record(cells: impl IntoIterator<Item = String>) -> Vec<u8> {
     let mut writer = csv::WriterBuilder::new()
         .delimiter(b';')
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let cells: Vec<String> = cells.into_iter().collect();
+    let cells: Vec<String> = cells.into_iter().map(neutralise).collect();
     let _ = writer.write_record(&cells);
     writer.into_inner().unwrap_or_default()
 }
 
-/// Answers an export: spawns `produce`, which writes rows into the sink, and streams them.
-/// Acquire the database connection before calling this, so an outage is still a 503.
-pub fn respond<T, F, Fut>(format: Format, name: &str, produce: F) -> HttpResponse
-where
-    T: Serialize + ToSchema + 'static,
-    F: FnOnce(Sink<T>) -> Fut + 'static,
-    Fut: Future<Output = Result<(), ApiError>> + 'static,
-{
-    let (tx, rx) = mpsc::channel::<Result<web::Bytes, std::io::Error>>(64);
-    let columns = columns::<T>();
-    let (content_type, extension) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        _ => ("application/x-ndjson", "ndjson"),
-    };
-    if format == Format::Csv {
-        let mut head = "\u{feff}".as_bytes().to_vec();
-        head.extend(csv_record(columns.iter().cloned()));
-        let _ = tx.try_send(Ok(head.into()));
+/// The characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `text` is a formula-starting cell, possibly already behind apostrophes.
+fn formula_like(text: &str) -> bool {
+    text.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+fn plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|c| *c == '.').count() <= 1
+        && !digits.starts_with('.')
+        && !digits.ends_with('.')
+}
+
+/// Prefixes a cell that a spreadsheet would run as a formula with an apostrophe, as OWASP
+/// recommends, so Excel shows it as text. Plain numbers (`-5260000`) are left as numbers: as a
+/// "formula" they only compute themselves. Cells already starting with apostrophes before such a
+/// character get one more, so that [`unneutralise`] gives back exactly what was exported.
+pub fn neutralise(cell: String) -> String {
+    if formula_like(&cell) && (cell.starts_with('\'') || !plain_number(&cell)) {
+        format!("'{cell}")
+    } else {
+        cell
     }
-    let sink = Sink {
-        tx: tx.clone(),
-        format,
-        columns,
-        _rows: PhantomData,
-    };
-    actix_web::rt::spawn(async move {
-        if let Err(err) = produce(sink).await {
-            tracing::error!(error = %err, "export failed midway");
-            let _ = tx
-                .send(Err(std::io::Error::other("the export failed midway")))
-                .await;
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.{extension}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream)
+}
+
+/// The inverse of [`neutralise`], for imports: an export loads back unchanged.
+pub fn unneutralise(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +290,27 @@ mod tests {
             String::from_utf8(line).expect("utf-8"),
             "\"a;b\";\"rad 1\nrad 2\";Åre\r\n"
         );
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back_unchanged() {
+        for (exported, neutral) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+46 70", "'+46 70"),
+            ("-rubrik", "'-rubrik"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tflik", "'\tflik"),
+            ("\rrad", "'\rrad"),
+            ("'=redan", "''=redan"),
+            ("-5260000", "-5260000"),
+            ("-12.5", "-12.5"),
+            ("Ånge", "Ånge"),
+            ("'citat", "'citat"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralise(exported.to_owned()), neutral, "{exported:?}");
+            assert_eq!(unneutralise(neutral), exported, "{neutral:?}");
+        }
     }
 
     #[test]

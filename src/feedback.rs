@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::export::{self, Format};
+use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
@@ -503,30 +503,34 @@ fn sorted(mut query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQ
 #[get("/feedback")]
 pub async fn list_feedback(
     req: HttpRequest,
-    db: web::Data<Db>,
+    exports: Exporter,
+    db: Db,
     params: Query<FeedbackListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = filter(params.0)?;
-    let mut conn = db.conn().await?;
     if format != Format::Json {
-        return Ok(export::respond::<Feedback, _, _>(
-            format,
-            "feedback",
-            move |mut sink| async move {
-                let mut rows = sorted(filtered(), &sort)
-                    .select(FeedbackRow::as_select())
-                    .load_stream::<FeedbackRow>(&mut conn)
-                    .await?;
-                while let Some(row) = rows.try_next().await? {
-                    if !sink.send(&Feedback::from(row)).await {
-                        break;
+        return exports
+            .respond::<Feedback, _, _>(
+                format,
+                "feedback",
+                &db,
+                move |mut sink, mut conn| async move {
+                    let mut rows = sorted(filtered(), &sort)
+                        .select(FeedbackRow::as_select())
+                        .load_stream::<FeedbackRow>(&mut conn)
+                        .await?;
+                    while let Some(row) = rows.try_next().await? {
+                        if !sink.send(&Feedback::from(row)).await {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            },
-        ));
+                    Ok(sink)
+                },
+            )
+            .await;
     }
+    let mut conn = db.conn().await?;
     let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<FeedbackRow> = sorted(filtered(), &sort)
         .select(FeedbackRow::as_select())
@@ -560,7 +564,7 @@ pub async fn list_feedback(
 #[get("/feedback/{id}")]
 pub async fn get_feedback(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -604,7 +608,7 @@ fn suggestions_json(s: &[Suggestion]) -> serde_json::Value {
 #[post("/feedback")]
 pub async fn create_feedback(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
     let values = Values::from(body.0);
@@ -659,7 +663,7 @@ pub async fn create_feedback(
 pub async fn update_feedback(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<FeedbackPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -751,7 +755,7 @@ pub async fn update_feedback(
 pub async fn delete_feedback(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -814,7 +818,7 @@ pub async fn delete_feedback(
 pub async fn upsert_feedback(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1089,7 +1093,7 @@ pub struct SummaryParams {
 #[get("/feedback/summary")]
 pub async fn feedback_summary(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<SummaryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let year = params.0.year;

@@ -183,8 +183,45 @@ pub struct RequestTimeout(pub Duration);
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
+/// Refuses query parameters whose names or values are not text a handler can take: bytes that
+/// are not UTF-8 once percent-decoded (form decoding would silently turn them into U+FFFD) or NUL.
+fn check_query_text(query: &str) -> Result<(), ApiError> {
+    let mut violations = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |raw: &str| -> Vec<u8> {
+            let spaced = raw.replace('+', " ");
+            percent_encoding::percent_decode_str(&spaced).collect()
+        };
+        let name_bytes = decode(name);
+        let field = String::from_utf8(name_bytes.clone())
+            .ok()
+            .filter(|n| !n.contains('\0'))
+            .unwrap_or_else(|| "query".to_owned());
+        for bytes in [name_bytes, decode(value)] {
+            match String::from_utf8(bytes) {
+                Err(_) => violations.push(Violation::new(
+                    field.clone(),
+                    "is not valid UTF-8 once percent-decoded",
+                )),
+                Ok(text) if text.contains('\0') => violations.push(Violation::new(
+                    field.clone(),
+                    "must not contain NUL (U+0000)",
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(violations))
+    }
+}
+
 impl<T: DeserializeOwned> Query<T> {
     pub fn parse(query: &str) -> Result<T, ApiError> {
+        check_query_text(query)?;
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map_err(|err| {
             let message = err.inner().to_string();
@@ -297,51 +334,87 @@ fn mime_json() -> HeaderValue {
 }
 
 /// One operation of the route table: its method and the scopes its security requirement names
-/// (`None` for a public operation).
+/// (`None` for an operation declared public).
 struct RouteMethod {
     method: String,
     scopes: Option<Vec<crate::auth::Scope>>,
 }
 
+/// The operations that are public on purpose. Every other operation must declare a bearer
+/// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
+/// declares neither, so a new handler cannot end up unauthenticated by omission.
+pub const PUBLIC_OPERATIONS: [&str; 7] = [
+    "getApiInfo",
+    "getOpenApiDocument",
+    "createToken",
+    "getJwks",
+    "getLiveness",
+    "getReadiness",
+    "getMetrics",
+];
+
+/// What the route table says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// No route has this path.
+    Unknown,
+    /// The path exists, but not with this method; the methods it has.
+    MethodNotAllowed(Vec<String>),
+    /// The operation: its full route pattern (as actix reports it for the matched resource) and
+    /// the scopes it needs (`None` when public).
+    Operation {
+        pattern: String,
+        scopes: Option<Vec<crate::auth::Scope>>,
+    },
+}
+
 /// Every route of the service with its methods and security requirements, built from the
-/// OpenAPI document, so the fallback can tell "no such resource" (404) from "no such method
-/// here" (405), and [`crate::auth::authorize`] enforces exactly what the document declares.
+/// OpenAPI document, so that [`crate::auth::authorize`] enforces exactly what the document
+/// declares and the fallback can tell "no such resource" (404) from "no such method" (405).
 pub struct RouteTable {
     routes: Vec<(ResourceDef, usize, Vec<RouteMethod>)>,
 }
 
 impl RouteTable {
-    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
-        let routes = doc
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let methods = [
-                    ("GET", &item.get),
-                    ("PUT", &item.put),
-                    ("POST", &item.post),
-                    ("PATCH", &item.patch),
-                    ("DELETE", &item.delete),
-                ]
-                .into_iter()
-                .filter_map(|(method, op)| {
-                    op.as_ref().map(|op| RouteMethod {
-                        method: method.to_owned(),
-                        scopes: required_scopes(op),
-                    })
-                })
-                .collect();
-                let dynamic = path.matches('{').count();
-                (ResourceDef::new(path.as_str()), dynamic, methods)
-            })
-            .collect();
-        Self { routes }
+    /// Reads the table from the document; an operation with neither a known bearer requirement
+    /// nor a place in [`PUBLIC_OPERATIONS`] is an error.
+    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Result<Self, String> {
+        let mut routes = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let mut methods = Vec::new();
+            for (method, op) in [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ] {
+                let Some(op) = op else { continue };
+                let id = op.operation_id.as_deref().unwrap_or_default();
+                let scopes =
+                    required_scopes(op).map_err(|e| format!("{method} {path} ({id}): {e}"))?;
+                if scopes.is_none() && !PUBLIC_OPERATIONS.contains(&id) {
+                    return Err(format!(
+                        "{method} {path} ({id}) declares no security requirement and is not one of the public operations"
+                    ));
+                }
+                methods.push(RouteMethod {
+                    method: method.to_owned(),
+                    scopes,
+                });
+            }
+            let dynamic = path.matches('{').count();
+            routes.push((ResourceDef::new(path.as_str()), dynamic, methods));
+        }
+        Ok(Self { routes })
     }
 
     /// Every route matching `path`, most specific first (fewest parameters, then the latest
     /// first parameter: `/networks/by-external-id/{system}/{id}` before `/networks/{id}/…`).
-    fn matching<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a [RouteMethod]> + 'a {
+    fn matching<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = (&'a ResourceDef, &'a [RouteMethod])> + 'a {
         let mut found: Vec<_> = self
             .routes
             .iter()
@@ -353,38 +426,144 @@ impl RouteTable {
                 std::cmp::Reverse(def.pattern().and_then(|p| p.find('{')).unwrap_or(0)),
             )
         });
-        found.into_iter().map(|(_, _, methods)| methods.as_slice())
+        found
+            .into_iter()
+            .map(|(def, _, methods)| (def, methods.as_slice()))
     }
 
-    /// The methods of the route that `path` most specifically names, empty when none matches
-    /// (`/v1/feedback/summary` is the summary's route, not `/v1/feedback/{id}`'s).
+    /// The methods of the route that `path` most specifically names (`HEAD` wherever `GET`),
+    /// empty when none matches (`/v1/feedback/summary` is the summary's route, not
+    /// `/v1/feedback/{id}`'s).
     pub fn allowed(&self, path: &str) -> Vec<String> {
-        self.matching(path)
-            .next()
-            .map(|methods| methods.iter().map(|m| m.method.clone()).collect())
-            .unwrap_or_default()
+        let Some((_, methods)) = self.matching(path).next() else {
+            return Vec::new();
+        };
+        let mut allowed: Vec<String> = methods.iter().map(|m| m.method.clone()).collect();
+        if allowed.iter().any(|m| m == "GET") {
+            allowed.insert(1, "HEAD".to_owned());
+        }
+        allowed
     }
 
-    /// The scopes `method path` needs; `None` when it is public or does not exist.
-    pub fn required_scopes(&self, method: &str, path: &str) -> Option<Vec<crate::auth::Scope>> {
-        self.matching(path)
-            .find_map(|methods| methods.iter().find(|m| m.method == method))
-            .and_then(|m| m.scopes.clone())
+    /// The operation `method path` names. `path` is the decoded path the router matches (actix's
+    /// `match_info`), never the raw one, so that an encoded spelling resolves to the same route.
+    /// `HEAD` resolves to the `GET` operation.
+    pub fn resolve(&self, method: &str, path: &str) -> Resolved {
+        let method = if method == "HEAD" { "GET" } else { method };
+        let mut routes = self.matching(path).peekable();
+        let Some((_, first)) = routes.peek() else {
+            return Resolved::Unknown;
+        };
+        if !first.iter().any(|m| m.method == method) {
+            return Resolved::MethodNotAllowed(self.allowed(path));
+        }
+        routes
+            .find_map(|(def, methods)| {
+                let m = methods.iter().find(|m| m.method == method)?;
+                Some(Resolved::Operation {
+                    pattern: def.pattern()?.to_owned(),
+                    scopes: m.scopes.clone(),
+                })
+            })
+            .unwrap_or(Resolved::Unknown)
+    }
+
+    /// The name of the path parameter that the `index`-th segment of `path` fills under the
+    /// route `path` resolves to, when that segment is a parameter.
+    pub fn parameter_at(&self, path: &str, index: usize) -> Option<String> {
+        let (def, _) = self.matching(path).next()?;
+        let segment = def.pattern()?.split('/').nth(index)?;
+        segment
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .map(|s| s.split(':').next().unwrap_or(s).to_owned())
     }
 }
 
-/// The scopes of an operation's bearer requirement, read from its OpenAPI security.
-fn required_scopes(op: &utoipa::openapi::path::Operation) -> Option<Vec<crate::auth::Scope>> {
-    let security = serde_json::to_value(op.security.as_ref()?).ok()?;
-    security.as_array()?.iter().find_map(|requirement| {
-        let scopes = requirement.get(crate::auth::SCHEME)?.as_array()?;
-        Some(
-            scopes
-                .iter()
-                .filter_map(|s| s.as_str()?.parse().ok())
-                .collect(),
-        )
-    })
+/// The scopes of an operation's bearer requirement, read from its OpenAPI security: `None` for
+/// no requirement, an error for a requirement this service cannot enforce.
+fn required_scopes(
+    op: &utoipa::openapi::path::Operation,
+) -> Result<Option<Vec<crate::auth::Scope>>, String> {
+    let Some(security) = op.security.as_ref() else {
+        return Ok(None);
+    };
+    let security = serde_json::to_value(security).map_err(|e| e.to_string())?;
+    let requirements = security.as_array().cloned().unwrap_or_default();
+    if requirements.is_empty() {
+        return Ok(None);
+    }
+    let mut found = None;
+    for requirement in &requirements {
+        let Some(object) = requirement.as_object() else {
+            return Err("a security requirement is not an object".to_owned());
+        };
+        for (scheme, scopes) in object {
+            if scheme != crate::auth::SCHEME {
+                return Err(format!("unknown security scheme {scheme:?}"));
+            }
+            let mut parsed = Vec::new();
+            for scope in scopes.as_array().into_iter().flatten() {
+                let scope = scope.as_str().unwrap_or_default();
+                parsed.push(scope.parse().map_err(|e: String| e)?);
+            }
+            found = Some(parsed);
+        }
+    }
+    found
+        .map(Some)
+        .ok_or_else(|| "an empty security requirement".to_owned())
+}
+
+/// Refuses a path whose segments decode to text a handler cannot take: bytes that are not UTF-8
+/// once percent-decoded, or NUL. The violation names the path parameter the segment fills.
+/// `decoded` is the path as the router sees it.
+pub fn check_path_text(raw: &str, decoded: &str, routes: &RouteTable) -> Result<(), ApiError> {
+    let mut violations = Vec::new();
+    for (index, segment) in raw.split('/').enumerate() {
+        if !segment.contains('%') {
+            continue;
+        }
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+        let problem = match std::str::from_utf8(&bytes) {
+            Err(_) => "is not valid UTF-8 once percent-decoded",
+            Ok(text) if text.contains('\0') => "must not contain NUL (U+0000)",
+            Ok(_) => continue,
+        };
+        let field = routes
+            .parameter_at(decoded, index)
+            .unwrap_or_else(|| "path".to_owned());
+        violations.push(Violation::new(field, problem));
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(violations))
+    }
+}
+
+/// The address a request comes from: the peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
+pub fn client_address(req: &HttpRequest, trusted: &[crate::config::IpNet]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".to_owned();
+    };
+    if !trusted.iter().any(|net| net.contains(peer)) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+        .unwrap_or(peer)
+        .to_string()
 }
 
 /// Deserializes a JSON Merge Patch member: absent → `None`, `null` → `Some(None)`.
@@ -398,7 +577,7 @@ where
 
 /// Answers every request no route took: 405 with `Allow` when the path exists, 404 otherwise.
 pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
-    let allowed = table.allowed(req.path());
+    let allowed = table.allowed(req.match_info().as_str());
     if allowed.is_empty() {
         return ApiError::NotFound(format!("There is no resource at {}", req.path()))
             .error_response();
@@ -501,21 +680,28 @@ mod tests {
     }
 }
 
-/// Reads a request body up to `limit` bytes (413 beyond it, without reading further).
+/// Reads a request body up to `limit` bytes (413 beyond it, without reading further; 408 when
+/// it pauses for longer than `idle`).
 pub async fn read_body(
     payload: &mut actix_web::dev::Payload,
     limit: usize,
+    idle: Duration,
 ) -> Result<web::BytesMut, ApiError> {
-    use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(payload_error)?;
+    while let Some(chunk) = crate::spool::next_chunk(payload, idle).await? {
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// How long a request body may pause (`SAMVERKAN_BODY_IDLE_TIMEOUT_MS`).
+pub fn body_idle_timeout(req: &HttpRequest) -> Duration {
+    req.app_data::<web::Data<crate::ratelimit::OpenRequests>>()
+        .map(|o| o.limits().body_idle_timeout)
+        .unwrap_or_else(|| crate::config::OpenLimits::default().body_idle_timeout)
 }
 
 /// The largest JSON body a write accepts.
@@ -526,8 +712,59 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
+/// The JSON path of the first string (member name or value) in `value` that contains NUL.
+pub fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_nul(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "")))
+            } else {
+                find_nul(v, &join(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Text in a JSON body never holds NUL (PostgreSQL cannot store it): refused up front, naming
+/// the member. JSON can only carry NUL as the escape `\u0000`, so bodies without one are not
+/// looked at twice.
+fn check_json_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    let escaped = bytes
+        .windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'));
+    if !escaped {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match find_nul(&value, "") {
+        Some(field) => Err(ApiError::invalid(field, "must not contain NUL (U+0000)")),
+        None => Ok(()),
+    }
+}
+
 impl<T: DeserializeOwned> Json<T> {
     pub fn parse(bytes: &[u8]) -> Result<T, ApiError> {
+        check_json_nul(bytes)?;
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
             let inner = err.inner();
@@ -606,6 +843,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let json = is_json(req);
+        let idle = body_idle_timeout(req);
         let mut payload = payload.take();
         Box::pin(async move {
             if !json {
@@ -614,7 +852,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 )
                 .into());
             }
-            let body = read_body(&mut payload, JSON_BODY_LIMIT).await?;
+            let body = read_body(&mut payload, JSON_BODY_LIMIT, idle).await?;
             Ok(Json(Self::parse(&body)?))
         })
     }

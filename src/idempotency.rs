@@ -21,16 +21,19 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::{JSON_BODY_LIMIT, read_body};
+use crate::spool;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// How long a claimed key is protected while its first attempt runs.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claimed key stays protected without a sign of life from its first attempt. The
+/// attempt renews it every [`HEARTBEAT`] while it runs, so a request that died (its replica
+/// killed) frees its key for a retry within this time.
+const LEASE: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// The key of the request being served, for [`mark_effect`].
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ struct Stored {
     state: String,
     #[diesel(sql_type = Bool)]
     lease_active: bool,
+    #[diesel(sql_type = Integer)]
+    lease_left: i32,
     #[diesel(sql_type = Bool)]
     effect_committed: bool,
     #[diesel(sql_type = Nullable<Text>)]
@@ -115,7 +120,9 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
             return Ok(Claim::Run);
         }
         let stored: Option<Stored> = diesel::sql_query(
-            "SELECT fingerprint, state, lease_until > now() AS lease_active, effect_committed, resource, \
+            "SELECT fingerprint, state, lease_until > now() AS lease_active, \
+                    GREATEST(1, ceil(extract(epoch FROM lease_until - now())))::int AS lease_left, \
+                    effect_committed, resource, \
                     response_status, response_headers, response_body \
              FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND expires_at > now()",
         )
@@ -146,10 +153,7 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
             )));
         }
         if stored.lease_active {
-            return Err(ApiError::Conflict(
-                "A request with this Idempotency-Key is still in progress; retry shortly"
-                    .to_owned(),
-            ));
+            return Err(ApiError::InProgress(stored.lease_left.max(1) as u64));
         }
         // The first attempt died before writing anything: take over its lease.
         let taken = diesel::sql_query(
@@ -165,9 +169,31 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
             return Ok(Claim::Run);
         }
     }
-    Err(ApiError::Conflict(
-        "A request with this Idempotency-Key is still in progress; retry shortly".to_owned(),
-    ))
+    Err(ApiError::InProgress(1))
+}
+
+/// Renews the lease of a running attempt, for as long as it is polled (it never finishes).
+async fn heartbeat(db: Db, client: Uuid, key: String) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let renewed = async {
+            let mut conn = db.conn().await?;
+            diesel::sql_query(
+                "UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => $3) \
+                 WHERE client_id = $1 AND key = $2 AND state = 'running'",
+            )
+            .bind::<SqlUuid, _>(client)
+            .bind::<Text, _>(&key)
+            .bind::<diesel::sql_types::Double, _>(LEASE.as_secs_f64())
+            .execute(&mut conn)
+            .await?;
+            Ok::<_, ApiError>(())
+        }
+        .await;
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "could not renew an idempotency lease");
+        }
+    }
 }
 
 fn replay(stored: &Stored) -> HttpResponse {
@@ -244,7 +270,7 @@ pub async fn middleware(
         .headers()
         .get(&IDEMPOTENCY_KEY)
         .map(|v| v.to_str().map(str::to_owned));
-    let caller = req.extensions().get::<Caller>().cloned();
+    let caller = crate::auth::authenticated(&req);
     let (Some(key), Some(caller), true) = (key, caller, req.method() == Method::POST) else {
         return next
             .call(req)
@@ -267,7 +293,7 @@ pub async fn middleware(
             );
         }
     };
-    let Some(db) = req.app_data::<web::Data<Db>>().cloned() else {
+    let Some(crate::db::Unguarded(db)) = req.app_data::<crate::db::Unguarded>().cloned() else {
         return refuse(
             req,
             ApiError::internal(anyhow::anyhow!("no database configured")),
@@ -288,17 +314,19 @@ pub async fn middleware(
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
+    let idle = crate::http::body_idle_timeout(req.request());
     let body = if req.path().starts_with("/v1/imports/") {
         let max = req
             .app_data::<web::Data<crate::imports::ImportLimits>>()
             .map(|l| l.max_bytes)
             .unwrap_or_else(|| crate::imports::ImportLimits::default().max_bytes);
-        match spool(&mut req.take_payload(), &mut hasher, max).await {
+        let mut payload = req.take_payload();
+        match spool::body_to_file(&mut payload, Some(&mut hasher), max, idle).await {
             Ok(file) => Body::Spooled(file),
             Err(e) => return refuse(req, e),
         }
     } else {
-        match read_body(&mut req.take_payload(), JSON_BODY_LIMIT).await {
+        match read_body(&mut req.take_payload(), JSON_BODY_LIMIT, idle).await {
             Ok(b) => {
                 hasher.update(&b);
                 Body::Memory(b.freeze())
@@ -312,26 +340,23 @@ pub async fn middleware(
         Ok(Claim::Answer(res)) => return Ok(req.into_response(res).map_into_right_body()),
         Err(e) => return refuse(req, e),
     }
-    let spooled = match body {
+    match body {
         Body::Memory(bytes) => {
             let (_, mut payload) = actix_http::h1::Payload::create(true);
             payload.unread_data(bytes);
             req.set_payload(payload.into());
-            None
         }
-        Body::Spooled(path) => {
-            req.set_payload(file_payload(path.clone()));
-            Some(path)
-        }
-    };
+        Body::Spooled(file) => req.set_payload(spool::file_payload(file)),
+    }
     let ctx = KeyContext {
         client_id: caller.client_id,
         key: key.clone(),
     };
-    let res = CURRENT.scope(ctx, next.call(req)).await;
-    if let Some(path) = spooled {
-        let _ = tokio::fs::remove_file(path).await;
-    }
+    let res = tokio::select! {
+        biased;
+        res = CURRENT.scope(ctx, next.call(req)) => res,
+        never = heartbeat(db.clone(), caller.client_id, key.clone()) => match never {},
+    };
     let res = res?;
     let (http_req, res) = res.into_parts();
     let status = res.status();
@@ -361,66 +386,5 @@ pub async fn middleware(
 
 enum Body {
     Memory(web::Bytes),
-    Spooled(std::path::PathBuf),
-}
-
-/// Writes the body to a temporary file, hashing it on the way.
-async fn spool(
-    payload: &mut actix_web::dev::Payload,
-    hasher: &mut Sha256,
-    max_bytes: u64,
-) -> Result<std::path::PathBuf, ApiError> {
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
-    let path = std::env::temp_dir().join(format!("samverkan-import-{}", Uuid::new_v4().simple()));
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut total = 0u64;
-    while let Some(chunk) = payload.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&path).await;
-                return Err(crate::http::payload_error(e));
-            }
-        };
-        total += chunk.len() as u64;
-        if total > max_bytes {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(ApiError::PayloadTooLarge(max_bytes as usize));
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    file.flush().await.map_err(ApiError::internal)?;
-    Ok(path)
-}
-
-/// A request payload streamed from a file.
-fn file_payload(path: std::path::PathBuf) -> actix_web::dev::Payload {
-    use tokio::io::AsyncReadExt;
-    let stream =
-        futures_util::stream::unfold(Some((path, None::<tokio::fs::File>)), |state| async move {
-            let (path, file) = state?;
-            let mut file = match file {
-                Some(f) => f,
-                None => match tokio::fs::File::open(&path).await {
-                    Ok(f) => f,
-                    Err(e) => return Some((Err(actix_web::error::PayloadError::Io(e)), None)),
-                },
-            };
-            let mut buf = vec![0u8; 64 * 1024];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(web::Bytes::from(buf)), Some((path, Some(file)))))
-                }
-                Err(e) => Some((Err(actix_web::error::PayloadError::Io(e)), None)),
-            }
-        });
-    actix_web::dev::Payload::Stream {
-        payload: Box::pin(stream),
-    }
+    Spooled(std::fs::File),
 }

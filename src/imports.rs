@@ -11,7 +11,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -208,27 +207,6 @@ fn strip_server_owned(line: u64, data: &mut Map<String, Value>, problems: &mut V
     }
 }
 
-/// A `Read` over the request body's chunks, handed over from the async side.
-struct ChannelReader {
-    rx: mpsc::Receiver<web::Bytes>,
-    current: web::Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
-    }
-}
-
 /// Remembers where the newlines are in the bytes read so far, so that a CSV record's byte offset
 /// can be turned into the line a person sees (however the file ends its lines: `\n` or `\r\n`,
 /// and counting newlines inside quoted fields). Only newlines not yet passed are kept: flat.
@@ -236,6 +214,10 @@ impl Read for ChannelReader {
 struct Lines {
     pending: std::collections::VecDeque<u64>,
     passed: u64,
+    /// Newlines read so far.
+    seen: u64,
+    /// The line of a quote still waiting for its closing quote.
+    open_quote: Option<u64>,
 }
 
 impl Lines {
@@ -261,8 +243,21 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         let mut lines = self.lines.borrow_mut();
         for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' {
-                lines.pending.push_back(self.offset + i as u64);
+            match *b {
+                b'\n' => {
+                    lines.pending.push_back(self.offset + i as u64);
+                    lines.seen += 1;
+                }
+                // In well-formed CSV quotes come in pairs (around a field, and doubled inside
+                // one); the line of the quote that leaves one unpaired is where a quoted field
+                // was opened and never closed.
+                b'"' => {
+                    lines.open_quote = match lines.open_quote {
+                        Some(_) => None,
+                        None => Some(lines.seen + 1),
+                    }
+                }
+                _ => {}
             }
         }
         self.offset += n as u64;
@@ -272,6 +267,11 @@ impl<R: Read> Read for CountingReader<R> {
 
 /// Reads a CSV cell as the column wants it.
 fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
+    if raw.contains('\0') {
+        return Err("must not contain NUL (U+0000)".to_owned());
+    }
+    // Exports protect formula-like cells with an apostrophe; it is not part of the value.
+    let raw = crate::export::unneutralise(raw);
     let text = raw.trim();
     if text.is_empty() {
         return Ok(Value::Null);
@@ -322,6 +322,11 @@ fn check_row(
     let text = |k: &str| data.get(k).and_then(Value::as_str);
     let int = |k: &str| data.get(k).and_then(Value::as_i64);
     let mut push = |field: &str, message: String| out.push(Violation::at(line, field, message));
+    for (key, value) in data {
+        if let Some(field) = crate::http::find_nul(value, key) {
+            push(&field, "must not contain NUL (U+0000)".to_owned());
+        }
+    }
     for key in data.keys() {
         if !collection.columns().iter().any(|(c, _)| c == key) {
             let allowed: Vec<&str> = collection.columns().iter().map(|(c, _)| *c).collect();
@@ -394,8 +399,8 @@ fn check_row(
         }
     }
     for k in ["startDate", "endDate"] {
-        if text(k).is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
-            push(k, "must be a date YYYY-MM-DD".to_owned());
+        if let Some(Err(message)) = text(k).map(crate::formats::parse_date) {
+            push(k, message);
         }
     }
     if let (Some(s), Some(e)) = (text("startDate"), text("endDate")) {
@@ -514,7 +519,7 @@ fn parse(
     collection: Collection,
     csv: bool,
     max_rows: u64,
-    reader: ChannelReader,
+    reader: impl Read,
     tx: mpsc::Sender<Parsed>,
 ) {
     let send = |p: Parsed| tx.blocking_send(p).is_ok();
@@ -576,6 +581,27 @@ fn parse(
             }
         };
         let columns = collection.columns();
+        for (i, name) in headers.iter().enumerate() {
+            let problem = if name.is_empty() {
+                Some(Violation::at(
+                    1,
+                    "header",
+                    format!("column {} has no name", i + 1),
+                ))
+            } else if headers[..i].contains(name) {
+                Some(Violation::at(
+                    1,
+                    name.as_str(),
+                    "appears more than once in the header",
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                send(Parsed::Error(problem));
+                return;
+            }
+        }
         for name in &headers {
             if !columns.iter().any(|(c, _)| c == name) && !SERVER_OWNED.contains(&name.as_str()) {
                 let allowed: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
@@ -648,6 +674,14 @@ fn parse(
             if !ok {
                 return;
             }
+        }
+        let open_quote = lines.borrow().open_quote;
+        if let Some(line) = open_quote {
+            send(Parsed::Error(Violation::at(
+                line,
+                "body",
+                "a quote (\") opened on this line is never closed: the file ends inside a quoted field",
+            )));
         }
     } else {
         use std::io::BufRead;
@@ -979,12 +1013,17 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
 pub async fn import(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     params: Query<ImportParams>,
     limits: web::Data<ImportLimits>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let open = req
+        .app_data::<web::Data<crate::ratelimit::OpenRequests>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no open-request budgets")))?;
+    let mut payload = payload.into_inner();
     let limits = **limits;
     let collection = Collection::parse(&path).ok_or_else(|| {
         ApiError::NotFound(format!(
@@ -1018,39 +1057,22 @@ pub async fn import(
         return Err(ApiError::PayloadTooLarge(limits.max_bytes as usize));
     }
 
-    // Body → parser thread → staged rows, concurrently.
-    let (bytes_tx, bytes_rx) = mpsc::channel::<web::Bytes>(16);
+    // The whole body first, into a temporary file: a slow upload holds no database connection
+    // and no place in the bulk share. Then file → parser thread → staged rows, concurrently.
+    let body = crate::spool::body_to_file(
+        &mut payload,
+        None,
+        limits.max_bytes,
+        crate::http::body_idle_timeout(&req),
+    )
+    .await?;
     let (rows_tx, mut rows_rx) = mpsc::channel::<Parsed>(4096);
     let parser = std::thread::Builder::new()
         .name("import-parser".to_owned())
-        .spawn(move || {
-            parse(
-                collection,
-                csv,
-                limits.max_rows,
-                ChannelReader {
-                    rx: bytes_rx,
-                    current: web::Bytes::new(),
-                },
-                rows_tx,
-            )
-        })
+        .spawn(move || parse(collection, csv, limits.max_rows, body, rows_tx))
         .map_err(ApiError::internal)?;
-    let forward = async move {
-        let mut total: u64 = 0;
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(crate::http::payload_error)?;
-            total += chunk.len() as u64;
-            if total > limits.max_bytes {
-                return Err(ApiError::PayloadTooLarge(limits.max_bytes as usize));
-            }
-            if bytes_tx.send(chunk).await.is_err() {
-                break;
-            }
-        }
-        Ok::<_, ApiError>(())
-    };
 
+    let _share = open.bulk().await?;
     let mut conn = db.conn().await?;
     let table_ready = conn
         .batch_execute(
@@ -1104,9 +1126,8 @@ pub async fn import(
         stage(&mut conn, &mut batch).await?;
         Ok::<_, ApiError>((rows, problems, fatal))
     };
-    let (forwarded, consumed) = tokio::join!(forward, consume);
+    let consumed = consume.await;
     let _ = parser.join();
-    forwarded?;
     let (rows, mut problems, fatal) = consumed?;
     if let Some(e) = fatal {
         let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
@@ -1275,22 +1296,8 @@ mod tests {
     }
 
     fn parse_all(collection: Collection, csv: bool, body: &str) -> Vec<(u64, String)> {
-        let (bytes_tx, bytes_rx) = mpsc::channel(4);
         let (tx, mut rx) = mpsc::channel(1024);
-        bytes_tx
-            .try_send(web::Bytes::from(body.to_owned()))
-            .expect("send");
-        drop(bytes_tx);
-        parse(
-            collection,
-            csv,
-            1000,
-            ChannelReader {
-                rx: bytes_rx,
-                current: web::Bytes::new(),
-            },
-            tx,
-        );
+        parse(collection, csv, 1000, body.as_bytes(), tx);
         let mut out = Vec::new();
         while let Ok(item) = rx.try_recv() {
             match item {

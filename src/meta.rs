@@ -154,7 +154,7 @@ pub async fn health_live() -> HttpResponse {
     ),
 )]
 #[get("/health/ready")]
-pub async fn health_ready(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn health_ready(db: Db) -> Result<HttpResponse, ApiError> {
     if db.ping(Duration::from_secs(2)).await {
         Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -182,7 +182,7 @@ pub async fn health_ready(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     ),
 )]
 #[get("/metrics")]
-pub async fn metrics(metrics: web::Data<Metrics>, db: web::Data<Db>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>, db: Db) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

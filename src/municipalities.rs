@@ -262,7 +262,7 @@ pub async fn exists(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<bool>
 #[get("/municipalities")]
 pub async fn list_municipalities(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<MunicipalityListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = params.0.validate()?;
@@ -299,7 +299,7 @@ pub async fn list_municipalities(
 #[get("/municipalities/{municipalityId}")]
 pub async fn get_municipality(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
@@ -356,7 +356,7 @@ pub struct MunicipalityPatch {
 pub async fn update_municipality(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<MunicipalityPatch>,
 ) -> Result<HttpResponse, ApiError> {

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::export::{self, Format};
+use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Paging, SortField, SortKey, Violations};
@@ -479,30 +479,34 @@ fn sorted(mut query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuer
 #[get("/networks")]
 pub async fn list_networks(
     req: HttpRequest,
-    db: web::Data<Db>,
+    exports: Exporter,
+    db: Db,
     params: Query<NetworkListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = network_filter(params.0)?;
-    let mut conn = db.conn().await?;
     if format != Format::Json {
-        return Ok(export::respond::<Network, _, _>(
-            format,
-            "networks",
-            move |mut sink| async move {
-                let mut rows = sorted(filtered(), &sort)
-                    .select(NetworkRow::as_select())
-                    .load_stream::<NetworkRow>(&mut conn)
-                    .await?;
-                while let Some(row) = rows.try_next().await? {
-                    if !sink.send(&Network::from(row)).await {
-                        break;
+        return exports
+            .respond::<Network, _, _>(
+                format,
+                "networks",
+                &db,
+                move |mut sink, mut conn| async move {
+                    let mut rows = sorted(filtered(), &sort)
+                        .select(NetworkRow::as_select())
+                        .load_stream::<NetworkRow>(&mut conn)
+                        .await?;
+                    while let Some(row) = rows.try_next().await? {
+                        if !sink.send(&Network::from(row)).await {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            },
-        ));
+                    Ok(sink)
+                },
+            )
+            .await;
     }
+    let mut conn = db.conn().await?;
     let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<NetworkRow> = sorted(filtered(), &sort)
         .select(NetworkRow::as_select())
@@ -536,7 +540,7 @@ pub async fn list_networks(
 #[get("/networks/{id}")]
 pub async fn get_network(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -575,7 +579,7 @@ fn respond_network(status: StatusCode, n: &Network) -> HttpResponse {
 #[post("/networks")]
 pub async fn create_network(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewNetwork>,
 ) -> Result<HttpResponse, ApiError> {
     let values = NetworkValues::from_new(body.0);
@@ -630,7 +634,7 @@ pub async fn create_network(
 pub async fn update_network(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<NetworkPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -695,7 +699,7 @@ pub async fn update_network(
 pub async fn delete_network(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
@@ -1031,8 +1035,9 @@ async fn find_member(
 #[get("/networks/{id}/members")]
 pub async fn list_members(
     req: HttpRequest,
+    exports: Exporter,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     params: Query<MemberListParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1062,23 +1067,27 @@ pub async fn list_members(
         q
     };
     if format != Format::Json {
-        return Ok(export::respond::<Member, _, _>(
-            format,
-            "members",
-            move |mut sink| async move {
-                let mut rows = filtered()
-                    .select(MemberRow::as_select())
-                    .order((network_members::name.asc(), network_members::id.asc()))
-                    .load_stream::<MemberRow>(&mut conn)
-                    .await?;
-                while let Some(row) = rows.try_next().await? {
-                    if !sink.send(&Member::for_caller(row, &caller)).await {
-                        break;
+        drop(conn);
+        return exports
+            .respond::<Member, _, _>(
+                format,
+                "members",
+                &db,
+                move |mut sink, mut conn| async move {
+                    let mut rows = filtered()
+                        .select(MemberRow::as_select())
+                        .order((network_members::name.asc(), network_members::id.asc()))
+                        .load_stream::<MemberRow>(&mut conn)
+                        .await?;
+                    while let Some(row) = rows.try_next().await? {
+                        if !sink.send(&Member::for_caller(row, &caller)).await {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            },
-        ));
+                    Ok(sink)
+                },
+            )
+            .await;
     }
     let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<MemberRow> = filtered()
@@ -1118,7 +1127,7 @@ pub async fn list_members(
 pub async fn get_member(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (network, id) = member_path(&path)?;
@@ -1162,7 +1171,7 @@ fn respond_member(status: StatusCode, m: &Member) -> HttpResponse {
 #[post("/networks/{id}/members")]
 pub async fn create_member(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1223,7 +1232,7 @@ pub async fn create_member(
 pub async fn update_member(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     body: Json<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1311,7 +1320,7 @@ pub async fn update_member(
 pub async fn delete_member(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (network, id) = member_path(&path)?;
@@ -1381,7 +1390,7 @@ pub struct ErasureResult {
 #[post("/members/erasure")]
 pub async fn erase_member(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<ErasureRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_write_for_association()?;
@@ -1452,7 +1461,7 @@ pub async fn erase_member(
 pub async fn upsert_network(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     body: Json<NewNetwork>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1568,7 +1577,7 @@ pub async fn upsert_network(
 pub async fn upsert_member(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String, String)>,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {

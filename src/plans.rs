@@ -335,7 +335,7 @@ pub async fn find(conn: &mut AsyncPgConnection, year: i32) -> QueryResult<Option
 #[get("/plans")]
 pub async fn list_plans(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<PlanListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = params.0.validate()?;
@@ -370,7 +370,7 @@ pub async fn list_plans(
 #[get("/plans/{year}")]
 pub async fn get_plan(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
@@ -490,7 +490,7 @@ fn respond_plan(status: StatusCode, plan: &Plan) -> HttpResponse {
 #[post("/plans")]
 pub async fn create_plan(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewPlan>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_write_for_association()?;
@@ -600,7 +600,7 @@ pub async fn create_plan(
 pub async fn update_plan(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<PlanPatch>,
 ) -> Result<HttpResponse, ApiError> {

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::export::{self, Format};
+use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
 use crate::page_type;
 use crate::pagination::{self, Violations};
@@ -355,6 +355,7 @@ pub struct ReportListParams {
 
 async fn list(
     req: HttpRequest,
+    exports: Exporter,
     db: &Db,
     assignment: Option<Uuid>,
     p: ReportListParams,
@@ -411,23 +412,27 @@ async fn list(
         progress_reports::id.asc(),
     );
     if format != Format::Json {
-        return Ok(export::respond::<ProgressReport, _, _>(
-            format,
-            "progress-reports",
-            move |mut sink| async move {
-                let mut rows = filtered()
-                    .order(ordered)
-                    .select(ReportRow::as_select())
-                    .load_stream::<ReportRow>(&mut conn)
-                    .await?;
-                while let Some(row) = rows.try_next().await? {
-                    if !sink.send(&ProgressReport::from(row)).await {
-                        break;
+        drop(conn);
+        return exports
+            .respond::<ProgressReport, _, _>(
+                format,
+                "progress-reports",
+                db,
+                move |mut sink, mut conn| async move {
+                    let mut rows = filtered()
+                        .order(ordered)
+                        .select(ReportRow::as_select())
+                        .load_stream::<ReportRow>(&mut conn)
+                        .await?;
+                    while let Some(row) = rows.try_next().await? {
+                        if !sink.send(&ProgressReport::from(row)).await {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            },
-        ));
+                    Ok(sink)
+                },
+            )
+            .await;
     }
     let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<ReportRow> = filtered()
@@ -466,12 +471,13 @@ async fn list(
 #[get("/assignments/{id}/reports")]
 pub async fn list_assignment_reports(
     req: HttpRequest,
-    db: web::Data<Db>,
+    exports: Exporter,
+    db: Db,
     path: web::Path<String>,
     params: Query<ReportListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    list(req, &db, Some(id), params.0).await
+    list(req, exports, &db, Some(id), params.0).await
 }
 
 /// List progress reports of every assignment
@@ -494,10 +500,11 @@ pub async fn list_assignment_reports(
 #[get("/progress-reports")]
 pub async fn list_progress_reports(
     req: HttpRequest,
-    db: web::Data<Db>,
+    exports: Exporter,
+    db: Db,
     params: Query<ReportListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    list(req, &db, None, params.0).await
+    list(req, exports, &db, None, params.0).await
 }
 
 /// Get a progress report
@@ -518,7 +525,7 @@ pub async fn list_progress_reports(
 #[get("/assignments/{id}/reports/{reportId}")]
 pub async fn get_report(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (assignment, id) = report_path(&path)?;
@@ -563,7 +570,7 @@ fn respond(status: StatusCode, r: &ProgressReport) -> HttpResponse {
 #[post("/assignments/{id}/reports")]
 pub async fn create_report(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {
@@ -632,7 +639,7 @@ pub async fn create_report(
 pub async fn update_report(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     body: Json<ProgressReportPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -719,7 +726,7 @@ pub async fn update_report(
 pub async fn delete_report(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (assignment, id) = report_path(&path)?;
@@ -786,7 +793,7 @@ pub async fn delete_report(
 pub async fn upsert_report(
     req: HttpRequest,
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String, String)>,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {

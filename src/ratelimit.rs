@@ -1,6 +1,7 @@
 //! Per-client request budgets, counted in PostgreSQL so that every replica sees the same count.
 //! A fixed one-minute window per bucket: one upsert per counted request.
 
+use diesel::OptionalExtension;
 use diesel::sql_types::{Integer, Text};
 use diesel_async::RunQueryDsl;
 use rand::Rng;
@@ -14,6 +15,27 @@ struct Hit {
     hits: i32,
     #[diesel(sql_type = Integer)]
     retry_after: i32,
+}
+
+/// Refuses (429) when `bucket` has already counted `limit` requests in this window, without
+/// counting this one: for budgets that only failures spend.
+pub async fn peek(db: &Db, bucket: &str, limit: u32) -> Result<(), ApiError> {
+    let mut conn = db.conn().await?;
+    let hit: Option<Hit> = diesel::sql_query(
+        "SELECT hits, GREATEST(1, ceil(extract(epoch FROM \
+             window_start + interval '1 minute' - clock_timestamp())))::int AS retry_after \
+         FROM rate_limit_windows WHERE bucket = $1 AND window_start = date_trunc('minute', clock_timestamp())",
+    )
+    .bind::<Text, _>(bucket)
+    .get_result(&mut conn)
+    .await
+    .optional()?;
+    match hit {
+        Some(hit) if hit.hits >= i32::try_from(limit).unwrap_or(i32::MAX) => {
+            Err(ApiError::TooManyRequests(hit.retry_after.max(1) as u64))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Counts one request in `bucket`; 429 with the seconds left in the window when over `limit`.
@@ -41,4 +63,108 @@ pub async fn check(db: &Db, bucket: &str, limit: u32) -> Result<(), ApiError> {
         return Err(ApiError::TooManyRequests(hit.retry_after.max(1) as u64));
     }
     Ok(())
+}
+
+/// Requests that stay open long (long polls, streamed exports) are limited per client and
+/// replica, and the database work of bulk requests (exports, imports) to a share of the pool, so
+/// that no client, however many such requests it opens, can take what ordinary requests need.
+/// These counts protect this replica's own connections and memory, so they live here; they never
+/// change an answer, only whether a request is taken now.
+pub struct OpenRequests {
+    limits: crate::config::OpenLimits,
+    open: std::sync::Mutex<std::collections::HashMap<(Kind, uuid::Uuid), usize>>,
+    bulk: std::sync::Arc<tokio::sync::Semaphore>,
+    pool_timeout: std::time::Duration,
+}
+
+/// The kinds of long-open request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    LongPoll,
+    Export,
+}
+
+/// One open request, counted until dropped.
+pub struct OpenGuard {
+    owner: std::sync::Arc<OpenRequests>,
+    key: (Kind, uuid::Uuid),
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.owner.open.lock() {
+            if let Some(n) = open.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+impl OpenRequests {
+    /// `pool_size` sets the bulk share: a quarter of the pool, at least one connection.
+    pub fn new(
+        limits: crate::config::OpenLimits,
+        pool_size: usize,
+        pool_timeout: std::time::Duration,
+    ) -> Self {
+        Self {
+            limits,
+            open: std::sync::Mutex::new(std::collections::HashMap::new()),
+            bulk: std::sync::Arc::new(tokio::sync::Semaphore::new((pool_size / 4).max(1))),
+            pool_timeout,
+        }
+    }
+
+    pub fn limits(&self) -> crate::config::OpenLimits {
+        self.limits
+    }
+
+    /// Counts one more open request of `kind` for `client`, or 429 when it has its limit open.
+    pub fn open(
+        self: &std::sync::Arc<Self>,
+        kind: Kind,
+        client: uuid::Uuid,
+    ) -> Result<OpenGuard, ApiError> {
+        let limit = match kind {
+            Kind::LongPoll => self.limits.long_polls_per_client,
+            Kind::Export => self.limits.exports_per_client,
+        };
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("open-request counts poisoned")))?;
+        let n = open.entry((kind, client)).or_insert(0);
+        if *n >= limit {
+            let what = match kind {
+                Kind::LongPoll => "long polls of the change feed",
+                Kind::Export => "exports",
+            };
+            return Err(ApiError::Busy(
+                format!("This client already has {limit} {what} open; finish one first"),
+                match kind {
+                    Kind::LongPoll => 5,
+                    Kind::Export => 10,
+                },
+            ));
+        }
+        *n += 1;
+        Ok(OpenGuard {
+            owner: self.clone(),
+            key: (kind, client),
+        })
+    }
+
+    /// A place in the bulk share of the pool, waited for as long as a connection would be (503
+    /// beyond that, like an exhausted pool).
+    pub async fn bulk(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        match tokio::time::timeout(self.pool_timeout, self.bulk.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::Unavailable(
+                "Too many bulk reads and loads are running; retry shortly".to_owned(),
+            )),
+        }
+    }
 }

@@ -647,12 +647,9 @@ fn deviation_sv(d: Option<&str>) -> &'static str {
 }
 
 fn csv_response(name: &str, rows: Vec<Vec<String>>) -> HttpResponse {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::from("\u{feff}".as_bytes()));
+    let mut body = Vec::from("\u{feff}".as_bytes());
     for row in rows {
-        let _ = writer.write_record(&row);
+        body.extend(crate::export::csv_record(row));
     }
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -660,7 +657,7 @@ fn csv_response(name: &str, rows: Vec<Vec<String>>) -> HttpResponse {
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}.csv\""),
         ))
-        .body(writer.into_inner().unwrap_or_default())
+        .body(body)
 }
 
 fn tertial_csv(r: &TertialReport) -> Vec<Vec<String>> {
@@ -1058,7 +1055,7 @@ fn check_year(year: &str) -> Result<i32, ApiError> {
 #[get("/reports/tertial/{year}/{tertial}")]
 pub async fn get_tertial_report(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<(String, String)>,
     params: Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1106,7 +1103,7 @@ pub async fn get_tertial_report(
 #[get("/reports/annual/{year}")]
 pub async fn get_annual_report(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
     params: Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {

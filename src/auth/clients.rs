@@ -360,7 +360,7 @@ pub struct ClientListParams {
 #[get("/clients")]
 pub async fn list_clients(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     params: Query<ClientListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.0;
@@ -422,7 +422,7 @@ fn parse_client_id(raw: &str) -> Result<Uuid, ApiError> {
 #[get("/clients/{id}")]
 pub async fn get_client(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_client_id(&path.into_inner())?;
@@ -459,7 +459,7 @@ pub async fn get_client(
 #[post("/clients")]
 pub async fn create_client(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     body: Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
     caller.may_write_for_association()?;
@@ -495,7 +495,7 @@ pub async fn create_client(
 #[post("/clients/{id}/disable")]
 pub async fn disable_client(
     caller: Caller,
-    db: web::Data<Db>,
+    db: Db,
     auth: web::Data<Authenticator>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

@@ -159,10 +159,72 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(
-            req.extensions()
-                .get::<Caller>()
-                .cloned()
-                .ok_or_else(|| ApiError::Unauthorized("Authentication required".to_owned()).into()),
+            admitted(req)
+                .and_then(|gate| {
+                    gate.caller.ok_or_else(|| {
+                        ApiError::Unauthorized(crate::error::NO_CREDENTIALS.to_owned())
+                    })
+                })
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// What [`authorize`] decided for a request: the route it resolved and, for an operation that
+/// needs one, the authenticated caller.
+#[derive(Debug, Clone)]
+struct Admission {
+    pattern: String,
+    method: actix_web::http::Method,
+    caller: Option<Caller>,
+}
+
+/// The gate's decision for this request, provided it was made for the resource the router
+/// actually matched. A handler reaches the database ([`Db`] is an extractor) and the caller only
+/// through this check, so a route the gate did not authorize cannot read or write anything, even
+/// if the router and the route table ever disagreed.
+fn admitted(req: &HttpRequest) -> Result<Admission, ApiError> {
+    let refused = || ApiError::Unauthorized(crate::error::NO_CREDENTIALS.to_owned());
+    let admission = req
+        .extensions()
+        .get::<Admission>()
+        .cloned()
+        .ok_or_else(refused)?;
+    let matched = req.match_pattern();
+    if matched.as_deref() != Some(admission.pattern.as_str()) || req.method() != admission.method {
+        tracing::error!(
+            authorized = %admission.pattern,
+            matched = matched.as_deref().unwrap_or("none"),
+            "the router matched another route than the one authorized; refused"
+        );
+        return Err(refused());
+    }
+    Ok(admission)
+}
+
+/// The caller the gate authenticated, for middleware that runs after the gate but before
+/// routing (the idempotency keys are per client). Handlers take [`Caller`] instead.
+pub fn authenticated(req: &ServiceRequest) -> Option<Caller> {
+    req.extensions()
+        .get::<Admission>()
+        .and_then(|a| a.caller.clone())
+}
+
+impl FromRequest for Db {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            admitted(req)
+                .and_then(|_| {
+                    req.app_data::<crate::db::Unguarded>()
+                        .map(|u| u.0.clone())
+                        .ok_or_else(|| {
+                            ApiError::internal(anyhow::anyhow!("no database configured"))
+                        })
+                })
+                .map_err(Into::into),
         )
     }
 }
@@ -193,20 +255,27 @@ pub struct Authenticator {
     /// working within `STATUS_TTL`, as promised.
     status: Mutex<HashMap<Uuid, (Instant, bool)>>,
     pub limits: RateLimits,
+    trusted_proxies: Vec<crate::config::IpNet>,
 }
 
 const STATUS_TTL: Duration = Duration::from_secs(30);
 pub const LEEWAY_SECONDS: u64 = 30;
 
 impl Authenticator {
-    pub fn new(keys: SigningKeys, settings: JwtSettings, limits: RateLimits, db: Db) -> Self {
+    pub fn new(
+        keys: SigningKeys,
+        settings: JwtSettings,
+        limits: RateLimits,
+        trusted_proxies: Vec<crate::config::IpNet>,
+        db: Db,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_audience(&[settings.audience.as_str()]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         Self {
             keys,
             settings,
@@ -214,7 +283,13 @@ impl Authenticator {
             db,
             status: Mutex::new(HashMap::new()),
             limits,
+            trusted_proxies,
         }
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[crate::config::IpNet] {
+        &self.trusted_proxies
     }
 
     pub fn keys(&self) -> &SigningKeys {
@@ -230,7 +305,7 @@ impl Authenticator {
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let unauthorized = |m: &str| ApiError::Unauthorized(m.to_owned());
         let Some(value) = authorization else {
-            return Err(unauthorized("This operation needs a bearer token"));
+            return Err(unauthorized(crate::error::NO_CREDENTIALS));
         };
         let token = value
             .strip_prefix("Bearer ")
@@ -272,6 +347,21 @@ impl Authenticator {
             },
         )?;
         let claims = data.claims;
+        // Our tokens live `token_ttl`; one issued in the future or meant to outlive that was not
+        // issued by this service as configured (a stolen key, a clock far off): refused.
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        if claims.iat > now + leeway {
+            return Err(unauthorized("The access token was issued in the future"));
+        }
+        let max_lifetime = i64::try_from(self.settings.token_ttl.as_secs()).unwrap_or(i64::MAX);
+        if claims.exp.saturating_sub(claims.iat) > max_lifetime
+            || claims.exp.saturating_sub(now) > max_lifetime + leeway
+        {
+            return Err(unauthorized(
+                "The access token's lifetime exceeds what this service issues",
+            ));
+        }
         let client_id = Uuid::parse_str(&claims.sub)
             .map_err(|_| unauthorized("The access token's subject is not a client"))?;
         let scopes = parse_scopes(&claims.scope)
@@ -319,15 +409,22 @@ impl Authenticator {
     }
 }
 
-/// Enforces each operation's declared security requirement, and rate-limits writes per client.
-/// A refusal is answered here, as a problem, without reaching the handler.
+/// The gate every request passes before routing: it resolves the request against the route
+/// table (on the decoded path the router uses, so `/v1/%63lients` is `/v1/clients`), answers 404
+/// or 405 itself for paths and methods the table does not know, enforces the operation's declared
+/// security requirement, rate-limits writes per client, and records its decision for the
+/// extractors ([`Caller`], [`Db`]). Nothing but the docs page passes without a decision.
 pub async fn authorize(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match check(&req).await {
-        Ok(Some(caller)) => {
-            req.extensions_mut().insert(caller);
+        Ok(Some(admission)) => {
+            // HEAD is answered by the GET handler; actix's HTTP/1 encoder leaves out the body.
+            if req.method() == actix_web::http::Method::HEAD {
+                req.head_mut().method = actix_web::http::Method::GET;
+            }
+            req.extensions_mut().insert(admission);
         }
         Ok(None) => {}
         Err(err) => {
@@ -340,21 +437,46 @@ pub async fn authorize(
         .map(ServiceResponse::map_into_left_body)
 }
 
-/// The caller, when the operation needs one and the token and scopes are right.
-async fn check(req: &ServiceRequest) -> Result<Option<Caller>, ApiError> {
-    let routes = req.app_data::<web::Data<RouteTable>>();
-    // `PATCH /v1/feedback/summary` would reach `PATCH /v1/feedback/{id}`: the path names the
-    // summary, which has no PATCH, so it is a 405 like any other unsupported method.
-    if let Some(routes) = routes {
-        let allowed = routes.allowed(req.path());
-        if !allowed.is_empty() && !allowed.iter().any(|m| m == req.method().as_str()) {
+/// Static pages outside the API that need no decision (the interactive docs and its assets).
+fn is_docs(path: &str) -> bool {
+    path == "/docs" || path.starts_with("/docs/")
+}
+
+/// The gate's decision: `None` for the docs page and for `OPTIONS` on a known path (answered by
+/// the fallback, which returns no data), else the admitted operation or the refusal.
+async fn check(req: &ServiceRequest) -> Result<Option<Admission>, ApiError> {
+    let path = req.match_info().as_str();
+    if is_docs(path) {
+        return Ok(None);
+    }
+    let routes = req
+        .app_data::<web::Data<RouteTable>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no route table configured")))?;
+    crate::http::check_path_text(req.path(), path, routes)?;
+    let method = req.method().as_str();
+    let (pattern, scopes) = match routes.resolve(method, path) {
+        crate::http::Resolved::Unknown => {
+            return Err(ApiError::NotFound(format!(
+                "There is no resource at {path}"
+            )));
+        }
+        crate::http::Resolved::MethodNotAllowed(_) if method == "OPTIONS" => return Ok(None),
+        crate::http::Resolved::MethodNotAllowed(allowed) => {
             return Err(ApiError::MethodNotAllowed(allowed));
         }
-    }
-    let required =
-        routes.and_then(|routes| routes.required_scopes(req.method().as_str(), req.path()));
-    let Some(required) = required else {
-        return Ok(None);
+        crate::http::Resolved::Operation { pattern, scopes } => (pattern, scopes),
+    };
+    let method = if req.method() == actix_web::http::Method::HEAD {
+        actix_web::http::Method::GET
+    } else {
+        req.method().clone()
+    };
+    let Some(required) = scopes else {
+        return Ok(Some(Admission {
+            pattern,
+            method,
+            caller: None,
+        }));
     };
     let auth = req
         .app_data::<web::Data<Authenticator>>()
@@ -370,7 +492,7 @@ async fn check(req: &ServiceRequest) -> Result<Option<Caller>, ApiError> {
             missing.as_str()
         )));
     }
-    if req.method() != actix_web::http::Method::GET {
+    if method != actix_web::http::Method::GET {
         ratelimit::check(
             &auth.db,
             &format!("write:{}", caller.client_id),
@@ -378,5 +500,9 @@ async fn check(req: &ServiceRequest) -> Result<Option<Caller>, ApiError> {
         )
         .await?;
     }
-    Ok(Some(caller))
+    Ok(Some(Admission {
+        pattern,
+        method,
+        caller: Some(caller),
+    }))
 }

@@ -5,7 +5,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -185,9 +184,9 @@ pub fn issue(
 #[post("/oauth/token")]
 pub async fn token(
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     auth: web::Data<Authenticator>,
-    db: web::Data<Db>,
+    db: Db,
 ) -> Result<HttpResponse, ApiError> {
     let content_type = req
         .headers()
@@ -202,14 +201,12 @@ pub async fn token(
             "The request must be application/x-www-form-urlencoded",
         ));
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(crate::http::payload_error)?;
-        if body.len() + chunk.len() > TOKEN_BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge(TOKEN_BODY_LIMIT));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::read_body(
+        &mut payload.into_inner(),
+        TOKEN_BODY_LIMIT,
+        crate::http::body_idle_timeout(&req),
+    )
+    .await?;
     let form: TokenRequest = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
         Err(_) => return Ok(invalid_request("The request body is not a valid form")),
@@ -238,12 +235,32 @@ pub async fn token(
         }
         None => return Ok(invalid_request("grant_type is required")),
     }
-    // Rate-limit by the presented id (also unknown ones), before the costly hash check.
-    let bucket = format!("token:{}", client_id.chars().take(64).collect::<String>());
-    ratelimit::check(&db, &bucket, auth.limits.token_requests_per_minute).await?;
+    // Budgets, before the costly hash check (see the README's "Rate limits"): every attempt
+    // counts against the source address; failures count against the client id (in its one
+    // canonical spelling) from that address only, so guesses from elsewhere never lock the
+    // owner out; successes count against the client, which bounds how many tokens it mints.
+    let address = crate::http::client_address(&req, auth.trusted_proxies());
+    let canonical = uuid::Uuid::parse_str(client_id.trim())
+        .map(|id| id.hyphenated().to_string())
+        .unwrap_or_else(|_| "malformed".to_owned());
+    ratelimit::check(
+        &db,
+        &format!("token-address:{address}"),
+        auth.limits.token_requests_per_address_per_minute,
+    )
+    .await?;
+    let failures = format!("token-failures:{canonical}:{address}");
+    ratelimit::peek(&db, &failures, auth.limits.token_failures_per_minute).await?;
     let Some(client) = clients::verify(&db, &client_id, &secret).await? else {
+        ratelimit::check(&db, &failures, u32::MAX).await?;
         return Ok(invalid_client());
     };
+    ratelimit::check(
+        &db,
+        &format!("token:{canonical}"),
+        auth.limits.token_requests_per_minute,
+    )
+    .await?;
     let scopes = match form
         .scope
         .as_deref()

@@ -25,24 +25,24 @@ async fn unknown_routes_are_404_problems() {
 async fn wrong_methods_are_405_with_allow() {
     let app = TestApp::new().await;
     for (req, uri, allow) in [
-        (TestRequest::put(), "/v1/municipalities", "GET"),
+        (TestRequest::put(), "/v1/municipalities", "GET, HEAD"),
         (
             TestRequest::delete(),
             "/v1/municipalities/2281",
-            "GET, PATCH",
+            "GET, HEAD, PATCH",
         ),
         (
             TestRequest::put(),
             "/v1/areas/6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
-            "GET, PATCH, DELETE",
+            "GET, HEAD, PATCH, DELETE",
         ),
-        (TestRequest::delete(), "/v1/areas", "GET, POST"),
-        (TestRequest::delete(), "/v1/plans/2022", "GET, PATCH"),
-        (TestRequest::post(), "/health/live", "GET"),
+        (TestRequest::delete(), "/v1/areas", "GET, HEAD, POST"),
+        (TestRequest::delete(), "/v1/plans/2022", "GET, HEAD, PATCH"),
+        (TestRequest::post(), "/health/live", "GET, HEAD"),
         (TestRequest::get(), "/v1/oauth/token", "POST"),
         // The summary is its own resource, not a feedback entry called "summary".
-        (TestRequest::patch(), "/v1/feedback/summary", "GET"),
-        (TestRequest::delete(), "/v1/feedback/summary", "GET"),
+        (TestRequest::patch(), "/v1/feedback/summary", "GET, HEAD"),
+        (TestRequest::delete(), "/v1/feedback/summary", "GET, HEAD"),
     ] {
         let res = app.call(req.uri(uri)).await;
         res.problem(405, "method-not-allowed");

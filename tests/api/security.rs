@@ -432,7 +432,7 @@ async fn the_token_endpoint_speaks_oauth_client_credentials() {
 }
 
 /// A request for every operation of the document, with its path parameters filled in.
-fn sample_requests(
+pub(crate) fn sample_requests(
     doc: &serde_json::Value,
     client: uuid::Uuid,
 ) -> Vec<(String, String, Option<Vec<String>>)> {
@@ -464,7 +464,7 @@ fn sample_requests(
     out
 }
 
-fn request(method: &str, uri: &str) -> TestRequest {
+pub(crate) fn request(method: &str, uri: &str) -> TestRequest {
     let req = match method {
         "GET" => TestRequest::get(),
         "POST" => TestRequest::post(),

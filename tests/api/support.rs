@@ -255,12 +255,12 @@ impl TestApp {
     /// A second replica: another app, with its own pool, on the same database.
     pub async fn replica(&self) -> AppState {
         let pool = Db::new(&self.db.url, &self.config.pool).expect("pool");
-        AppState::new(pool, &self.config, test_keys())
+        AppState::new(pool, &self.config, test_keys()).expect("app state")
     }
 
     async fn on(db: TestDb, config: Config) -> Self {
         let pool = Db::new(&db.url, &config.pool).expect("pool");
-        let state = AppState::new(pool, &config, test_keys());
+        let state = AppState::new(pool, &config, test_keys()).expect("app state");
         let mut app = Self {
             state,
             db,
@@ -335,7 +335,8 @@ impl TestApp {
             Db::new(&url, &config.pool).expect("pool"),
             &config,
             test_keys(),
-        );
+        )
+        .expect("app state");
         // A token needs no database to be checked, but its client's status does: the outage
         // answers 503 either way.
         let client = VerifiedClient {

@@ -3,11 +3,12 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
@@ -144,22 +145,53 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `config.bind` (port 0 picks a free one) and prepares the server.
+    /// Binds `config.bind` (port 0 picks a free one) and prepares the server: actix's HTTP/1
+    /// service over connections read through [`crate::front::Guarded`], one app per worker, as
+    /// actix-web's `HttpServer` would build it.
     pub fn build(config: &Config, state: AppState) -> anyhow::Result<Self> {
+        use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
+        let port = address.port();
         let state = Arc::new(state);
-        let mut server = HttpServer::new(move || build(&state))
-            .listen(listener)?
-            .shutdown_timeout(30);
+        let head_timeout = config.open_limits.head_timeout;
+        let mut builder = actix_server::Server::build().shutdown_timeout(30);
+        let shutdown = builder.graceful_shutdown_signal();
         if config.workers > 0 {
-            server = server.workers(config.workers);
+            builder = builder.workers(config.workers);
         }
-        Ok(Self {
-            server: server.run(),
-            port,
-        })
+        let server = builder
+            .listen("samverkan", listener, move || {
+                let shutdown = shutdown.clone();
+                let app = build(&state)
+                    .into_factory()
+                    .map_err(|err: actix_web::Error| err.error_response());
+                let http = actix_http::HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .keep_alive(actix_http::KeepAlive::Timeout(Duration::from_secs(30)))
+                    // The head's deadline is Guarded's, which answers it with a problem.
+                    .client_request_timeout(Duration::ZERO)
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .h1_allow_half_closed(true)
+                    .local_addr(address)
+                    .finish(map_config(app, |_| actix_web::dev::AppConfig::default()));
+                fn_service(move |io: actix_rt::net::TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    let _ = io.set_nodelay(true);
+                    Ok::<_, actix_http::error::DispatchError>((
+                        crate::front::Guarded::new(io, head_timeout),
+                        actix_http::Protocol::Http1,
+                        peer,
+                    ))
+                })
+                .and_then(http)
+            })?
+            .run();
+        Ok(Self { server, port })
     }
 
     pub fn port(&self) -> u16 {

@@ -18,7 +18,8 @@ use crate::db::Db;
 use crate::domain::{self, conflict_on_unique, uuid_param};
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
 };
 use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
@@ -678,6 +679,7 @@ fn sorted(mut query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> Assig
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         AuthErrors,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]

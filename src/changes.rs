@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::error::responses::{AuthErrors, CommonErrors};
+use crate::error::responses::{AuthErrors, CommonErrors, TooManyOpen};
 use crate::http::Query;
 use crate::pagination::Violations;
 use crate::ratelimit::{Kind, OpenRequests};
@@ -153,22 +153,15 @@ pub async fn read(
     limit: i64,
     types: Option<&[String]>,
 ) -> Result<Vec<Change>, ApiError> {
-    let rows: Vec<ChangeRow> = diesel::sql_query(
-        "WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s), \
-         horizon AS ( \
-             SELECT coalesce(min(x), pg_snapshot_xmax((SELECT s FROM snap))) AS h \
-             FROM pg_snapshot_xip((SELECT s FROM snap)) AS x \
-             WHERE x::xid NOT IN (SELECT backend_xid FROM pg_stat_activity \
-                                  WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()) \
-         ) \
-         SELECT seq, txid::text::bigint AS txid, resource_type, resource_id, op, version, changed_at, data \
+    let rows: Vec<ChangeRow> = diesel::sql_query(format!(
+        "{HORIZON_SQL} SELECT seq, txid::text::bigint AS txid, resource_type, resource_id, op, version, changed_at, data \
          FROM changes \
          WHERE (txid, seq) > ($1::text::xid8, $2) \
            AND txid < (SELECT h FROM horizon) \
            AND ($3::text[] IS NULL OR resource_type = ANY($3)) \
          ORDER BY txid, seq \
-         LIMIT $4",
-    )
+         LIMIT $4"
+    ))
     .bind::<Text, _>(after.txid.to_string())
     .bind::<BigInt, _>(after.seq)
     .bind::<Nullable<Array<Text>>, _>(types.map(<[String]>::to_vec))
@@ -227,39 +220,50 @@ pub async fn purge(conn: &mut AsyncPgConnection, retention: Duration) -> Result<
 /// replicas: every replica's listener hears every commit).
 pub struct ChangeNotifier {
     url: String,
-    rx: OnceLock<watch::Receiver<u64>>,
+    channels: OnceLock<(watch::Receiver<u64>, watch::Receiver<Option<Cursor>>)>,
 }
 
 impl ChangeNotifier {
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
-            rx: OnceLock::new(),
+            channels: OnceLock::new(),
         }
+    }
+
+    fn channels(&self) -> &(watch::Receiver<u64>, watch::Receiver<Option<Cursor>>) {
+        self.channels.get_or_init(|| {
+            let (tx, rx) = watch::channel(0u64);
+            let (head_tx, head_rx) = watch::channel(None);
+            let url = self.url.clone();
+            let tx = Arc::new(tx);
+            std::thread::Builder::new()
+                .name("change-listener".to_owned())
+                .spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    let heads = probe_heads(url.clone(), tx.subscribe(), head_tx);
+                    runtime.block_on(async { tokio::join!(listen(url, tx), heads) });
+                })
+                .ok();
+            (rx, head_rx)
+        })
     }
 
     /// A receiver that changes on every notification; starts the listener on first use.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.rx
-            .get_or_init(|| {
-                let (tx, rx) = watch::channel(0u64);
-                let url = self.url.clone();
-                let tx = Arc::new(tx);
-                std::thread::Builder::new()
-                    .name("change-listener".to_owned())
-                    .spawn(move || {
-                        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                        else {
-                            return;
-                        };
-                        runtime.block_on(listen(url, tx));
-                    })
-                    .ok();
-                rx
-            })
-            .clone()
+        self.channels().0.clone()
+    }
+
+    /// The newest visible position of the feed, as this replica last saw it: it changes soon
+    /// after every commit that writes to the feed (on a notification, else within a second).
+    /// Long polls wait on it, so an idle long poll costs the database nothing.
+    pub fn heads(&self) -> watch::Receiver<Option<Cursor>> {
+        self.channels().1.clone()
     }
 }
 
@@ -287,6 +291,68 @@ async fn listen(url: String, tx: Arc<watch::Sender<u64>>) {
         tx.send_modify(|n| *n = n.wrapping_add(1));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Keeps `heads` at the feed's visible head: looks on every notification, and every second in
+/// case a notification was missed or its commit was not yet below the horizon. One dedicated
+/// connection per replica, however many long polls wait.
+async fn probe_heads(
+    url: String,
+    mut notified: watch::Receiver<u64>,
+    heads: watch::Sender<Option<Cursor>>,
+) {
+    loop {
+        match crate::db::connect(&url).await {
+            Ok(mut conn) => loop {
+                match visible_head(&mut conn).await {
+                    Ok(head) => {
+                        heads.send_if_modified(|h| {
+                            let changed = *h != Some(head);
+                            *h = Some(head);
+                            changed
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the change feed's head probe failed; reconnecting");
+                        break;
+                    }
+                }
+                if heads.is_closed() {
+                    return;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), notified.changed()).await;
+            },
+            Err(e) => tracing::warn!(error = %e, "the change feed's head probe cannot connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The SQL horizon of [`read`]: the oldest transaction still running in this database when the
+/// statement began (transactions of other databases in the cluster do not count).
+const HORIZON_SQL: &str = "WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s), \
+     horizon AS ( \
+         SELECT coalesce(min(x), pg_snapshot_xmax((SELECT s FROM snap))) AS h \
+         FROM pg_snapshot_xip((SELECT s FROM snap)) AS x \
+         WHERE x::xid NOT IN (SELECT backend_xid FROM pg_stat_activity \
+                              WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()) \
+     ) ";
+
+/// The newest position below the horizon ([`Cursor::START`] for an empty feed). Rows below the
+/// horizon are final, so the head only moves forward.
+async fn visible_head(conn: &mut AsyncPgConnection) -> Result<Cursor, ApiError> {
+    let h: Option<Horizon> = diesel::sql_query(format!(
+        "{HORIZON_SQL} SELECT txid::text::bigint AS txid, seq FROM changes \
+         WHERE txid < (SELECT h FROM horizon) ORDER BY txid DESC, seq DESC LIMIT 1"
+    ))
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(h.map(|h| Cursor {
+        txid: h.txid,
+        seq: h.seq,
+    })
+    .unwrap_or(Cursor::START))
 }
 
 /// Parameters of the change feed.
@@ -330,6 +396,7 @@ pub struct ChangeParams {
                 "detail": "Changes before this cursor have been purged; start again without `after`",
                 "instance": "/v1/changes", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"})),
         AuthErrors,
+        TooManyOpen,
         CommonErrors,
     ),
 )]
@@ -402,36 +469,41 @@ pub async fn list_changes(
         }
     }
     let deadline = Instant::now() + Duration::from_secs(u64::from(wait));
-    let mut wake = (wait > 0).then(|| notifier.subscribe());
-    let mut notified = true;
+    // Seen before the first look: a head that moves after it wakes this poll.
+    let mut heads = (wait > 0).then(|| notifier.heads());
+    if let Some(h) = heads.as_mut() {
+        h.borrow_and_update();
+    }
+    let page = |items: Vec<Change>| {
+        let next_cursor = items
+            .last()
+            .map(|c| c.cursor.clone())
+            .unwrap_or_else(|| after.encode());
+        HttpResponse::Ok()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(ChangePage { items, next_cursor })
+    };
     loop {
         let items = {
             let mut conn = db.conn().await?;
             read(&mut conn, after, i64::from(limit), types.as_deref()).await?
         };
-        if !items.is_empty() || Instant::now() >= deadline {
-            let next_cursor = items
-                .last()
-                .map(|c| c.cursor.clone())
-                .unwrap_or_else(|| after.encode());
-            return Ok(HttpResponse::Ok()
-                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-                .json(ChangePage { items, next_cursor }));
-        }
-        // Sleep until a notification or a poll interval, never past the deadline. Right after a
-        // notification the interval is short: its commit may not be below the horizon yet (an
-        // older transaction still runs) and needs another look soon. Otherwise it is long, so
-        // that hundreds of idle long polls cost the database little.
-        let interval = if notified { 250 } else { 2_000 };
-        let nap =
-            Duration::from_millis(interval).min(deadline.saturating_duration_since(Instant::now()));
-        notified = match wake.as_mut() {
-            Some(rx) => matches!(tokio::time::timeout(nap, rx.changed()).await, Ok(Ok(()))),
-            None => {
-                tokio::time::sleep(nap).await;
-                false
-            }
+        let Some(h) = heads.as_mut().filter(|_| items.is_empty()) else {
+            return Ok(page(items));
         };
+        // Wait, holding no connection, until this replica sees the feed's head move (then look
+        // again) or the wait is over.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, h.changed()).await {
+            Ok(Ok(())) => {
+                h.borrow_and_update();
+            }
+            Ok(Err(_)) => {
+                tokio::time::sleep(remaining).await;
+                return Ok(page(Vec::new()));
+            }
+            Err(_) => return Ok(page(Vec::new())),
+        }
     }
 }
 

@@ -92,6 +92,8 @@ pub struct OpenLimits {
     pub export_deadline: Duration,
     /// Longest a request body may pause between two chunks before the request is 408.
     pub body_idle_timeout: Duration,
+    /// Longest a request head may take to arrive (408 beyond it).
+    pub head_timeout: Duration,
 }
 
 impl Default for OpenLimits {
@@ -101,6 +103,7 @@ impl Default for OpenLimits {
             exports_per_client: 4,
             export_deadline: Duration::from_secs(600),
             body_idle_timeout: Duration::from_secs(15),
+            head_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -304,6 +307,11 @@ impl Config {
                 &get,
                 "SAMVERKAN_BODY_IDLE_TIMEOUT_MS",
                 Some(open_defaults.body_idle_timeout.as_millis() as u64),
+            )?),
+            head_timeout: Duration::from_millis(parse(
+                &get,
+                "SAMVERKAN_HEAD_TIMEOUT_MS",
+                Some(open_defaults.head_timeout.as_millis() as u64),
             )?),
         };
         let trusted_proxies = get("SAMVERKAN_TRUSTED_PROXIES")

@@ -481,6 +481,13 @@ pub mod responses {
             "detail": "The request body must be JSON (Content-Type: application/json)", "instance": "/v1/areas",
             "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
         UnsupportedMediaType(Problem),
+        /// The body stopped arriving (nothing for `SAMVERKAN_BODY_IDLE_TIMEOUT_MS`); nothing was
+        /// written. The connection is closed.
+        #[response(status = 408, content_type = "application/problem+json", example = json!({
+            "type": "/problems/request-timeout", "title": "Request timeout", "status": 408,
+            "detail": "The request body stopped arriving: nothing came for 15 seconds", "instance": "/v1/areas",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        RequestTimeout(Problem),
         /// Too many writes from this client; retry after `Retry-After` seconds.
         #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait")), example = json!({
             "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
@@ -512,12 +519,28 @@ pub mod responses {
     #[derive(IntoResponses)]
     #[allow(dead_code)]
     pub enum Conflict {
-        /// The change conflicts with existing data (e.g. a name that must be unique).
-        #[response(status = 409, content_type = "application/problem+json", example = json!({
+        /// The change conflicts with existing data (e.g. a name that must be unique), or a
+        /// request with the same `Idempotency-Key` is still running: then `Retry-After` says
+        /// when to try again (at the latest when that request's lease runs out, 10 s after its
+        /// replica last showed a sign of life).
+        #[response(status = 409, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait (for a key still in progress)")), example = json!({
             "type": "/problems/conflict", "title": "Conflict with the current state", "status": 409,
             "detail": "An area named Digitalisering already exists", "instance": "/v1/areas",
             "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
         Conflict(Problem),
+    }
+
+    /// The 429 of an operation that stays open long (a long poll, a streamed export): each
+    /// client may have only so many open at once on a replica.
+    #[derive(IntoResponses)]
+    #[allow(dead_code)]
+    pub enum TooManyOpen {
+        /// This client already has its limit of such requests open; finish one first.
+        #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait")), example = json!({
+            "type": "/problems/too-many-requests", "title": "Too many requests", "status": 429,
+            "detail": "This client already has 4 exports open; finish one first", "instance": "/v1/feedback",
+            "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
+        TooManyOpen(Problem),
     }
 
     /// The 406 of an operation that can only answer JSON.

@@ -19,7 +19,8 @@ use crate::db::Db;
 use crate::domain::{self, uuid_param};
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
 };
 use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
@@ -497,6 +498,7 @@ fn sorted(mut query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQ
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         AuthErrors,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]

@@ -19,6 +19,7 @@ pub mod error;
 pub mod export;
 pub mod feedback;
 pub mod formats;
+pub mod front;
 pub mod http;
 pub mod idempotency;
 pub mod imports;

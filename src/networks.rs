@@ -18,7 +18,8 @@ use crate::db::Db;
 use crate::domain::{self, conflict_on_unique, uuid_param};
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
 };
 use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
@@ -473,6 +474,7 @@ fn sorted(mut query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuer
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         AuthErrors,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]
@@ -1029,6 +1031,7 @@ async fn find_member(
         AuthErrors,
         NotFound,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]

@@ -20,14 +20,17 @@ their kommunkod (`2281`), other resources by UUID. Lists take `limit` (1–500, 
 Every error is an RFC 9457 `application/problem+json` document with `type`, `title`, `status`, \
 `detail`, `instance`, `requestId` and, for invalid input, `violations`. Every answer carries \
 `X-Request-Id` (the client's own when it sent a valid one). GETs carry a strong `ETag` and \
-honour `If-None-Match` with `304 Not Modified`.",
+honour `If-None-Match` with `304 Not Modified`; `HEAD` is answered wherever `GET` is, with the \
+same headers and authorization. Dates are exactly `YYYY-MM-DD` and instants exactly RFC 3339; \
+text never contains NUL (U+0000). A request body that stops arriving is answered 408.",
         license(name = "MIT", identifier = "MIT"),
         contact(name = "Kommunförbundet Västernorrland"),
     ),
     modifiers(&Security),
     tags(
         (name = "Authentication", description = "OAuth 2.0 client credentials: get a token at \
-`/v1/oauth/token`, send it as `Authorization: Bearer <token>`. Tokens last 15 minutes."),
+`/v1/oauth/token`, send it as `Authorization: Bearer <token>`. Tokens last 15 minutes \
+(`SAMVERKAN_JWT_TTL_SECONDS`); tokens claiming a longer life or issued in the future are refused."),
         (name = "Meta", description = "What this API is and its OpenAPI document."),
         (name = "Municipalities", description = "The seven member municipalities, by kommunkod."),
         (name = "Areas", description = "Collaboration areas (verksamhetsområden)."),

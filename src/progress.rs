@@ -19,7 +19,8 @@ use crate::db::Db;
 use crate::domain::{self, uuid_param};
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, WriteErrors,
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
 };
 use crate::export::{self, Exporter, Format};
 use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
@@ -465,6 +466,7 @@ async fn list(
         AuthErrors,
         NotFound,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]
@@ -494,6 +496,7 @@ pub async fn list_assignment_reports(
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
         AuthErrors,
         NotAcceptable,
+        TooManyOpen,
         CommonErrors,
     ),
 )]

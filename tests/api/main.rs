@@ -7,6 +7,7 @@ mod database;
 mod domain;
 mod errors;
 mod hardening;
+mod http_layer;
 mod imports;
 mod integration;
 mod meta;

@@ -11,7 +11,16 @@ BIG_MB=${BIG_MB:-100}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-TOKEN=$(bench_token import,read,write)
+bench_require curl python3 timeout
+PSQL=$(bench_pg_tool psql) || die "psql is required (it comes with PostgreSQL)"
+if [ -z "${SAMVERKAN_BIN:-}" ] && [ -x target/release/samverkan ]; then BIN_MODE=existing; else BIN_MODE=build; fi
+bench_binary "$BIN_MODE"
+bench_workdir
+bench_start_service SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE=1000000
+URL=$BASE
+DB_URL=$DBURL
+bench_client_token bench-import import,read,write ||
+    die "'samverkan clients create' failed: $(head -c 500 "$WORK/clients.err")"
 NET=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{"name": "Benchnätverket", "kind": "management"}' "$URL/v1/networks" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -56,7 +65,7 @@ load() { # $1 content type, $2 file, $3 query
     code=$(curl -sS -o "$WORK/answer.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
         -H "Content-Type: $1" --data-binary "@$2" "$URL/v1/imports/feedback$3")
     end=$(date +%s.%N)
-    [ "$code" = 200 ] || { log "load answered $code: $(head -c 500 "$WORK/answer.json")"; tail -5 "$WORK/server.log" >&2; exit 1; }
+    [ "$code" = 200 ] || { log "load answered $code: $(head -c 500 "$WORK/answer.json")"; tail -5 "$SERVICE_LOG" >&2; exit 1; }
     python3 -c "print(f'{$end - $start:.2f}')"
 }
 

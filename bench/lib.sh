@@ -1,48 +1,228 @@
-# Shared by the benchmark scripts: starts the release binary on a free 127.0.0.1 port with a
-# private database in a temporary directory (or DATABASE_URL), waits until it is ready, and
-# stops it (and so its PostgreSQL) on exit. Sets URL, DB_URL, SERVER_PID, WORK, BIN, PSQL.
+# bench/lib.sh: shared by the benchmark scripts (sourced, never run). Defines functions only;
+# nothing happens until a script calls them:
+#
+#   bench_require CMD...             die unless every command is on PATH
+#   bench_pg_tool NAME               print the path of a PostgreSQL client tool (psql, pgbench)
+#   bench_binary build|existing      set BIN: SAMVERKAN_BIN, else target/release/samverkan
+#                                    (built first with "build"; must exist with "existing")
+#   bench_workdir                    make the private temporary directory WORK (mode 755), set
+#                                    SAMVERKAN_DATA_DIR and SERVICE_LOG, install the cleanup traps
+#   bench_start_service [VAR=VALUE]...
+#                                    start "$BIN serve" on a free 127.0.0.1 port (extra
+#                                    environment for the service as arguments), wait for
+#                                    /health/ready; set PORT, BASE, SERVER_PID and DBURL
+#   bench_client_token NAME SCOPES   create an API client in the database and get a bearer token
+#                                    for it; set CLIENT_ID and TOKEN
+#   run_child CMD...                 run a command so that Ctrl-C is acted on at once
+#   peak_rss_mib                     the service's VmHWM in MiB (or n/a)
+#
+# On exit, Ctrl-C or SIGTERM the cleanup stops the service with SIGTERM (its graceful shutdown
+# stops the embedded PostgreSQL; SIGKILL after 45 s), stops a PostgreSQL left behind, shows the
+# end of the service log if the script failed, and deletes WORK.
+#
+# Globals the caller may set first: READY_TIMEOUT (seconds, default 60).
 # shellcheck shell=bash
 
-BIN=${SAMVERKAN_BIN:-target/release/samverkan}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PSQL=$(command -v psql || echo "$PG_BIN/psql")
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+READY_TIMEOUT=${READY_TIMEOUT:-60}
+WORK=""
+SERVICE_LOG=""
+SERVER_PID=""
+CHILD_PID=""
 
 log() { printf 'bench: %s\n' "$*" >&2; }
-[ -x "$BIN" ] || { log "building the release binary"; cargo build --release --bin samverkan >&2; }
-
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 90); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.5; done
-    fi
-    rm -rf "$WORK"
+die() {
+    log "error: $*"
+    exit 1
 }
-trap cleanup EXIT INT TERM
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-export SAMVERKAN_DATA_DIR="$WORK/data"
-SAMVERKAN_BIND="127.0.0.1:$PORT" SAMVERKAN_LOG_LEVEL=warn SAMVERKAN_RATE_LIMIT_WRITES_PER_MINUTE=1000000 \
-    "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 120); do
-    curl -fsS "$URL/health/ready" >/dev/null 2>&1 && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-    sleep 0.5
-done
-curl -fsS "$URL/health/ready" >/dev/null
-DB_URL=${DATABASE_URL:-$(cat "$SAMVERKAN_DATA_DIR/database-url")}
+bench_require() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || die "$c is required"
+    done
+}
 
+# On PATH, or beside the newest installed PostgreSQL server. Prints nothing (and fails) when absent.
+bench_pg_tool() {
+    local name=$1 found
+    found=$(command -v "$name" 2>/dev/null || true)
+    if [ -z "$found" ]; then
+        found=$(printf '%s\n' /usr/lib/postgresql/*/bin/"$name" | sort -V | while read -r f; do
+            if [ -x "$f" ]; then echo "$f"; fi
+        done | tail -n 1)
+    fi
+    [ -n "$found" ] || return 1
+    echo "$found"
+}
 
-# Creates an API client with the scopes $1 (comma-separated) and prints an access token for it.
-bench_token() {
-    local creds id secret
-    creds=$(DATABASE_URL="$DB_URL" SAMVERKAN_LOG_LEVEL=error "$BIN" clients create --name "bench-$1" --scopes "$1")
-    id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$creds")
-    secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$creds")
-    curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$URL/v1/oauth/token" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+bench_binary() {
+    local mode=$1
+    if [ -n "${SAMVERKAN_BIN:-}" ]; then
+        BIN=$SAMVERKAN_BIN
+    elif [ "$mode" = build ]; then
+        command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust or set SAMVERKAN_BIN"
+        log "building the release binary (cargo build --release --bin samverkan)"
+        (cd "$BENCH_ROOT" && cargo build --release --bin samverkan) >&2
+        BIN="${CARGO_TARGET_DIR:-$BENCH_ROOT/target}/release/samverkan"
+    else
+        BIN="${CARGO_TARGET_DIR:-$BENCH_ROOT/target}/release/samverkan"
+        [ -x "$BIN" ] || die "$BIN does not exist: build it (cargo build --release --bin samverkan) or set SAMVERKAN_BIN"
+    fi
+    [ -x "$BIN" ] || die "$BIN is not an executable"
+    case $BIN in /*) ;; *) BIN="$PWD/$BIN" ;; esac
+}
+
+# Runs a command in the background and waits for it, so that a signal to this script is acted on
+# at once (bash defers traps while a foreground command runs); the cleanup ends it.
+run_child() {
+    local rc=0
+    "$@" &
+    CHILD_PID=$!
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+
+is_postgres_process() {
+    [ -r "/proc/$1/comm" ] && grep -q '^postgres' "/proc/$1/comm" 2>/dev/null
+}
+
+bench_cleanup() {
+    local rc=$? pm i
+    set +e
+    trap - EXIT INT TERM
+    if [ -n "$CHILD_PID" ] && kill -0 "$CHILD_PID" 2>/dev/null; then
+        kill -TERM "$CHILD_PID" 2>/dev/null
+        wait "$CHILD_PID" 2>/dev/null
+    fi
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        # Graceful shutdown includes stopping the embedded PostgreSQL: allow 45 s.
+        for ((i = 0; i < 225; i++)); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.2
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            log "the service did not stop within 45 s: killing it"
+            kill -KILL "$SERVER_PID" 2>/dev/null
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    if [ -n "$WORK" ]; then
+        # An embedded cluster left behind (the service was killed): stop it before deleting it.
+        if [ -f "$WORK/data/pgdata/postmaster.pid" ]; then
+            pm=$(head -n 1 "$WORK/data/pgdata/postmaster.pid" 2>/dev/null)
+            if [[ $pm =~ ^[0-9]+$ ]] && is_postgres_process "$pm"; then
+                kill -QUIT "$pm" 2>/dev/null
+                for ((i = 0; i < 50; i++)); do
+                    kill -0 "$pm" 2>/dev/null || break
+                    sleep 0.2
+                done
+            fi
+        fi
+        if [ "$rc" -ne 0 ] && [ -s "$SERVICE_LOG" ]; then
+            log "last lines of the service log:"
+            tail -n 30 "$SERVICE_LOG" >&2
+        fi
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+
+bench_workdir() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/samverkan-bench.XXXXXX")
+    # When run as root the service runs its PostgreSQL as the postgres user, which must be able
+    # to reach the data directory inside.
+    chmod 755 "$WORK"
+    export SAMVERKAN_DATA_DIR="$WORK/data"
+    SERVICE_LOG="$WORK/service.log"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+bench_start_service() {
+    local kv url_file deadline
+    [ -n "$WORK" ] || die "bench_start_service: call bench_workdir first"
+    [[ $READY_TIMEOUT =~ ^[0-9]+$ ]] || die "READY_TIMEOUT must be a whole number of seconds"
+    for kv in "$@"; do
+        [[ $kv =~ ^[A-Z_][A-Z0-9_]*= ]] || die "bench_start_service: '$kv' is not VAR=VALUE"
+    done
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    BASE="http://127.0.0.1:$PORT"
+
+    if [ -n "${DATABASE_URL:-}" ]; then
+        log "starting the service on 127.0.0.1:$PORT (database: DATABASE_URL)"
+    else
+        log "starting the service on 127.0.0.1:$PORT (database: its own private cluster in $SAMVERKAN_DATA_DIR)"
+    fi
+    # env execs the binary, so $! is the service's own pid.
+    # One client drives all the load here, so its share of requests in progress (by default
+    # three quarters of the pool) is lifted; arguments may override it.
+    env SAMVERKAN_BIND="127.0.0.1:$PORT" SAMVERKAN_LOG_LEVEL=warn SAMVERKAN_REQUESTS_PER_CLIENT=1000 \
+        "$@" "$BIN" serve >"$SERVICE_LOG" 2>&1 &
+    SERVER_PID=$!
+
+    # Ready, and (embedded cluster) its connection URL written, within READY_TIMEOUT seconds.
+    deadline=$((SECONDS + READY_TIMEOUT))
+    until curl -fsS -o /dev/null --max-time 2 "$BASE/health/ready" 2>/dev/null; do
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the service exited during startup"
+        ((SECONDS < deadline)) || die "the service was not ready within ${READY_TIMEOUT}s"
+        sleep 0.5
+    done
+
+    if [ -n "${DATABASE_URL:-}" ]; then
+        DBURL=$DATABASE_URL
+    else
+        url_file="$SAMVERKAN_DATA_DIR/database-url"
+        until [ -s "$url_file" ]; do
+            ((SECONDS < deadline)) || die "$url_file did not appear within ${READY_TIMEOUT}s"
+            sleep 0.5
+        done
+        DBURL=$(head -n 1 "$url_file" | tr -d '\r\n')
+    fi
+    [[ $DBURL =~ ^postgres(ql)?:// ]] || die "the database URL is not a postgres:// URL"
+    log "the service is ready (pid $SERVER_PID)"
+}
+
+# `clients create` talks to the database directly. It is given the URL rather than the data
+# directory, so that it does not adopt (and, on exit, stop) the running embedded cluster.
+# Returns 1 when `clients create` fails (its stderr is in $WORK/clients.err); dies when it
+# succeeds but no token can be had.
+bench_client_token() {
+    local name=$1 scopes=$2 creds_json creds token_json
+    creds_json=$(DATABASE_URL="$DBURL" SAMVERKAN_LOG_LEVEL=warn timeout 60 \
+        "$BIN" clients create --name "$name" --scopes "$scopes" 2>"$WORK/clients.err") || return 1
+    creds=$(printf '%s\n' "$creds_json" | python3 -c '
+import json, sys
+for line in reversed(sys.stdin.read().splitlines()):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(obj, dict) and obj.get("clientId") and obj.get("clientSecret"):
+        print(obj["clientId"])
+        print(obj["clientSecret"])
+        sys.exit(0)
+sys.exit(1)
+') || die "'clients create' succeeded but printed no {\"clientId\", \"clientSecret\"} object"
+    CLIENT_ID=$(sed -n 1p <<<"$creds")
+    local secret
+    secret=$(sed -n 2p <<<"$creds")
+    token_json=$(curl -fsS --max-time 10 -u "$CLIENT_ID:$secret" \
+        -d grant_type=client_credentials "$BASE/v1/oauth/token") \
+        || die "the token request to $BASE/v1/oauth/token failed"
+    # shellcheck disable=SC2034 # for the caller
+    TOKEN=$(printf '%s' "$token_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') \
+        || die "the token response has no access_token"
+}
+
+peak_rss_mib() {
+    local kb
+    kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+    if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
 }

@@ -9,6 +9,8 @@
 #   DATABASE_URL    use this PostgreSQL instead of the service's own private cluster
 #   SAMVERKAN_BIN   use this binary instead of building target/release/samverkan
 #   READY_TIMEOUT   seconds to wait for the service to become ready (default 60)
+#   LONG_POLLS      idle change-feed long polls held open during the second round (default 500;
+#                   0 skips that round)
 #
 # All HTTP traffic goes to 127.0.0.1. The result is printed and written to
 # bench/results/latest.md.
@@ -22,13 +24,12 @@ CONNECTIONS=32
 DURATION=${DURATION:-15s}
 WARMUP=${WARMUP:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
+LONG_POLLS=${LONG_POLLS:-500}
 RESULTS_DIR="$ROOT/bench/results"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# log, die, the service's start-up and clean-up, the token, peak_rss_mib.
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # "15s", "15", "1m", "1h" -> whole seconds.
 duration_secs() {
@@ -58,9 +59,7 @@ as_root() {
     fi
 }
 
-command -v curl >/dev/null 2>&1 || die "curl is required"
-command -v python3 >/dev/null 2>&1 || die "python3 is required"
-command -v timeout >/dev/null 2>&1 || die "timeout (GNU coreutils) is required"
+bench_require curl python3 timeout
 
 if ! command -v wrk >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 || die "wrk is not installed and apt-get is not available: install wrk"
@@ -74,159 +73,21 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 # pgbench: on PATH, or beside the newest installed PostgreSQL server.
-PGBENCH=$(command -v pgbench 2>/dev/null || true)
-if [ -z "$PGBENCH" ]; then
-    PGBENCH=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | while read -r f; do
-        if [ -x "$f" ]; then echo "$f"; fi
-    done | tail -n 1)
-fi
+PGBENCH=$(bench_pg_tool pgbench || true)
 [ -n "$PGBENCH" ] || log "warning: pgbench not found (it comes with PostgreSQL): the ceiling columns will be n/a"
 
-# --------------------------------------------------------------------------------- binary
+# ------------------------------------------------------------------- binary and service
 
-if [ -n "${SAMVERKAN_BIN:-}" ]; then
-    BIN=$SAMVERKAN_BIN
-else
-    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust or set SAMVERKAN_BIN"
-    log "building the release binary (cargo build --release --bin samverkan)"
-    cargo build --release --bin samverkan
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/samverkan"
-fi
-[ -x "$BIN" ] || die "$BIN is not an executable"
-case $BIN in /*) ;; *) BIN="$PWD/$BIN" ;; esac
-
-# ------------------------------------------------------------------------ service lifecycle
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/samverkan-bench.XXXXXX")
-# When run as root the service runs its PostgreSQL as the postgres user, which must be able
-# to reach the data directory inside.
-chmod 755 "$WORK"
-export SAMVERKAN_DATA_DIR="$WORK/data"
-SERVICE_LOG="$WORK/service.log"
-SERVER_PID=""
-CHILD_PID=""
-
-# Runs a command in the background and waits for it, so that a signal to this script is acted on
-# at once (bash defers traps while a foreground command runs); cleanup ends it.
-run_child() {
-    local rc=0
-    "$@" &
-    CHILD_PID=$!
-    wait "$CHILD_PID" || rc=$?
-    CHILD_PID=""
-    return "$rc"
-}
-
-is_postgres_process() {
-    [ -r "/proc/$1/comm" ] && grep -q '^postgres' "/proc/$1/comm" 2>/dev/null
-}
-
-cleanup() {
-    local rc=$? pm i
-    set +e
-    trap - EXIT INT TERM
-    if [ -n "$CHILD_PID" ] && kill -0 "$CHILD_PID" 2>/dev/null; then
-        kill -TERM "$CHILD_PID" 2>/dev/null
-        wait "$CHILD_PID" 2>/dev/null
-    fi
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null
-        # Graceful shutdown includes stopping the embedded PostgreSQL: allow 45 s.
-        for ((i = 0; i < 225; i++)); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "the service did not stop within 45 s: killing it"
-            kill -KILL "$SERVER_PID" 2>/dev/null
-        fi
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    # An embedded cluster left behind (the service was killed): stop it before deleting it.
-    if [ -f "$WORK/data/pgdata/postmaster.pid" ]; then
-        pm=$(head -n 1 "$WORK/data/pgdata/postmaster.pid" 2>/dev/null)
-        if [[ $pm =~ ^[0-9]+$ ]] && is_postgres_process "$pm"; then
-            kill -QUIT "$pm" 2>/dev/null
-            for ((i = 0; i < 50; i++)); do
-                kill -0 "$pm" 2>/dev/null || break
-                sleep 0.2
-            done
-        fi
-    fi
-    if [ "$rc" -ne 0 ] && [ -s "$SERVICE_LOG" ]; then
-        log "last lines of the service log:"
-        tail -n 30 "$SERVICE_LOG" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-
-if [ -n "${DATABASE_URL:-}" ]; then
-    log "starting the service on 127.0.0.1:$PORT (database: DATABASE_URL)"
-else
-    log "starting the service on 127.0.0.1:$PORT (database: its own private cluster in $SAMVERKAN_DATA_DIR)"
-fi
-SAMVERKAN_BIND="127.0.0.1:$PORT" SAMVERKAN_LOG_LEVEL=warn "$BIN" serve >"$SERVICE_LOG" 2>&1 &
-SERVER_PID=$!
-
-# Ready, and (embedded cluster) its connection URL written, within READY_TIMEOUT seconds.
-deadline=$((SECONDS + READY_TIMEOUT))
-until curl -fsS -o /dev/null --max-time 2 "$BASE/health/ready" 2>/dev/null; do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "the service exited during startup"
-    ((SECONDS < deadline)) || die "the service was not ready within ${READY_TIMEOUT}s"
-    sleep 0.5
-done
-
-if [ -n "${DATABASE_URL:-}" ]; then
-    DBURL=$DATABASE_URL
-else
-    url_file="$SAMVERKAN_DATA_DIR/database-url"
-    until [ -s "$url_file" ]; do
-        ((SECONDS < deadline)) || die "$url_file did not appear within ${READY_TIMEOUT}s"
-        sleep 0.5
-    done
-    DBURL=$(head -n 1 "$url_file" | tr -d '\r\n')
-fi
-[[ $DBURL =~ ^postgres(ql)?:// ]] || die "the database URL is not a postgres:// URL"
-log "the service is ready (pid $SERVER_PID)"
+bench_binary build
+bench_workdir
+# One client holds all the long polls of the second round, so its per-client limit is raised.
+bench_start_service SAMVERKAN_LONG_POLLS_PER_CLIENT=$((LONG_POLLS + 10))
 
 # ------------------------------------------------------------------------------ bearer token
 
-# `clients create` talks to the database directly. It is given the URL rather than the data
-# directory, so that it does not adopt (and, on exit, stop) the running embedded cluster.
 AUTH_ARGS=()
 TOKEN_NOTE="none (the command 'clients create' is not available)"
-if creds_json=$(DATABASE_URL="$DBURL" SAMVERKAN_LOG_LEVEL=warn timeout 60 \
-    "$BIN" clients create --name bench --scopes read 2>"$WORK/clients.err"); then
-    creds=$(printf '%s\n' "$creds_json" | python3 -c '
-import json, sys
-for line in reversed(sys.stdin.read().splitlines()):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        continue
-    if isinstance(obj, dict) and obj.get("clientId") and obj.get("clientSecret"):
-        print(obj["clientId"])
-        print(obj["clientSecret"])
-        sys.exit(0)
-sys.exit(1)
-') || die "'clients create' succeeded but printed no {\"clientId\", \"clientSecret\"} object"
-    CLIENT_ID=$(sed -n 1p <<<"$creds")
-    CLIENT_SECRET=$(sed -n 2p <<<"$creds")
-    token_json=$(curl -fsS --max-time 10 -u "$CLIENT_ID:$CLIENT_SECRET" \
-        -d grant_type=client_credentials "$BASE/v1/oauth/token") \
-        || die "the token request to $BASE/v1/oauth/token failed"
-    TOKEN=$(printf '%s' "$token_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') \
-        || die "the token response has no access_token"
+if bench_client_token bench read; then
     AUTH_ARGS=(-H "Authorization: Bearer $TOKEN")
     TOKEN_NOTE="bearer token of a client with scope read"
     log "using a bearer token (client $CLIENT_ID)"
@@ -244,12 +105,6 @@ to_ms() {
         if (u == "us") v /= 1000; else if (u == "s") v *= 1000;
         else if (u == "m") v *= 60000; else if (u == "h") v *= 3600000;
         printf "%.2f", v }'
-}
-
-peak_rss_mib() {
-    local kb
-    kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
-    if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
 }
 
 # One request first: a scenario that does not answer 200 is not worth measuring.
@@ -334,12 +189,40 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 ROWS=()
+declare -A P99_PLAIN=()
 for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r name path sql <<<"$s"
     run_wrk "$name" "$path"
+    P99_PLAIN[$name]=$WRK_P99
     run_pgbench "$name" "$sql"
     ROWS+=("GET $path|$WRK_RPS|$WRK_P50|$WRK_P99|$WRK_ERRORS|$PG_TPS|$PG_AVG|$(ratio "$WRK_RPS" "$PG_TPS")|$(peak_rss_mib)")
 done
+
+# Second round: the same reads while LONG_POLLS idle long polls of the change feed are open
+# (what hundreds of mirroring systems do). They must hold no database connection: the reads'
+# p99 should barely move.
+POLL_ROWS=()
+if ((LONG_POLLS > 0)) && [ -n "${TOKEN:-}" ]; then
+    log "opening $LONG_POLLS idle long polls of the change feed"
+    python3 "$ROOT/bench/longpolls.py" "$BASE" "$TOKEN" "$LONG_POLLS" "$WORK/polls-ready" \
+        2>"$WORK/longpolls.log" &
+    POLLS_PID=$!
+    deadline=$((SECONDS + 60))
+    until [ -s "$WORK/polls-ready" ]; do
+        kill -0 "$POLLS_PID" 2>/dev/null || { cat "$WORK/longpolls.log" >&2; die "longpolls.py exited"; }
+        ((SECONDS < deadline)) || die "the long polls were not all open within 60 s"
+        sleep 0.5
+    done
+    log "$(cat "$WORK/polls-ready") long polls open"
+    for s in "${SCENARIOS[@]}"; do
+        IFS='|' read -r name path sql <<<"$s"
+        run_wrk "$name-longpolls" "$path"
+        POLL_ROWS+=("GET $path|${P99_PLAIN[$name]}|$WRK_P99|$(ratio "$WRK_P99" "${P99_PLAIN[$name]}")|$WRK_RPS|$WRK_ERRORS")
+    done
+    kill "$POLLS_PID" 2>/dev/null || true
+    wait "$POLLS_PID" 2>/dev/null || true
+    tail -n 1 "$WORK/longpolls.log" >&2 || true
+fi
 
 # ---------------------------------------------------------------------------------- report
 
@@ -368,6 +251,16 @@ if [ -n "$PGBENCH" ]; then PG_VERSION=$("$PGBENCH" --version 2>/dev/null | head 
         printf '| %s |\n' "${row//|/ | }"
     done
     echo
+    if ((${#POLL_ROWS[@]} > 0)); then
+        echo "With $LONG_POLLS idle long polls (\`GET /v1/changes?after=<head>&wait=25\`) open:"
+        echo
+        echo "| Scenario | p99 ms alone | p99 ms with long polls | ratio | Requests/s | Errors |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for row in "${POLL_ROWS[@]}"; do
+            printf '| %s |\n' "${row//|/ | }"
+        done
+        echo
+    fi
     echo "Service/pgbench: the service's requests per second over pgbench's transactions per second"
     echo "for the same SQL. Peak RSS: the service's VmHWM after the scenario (cumulative)."
     echo "Errors: non-2xx responses plus socket errors seen by wrk. pgbench avg ms: its"
@@ -379,5 +272,12 @@ echo
     echo "$HEADER"
     printf '%s\n' "${ROWS[@]}"
 } | if command -v column >/dev/null 2>&1; then column -t -s '|'; else tr '|' '\t'; fi
+if ((${#POLL_ROWS[@]} > 0)); then
+    echo
+    {
+        echo "With $LONG_POLLS long polls|p99 alone|p99 with|ratio|Requests/s|Errors"
+        printf '%s\n' "${POLL_ROWS[@]}"
+    } | if command -v column >/dev/null 2>&1; then column -t -s '|'; else tr '|' '\t'; fi
+fi
 echo
 log "written to bench/results/latest.md"

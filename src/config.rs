@@ -86,6 +86,8 @@ pub struct RateLimits {
 /// replica (they protect this replica's connections and memory, so they are counted here).
 #[derive(Debug, Clone, Copy)]
 pub struct OpenLimits {
+    /// Requests one client may have in progress at once; 0: three quarters of the pool (at least 2).
+    pub requests_per_client: usize,
     pub long_polls_per_client: usize,
     pub exports_per_client: usize,
     /// Longest a streamed export may take to deliver, however slowly its client reads.
@@ -99,6 +101,7 @@ pub struct OpenLimits {
 impl Default for OpenLimits {
     fn default() -> Self {
         Self {
+            requests_per_client: 0,
             long_polls_per_client: 8,
             exports_per_client: 4,
             export_deadline: Duration::from_secs(600),
@@ -288,6 +291,11 @@ impl Config {
         };
         let open_defaults = OpenLimits::default();
         let open_limits = OpenLimits {
+            requests_per_client: parse(
+                &get,
+                "SAMVERKAN_REQUESTS_PER_CLIENT",
+                Some(open_defaults.requests_per_client),
+            )?,
             long_polls_per_client: parse(
                 &get,
                 "SAMVERKAN_LONG_POLLS_PER_CLIENT",

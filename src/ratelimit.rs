@@ -80,6 +80,9 @@ pub struct OpenRequests {
 /// The kinds of long-open request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// Any request of an authenticated client while its handler runs (long polls excepted,
+    /// which hold no connection while they wait and have their own limit).
+    Request,
     LongPoll,
     Export,
 }
@@ -104,12 +107,17 @@ impl Drop for OpenGuard {
 }
 
 impl OpenRequests {
-    /// `pool_size` sets the bulk share: a quarter of the pool, at least one connection.
+    /// `pool_size` sets the bulk share (a quarter of the pool, at least one connection) and,
+    /// unless configured, how many requests one client may have in progress (three quarters of
+    /// the pool, at least two), so that no single client can take every connection.
     pub fn new(
-        limits: crate::config::OpenLimits,
+        mut limits: crate::config::OpenLimits,
         pool_size: usize,
         pool_timeout: std::time::Duration,
     ) -> Self {
+        if limits.requests_per_client == 0 {
+            limits.requests_per_client = (pool_size * 3 / 4).max(2);
+        }
         Self {
             limits,
             open: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -129,6 +137,7 @@ impl OpenRequests {
         client: uuid::Uuid,
     ) -> Result<OpenGuard, ApiError> {
         let limit = match kind {
+            Kind::Request => self.limits.requests_per_client,
             Kind::LongPoll => self.limits.long_polls_per_client,
             Kind::Export => self.limits.exports_per_client,
         };
@@ -139,12 +148,14 @@ impl OpenRequests {
         let n = open.entry((kind, client)).or_insert(0);
         if *n >= limit {
             let what = match kind {
+                Kind::Request => "requests in progress",
                 Kind::LongPoll => "long polls of the change feed",
                 Kind::Export => "exports",
             };
             return Err(ApiError::Busy(
                 format!("This client already has {limit} {what} open; finish one first"),
                 match kind {
+                    Kind::Request => 1,
                     Kind::LongPoll => 5,
                     Kind::Export => 10,
                 },
@@ -166,5 +177,39 @@ impl OpenRequests {
                 "Too many bulk reads and loads are running; retry shortly".to_owned(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_requests_are_counted_per_client_and_kind_until_dropped() {
+        let limits = crate::config::OpenLimits {
+            long_polls_per_client: 2,
+            ..Default::default()
+        };
+        let open = std::sync::Arc::new(OpenRequests::new(
+            limits,
+            8,
+            std::time::Duration::from_secs(1),
+        ));
+        assert_eq!(
+            open.limits().requests_per_client,
+            6,
+            "three quarters of the pool"
+        );
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let first = open.open(Kind::LongPoll, a).expect("first");
+        let _second = open.open(Kind::LongPoll, a).expect("second");
+        assert!(matches!(
+            open.open(Kind::LongPoll, a),
+            Err(ApiError::Busy(_, 5))
+        ));
+        assert!(open.open(Kind::LongPoll, b).is_ok(), "another client");
+        assert!(open.open(Kind::Export, a).is_ok(), "another kind");
+        drop(first);
+        assert!(open.open(Kind::LongPoll, a).is_ok(), "a place again");
     }
 }

@@ -418,23 +418,37 @@ pub async fn authorize(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let refuse = |req: ServiceRequest, err: ApiError| {
+        let res = actix_web::ResponseError::error_response(&err);
+        Ok(req.into_response(res).map_into_right_body())
+    };
+    let mut in_progress = None;
     match check(&req).await {
         Ok(Some(admission)) => {
             // HEAD is answered by the GET handler; actix's HTTP/1 encoder leaves out the body.
             if req.method() == actix_web::http::Method::HEAD {
                 req.head_mut().method = actix_web::http::Method::GET;
             }
+            // A client's requests in progress are limited (long polls have their own limit).
+            if let (Some(caller), false) = (&admission.caller, admission.pattern == "/v1/changes") {
+                let open = req
+                    .app_data::<web::Data<crate::ratelimit::OpenRequests>>()
+                    .map(|o| o.clone().into_inner());
+                if let Some(open) = open {
+                    match open.open(crate::ratelimit::Kind::Request, caller.client_id) {
+                        Ok(guard) => in_progress = Some(guard),
+                        Err(err) => return refuse(req, err),
+                    }
+                }
+            }
             req.extensions_mut().insert(admission);
         }
         Ok(None) => {}
-        Err(err) => {
-            let res = actix_web::ResponseError::error_response(&err);
-            return Ok(req.into_response(res).map_into_right_body());
-        }
+        Err(err) => return refuse(req, err),
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    let res = next.call(req).await;
+    drop(in_progress);
+    res.map(ServiceResponse::map_into_left_body)
 }
 
 /// Static pages outside the API that need no decision (the interactive docs and its assets).

@@ -237,3 +237,42 @@ async fn a_body_that_stops_arriving_is_408() {
     let areas = app.get("/v1/areas?limit=100").await.text();
     assert!(!areas.contains("Lång"), "nothing was written");
 }
+
+#[actix_web::test]
+async fn a_client_cannot_hold_more_requests_than_its_share() {
+    let mut config = test_config();
+    config.bind = "127.0.0.1:0".parse().expect("address");
+    config.workers = 1;
+    config.open_limits.requests_per_client = 1;
+    let app = TestApp::with_config(config.clone()).await;
+    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
+    let port = server.port();
+    actix_web::rt::spawn(server.run_until_stopped());
+    let token = app.token(&[Scope::Read, Scope::Import], None).await;
+    let other = app.token(&[Scope::Read], None).await;
+    // A slow upload keeps one request of this client in progress.
+    let upload = send(
+        port,
+        &format!(
+            "POST /v1/imports/networks HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ),
+        b"name;kind\r\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = format!("http://127.0.0.1:{port}/v1/areas");
+    let (mine, theirs) = {
+        let (base, token, other) = (base.clone(), token.clone(), other.clone());
+        std::thread::spawn(move || (timed_get(base.clone(), token), timed_get(base, other)))
+            .join()
+            .expect("gets")
+    };
+    assert_eq!(mine.0, 429, "beyond its share");
+    assert_eq!(theirs.0, 200, "another client is not affected");
+    drop(upload);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = std::thread::spawn(move || timed_get(base, token))
+        .join()
+        .expect("get");
+    assert_eq!(again.0, 200, "a place again once the upload is gone");
+}

@@ -230,6 +230,9 @@ pub fn test_config() -> Config {
         timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(10),
     };
+    // The pool is tiny here, and some tests send many concurrent requests as one client: the
+    // per-client share is tested on its own (open_requests).
+    config.open_limits.requests_per_client = 1000;
     config
 }
 

@@ -338,12 +338,19 @@ const HORIZON_SQL: &str = "WITH snap AS MATERIALIZED (SELECT pg_current_snapshot
                               WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()) \
      ) ";
 
-/// The newest position below the horizon ([`Cursor::START`] for an empty feed). Rows below the
-/// horizon are final, so the head only moves forward.
+/// The newest position below the horizon, or the purge horizon if that is newer (when the
+/// newest rows were purged tombstones): a cursor at or past it has nothing to read and is not
+/// gone. Rows below the horizon are final, so the head only moves forward.
 async fn visible_head(conn: &mut AsyncPgConnection) -> Result<Cursor, ApiError> {
     let h: Option<Horizon> = diesel::sql_query(format!(
-        "{HORIZON_SQL} SELECT txid::text::bigint AS txid, seq FROM changes \
-         WHERE txid < (SELECT h FROM horizon) ORDER BY txid DESC, seq DESC LIMIT 1"
+        "{HORIZON_SQL}, top AS ( \
+             SELECT txid, seq FROM changes WHERE txid < (SELECT h FROM horizon) \
+             ORDER BY txid DESC, seq DESC LIMIT 1 \
+         ) \
+         SELECT txid::text::bigint AS txid, seq FROM ( \
+             SELECT txid, seq FROM top \
+             UNION ALL SELECT purged_txid, purged_seq FROM change_feed_state \
+         ) candidates ORDER BY txid DESC, seq DESC LIMIT 1"
     ))
     .get_result(conn)
     .await
@@ -454,7 +461,17 @@ pub async fn list_changes(
     } else {
         None
     };
-    {
+    // Seen before the first look: a head that moves after it wakes this poll.
+    let mut heads = (wait > 0).then(|| notifier.heads());
+    // A long poll that resumes at the head this replica already knows (the usual case: a mirror
+    // looping) has nothing to read yet and is not behind the purge horizon (the published head
+    // is never older than it): it waits at once, without a query, so that hundreds of polls
+    // returning together cost the database nothing.
+    let at_head = heads
+        .as_mut()
+        .and_then(|h| *h.borrow_and_update())
+        .is_some_and(|head| after != Cursor::START && after >= head);
+    if !at_head {
         let mut conn = db.conn().await?;
         if after != Cursor::START && after < purge_horizon(&mut conn).await? {
             return Err(ApiError::Gone(
@@ -469,11 +486,6 @@ pub async fn list_changes(
         }
     }
     let deadline = Instant::now() + Duration::from_secs(u64::from(wait));
-    // Seen before the first look: a head that moves after it wakes this poll.
-    let mut heads = (wait > 0).then(|| notifier.heads());
-    if let Some(h) = heads.as_mut() {
-        h.borrow_and_update();
-    }
     let page = |items: Vec<Change>| {
         let next_cursor = items
             .last()
@@ -483,11 +495,15 @@ pub async fn list_changes(
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
             .json(ChangePage { items, next_cursor })
     };
+    let mut look = !at_head;
     loop {
-        let items = {
+        let items = if look {
             let mut conn = db.conn().await?;
             read(&mut conn, after, i64::from(limit), types.as_deref()).await?
+        } else {
+            Vec::new()
         };
+        look = true;
         let Some(h) = heads.as_mut().filter(|_| items.is_empty()) else {
             return Ok(page(items));
         };

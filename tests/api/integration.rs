@@ -443,6 +443,13 @@ async fn the_feed_starts_with_everything_filters_types_and_expires_old_cursors()
     app.get(&format!("/v1/changes?after={head}"))
         .await
         .problem(410, "cursor-expired");
+    // A long poll is told the same, even though nothing newer than its cursor is left to read
+    // and the replica already knows the feed's head (its probe runs once a long poll asked).
+    app.get("/v1/changes?limit=1&wait=1").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.get(&format!("/v1/changes?after={head}&wait=2"))
+        .await
+        .problem(410, "cursor-expired");
     assert_eq!(
         app.get("/v1/changes").await.status,
         200,

@@ -362,6 +362,9 @@ async fn visible_head(conn: &mut AsyncPgConnection) -> Result<Cursor, ApiError> 
     .unwrap_or(Cursor::START))
 }
 
+/// The longest a long poll may wait (`wait`).
+pub const MAX_WAIT_SECONDS: u32 = 30;
+
 /// Parameters of the change feed.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -433,8 +436,11 @@ pub async fn list_changes(
         v.push("limit", "must be between 1 and 1000");
     }
     let wait = p.wait.unwrap_or(0);
-    if wait > 30 {
-        v.push("wait", "must be between 0 and 30 seconds");
+    if wait > MAX_WAIT_SECONDS {
+        v.push(
+            "wait",
+            format!("must be between 0 and {MAX_WAIT_SECONDS} seconds"),
+        );
     }
     let types: Option<Vec<String>> = p.types.as_deref().map(|t| {
         t.split(',')

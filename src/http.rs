@@ -60,13 +60,19 @@ pub async fn request_context(
         path: req.path().to_owned(),
     };
     let method = req.method().clone();
-    // Bulk loads stream large files and get longer.
-    let timeout = if req.path().starts_with("/v1/imports/") {
+    // Bulk loads stream large files and get longer; a long poll gets its longest wait on top
+    // (waiting is not working).
+    let base = req
+        .app_data::<web::Data<RequestTimeout>>()
+        .map(|t| t.0)
+        .unwrap_or(Duration::from_secs(30));
+    let path = req.match_info().as_str();
+    let timeout = if path.starts_with("/v1/imports/") {
         Duration::from_secs(3600)
+    } else if path == "/v1/changes" {
+        base + Duration::from_secs(u64::from(crate::changes::MAX_WAIT_SECONDS))
     } else {
-        req.app_data::<web::Data<RequestTimeout>>()
-            .map(|t| t.0)
-            .unwrap_or(Duration::from_secs(30))
+        base
     };
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %info.path);

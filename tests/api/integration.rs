@@ -571,3 +571,19 @@ async fn every_pushable_resource_upserts_by_external_id() {
         .json();
     assert_eq!(found["_meta"]["totalRecords"], 1);
 }
+
+#[actix_web::test]
+async fn a_long_poll_may_wait_longer_than_the_request_timeout() {
+    let mut config = crate::support::test_config();
+    config.request_timeout = Duration::from_secs(1);
+    let app = TestApp::with_config(config).await;
+    let head = app.get("/v1/changes?limit=1000").await.json()["nextCursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let started = Instant::now();
+    let res = app.get(&format!("/v1/changes?after={head}&wait=2")).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["items"], json!([]));
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+}

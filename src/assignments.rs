@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -698,17 +697,12 @@ pub async fn list_assignments(
                 format,
                 "assignments",
                 &db,
-                move |mut sink, mut conn| async move {
-                    let mut rows = sorted(filtered(), &sort)
+                move |sink, mut conn| async move {
+                    let rows = sorted(filtered(), &sort)
                         .select(AssignmentRow::as_select())
                         .load_stream::<AssignmentRow>(&mut conn)
                         .await?;
-                    while let Some(row) = rows.try_next().await? {
-                        if !sink.send(&Assignment::from(row)).await {
-                            break;
-                        }
-                    }
-                    Ok(sink)
+                    sink.drain(rows, Assignment::from).await
                 },
             )
             .await;

@@ -537,17 +537,7 @@ pub struct FeedSettings {
 
 /// For tests and tools: the newest position, `after` which nothing has happened yet.
 pub async fn head(conn: &mut AsyncPgConnection) -> Result<Cursor, ApiError> {
-    let h: Option<Horizon> = diesel::sql_query(
-        "SELECT txid::text::bigint AS txid, seq FROM changes ORDER BY txid DESC, seq DESC LIMIT 1",
-    )
-    .get_result(conn)
-    .await
-    .optional()?;
-    Ok(h.map(|h| Cursor {
-        txid: h.txid,
-        seq: h.seq,
-    })
-    .unwrap_or(Cursor::START))
+    visible_head(conn).await
 }
 
 #[cfg(test)]

@@ -65,6 +65,21 @@ pub struct Sink<T> {
 }
 
 impl<T: Serialize> Sink<T> {
+    /// Writes every row of a database stream, converted for the wire, and hands the sink back.
+    pub async fn drain<R, S>(mut self, rows: S, convert: impl Fn(R) -> T) -> Result<Self, ApiError>
+    where
+        S: futures_util::Stream<Item = diesel::QueryResult<R>>,
+    {
+        use futures_util::TryStreamExt;
+        let mut rows = std::pin::pin!(rows);
+        while let Some(row) = rows.try_next().await? {
+            if !self.send(&convert(row)).await {
+                break;
+            }
+        }
+        Ok(self)
+    }
+
     /// Writes one row; `false` when it cannot be written (stop producing).
     pub async fn send(&mut self, row: &T) -> bool {
         use std::io::Write;

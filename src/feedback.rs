@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -513,23 +512,13 @@ pub async fn list_feedback(
     let (paging, sort, filtered) = filter(params.0)?;
     if format != Format::Json {
         return exports
-            .respond::<Feedback, _, _>(
-                format,
-                "feedback",
-                &db,
-                move |mut sink, mut conn| async move {
-                    let mut rows = sorted(filtered(), &sort)
-                        .select(FeedbackRow::as_select())
-                        .load_stream::<FeedbackRow>(&mut conn)
-                        .await?;
-                    while let Some(row) = rows.try_next().await? {
-                        if !sink.send(&Feedback::from(row)).await {
-                            break;
-                        }
-                    }
-                    Ok(sink)
-                },
-            )
+            .respond::<Feedback, _, _>(format, "feedback", &db, move |sink, mut conn| async move {
+                let rows = sorted(filtered(), &sort)
+                    .select(FeedbackRow::as_select())
+                    .load_stream::<FeedbackRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, Feedback::from).await
+            })
             .await;
     }
     let mut conn = db.conn().await?;

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -489,23 +488,13 @@ pub async fn list_networks(
     let (paging, sort, filtered) = network_filter(params.0)?;
     if format != Format::Json {
         return exports
-            .respond::<Network, _, _>(
-                format,
-                "networks",
-                &db,
-                move |mut sink, mut conn| async move {
-                    let mut rows = sorted(filtered(), &sort)
-                        .select(NetworkRow::as_select())
-                        .load_stream::<NetworkRow>(&mut conn)
-                        .await?;
-                    while let Some(row) = rows.try_next().await? {
-                        if !sink.send(&Network::from(row)).await {
-                            break;
-                        }
-                    }
-                    Ok(sink)
-                },
-            )
+            .respond::<Network, _, _>(format, "networks", &db, move |sink, mut conn| async move {
+                let rows = sorted(filtered(), &sort)
+                    .select(NetworkRow::as_select())
+                    .load_stream::<NetworkRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, Network::from).await
+            })
             .await;
     }
     let mut conn = db.conn().await?;
@@ -1072,24 +1061,15 @@ pub async fn list_members(
     if format != Format::Json {
         drop(conn);
         return exports
-            .respond::<Member, _, _>(
-                format,
-                "members",
-                &db,
-                move |mut sink, mut conn| async move {
-                    let mut rows = filtered()
-                        .select(MemberRow::as_select())
-                        .order((network_members::name.asc(), network_members::id.asc()))
-                        .load_stream::<MemberRow>(&mut conn)
-                        .await?;
-                    while let Some(row) = rows.try_next().await? {
-                        if !sink.send(&Member::for_caller(row, &caller)).await {
-                            break;
-                        }
-                    }
-                    Ok(sink)
-                },
-            )
+            .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
+                let rows = filtered()
+                    .select(MemberRow::as_select())
+                    .order((network_members::name.asc(), network_members::id.asc()))
+                    .load_stream::<MemberRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, |row| Member::for_caller(row, &caller))
+                    .await
+            })
             .await;
     }
     let total: i64 = filtered().count().get_result(&mut conn).await?;

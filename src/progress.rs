@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -419,18 +418,13 @@ async fn list(
                 format,
                 "progress-reports",
                 db,
-                move |mut sink, mut conn| async move {
-                    let mut rows = filtered()
+                move |sink, mut conn| async move {
+                    let rows = filtered()
                         .order(ordered)
                         .select(ReportRow::as_select())
                         .load_stream::<ReportRow>(&mut conn)
                         .await?;
-                    while let Some(row) = rows.try_next().await? {
-                        if !sink.send(&ProgressReport::from(row)).await {
-                            break;
-                        }
-                    }
-                    Ok(sink)
+                    sink.drain(rows, ProgressReport::from).await
                 },
             )
             .await;

@@ -253,6 +253,17 @@ fn migration_connection(
     Ok((runtime, conn.into()))
 }
 
+/// Replicas started together against one database migrate one after the other: each waits for
+/// this session-level advisory lock (released with the connection), then finds the migrations
+/// its predecessor applied and applies none.
+fn lock_migrations(
+    conn: &mut diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>,
+) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    SimpleConnection::batch_execute(conn, "SELECT pg_advisory_lock(727201)")
+        .map_err(|e| anyhow::anyhow!("cannot take the migration lock: {e}"))
+}
+
 /// Applies every pending migration and returns the versions applied.
 ///
 /// diesel's migration harness is synchronous; it runs on its own thread with its own runtime
@@ -261,6 +272,7 @@ pub fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
     let url = url.to_owned();
     std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
         let (_runtime, mut conn) = migration_connection(&url)?;
+        lock_migrations(&mut conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -275,6 +287,7 @@ pub fn revert_all(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();
     std::thread::spawn(move || -> anyhow::Result<usize> {
         let (_runtime, mut conn) = migration_connection(&url)?;
+        lock_migrations(&mut conn)?;
         let reverted = conn
             .revert_all_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;

@@ -23,6 +23,37 @@ async fn migrations_are_reversible() {
 }
 
 #[actix_web::test]
+async fn replicas_started_together_migrate_one_after_the_other() {
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let reverted = std::thread::spawn(move || samverkan::db::revert_all(&url))
+        .join()
+        .expect("thread")
+        .expect("revert every migration");
+    let migrators: Vec<_> = (0..3)
+        .map(|_| {
+            let url = db.url.clone();
+            std::thread::spawn(move || samverkan::db::migrate(&url))
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for m in migrators {
+        applied.push(
+            m.join()
+                .expect("thread")
+                .expect("every replica comes up")
+                .len(),
+        );
+    }
+    applied.sort_unstable();
+    assert_eq!(
+        applied,
+        [0, 0, reverted],
+        "one applied them all, the others none"
+    );
+}
+
+#[actix_web::test]
 async fn the_database_refuses_an_invalid_organisation_number() {
     let db = TestDb::new().await;
     let mut conn = AsyncPgConnection::establish(&db.url)

@@ -78,14 +78,14 @@ pub(crate) struct AssignmentRow {
     pub(crate) municipality_ids: Vec<String>,
     area_id: Uuid,
     challenge: Option<String>,
-    funding_type: String,
+    funding_type: FundingType,
     funder: Option<String>,
     budget_sek: i64,
     partners: Vec<String>,
     start_date: Option<NaiveDate>,
     end_date: Option<NaiveDate>,
     responsible: Option<String>,
-    pub(crate) status: String,
+    pub(crate) status: AssignmentStatus,
     external_system: Option<String>,
     external_id: Option<String>,
     version: i64,
@@ -143,14 +143,14 @@ impl From<AssignmentRow> for Assignment {
             municipality_ids: r.municipality_ids,
             area_id: r.area_id,
             challenge: r.challenge.as_deref().and_then(Challenge::parse),
-            funding_type: FundingType::from_row(&r.funding_type),
+            funding_type: r.funding_type,
             funder: r.funder,
             budget_sek: r.budget_sek,
             partners: r.partners,
             start_date: r.start_date,
             end_date: r.end_date,
             responsible: r.responsible,
-            status: AssignmentStatus::from_row(&r.status),
+            status: r.status,
             external_system: r.external_system,
             external_id: r.external_id,
             version: r.version,
@@ -995,7 +995,7 @@ pub async fn transition_assignment(
             if expected.is_some_and(|v| v != before.version) {
                 return Err(ApiError::PreconditionFailed(version_etag(before.version)));
             }
-            let from = AssignmentStatus::from_row(&before.status);
+            let from = before.status;
             if !from.next().contains(&to) {
                 let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
                 return Err(ApiError::Conflict(format!(

@@ -52,12 +52,12 @@ text_enum! {
 struct NetworkRow {
     id: Uuid,
     name: String,
-    kind: String,
+    kind: NetworkKind,
     area_id: Option<Uuid>,
     description: String,
     municipality_ids: Vec<String>,
     coordinator: Option<String>,
-    status: String,
+    status: NetworkStatus,
     external_system: Option<String>,
     external_id: Option<String>,
     version: i64,
@@ -101,12 +101,12 @@ impl From<NetworkRow> for Network {
         Self {
             id: r.id,
             name: r.name,
-            kind: NetworkKind::from_row(&r.kind),
+            kind: r.kind,
             area_id: r.area_id,
             description: r.description,
             municipality_ids: r.municipality_ids,
             coordinator: r.coordinator,
-            status: NetworkStatus::from_row(&r.status),
+            status: r.status,
             external_system: r.external_system,
             external_id: r.external_id,
             version: r.version,
@@ -225,10 +225,7 @@ impl NetworkValues {
                 .flatten()
                 .map(|n| n.trim().to_owned())
                 .unwrap_or_else(|| row.name.clone()),
-            kind: p
-                .kind
-                .flatten()
-                .unwrap_or_else(|| NetworkKind::from_row(&row.kind)),
+            kind: p.kind.flatten().unwrap_or(row.kind),
             area_id: p.area_id.unwrap_or(row.area_id),
             description: match p.description {
                 Some(d) => d.unwrap_or_default(),
@@ -239,10 +236,7 @@ impl NetworkValues {
                 None => row.municipality_ids.clone(),
             },
             coordinator: p.coordinator.unwrap_or_else(|| row.coordinator.clone()),
-            status: p
-                .status
-                .flatten()
-                .unwrap_or_else(|| NetworkStatus::from_row(&row.status)),
+            status: p.status.flatten().unwrap_or(row.status),
             external_system: p
                 .external_system
                 .unwrap_or_else(|| row.external_system.clone()),

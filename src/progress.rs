@@ -48,7 +48,7 @@ struct ReportRow {
     summary: String,
     spent_sek: i64,
     forecast_sek: i64,
-    deviation: String,
+    deviation: Deviation,
     deviation_note: Option<String>,
     external_system: Option<String>,
     external_id: Option<String>,
@@ -101,7 +101,7 @@ impl From<ReportRow> for ProgressReport {
             summary: r.summary,
             spent_sek: r.spent_sek,
             forecast_sek: r.forecast_sek,
-            deviation: Deviation::from_row(&r.deviation),
+            deviation: r.deviation,
             deviation_note: r.deviation_note,
             external_system: r.external_system,
             external_id: r.external_id,
@@ -584,7 +584,7 @@ pub async fn create_report(
         .transaction(async |conn| {
             let owner = assignments::find(conn, assignment, false).await?;
             caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
-            if AssignmentStatus::from_row(&owner.status) == AssignmentStatus::Proposed {
+            if owner.status == AssignmentStatus::Proposed {
                 return Err(ApiError::Conflict(
                     "A proposed assignment does not report progress; move it to incoming first"
                         .to_owned(),
@@ -832,7 +832,7 @@ pub async fn upsert_report(
                     if expected.is_some() {
                         return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
                     }
-                    if AssignmentStatus::from_row(&owner.status) == AssignmentStatus::Proposed {
+                    if owner.status == AssignmentStatus::Proposed {
                         return Err(ApiError::Conflict(
                             "A proposed assignment does not report progress; move it to incoming first".to_owned(),
                         ));

@@ -298,3 +298,42 @@ fn tls_connections_follow_libpq_sslmode() {
     pg.stop().expect("stop");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[actix_web::test]
+async fn an_unknown_enum_text_in_the_database_is_an_error_not_a_default() {
+    use actix_web::test::TestRequest;
+    use samverkan::auth::Scope;
+    let app = crate::support::TestApp::new().await;
+    let writer = app.token(&[Scope::Write, Scope::Read], None).await;
+    let created = app
+        .call_as(
+            &writer,
+            TestRequest::post()
+                .uri("/v1/networks")
+                .set_json(serde_json::json!({"name": "Okänt nätverk", "kind": "staff"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().expect("id").to_owned();
+    // A value this build does not know (a newer migration's, or a hand edit).
+    let mut conn = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    conn.batch_execute(&format!(
+        "ALTER TABLE networks DROP CONSTRAINT networks_kind_check; \
+         UPDATE networks SET kind = 'mystery' WHERE id = '{id}'"
+    ))
+    .await
+    .expect("corrupt the row");
+    let res = app
+        .call_as(
+            &writer,
+            TestRequest::get().uri(&format!("/v1/networks/{id}")),
+        )
+        .await;
+    res.problem(500, "internal-error");
+    assert!(
+        !res.text().contains("political"),
+        "not read as the first kind"
+    );
+}

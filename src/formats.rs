@@ -33,7 +33,7 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     let b = s.as_bytes();
     let time_ok = b.len() >= 20
-        && parse_date(&s[..10]).is_ok()
+        && s.get(..10).is_some_and(|d| parse_date(d).is_ok())
         && matches!(b[10], b'T' | b't')
         && digits(&b[11..13])
         && b[13] == b':'
@@ -129,6 +129,7 @@ mod tests {
             "26-01-01T00:00:00Z",
             "2026-01-01T25:00:00Z",
             "2026-01-01",
+            "2026-01-0€T00:00:00Z",
         ] {
             assert!(parse_instant(bad).is_err(), "{bad:?}");
         }

@@ -38,7 +38,11 @@ pub struct Guarded<T> {
     refused: bool,
     shut: bool,
     drained: usize,
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long a refused connection is kept open for the client to read the refusal.
+const LINGER: Duration = Duration::from_secs(2);
 
 impl<T> Guarded<T> {
     /// `head_timeout`: how long a request head may take to arrive, from its first byte (for a
@@ -59,6 +63,7 @@ impl<T> Guarded<T> {
             refused: false,
             shut: false,
             drained: 0,
+            linger: None,
         }
     }
 
@@ -202,9 +207,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
             this.shut = true;
         }
         // A lingering close: what the client still sends after a refusal is read and dropped
-        // until it closes its side (actix stops waiting after its disconnect timeout), so that
+        // until it closes its side or LINGER has passed, so that
         // unread bytes do not make the kernel reset the connection and lose our answer.
+        if this.refused && this.linger.is_none() {
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
         while this.refused && this.drained < 1 << 20 {
+            if let Some(linger) = this.linger.as_mut() {
+                if linger.as_mut().poll(cx).is_ready() {
+                    break;
+                }
+            }
             let mut buf = [0u8; 16 * 1024];
             let mut read = ReadBuf::new(&mut buf);
             match ready!(Pin::new(&mut this.io).poll_read(cx, &mut read)) {

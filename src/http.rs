@@ -59,7 +59,17 @@ pub async fn request_context(
         id: id.clone(),
         path: req.path().to_owned(),
     };
-    let method = req.method().clone();
+    // Metrics label any method outside HTTP's own as OTHER: a client cannot create series.
+    let method = match *req.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => req.method().clone(),
+        _ => Method::from_bytes(b"OTHER").unwrap_or(Method::GET),
+    };
     // Bulk loads stream large files and get longer; a long poll gets its longest wait on top
     // (waiting is not working).
     let base = req

@@ -106,3 +106,17 @@ async fn a_head_that_does_not_arrive_in_time_is_408() {
     let (status, _) = last_problem(&exchange(port, b"GET /v1 HTTP/1.1\r\nHo").await);
     assert_eq!(status, 408);
 }
+
+#[actix_web::test]
+async fn a_refused_connection_is_closed_even_if_the_client_stays() {
+    let (_app, port) = server(Duration::from_secs(5)).await;
+    let started = std::time::Instant::now();
+    // exchange() never closes its side: the server must.
+    let (status, _) = last_problem(&exchange(port, b"GARBAGE\r\n\r\n").await);
+    assert_eq!(status, 400);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}

@@ -10,13 +10,9 @@ use crate::support::{TestApp, test_config};
 
 async fn server(head_timeout: Duration) -> (TestApp, u16) {
     let mut config = test_config();
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    config.workers = 1;
     config.open_limits.head_timeout = head_timeout;
-    let app = TestApp::with_config(config.clone()).await;
-    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
-    let port = server.port();
-    actix_web::rt::spawn(server.run_until_stopped());
+    let app = TestApp::with_config(config).await;
+    let port = app.listen().await;
     (app, port)
 }
 

@@ -527,12 +527,7 @@ async fn an_idempotent_load_replays_its_result() {
 async fn the_command_line_loads_and_exports_over_http() {
     let app = TestApp::new().await;
     let net = network(&app).await;
-    let mut config = crate::support::test_config();
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    config.workers = 1;
-    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
-    let url = format!("http://127.0.0.1:{}", server.port());
-    actix_web::rt::spawn(server.run_until_stopped());
+    let url = format!("http://127.0.0.1:{}", app.listen().await);
     let token = app.token(&[Scope::Import, Scope::Read], None).await;
     let dir = std::env::temp_dir().join(format!("samverkan-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");

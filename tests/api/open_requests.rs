@@ -43,13 +43,11 @@ fn timed_get(url: String, token: String) -> (u16, Duration) {
 async fn ordinary_requests_are_answered_next_to_hundreds_of_open_ones() {
     let mut config = test_config();
     // The harness's small pool (4), so that even a few held connections would show.
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    config.workers = 1;
     config.open_limits.long_polls_per_client = 1000;
     config.open_limits.exports_per_client = 1000;
     config.open_limits.body_idle_timeout = Duration::from_secs(60);
     config.rate_limits.writes_per_minute = 1_000_000;
-    let app = TestApp::with_config(config.clone()).await;
+    let app = TestApp::with_config(config).await;
     let mut conn = AsyncPgConnection::establish(&app.db.url)
         .await
         .expect("connect");
@@ -65,9 +63,7 @@ async fn ordinary_requests_are_answered_next_to_hundreds_of_open_ones() {
         .await
         .expect("head")
         .encode();
-    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
-    let port = server.port();
-    actix_web::rt::spawn(server.run_until_stopped());
+    let port = app.listen().await;
     let token = app.token(&[Scope::Read, Scope::Import], None).await;
     let auth = format!("Authorization: Bearer {token}\r\n");
 
@@ -207,13 +203,9 @@ async fn a_client_gets_429_beyond_its_open_long_polls_and_exports() {
 #[actix_web::test]
 async fn a_body_that_stops_arriving_is_408() {
     let mut config = test_config();
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    config.workers = 1;
     config.open_limits.body_idle_timeout = Duration::from_millis(800);
-    let app = TestApp::with_config(config.clone()).await;
-    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
-    let port = server.port();
-    actix_web::rt::spawn(server.run_until_stopped());
+    let app = TestApp::with_config(config).await;
+    let port = app.listen().await;
     let token = app.token(&[Scope::Admin], None).await;
     let mut stream = send(
         port,
@@ -241,13 +233,9 @@ async fn a_body_that_stops_arriving_is_408() {
 #[actix_web::test]
 async fn a_client_cannot_hold_more_requests_than_its_share() {
     let mut config = test_config();
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    config.workers = 1;
     config.open_limits.requests_per_client = 1;
-    let app = TestApp::with_config(config.clone()).await;
-    let server = samverkan::app::Application::build(&config, app.replica().await).expect("server");
-    let port = server.port();
-    actix_web::rt::spawn(server.run_until_stopped());
+    let app = TestApp::with_config(config).await;
+    let port = app.listen().await;
     let token = app.token(&[Scope::Read, Scope::Import], None).await;
     let other = app.token(&[Scope::Read], None).await;
     // A slow upload keeps one request of this client in progress.

@@ -319,6 +319,18 @@ impl TestApp {
             .access_token
     }
 
+    /// Serves this app's database over real TCP: a second replica with `self.config` on a free
+    /// port of 127.0.0.1, one worker. Returns the port.
+    pub async fn listen(&self) -> u16 {
+        let mut config = self.config.clone();
+        config.bind = "127.0.0.1:0".parse().expect("address");
+        config.workers = 1;
+        let server = app::Application::build(&config, self.replica().await).expect("server");
+        let port = server.port();
+        actix_web::rt::spawn(server.run_until_stopped());
+        port
+    }
+
     /// Sends a request with this bearer token.
     pub async fn call_as(&self, token: &str, req: TestRequest) -> Res {
         self.call(req.insert_header(("Authorization", format!("Bearer {token}"))))

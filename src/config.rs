@@ -186,7 +186,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// How long deletions stay in the change feed (older cursors get 410).
     pub tombstone_retention: Duration,
-    pub imports: crate::imports::ImportLimits,
+    pub imports: ImportLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -339,8 +339,8 @@ impl Config {
         let tombstone_retention = Duration::from_secs(
             86_400 * parse::<u64>(&get, "SAMVERKAN_TOMBSTONE_RETENTION_DAYS", Some(30))?,
         );
-        let import_defaults = crate::imports::ImportLimits::default();
-        let imports = crate::imports::ImportLimits {
+        let import_defaults = ImportLimits::default();
+        let imports = ImportLimits {
             max_bytes: parse(
                 &get,
                 "SAMVERKAN_IMPORT_MAX_BYTES",
@@ -440,5 +440,21 @@ mod tests {
         assert_eq!(e.name, "SAMVERKAN_LOG_FORMAT");
         let e = config(&[("SAMVERKAN_DB_POOL_SIZE", "0")]).expect_err("zero pool");
         assert_eq!(e.name, "SAMVERKAN_DB_POOL_SIZE");
+    }
+}
+
+/// Limits of one load (app data; `SAMVERKAN_IMPORT_MAX_BYTES`, `SAMVERKAN_IMPORT_MAX_ROWS`).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportLimits {
+    pub max_bytes: u64,
+    pub max_rows: u64,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 200 * 1024 * 1024,
+            max_rows: 1_000_000,
+        }
     }
 }

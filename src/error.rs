@@ -12,7 +12,7 @@ use diesel::result::DatabaseErrorKind;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::current_request;
+use crate::telemetry::current_request;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -191,7 +191,7 @@ impl ApiError {
                     (n, true) => format!(
                         "Nothing was written: {n} problem{} in the file (at most {} are listed)",
                         if n == 1 { "" } else { "s" },
-                        crate::imports::ERROR_CAP
+                        ERROR_CAP
                     ),
                 }),
                 v.clone(),
@@ -593,5 +593,42 @@ mod tests {
                 .and_then(|v| v.to_str().ok()),
             Some("GET, HEAD")
         );
+    }
+}
+
+/// Most problems listed in one answer (a bulk load is refused at the first, but parsing goes on
+/// to report as many as this).
+pub const ERROR_CAP: usize = 1000;
+
+/// Collects every violation of a request before answering, so the client sees all at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Violation::new(field, message));
+    }
+
+    /// Keeps the value, or records the violations of a failed check.
+    pub fn check<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(ApiError::Validation(v)) => {
+                self.0.extend(v);
+                None
+            }
+            Err(other) => {
+                self.0.push(Violation::new("query", other.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }

@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    samverkan::cli::main()
+    samverkan::app::cli::main()
 }

@@ -1,6 +1,6 @@
 //! Logging: `tracing` with JSON lines for machines or readable lines for a terminal.
 //! Every line logged while a request is served carries that request's `request_id`, because the
-//! request middleware ([`crate::http::RequestContextMiddleware`]) opens a span around it.
+//! request middleware ((`app::context::request_context`)) opens a span around it.
 
 use std::io::IsTerminal;
 
@@ -34,4 +34,25 @@ pub fn init(level: &str, format: LogFormat) {
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
+}
+
+/// What an error needs to know about the request it answers.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub id: String,
+    pub path: String,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestInfo;
+}
+
+/// The request being served on this task, if any.
+pub fn current_request() -> Option<RequestInfo> {
+    REQUEST.try_with(Clone::clone).ok()
+}
+
+/// Runs `work` as the request `info`: errors rendered inside carry its id and path.
+pub async fn in_request<F: std::future::Future>(info: RequestInfo, work: F) -> F::Output {
+    REQUEST.scope(info, work).await
 }

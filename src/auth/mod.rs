@@ -5,8 +5,9 @@
 //! place, before the handler runs, and leaves the [`Caller`] in the request for the handlers'
 //! finer checks (municipality binding) and the audit log.
 
-pub mod clients;
+pub mod credentials;
 pub mod keys;
+pub mod routes;
 pub mod token;
 
 use std::collections::HashMap;
@@ -26,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use self::routes::{Resolved, RouteTable};
 use crate::config::{JwtSettings, RateLimits};
-use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::RouteTable;
-use crate::ratelimit;
-use crate::schema::api_clients;
+use crate::http::ratelimit;
+use crate::store::db::Db;
+use crate::store::schema::api_clients;
 use keys::SigningKeys;
 
 /// The name of the security scheme in the OpenAPI document.
@@ -218,7 +219,7 @@ impl FromRequest for Db {
         std::future::ready(
             admitted(req)
                 .and_then(|_| {
-                    req.app_data::<crate::db::Unguarded>()
+                    req.app_data::<crate::store::db::Unguarded>()
                         .map(|u| u.0.clone())
                         .ok_or_else(|| {
                             ApiError::internal(anyhow::anyhow!("no database configured"))
@@ -432,10 +433,10 @@ pub async fn authorize(
             // A client's requests in progress are limited (long polls have their own limit).
             if let (Some(caller), false) = (&admission.caller, admission.pattern == "/v1/changes") {
                 let open = req
-                    .app_data::<web::Data<crate::ratelimit::OpenRequests>>()
+                    .app_data::<web::Data<crate::http::ratelimit::OpenRequests>>()
                     .map(|o| o.clone().into_inner());
                 if let Some(open) = open {
-                    match open.open(crate::ratelimit::Kind::Request, caller.client_id) {
+                    match open.open(crate::http::ratelimit::Kind::Request, caller.client_id) {
                         Ok(guard) => in_progress = Some(guard),
                         Err(err) => return refuse(req, err),
                     }
@@ -466,19 +467,19 @@ async fn check(req: &ServiceRequest) -> Result<Option<Admission>, ApiError> {
     let routes = req
         .app_data::<web::Data<RouteTable>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no route table configured")))?;
-    crate::http::check_path_text(req.path(), path, routes)?;
+    routes::check_path_text(req.path(), path, routes)?;
     let method = req.method().as_str();
     let (pattern, scopes) = match routes.resolve(method, path) {
-        crate::http::Resolved::Unknown => {
+        Resolved::Unknown => {
             return Err(ApiError::NotFound(format!(
                 "There is no resource at {path}"
             )));
         }
-        crate::http::Resolved::MethodNotAllowed(_) if method == "OPTIONS" => return Ok(None),
-        crate::http::Resolved::MethodNotAllowed(allowed) => {
+        Resolved::MethodNotAllowed(_) if method == "OPTIONS" => return Ok(None),
+        Resolved::MethodNotAllowed(allowed) => {
             return Err(ApiError::MethodNotAllowed(allowed));
         }
-        crate::http::Resolved::Operation { pattern, scopes } => (pattern, scopes),
+        Resolved::Operation { pattern, scopes } => (pattern, scopes),
     };
     let method = if req.method() == actix_web::http::Method::HEAD {
         actix_web::http::Method::GET

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::clients::{self, VerifiedClient};
+use super::credentials::{self, VerifiedClient};
 use super::keys::Jwks;
 use super::{Authenticator, Claims, Scope, parse_scopes, scopes_to_string};
-use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::current_request;
-use crate::ratelimit;
+use crate::http::ratelimit;
+use crate::store::db::Db;
+use crate::telemetry::current_request;
 
 /// Largest token request body.
 const TOKEN_BODY_LIMIT: usize = 4096;
@@ -251,7 +251,7 @@ pub async fn token(
     .await?;
     let failures = format!("token-failures:{canonical}:{address}");
     ratelimit::peek(&db, &failures, auth.limits.token_failures_per_minute).await?;
-    let Some(client) = clients::verify(&db, &client_id, &secret).await? else {
+    let Some(client) = credentials::verify(&db, &client_id, &secret).await? else {
         ratelimit::check(&db, &failures, u32::MAX).await?;
         return Ok(invalid_client());
     };

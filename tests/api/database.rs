@@ -9,13 +9,13 @@ use crate::support::TestDb;
 async fn migrations_are_reversible() {
     let db = TestDb::new().await;
     let url = db.url.clone();
-    let reverted = std::thread::spawn(move || samverkan::db::revert_all(&url))
+    let reverted = std::thread::spawn(move || samverkan::store::db::revert_all(&url))
         .join()
         .expect("thread")
         .expect("revert every migration");
     assert!(reverted >= 1);
     let url = db.url.clone();
-    let applied = std::thread::spawn(move || samverkan::db::migrate(&url))
+    let applied = std::thread::spawn(move || samverkan::store::db::migrate(&url))
         .join()
         .expect("thread")
         .expect("migrate again");
@@ -26,14 +26,14 @@ async fn migrations_are_reversible() {
 async fn replicas_started_together_migrate_one_after_the_other() {
     let db = TestDb::new().await;
     let url = db.url.clone();
-    let reverted = std::thread::spawn(move || samverkan::db::revert_all(&url))
+    let reverted = std::thread::spawn(move || samverkan::store::db::revert_all(&url))
         .join()
         .expect("thread")
         .expect("revert every migration");
     let migrators: Vec<_> = (0..3)
         .map(|_| {
             let url = db.url.clone();
-            std::thread::spawn(move || samverkan::db::migrate(&url))
+            std::thread::spawn(move || samverkan::store::db::migrate(&url))
         })
         .collect();
     let mut applied = Vec::new();
@@ -80,7 +80,7 @@ fn the_embedded_cluster_keeps_data_across_restarts() {
         uuid::Uuid::new_v4().simple()
     ));
     let run = |statement: &'static str| {
-        let pg = samverkan::embedded_pg::EmbeddedPostgres::start(&dir).expect("start");
+        let pg = samverkan::store::embedded_pg::EmbeddedPostgres::start(&dir).expect("start");
         let url = pg.url();
         let result = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -106,10 +106,10 @@ async fn the_demo_data_loads_twice_and_reads_like_the_plan() {
     let mut conn = AsyncPgConnection::establish(&app.db.url)
         .await
         .expect("connect");
-    samverkan::seed::demo_data(&mut conn)
+    samverkan::store::seed::demo_data(&mut conn)
         .await
         .expect("demo data");
-    samverkan::seed::demo_data(&mut conn)
+    samverkan::store::seed::demo_data(&mut conn)
         .await
         .expect("demo data again");
     let focus = app
@@ -160,7 +160,7 @@ async fn the_demo_data_loads_twice_and_reads_like_the_plan() {
 fn tls_connections_follow_libpq_sslmode() {
     use std::process::Command;
     let dir = std::env::temp_dir().join(format!("samverkan-tls-{}", uuid::Uuid::new_v4().simple()));
-    let pg = samverkan::embedded_pg::EmbeddedPostgres::start(&dir).expect("start");
+    let pg = samverkan::store::embedded_pg::EmbeddedPostgres::start(&dir).expect("start");
     pg.stop().expect("stop");
     let pgdata = dir.join("pgdata");
     let (cert, key) = (pgdata.join("server.crt"), pgdata.join("server.key"));
@@ -257,7 +257,8 @@ fn tls_connections_follow_libpq_sslmode() {
         b"ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
     )
     .expect("write conf");
-    let pg = samverkan::embedded_pg::EmbeddedPostgres::start(&dir).expect("restart with TLS");
+    let pg =
+        samverkan::store::embedded_pg::EmbeddedPostgres::start(&dir).expect("restart with TLS");
     let url = pg.url();
     let root = ca.display().to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -271,7 +272,7 @@ fn tls_connections_follow_libpq_sslmode() {
                 #[diesel(sql_type = diesel::sql_types::Bool)]
                 ssl: bool,
             }
-            let mut conn = samverkan::db::connect(&url).await?;
+            let mut conn = samverkan::store::db::connect(&url).await?;
             let row: Ssl = diesel_async::RunQueryDsl::get_result(
                 diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
                 &mut conn,

@@ -436,7 +436,7 @@ async fn the_feed_starts_with_everything_filters_types_and_expires_old_cursors()
     let mut conn = AsyncPgConnection::establish(&app.db.url)
         .await
         .expect("connect");
-    let removed = samverkan::changes::purge(&mut conn, Duration::ZERO)
+    let removed = samverkan::integration::changes::purge(&mut conn, Duration::ZERO)
         .await
         .expect("purge");
     assert_eq!(removed, 2);

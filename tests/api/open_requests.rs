@@ -59,7 +59,7 @@ async fn ordinary_requests_are_answered_next_to_hundreds_of_open_ones() {
     )
     .await
     .expect("networks");
-    let head = samverkan::changes::head(&mut conn)
+    let head = samverkan::integration::changes::head(&mut conn)
         .await
         .expect("head")
         .encode();
@@ -147,7 +147,7 @@ async fn a_client_gets_429_beyond_its_open_long_polls_and_exports() {
     let mut conn = AsyncPgConnection::establish(&app.db.url)
         .await
         .expect("connect");
-    let head = samverkan::changes::head(&mut conn)
+    let head = samverkan::integration::changes::head(&mut conn)
         .await
         .expect("head")
         .encode();

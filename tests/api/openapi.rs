@@ -9,7 +9,7 @@ fn committed() -> String {
 
 #[test]
 fn the_committed_document_is_current() {
-    let generated = samverkan::openapi::to_pretty_json(&samverkan::openapi::document());
+    let generated = samverkan::app::openapi::to_pretty_json(&samverkan::app::openapi::document());
     assert!(
         generated == committed(),
         "openapi/openapi.json is stale: regenerate it with \

@@ -9,13 +9,14 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use samverkan::app::{self, AppState};
-use samverkan::audit::Actor;
-use samverkan::auth::clients::{self, NewClient, VerifiedClient};
+use samverkan::auth::credentials::VerifiedClient;
 use samverkan::auth::keys::SigningKeys;
 use samverkan::auth::{Scope, token};
 use samverkan::config::{Config, PoolSettings};
-use samverkan::db::{self, Db};
-use samverkan::embedded_pg::EmbeddedPostgres;
+use samverkan::integration::audit::Actor;
+use samverkan::resources::clients::{self, NewClient};
+use samverkan::store::db::{self, Db};
+use samverkan::store::embedded_pg::EmbeddedPostgres;
 use sha2::{Digest, Sha256};
 
 struct Server {
@@ -132,7 +133,7 @@ fn start_server() -> Server {
                 .expect("migrate the template");
             {
                 let mut tconn = AsyncPgConnection::establish(&url).await.expect("connect");
-                samverkan::seed::reference_data(&mut tconn)
+                samverkan::store::seed::reference_data(&mut tconn)
                     .await
                     .expect("seed the template");
             }

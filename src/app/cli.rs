@@ -1,0 +1,352 @@
+//! The command line: `serve` (the default), `migrate`, `seed`, `openapi`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::openapi;
+use crate::app::{AppState, Application};
+use crate::auth::keys::SigningKeys;
+use crate::config::{Config, DatabaseSource};
+use crate::store::db::{self, Db};
+use crate::store::embedded_pg::EmbeddedPostgres;
+use crate::store::seed;
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "samverkan",
+    version,
+    about = "Samverkan API: the data service of Kommunförbundet Västernorrland",
+    long_about = "Samverkan API: the data service of Kommunförbundet Västernorrland.\n\n\
+Configuration comes from the environment (see .env.example). Without DATABASE_URL the service \
+runs its own PostgreSQL cluster under SAMVERKAN_DATA_DIR (default ./.samverkan)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate, seed the reference data and serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Add missing reference data (municipalities, areas, the 2022 plan) and exit.
+    Seed {
+        /// Also load demo data drawn from the association's documents.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Bulk-load a CSV or NDJSON file into a collection over HTTP (exit code 0 only on success).
+    Import {
+        /// The service's base URL, e.g. https://samverkan.example.se
+        #[arg(long, env = "SAMVERKAN_URL")]
+        url: String,
+        /// An access token with the `import` scope.
+        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// networks, members, assignments, progress-reports or feedback.
+        collection: String,
+        /// The file (.csv, or .ndjson/.jsonl).
+        file: PathBuf,
+    },
+    /// Write a collection as CSV or NDJSON (to standard output, or to --output).
+    Export {
+        #[arg(long, env = "SAMVERKAN_URL")]
+        url: String,
+        /// An access token with the `read` scope.
+        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// csv or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// networks, assignments, progress-reports, feedback, municipalities or areas.
+        collection: String,
+    },
+    /// Write the OpenAPI document (to standard output, or to --output).
+    Openapi {
+        /// File to write, e.g. openapi/openapi.json.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Create a client and print `{"clientId": ..., "clientSecret": ...}` (the secret is shown once).
+    Create {
+        /// What the client is, e.g. "Sundsvalls intranät".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: read, write, import, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Bind the client to one municipality (kommunkod), e.g. 2281.
+        #[arg(long)]
+        municipality: Option<String>,
+    },
+    /// List every client as JSON lines.
+    List,
+    /// Disable a client; its tokens stop working within a minute.
+    Disable {
+        /// The client id.
+        id: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Openapi { output }) => return write_openapi(output.as_ref()),
+        Some(Command::Import {
+            url,
+            token,
+            dry_run,
+            collection,
+            file,
+        }) => {
+            return outcome(crate::app::transfer::import(
+                url, token, collection, file, *dry_run,
+            ));
+        }
+        Some(Command::Export {
+            url,
+            token,
+            format,
+            output,
+            collection,
+        }) => {
+            let result = match output {
+                Some(path) => std::fs::File::create(path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|mut f| {
+                        crate::app::transfer::export(url, token, collection, format, &mut f)
+                    }),
+                None => crate::app::transfer::export(
+                    url,
+                    token,
+                    collection,
+                    format,
+                    &mut std::io::stdout().lock(),
+                ),
+            };
+            return outcome(result);
+        }
+        _ => {}
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("samverkan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
+            eprintln!("samverkan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn outcome(result: anyhow::Result<bool>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("samverkan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_openapi(output: Option<&PathBuf>) -> ExitCode {
+    let json = openapi::to_pretty_json(&openapi::document());
+    let result = match output {
+        Some(path) => std::fs::write(path, json),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(json.as_bytes())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("samverkan: cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stops the embedded cluster when the command ends, however it ends.
+struct Database {
+    url: String,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    fn open(config: &Config) -> anyhow::Result<Self> {
+        match &config.database {
+            DatabaseSource::Url(url) => Ok(Self {
+                url: url.clone(),
+                embedded: None,
+            }),
+            DatabaseSource::Embedded => {
+                let pg = EmbeddedPostgres::start(&config.data_dir)?;
+                Ok(Self {
+                    url: pg.url(),
+                    embedded: Some(pg),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(pg) = self.embedded.take().filter(EmbeddedPostgres::started_here) {
+            if let Err(e) = pg.stop() {
+                tracing::error!(error = %format!("{e:#}"), "could not stop the embedded PostgreSQL");
+            }
+        }
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config)?;
+    let applied = db::migrate(&database.url)?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "database migrated");
+    }
+    if matches!(command, Command::Migrate) {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let demo = matches!(command, Command::Seed { demo: true });
+    let report = runtime.block_on(async {
+        let mut conn = crate::store::db::connect(&database.url).await?;
+        let report = seed::reference_data(&mut conn).await?;
+        if demo {
+            seed::demo_data(&mut conn).await?;
+            tracing::info!("demo data loaded");
+        }
+        anyhow::Ok(report)
+    })?;
+    drop(runtime);
+    tracing::info!(?report, "reference data seeded");
+    match command {
+        Command::Clients { command } => clients_command(command, &database.url),
+        Command::Seed { .. } => Ok(()),
+        Command::Serve => serve(&config, &database.url),
+        Command::Migrate
+        | Command::Openapi { .. }
+        | Command::Import { .. }
+        | Command::Export { .. } => Ok(()),
+    }
+}
+
+fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
+    use crate::integration::audit::Actor;
+    use crate::resources::clients;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut conn = crate::store::db::connect(url).await?;
+        let show = |e: crate::error::ApiError| match e.problem().violations.as_slice() {
+            [] => anyhow::anyhow!("{}", e.problem().detail.unwrap_or_else(|| e.to_string())),
+            violations => anyhow::anyhow!(
+                "{}",
+                violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        match command {
+            ClientsCommand::Create {
+                name,
+                scopes,
+                municipality,
+            } => {
+                let scopes = scopes
+                    .iter()
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<Vec<crate::auth::Scope>, _>>()
+                    .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+                let created = clients::create(
+                    &mut conn,
+                    &Actor::command_line(),
+                    clients::NewClient {
+                        name,
+                        scopes,
+                        municipality_id: municipality,
+                    },
+                )
+                .await
+                .map_err(show)?;
+                println!(
+                    "{}",
+                    serde_json::json!({"clientId": created.client_id, "clientSecret": created.client_secret})
+                );
+            }
+            ClientsCommand::List => {
+                for client in clients::list_all(&mut conn).await? {
+                    println!("{}", serde_json::to_string(&client)?);
+                }
+            }
+            ClientsCommand::Disable { id } => {
+                let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("{id} is not a client id"))?;
+                let client = clients::disable(&mut conn, &Actor::command_line(), id)
+                    .await
+                    .map_err(show)?;
+                println!("{}", serde_json::to_string(&client)?);
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
+    let keys = SigningKeys::load(&config.jwt, &config.data_dir)?;
+    if matches!(config.database, DatabaseSource::Url(_)) && config.jwt.key_file.is_none() {
+        tracing::warn!(
+            "no SAMVERKAN_JWT_KEY_FILE: tokens are signed with a key generated in the data \
+             directory; replicas behind one load balancer must share one key file"
+        );
+    }
+    actix_web::rt::System::new().block_on(async {
+        let db = Db::new(url, &config.pool)?;
+        let state = AppState::new(db, config, keys)?;
+        let app = Application::build(config, state)?;
+        tracing::info!(
+            address = %format!("http://{}:{}", config.bind.ip(), app.port()),
+            docs = %format!("http://{}:{}/docs/", config.bind.ip(), app.port()),
+            "Samverkan API is listening"
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("shut down gracefully");
+        anyhow::Ok(())
+    })
+}

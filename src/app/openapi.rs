@@ -1,0 +1,95 @@
+//! The OpenAPI 3.1 document: the common parts here, the operations from [`crate::app::routes`].
+
+use actix_web::App;
+use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::app::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Samverkan API",
+        description = "The data service of Kommunförbundet Västernorrland, the association of the \
+seven municipalities of Västernorrland county: municipalities, collaboration areas, yearly plans \
+and their goals.\n\n\
+Conventions: JSON with camelCase fields; timestamps RFC 3339 in UTC; municipalities addressed by \
+their kommunkod (`2281`), other resources by UUID. Lists take `limit` (1–500, default 20), `page` \
+(from 1) and `sort` (`name,-updatedAt`), answer `{items, _meta}`, and sort names the Swedish way. \
+Every error is an RFC 9457 `application/problem+json` document with `type`, `title`, `status`, \
+`detail`, `instance`, `requestId` and, for invalid input, `violations`. Every answer carries \
+`X-Request-Id` (the client's own when it sent a valid one). GETs carry a strong `ETag` and \
+honour `If-None-Match` with `304 Not Modified`; `HEAD` is answered wherever `GET` is, with the \
+same headers and authorization. Dates are exactly `YYYY-MM-DD` and instants exactly RFC 3339; \
+text never contains NUL (U+0000). A request body that stops arriving is answered 408.",
+        license(name = "MIT", identifier = "MIT"),
+        contact(name = "Kommunförbundet Västernorrland"),
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "Authentication", description = "OAuth 2.0 client credentials: get a token at \
+`/v1/oauth/token`, send it as `Authorization: Bearer <token>`. Tokens last 15 minutes \
+(`SAMVERKAN_JWT_TTL_SECONDS`); tokens claiming a longer life or issued in the future are refused."),
+        (name = "Meta", description = "What this API is and its OpenAPI document."),
+        (name = "Municipalities", description = "The seven member municipalities, by kommunkod."),
+        (name = "Areas", description = "Collaboration areas (verksamhetsområden)."),
+        (name = "Plans", description = "Yearly operational plans and their three goals."),
+        (name = "Networks", description = "Networks and presidia, and their members (personal data)."),
+        (name = "Assignments", description = "Development assignments and their lifecycle."),
+        (name = "Progress reports", description = "Tertial progress reports of the assignments."),
+        (name = "Feedback", description = "The networks' judgement of the year's goals (Röster från kommunerna)."),
+        (name = "Imports", description = "Bulk loads from CSV (Swedish Excel) or NDJSON: all or nothing, line-numbered errors."),
+        (name = "Reports", description = "The board's tertial and annual reports."),
+        (name = "Changes", description = "The change feed, for systems that mirror this service."),
+        (name = "Clients", description = "API clients (administrators)."),
+        (name = "Audit", description = "Who changed what, when (administrators)."),
+        (name = "Operations", description = "Health probes and metrics for operators."),
+    ),
+)]
+struct ApiDoc;
+
+/// The security scheme every protected operation names: OAuth 2.0 client credentials, whose
+/// token is a bearer JWT. (Swagger UI on /docs can fetch a token with it.)
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let scopes = Scopes::from_iter([
+            ("read", "Read every resource"),
+            (
+                "write",
+                "Create, change and delete records (of its own municipality when the client is bound to one)",
+            ),
+            ("import", "Bulk loads"),
+            ("admin", "API clients, reference data and the audit log"),
+        ]);
+        let flow = Flow::ClientCredentials(ClientCredentials::new("/v1/oauth/token", scopes));
+        components.add_security_scheme(
+            crate::auth::SCHEME,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [flow],
+                "Client credentials (RFC 6749 §4.4). The access token is an EdDSA-signed JWT \
+                 (typ at+jwt) verifiable with /.well-known/jwks.json.",
+            )),
+        );
+    }
+}
+
+/// The complete document, built from the same route list as the app.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    doc
+}
+
+/// The document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).
+pub fn to_pretty_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut json = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".to_owned());
+    json.push('\n');
+    json
+}

@@ -1,0 +1,99 @@
+//! Entity tags and conditional requests: `ETag`, `If-None-Match` (304), `If-Match` (412, 428).
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// A strong entity tag for a versioned resource.
+pub fn version_etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A strong entity tag derived from a representation's bytes (for lists and documents).
+pub fn content_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 §13.1.2 requires).
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let ours = etag.trim_start_matches("W/");
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+/// A JSON answer to a GET with its entity tag, or 304 when the client's copy is current.
+pub fn conditional_json<T: Serialize>(
+    req: &HttpRequest,
+    value: &T,
+    etag: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let etag = etag.unwrap_or_else(|| content_etag(&body));
+    if if_none_match(req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type(mime_json())
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .body(body))
+}
+
+fn mime_json() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
+/// The version `If-Match` requires: `None` for `*`, `Some(-1)` for a tag that can never match
+/// (weak or foreign tags; RFC 9110 compares If-Match strongly), 428 when the header is absent.
+/// Callers compare it in the same statement as their write, so no change slips in between.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let value = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::PreconditionRequired)?;
+    if value.trim() == "*" {
+        return Ok(None);
+    }
+    let version = value
+        .split(',')
+        .map(str::trim)
+        .find_map(|tag| {
+            tag.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|v| v.parse::<i64>().ok())
+        })
+        .unwrap_or(-1);
+    Ok(Some(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_compare_weakly_for_if_none_match() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "W/\"7\", \"8\""))
+            .to_http_request();
+        assert!(if_none_match(&req, "\"7\""));
+        assert!(if_none_match(&req, "\"8\""));
+        assert!(!if_none_match(&req, "\"9\""));
+    }
+}

@@ -1,0 +1,205 @@
+//! Paging and sorting of lists, shared by every collection.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Violation};
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 500;
+/// The last page one may ask for (keeps offsets far from overflow).
+pub const MAX_PAGE: u32 = 1_000_000;
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub page: u32,
+    pub limit: u32,
+}
+
+impl Paging {
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.limit)
+    }
+
+    pub fn meta(&self, count: usize, total_records: i64) -> PageMeta {
+        let limit = i64::from(self.limit);
+        PageMeta {
+            page: self.page,
+            limit: self.limit,
+            count: count as u32,
+            total_records,
+            total_pages: (total_records + limit - 1) / limit,
+        }
+    }
+}
+
+/// Paging information of a list answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"page": 1, "limit": 20, "count": 7, "totalRecords": 7, "totalPages": 1}))]
+pub struct PageMeta {
+    /// The page returned, from 1.
+    pub page: u32,
+    /// The page size asked for.
+    pub limit: u32,
+    /// Items on this page.
+    pub count: u32,
+    /// Items matching the filters, on all pages.
+    pub total_records: i64,
+    /// Pages at this page size.
+    pub total_pages: i64,
+}
+
+/// Validates `limit` (1..=500, default 20) and `page` (from 1, default 1).
+pub fn paging(limit: Option<u32>, page: Option<u32>) -> Result<Paging, ApiError> {
+    let mut v = Vec::new();
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        v.push(Violation::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let page = page.unwrap_or(1);
+    if page < 1 {
+        v.push(Violation::new("page", "must be at least 1"));
+    }
+    if page > MAX_PAGE {
+        v.push(Violation::new(
+            "page",
+            format!("must be at most {MAX_PAGE}"),
+        ));
+    }
+    if v.is_empty() {
+        Ok(Paging { page, limit })
+    } else {
+        Err(ApiError::Validation(v))
+    }
+}
+
+/// One key of a `sort` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey<F> {
+    pub field: F,
+    pub descending: bool,
+}
+
+/// A field a collection can be sorted by, named as in its JSON.
+pub trait SortField: Copy + PartialEq + Sized + 'static {
+    const ALL: &'static [(&'static str, Self)];
+}
+
+/// Parses `sort=name,-updatedAt`: a comma-separated list of fields, `-` for descending.
+pub fn sort<F: SortField>(
+    raw: Option<&str>,
+    default: &[SortKey<F>],
+) -> Result<Vec<SortKey<F>>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default.to_vec());
+    };
+    let mut keys = Vec::new();
+    for part in raw.split(',').map(str::trim) {
+        let (name, descending) = match part.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (part.strip_prefix('+').unwrap_or(part), false),
+        };
+        let Some((_, field)) = F::ALL.iter().find(|(n, _)| *n == name) else {
+            let allowed: Vec<&str> = F::ALL.iter().map(|(n, _)| *n).collect();
+            return Err(ApiError::invalid(
+                "sort",
+                format!(
+                    "cannot sort by {name:?}; sortable fields: {} (prefix - for descending)",
+                    allowed.join(", ")
+                ),
+            ));
+        };
+        if keys.iter().any(|k: &SortKey<F>| k.field == *field) {
+            continue;
+        }
+        keys.push(SortKey {
+            field: *field,
+            descending,
+        });
+    }
+    Ok(keys)
+}
+
+/// Validates a free-text `q`.
+pub fn search_text(q: Option<String>) -> Result<Option<String>, ApiError> {
+    match q {
+        None => Ok(None),
+        Some(q) if q.trim().is_empty() => Ok(None),
+        Some(q) if q.chars().count() > 200 => {
+            Err(ApiError::invalid("q", "must be at most 200 characters"))
+        }
+        Some(q) => Ok(Some(q.trim().to_owned())),
+    }
+}
+
+/// Declares the JSON page type of a collection: `{ "items": [...], "_meta": {...} }`.
+#[macro_export]
+macro_rules! page_type {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            #[serde(rename = "_meta")]
+            pub meta: $crate::http::list::PageMeta,
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum F {
+        Name,
+        UpdatedAt,
+    }
+    impl SortField for F {
+        const ALL: &'static [(&'static str, Self)] =
+            &[("name", F::Name), ("updatedAt", F::UpdatedAt)];
+    }
+
+    #[test]
+    fn sort_parses_direction_and_rejects_unknown_fields() {
+        let keys = sort::<F>(Some("name,-updatedAt"), &[]).expect("valid");
+        assert_eq!(
+            keys,
+            vec![
+                SortKey {
+                    field: F::Name,
+                    descending: false
+                },
+                SortKey {
+                    field: F::UpdatedAt,
+                    descending: true
+                }
+            ]
+        );
+        let err = sort::<F>(Some("-secret"), &[]).expect_err("unknown field");
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
+        assert_eq!(v[0].field, "sort");
+        assert!(v[0].message.contains("name, updatedAt"));
+    }
+
+    #[test]
+    fn paging_bounds() {
+        assert_eq!(
+            paging(None, None).expect("defaults"),
+            Paging { page: 1, limit: 20 }
+        );
+        assert!(paging(Some(501), None).is_err());
+        assert!(paging(Some(0), None).is_err());
+        assert!(paging(Some(500), Some(0)).is_err());
+        assert_eq!(paging(Some(10), Some(3)).expect("valid").offset(), 20);
+        let meta = Paging { page: 1, limit: 20 }.meta(7, 41);
+        assert_eq!(meta.total_pages, 3);
+    }
+}

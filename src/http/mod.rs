@@ -1,0 +1,42 @@
+//! HTTP plumbing shared by every route: strict extractors, conditional requests, lists and
+//! exports' paging, the guarded front door, rate budgets and metrics.
+
+pub mod conditional;
+pub mod extract;
+pub mod front;
+pub mod list;
+pub mod metrics;
+pub mod ratelimit;
+pub mod spool;
+
+pub use conditional::{conditional_json, content_etag, if_match, if_none_match, version_etag};
+pub use extract::{
+    JSON_BODY_LIMIT, Json, Query, body_idle_timeout, find_nul, is_json, json_error, merge_member,
+    path_error, payload_error, read_body,
+};
+
+use actix_web::HttpRequest;
+
+/// The address a request comes from: the peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
+pub fn client_address(req: &HttpRequest, trusted: &[crate::config::IpNet]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".to_owned();
+    };
+    if !trusted.iter().any(|net| net.contains(peer)) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+        .unwrap_or(peer)
+        .to_string()
+}

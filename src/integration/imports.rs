@@ -1,0 +1,1333 @@
+//! Bulk loads: `POST /v1/imports/{collection}` with CSV (`,` or `;`, header row, optional BOM,
+//! quoted fields) or NDJSON. The body is parsed as it arrives, on a blocking thread, and staged
+//! in batches into a session-local table; nothing is written to the collection unless every
+//! line is valid, and then all of it is written in one short set-based transaction (rows with
+//! an external reference upsert by it; unchanged rows are left alone: no version, no audit
+//! entry, no feed entry). Memory stays flat whatever the file's size.
+
+use std::io::Read;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::config::ImportLimits;
+use crate::error::responses::{AuthErrors, CommonErrors};
+use crate::error::{ApiError, Violation};
+use crate::http::Query;
+use crate::integration::audit::{self, Actor};
+use crate::store::db::Db;
+
+use crate::error::ERROR_CAP;
+const BATCH: usize = 2000;
+
+/// The collections that can be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    Networks,
+    Members,
+    Assignments,
+    ProgressReports,
+    Feedback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Int,
+    List,
+    Suggestions,
+}
+
+impl Collection {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "networks" => Self::Networks,
+            "members" => Self::Members,
+            "assignments" => Self::Assignments,
+            "progress-reports" => Self::ProgressReports,
+            "feedback" => Self::Feedback,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Networks => "networks",
+            Self::Members => "members",
+            Self::Assignments => "assignments",
+            Self::ProgressReports => "progress-reports",
+            Self::Feedback => "feedback",
+        }
+    }
+
+    /// The columns (the resource's field names) and how a CSV cell is read.
+    fn columns(self) -> &'static [(&'static str, Kind)] {
+        use Kind::*;
+        match self {
+            Self::Networks => &[
+                ("name", Text),
+                ("kind", Text),
+                ("areaId", Text),
+                ("description", Text),
+                ("municipalityIds", List),
+                ("coordinator", Text),
+                ("status", Text),
+                ("externalSystem", Text),
+                ("externalId", Text),
+            ],
+            Self::Members => &[
+                ("networkId", Text),
+                ("name", Text),
+                ("email", Text),
+                ("phone", Text),
+                ("title", Text),
+                ("municipalityId", Text),
+                ("externalSystem", Text),
+                ("externalId", Text),
+            ],
+            Self::Assignments => &[
+                ("title", Text),
+                ("description", Text),
+                ("municipalityIds", List),
+                ("areaId", Text),
+                ("challenge", Text),
+                ("fundingType", Text),
+                ("funder", Text),
+                ("budgetSek", Int),
+                ("partners", List),
+                ("startDate", Text),
+                ("endDate", Text),
+                ("responsible", Text),
+                ("status", Text),
+                ("externalSystem", Text),
+                ("externalId", Text),
+            ],
+            Self::ProgressReports => &[
+                ("assignmentId", Text),
+                ("year", Int),
+                ("tertial", Int),
+                ("summary", Text),
+                ("spentSek", Int),
+                ("forecastSek", Int),
+                ("deviation", Text),
+                ("deviationNote", Text),
+                ("externalSystem", Text),
+                ("externalId", Text),
+            ],
+            Self::Feedback => &[
+                ("year", Int),
+                ("goal", Text),
+                ("networkId", Text),
+                ("municipalityId", Text),
+                ("rating", Int),
+                ("comment", Text),
+                ("suggestions", Suggestions),
+                ("externalSystem", Text),
+                ("externalId", Text),
+            ],
+        }
+    }
+
+    /// Columns a row must have.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Self::Networks => &["name", "kind"],
+            Self::Members => &["networkId", "name"],
+            Self::Assignments => &["title", "municipalityIds", "areaId", "fundingType"],
+            Self::ProgressReports => &[
+                "assignmentId",
+                "year",
+                "tertial",
+                "summary",
+                "spentSek",
+                "forecastSek",
+                "deviation",
+            ],
+            Self::Feedback => &["year", "goal", "networkId", "rating"],
+        }
+    }
+}
+
+/// One parsed line.
+struct Row {
+    line: u64,
+    data: Map<String, Value>,
+}
+
+enum Parsed {
+    Row(Row),
+    Error(Violation),
+    Fatal(ApiError),
+}
+
+/// Server-owned fields, as an export writes them: accepted and ignored, so that an export can be
+/// loaded back.
+const SERVER_OWNED: [&str; 4] = ["id", "version", "createdAt", "updatedAt"];
+
+/// Drops the server-owned fields; a row naming an existing record's `id` without an external
+/// reference would create a second record, so it is refused instead of duplicated.
+fn strip_server_owned(line: u64, data: &mut Map<String, Value>, problems: &mut Vec<Violation>) {
+    let id = data
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.trim().is_empty());
+    let external = data.get("externalId").and_then(Value::as_str).is_some();
+    for key in SERVER_OWNED {
+        data.remove(key);
+    }
+    if id && !external {
+        problems.push(Violation::at(
+            line,
+            "id",
+            "rows are matched by externalSystem/externalId; without them this row would create a copy of the record with this id",
+        ));
+    }
+}
+
+/// Remembers where the newlines are in the bytes read so far, so that a CSV record's byte offset
+/// can be turned into the line a person sees (however the file ends its lines: `\n` or `\r\n`,
+/// and counting newlines inside quoted fields). Only newlines not yet passed are kept: flat.
+#[derive(Default)]
+struct Lines {
+    pending: std::collections::VecDeque<u64>,
+    passed: u64,
+    /// Newlines read so far.
+    seen: u64,
+    /// The line of a quote still waiting for its closing quote.
+    open_quote: Option<u64>,
+}
+
+impl Lines {
+    /// The 1-based line of a record starting at `offset` (offsets only grow). csv ends a record
+    /// at the `\r` of a `\r\n`, so a record may "start" at the `\n`: that one counts too.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|nl| *nl <= offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+struct CountingReader<R> {
+    inner: R,
+    offset: u64,
+    lines: std::rc::Rc<std::cell::RefCell<Lines>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut lines = self.lines.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            match *b {
+                b'\n' => {
+                    lines.pending.push_back(self.offset + i as u64);
+                    lines.seen += 1;
+                }
+                // In well-formed CSV quotes come in pairs (around a field, and doubled inside
+                // one); the line of the quote that leaves one unpaired is where a quoted field
+                // was opened and never closed.
+                b'"' => {
+                    lines.open_quote = match lines.open_quote {
+                        Some(_) => None,
+                        None => Some(lines.seen + 1),
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads a CSV cell as the column wants it.
+fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
+    if raw.contains('\0') {
+        return Err("must not contain NUL (U+0000)".to_owned());
+    }
+    // Exports protect formula-like cells with an apostrophe; it is not part of the value.
+    let raw = crate::integration::export::unneutralise(raw);
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(match kind {
+        Kind::Text => Value::String(raw.to_owned()),
+        Kind::Int => {
+            let compact: String = text
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+                .collect();
+            match compact.parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) if compact.contains(',') || compact.contains('.') => {
+                    return Err(format!(
+                        "{text:?} is not a whole number: {column} takes whole numbers (SEK, years), without decimals; a Swedish decimal comma is not read as a number"
+                    ));
+                }
+                Err(_) => return Err(format!("{text:?} is not a whole number")),
+            }
+        }
+        Kind::List => Value::Array(
+            text.split('|')
+                .map(|p| Value::String(p.trim().to_owned()))
+                .filter(|v| v != "")
+                .collect(),
+        ),
+        Kind::Suggestions => {
+            let mut items = Vec::new();
+            for part in text.split('|').map(str::trim).filter(|p| !p.is_empty()) {
+                let (kind, body) = part.split_once(':').ok_or_else(|| {
+                    format!("{part:?} is not kind:text (e.g. development:Gemensam strategi)")
+                })?;
+                items.push(serde_json::json!({"kind": kind.trim(), "text": body.trim()}));
+            }
+            Value::Array(items)
+        }
+    })
+}
+
+/// Row checks that need no database: shapes, enums, required fields, lengths, pairings.
+fn check_row(
+    collection: Collection,
+    line: u64,
+    data: &Map<String, Value>,
+    out: &mut Vec<Violation>,
+) {
+    let text = |k: &str| data.get(k).and_then(Value::as_str);
+    let int = |k: &str| data.get(k).and_then(Value::as_i64);
+    let mut push = |field: &str, message: String| out.push(Violation::at(line, field, message));
+    for (key, value) in data {
+        if let Some(field) = crate::http::find_nul(value, key) {
+            push(&field, "must not contain NUL (U+0000)".to_owned());
+        }
+    }
+    for key in data.keys() {
+        if !collection.columns().iter().any(|(c, _)| c == key) {
+            let allowed: Vec<&str> = collection.columns().iter().map(|(c, _)| *c).collect();
+            push(
+                key,
+                format!("unknown field; allowed: {}", allowed.join(", ")),
+            );
+        }
+    }
+    for key in collection.required() {
+        if data.get(*key).is_none_or(Value::is_null) {
+            push(key, "is required".to_owned());
+        }
+    }
+    for (column, kind) in collection.columns() {
+        let Some(value) = data.get(*column).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let ok = match kind {
+            Kind::Text => value.as_str().is_some_and(|s| s.chars().count() <= 10_000),
+            Kind::Int => value.as_i64().is_some(),
+            Kind::List => value.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 200))
+            }),
+            Kind::Suggestions => value.as_array().is_some_and(|a| {
+                a.iter().all(|x| {
+                    matches!(
+                        x.get("kind").and_then(Value::as_str),
+                        Some("development" | "coordination" | "advocacy")
+                    ) && x
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| !t.trim().is_empty() && t.chars().count() <= 500)
+                })
+            }),
+        };
+        if !ok {
+            let expected = match kind {
+                Kind::Text => "text (at most 10 000 characters)",
+                Kind::Int => "a whole number",
+                Kind::List => "a list of texts (| between items in CSV)",
+                Kind::Suggestions => {
+                    "a list of {kind: development | coordination | advocacy, text}"
+                }
+            };
+            push(column, format!("must be {expected}"));
+        }
+    }
+    let one_of = |value: Option<&str>, allowed: &[&str]| value.is_none_or(|v| allowed.contains(&v));
+    let uuid_ok = |k: &str| text(k).is_none_or(|v| uuid::Uuid::parse_str(v).is_ok());
+    let code_ok = |v: &str| v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit());
+    for k in ["areaId", "networkId", "assignmentId"] {
+        if !uuid_ok(k) {
+            push(k, "must be a UUID".to_owned());
+        }
+    }
+    if text("municipalityId").is_some_and(|m| !code_ok(m)) {
+        push(
+            "municipalityId",
+            "must be a four-digit kommunkod".to_owned(),
+        );
+    }
+    if let Some(ids) = data.get("municipalityIds").and_then(Value::as_array) {
+        if ids.iter().filter_map(Value::as_str).any(|m| !code_ok(m)) {
+            push(
+                "municipalityIds",
+                "must be four-digit kommunkoder".to_owned(),
+            );
+        }
+    }
+    for k in ["startDate", "endDate"] {
+        if let Some(Err(message)) = text(k).map(crate::rules::dates::parse_date) {
+            push(k, message);
+        }
+    }
+    if let (Some(s), Some(e)) = (text("startDate"), text("endDate")) {
+        if e < s {
+            push("endDate", "must not be before startDate".to_owned());
+        }
+    }
+    match (text("externalSystem"), text("externalId")) {
+        (Some(_), None) => push("externalId", "is required with externalSystem".to_owned()),
+        (None, Some(_)) => push("externalSystem", "is required with externalId".to_owned()),
+        _ => {}
+    }
+    for k in ["name", "title", "summary"] {
+        if text(k).is_some_and(|v| v.trim().is_empty() || v.chars().count() > 300 && k != "summary")
+        {
+            push(k, "must be 1 to 300 characters".to_owned());
+        }
+    }
+    match collection {
+        Collection::Networks => {
+            if !one_of(
+                text("kind"),
+                &[
+                    "political",
+                    "management",
+                    "staff",
+                    "subject_area",
+                    "presidium",
+                ],
+            ) {
+                push(
+                    "kind",
+                    "must be political, management, staff, subject_area or presidium".to_owned(),
+                );
+            }
+            if !one_of(text("status"), &["active", "archived"]) {
+                push("status", "must be active or archived".to_owned());
+            }
+        }
+        Collection::Members => {
+            if text("email").is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
+                push("email", "must be an e-mail address".to_owned());
+            }
+        }
+        Collection::Assignments => {
+            if !one_of(text("challenge"), &["core", "focus", "internal"]) {
+                push("challenge", "must be core, focus or internal".to_owned());
+            }
+            if !one_of(text("fundingType"), &["internal", "external"]) {
+                push("fundingType", "must be internal or external".to_owned());
+            }
+            if text("fundingType") == Some("external")
+                && text("funder").is_none_or(|f| f.trim().is_empty())
+            {
+                push(
+                    "funder",
+                    "is required when fundingType is external".to_owned(),
+                );
+            }
+            if !one_of(
+                text("status"),
+                &[
+                    "proposed",
+                    "incoming",
+                    "ongoing",
+                    "outgoing",
+                    "completed",
+                    "cancelled",
+                ],
+            ) {
+                push("status", "must be a lifecycle state (proposed, incoming, ongoing, outgoing, completed, cancelled)".to_owned());
+            }
+            if int("budgetSek").is_some_and(|b| b < 0) {
+                push("budgetSek", "must not be negative".to_owned());
+            }
+        }
+        Collection::ProgressReports => {
+            if int("year").is_some_and(|y| !(2000..=2100).contains(&y)) {
+                push("year", "must be between 2000 and 2100".to_owned());
+            }
+            if int("tertial").is_some_and(|t| !(1..=3).contains(&t)) {
+                push("tertial", "must be 1, 2 or 3".to_owned());
+            }
+            for k in ["spentSek", "forecastSek"] {
+                if int(k).is_some_and(|v| v < 0) {
+                    push(k, "must not be negative".to_owned());
+                }
+            }
+            if !one_of(text("deviation"), &["none", "minor", "major"]) {
+                push("deviation", "must be none, minor or major".to_owned());
+            } else if text("deviation").is_some_and(|d| d != "none")
+                && text("deviationNote").is_none_or(|n| n.trim().is_empty())
+            {
+                push(
+                    "deviationNote",
+                    "is required when deviation is minor or major".to_owned(),
+                );
+            }
+        }
+        Collection::Feedback => {
+            if int("year").is_some_and(|y| !(2000..=2100).contains(&y)) {
+                push("year", "must be between 2000 and 2100".to_owned());
+            }
+            if !one_of(text("goal"), &["core", "focus", "internal"]) {
+                push("goal", "must be core, focus or internal".to_owned());
+            }
+            if int("rating").is_some_and(|r| !(1..=5).contains(&r)) {
+                push("rating", "must be 1, 2, 3, 4 or 5".to_owned());
+            }
+        }
+    }
+}
+
+/// Parses the body on a blocking thread, sending rows and problems back.
+fn parse(
+    collection: Collection,
+    csv: bool,
+    max_rows: u64,
+    reader: impl Read,
+    tx: mpsc::Sender<Parsed>,
+) {
+    let send = |p: Parsed| tx.blocking_send(p).is_ok();
+    let lines = std::rc::Rc::new(std::cell::RefCell::new(Lines::default()));
+    let mut reader = std::io::BufReader::with_capacity(
+        64 * 1024,
+        CountingReader {
+            inner: reader,
+            offset: 0,
+            lines: lines.clone(),
+        },
+    );
+    let mut rows: u64 = 0;
+    let mut count_row = || {
+        rows += 1;
+        rows <= max_rows
+    };
+    if csv {
+        use std::io::BufRead;
+        // Skip a UTF-8 BOM; pick the separator from the header line.
+        let (bom, delimiter) = match reader.fill_buf() {
+            Ok(buf) => {
+                let bom = buf.starts_with(&[0xEF, 0xBB, 0xBF]);
+                let head = &buf[if bom { 3 } else { 0 }..];
+                let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
+                let semis = first.iter().filter(|b| **b == b';').count();
+                let commas = first.iter().filter(|b| **b == b',').count();
+                (bom, if semis > commas { b';' } else { b',' })
+            }
+            Err(e) => {
+                send(Parsed::Fatal(ApiError::BadRequest(format!(
+                    "The body could not be read: {e}"
+                ))));
+                return;
+            }
+        };
+        if bom {
+            reader.consume(3);
+        }
+        let skipped = if bom { 3 } else { 0 };
+        let line_of = |pos: Option<&csv::Position>| {
+            pos.map(|p| lines.borrow_mut().line_at(p.byte() + skipped))
+                .unwrap_or(0)
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(reader);
+        let headers: Vec<String> = match csv.headers() {
+            Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
+            Err(e) => {
+                send(Parsed::Error(Violation::at(
+                    1,
+                    "header",
+                    format!("the header row cannot be read: {e}"),
+                )));
+                return;
+            }
+        };
+        let columns = collection.columns();
+        for (i, name) in headers.iter().enumerate() {
+            let problem = if name.is_empty() {
+                Some(Violation::at(
+                    1,
+                    "header",
+                    format!("column {} has no name", i + 1),
+                ))
+            } else if headers[..i].contains(name) {
+                Some(Violation::at(
+                    1,
+                    name.as_str(),
+                    "appears more than once in the header",
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                send(Parsed::Error(problem));
+                return;
+            }
+        }
+        for name in &headers {
+            if !columns.iter().any(|(c, _)| c == name) && !SERVER_OWNED.contains(&name.as_str()) {
+                let allowed: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+                if !send(Parsed::Error(Violation::at(
+                    1,
+                    name.as_str(),
+                    format!("unknown column; columns are {}", allowed.join(", ")),
+                ))) {
+                    return;
+                }
+            }
+        }
+        let mut record = csv::StringRecord::new();
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = line_of(e.position());
+                    send(Parsed::Error(Violation::at(
+                        line,
+                        "body",
+                        format!("not valid CSV: {e}"),
+                    )));
+                    return;
+                }
+            }
+            let line = line_of(record.position());
+            if !count_row() {
+                send(Parsed::Fatal(ApiError::PayloadTooLarge(0)));
+                return;
+            }
+            if record.len() != headers.len() {
+                if !send(Parsed::Error(Violation::at(
+                    line,
+                    "body",
+                    format!("has {} fields, the header {}", record.len(), headers.len()),
+                ))) {
+                    return;
+                }
+                continue;
+            }
+            let mut data = Map::new();
+            let mut problems = Vec::new();
+            for (name, raw) in headers.iter().zip(record.iter()) {
+                if SERVER_OWNED.contains(&name.as_str()) {
+                    data.insert(name.clone(), Value::String(raw.to_owned()));
+                    continue;
+                }
+                let Some((_, kind)) = columns.iter().find(|(c, _)| c == name) else {
+                    continue;
+                };
+                match cell(*kind, name, raw) {
+                    Ok(v) => {
+                        data.insert(name.clone(), v);
+                    }
+                    Err(message) => problems.push(Violation::at(line, name.as_str(), message)),
+                }
+            }
+            strip_server_owned(line, &mut data, &mut problems);
+            if problems.is_empty() {
+                check_row(collection, line, &data, &mut problems);
+            }
+            data.retain(|_, v| !v.is_null());
+            let ok = if problems.is_empty() {
+                send(Parsed::Row(Row { line, data }))
+            } else {
+                problems.into_iter().all(|p| send(Parsed::Error(p)))
+            };
+            if !ok {
+                return;
+            }
+        }
+        let open_quote = lines.borrow().open_quote;
+        if let Some(line) = open_quote {
+            send(Parsed::Error(Violation::at(
+                line,
+                "body",
+                "a quote (\") opened on this line is never closed: the file ends inside a quoted field",
+            )));
+        }
+    } else {
+        use std::io::BufRead;
+        let mut line_no = 0u64;
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            match reader.read_line(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    send(Parsed::Error(Violation::at(
+                        line_no + 1,
+                        "body",
+                        format!("not UTF-8 text: {e}"),
+                    )));
+                    return;
+                }
+            }
+            line_no += 1;
+            if buf.trim().is_empty() {
+                continue;
+            }
+            if !count_row() {
+                send(Parsed::Fatal(ApiError::PayloadTooLarge(0)));
+                return;
+            }
+            let parsed = match serde_json::from_str::<Value>(&buf) {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(_) => Err("each line must be a JSON object".to_owned()),
+                Err(e) => Err(format!("not valid JSON: {e}")),
+            };
+            let ok = match parsed {
+                Ok(mut data) => {
+                    let mut problems = Vec::new();
+                    strip_server_owned(line_no, &mut data, &mut problems);
+                    check_row(collection, line_no, &data, &mut problems);
+                    data.retain(|_, v| !v.is_null());
+                    if problems.is_empty() {
+                        send(Parsed::Row(Row {
+                            line: line_no,
+                            data,
+                        }))
+                    } else {
+                        problems.into_iter().all(|p| send(Parsed::Error(p)))
+                    }
+                }
+                Err(message) => send(Parsed::Error(Violation::at(line_no, "body", message))),
+            };
+            if !ok {
+                return;
+            }
+        }
+    }
+}
+
+/// What a load did (or, in a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"collection": "feedback", "dryRun": false, "rows": 1200, "created": 1180, "updated": 15, "unchanged": 5}))]
+pub struct ImportResult {
+    pub collection: String,
+    pub dry_run: bool,
+    /// Rows in the file.
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    /// Rows whose record already had exactly these values: not written at all.
+    pub unchanged: u64,
+}
+
+/// Parameters of a load.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Validate only and report what would happen; write nothing.
+    #[param(default = false, example = true)]
+    pub dry_run: Option<bool>,
+}
+
+/// The per-collection SQL: a `src` CTE typing the staged rows, the reference checks, and the
+/// set-based upsert (returning `inserted` per written row).
+struct Statements {
+    src: &'static str,
+    checks: &'static str,
+    /// Existing rows the rows would change, as `(line, owners text[])`, for the binding check
+    /// and the dry-run counts (`changed` says whether the values differ).
+    existing: &'static str,
+    apply: &'static str,
+}
+
+fn statements(c: Collection) -> Statements {
+    match c {
+        Collection::Networks => Statements {
+            src: "SELECT line, d->>'name' AS name, d->>'kind' AS kind, (d->>'areaId')::uuid AS area_id, \
+                  coalesce(d->>'description', '') AS description, \
+                  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'municipalityIds', '[]'))) AS municipality_ids, \
+                  d->>'coordinator' AS coordinator, coalesce(d->>'status', 'active') AS status, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'areaId' AS field, 'no area has this id' AS message FROM src \
+                     WHERE area_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM areas WHERE id = src.area_id) \
+                     UNION ALL SELECT line, 'municipalityIds', 'no member municipality has the kommunkod ' || m \
+                     FROM src, unnest(municipality_ids) m WHERE NOT EXISTS (SELECT 1 FROM municipalities WHERE id = m)",
+            existing: "SELECT s.line, t.municipality_ids AS owners, \
+                       (t.name, t.kind, t.area_id, t.description, t.municipality_ids, t.coordinator, t.status) \
+                       IS DISTINCT FROM (s.name, s.kind, s.area_id, s.description, s.municipality_ids, s.coordinator, s.status) AS changed \
+                       FROM src s JOIN networks t ON t.external_system = s.external_system AND t.external_id = s.external_id",
+            apply: "INSERT INTO networks (id, name, kind, area_id, description, municipality_ids, coordinator, status, external_system, external_id) \
+                    SELECT gen_random_uuid(), name, kind, area_id, description, municipality_ids, coordinator, status, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                    area_id = excluded.area_id, description = excluded.description, municipality_ids = excluded.municipality_ids, \
+                    coordinator = excluded.coordinator, status = excluded.status \
+                    WHERE (networks.name, networks.kind, networks.area_id, networks.description, networks.municipality_ids, networks.coordinator, networks.status) \
+                    IS DISTINCT FROM (excluded.name, excluded.kind, excluded.area_id, excluded.description, excluded.municipality_ids, excluded.coordinator, excluded.status) \
+                    RETURNING (xmax = 0) AS inserted",
+        },
+        Collection::Members => Statements {
+            src: "SELECT line, (d->>'networkId')::uuid AS network_id, d->>'name' AS name, d->>'email' AS email, \
+                  d->>'phone' AS phone, d->>'title' AS title, d->>'municipalityId' AS municipality_id, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'networkId' AS field, 'no network has this id' AS message FROM src \
+                     WHERE NOT EXISTS (SELECT 1 FROM networks WHERE id = src.network_id) \
+                     UNION ALL SELECT line, 'municipalityId', 'no member municipality has this kommunkod' FROM src \
+                     WHERE municipality_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM municipalities WHERE id = src.municipality_id)",
+            existing: "SELECT s.line, ARRAY_REMOVE(ARRAY[t.municipality_id], NULL) AS owners, \
+                       (t.network_id, t.name, t.email, t.phone, t.title, t.municipality_id) \
+                       IS DISTINCT FROM (s.network_id, s.name, s.email, s.phone, s.title, s.municipality_id) AS changed \
+                       FROM src s JOIN network_members t ON t.external_system = s.external_system AND t.external_id = s.external_id",
+            apply: "INSERT INTO network_members (id, network_id, name, email, phone, title, municipality_id, external_system, external_id) \
+                    SELECT gen_random_uuid(), network_id, name, email, phone, title, municipality_id, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET network_id = excluded.network_id, name = excluded.name, \
+                    email = excluded.email, phone = excluded.phone, title = excluded.title, municipality_id = excluded.municipality_id \
+                    WHERE (network_members.network_id, network_members.name, network_members.email, network_members.phone, network_members.title, network_members.municipality_id) \
+                    IS DISTINCT FROM (excluded.network_id, excluded.name, excluded.email, excluded.phone, excluded.title, excluded.municipality_id) \
+                    RETURNING (xmax = 0) AS inserted",
+        },
+        Collection::Assignments => Statements {
+            src: "SELECT line, d->>'title' AS title, coalesce(d->>'description', '') AS description, \
+                  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'municipalityIds', '[]'))) AS municipality_ids, \
+                  (d->>'areaId')::uuid AS area_id, d->>'challenge' AS challenge, d->>'fundingType' AS funding_type, \
+                  d->>'funder' AS funder, coalesce((d->>'budgetSek')::bigint, 0) AS budget_sek, \
+                  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'partners', '[]'))) AS partners, \
+                  (d->>'startDate')::date AS start_date, (d->>'endDate')::date AS end_date, d->>'responsible' AS responsible, \
+                  coalesce(d->>'status', 'proposed') AS status, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'areaId' AS field, 'no area has this id' AS message FROM src \
+                     WHERE NOT EXISTS (SELECT 1 FROM areas WHERE id = src.area_id) \
+                     UNION ALL SELECT line, 'municipalityIds', 'no member municipality has the kommunkod ' || m \
+                     FROM src, unnest(municipality_ids) m WHERE NOT EXISTS (SELECT 1 FROM municipalities WHERE id = m) \
+                     UNION ALL SELECT line, 'municipalityIds', 'must name at least one commissioning municipality' \
+                     FROM src WHERE cardinality(municipality_ids) = 0",
+            existing: "SELECT s.line, t.municipality_ids AS owners, \
+                       (t.title, t.description, t.municipality_ids, t.area_id, t.challenge, t.funding_type, t.funder, t.budget_sek, t.partners, t.start_date, t.end_date, t.responsible) \
+                       IS DISTINCT FROM (s.title, s.description, s.municipality_ids, s.area_id, s.challenge, s.funding_type, s.funder, s.budget_sek, s.partners, s.start_date, s.end_date, s.responsible) AS changed \
+                       FROM src s JOIN assignments t ON t.external_system = s.external_system AND t.external_id = s.external_id",
+            apply: "INSERT INTO assignments (id, title, description, municipality_ids, area_id, challenge, funding_type, funder, budget_sek, partners, start_date, end_date, responsible, status, external_system, external_id) \
+                    SELECT gen_random_uuid(), title, description, municipality_ids, area_id, challenge, funding_type, funder, budget_sek, partners, start_date, end_date, responsible, status, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET title = excluded.title, description = excluded.description, \
+                    municipality_ids = excluded.municipality_ids, area_id = excluded.area_id, challenge = excluded.challenge, \
+                    funding_type = excluded.funding_type, funder = excluded.funder, budget_sek = excluded.budget_sek, partners = excluded.partners, \
+                    start_date = excluded.start_date, end_date = excluded.end_date, responsible = excluded.responsible \
+                    WHERE (assignments.title, assignments.description, assignments.municipality_ids, assignments.area_id, assignments.challenge, assignments.funding_type, assignments.funder, assignments.budget_sek, assignments.partners, assignments.start_date, assignments.end_date, assignments.responsible) \
+                    IS DISTINCT FROM (excluded.title, excluded.description, excluded.municipality_ids, excluded.area_id, excluded.challenge, excluded.funding_type, excluded.funder, excluded.budget_sek, excluded.partners, excluded.start_date, excluded.end_date, excluded.responsible) \
+                    RETURNING (xmax = 0) AS inserted",
+        },
+        Collection::ProgressReports => Statements {
+            src: "SELECT line, (d->>'assignmentId')::uuid AS assignment_id, (d->>'year')::int AS year, (d->>'tertial')::smallint AS tertial, \
+                  d->>'summary' AS summary, (d->>'spentSek')::bigint AS spent_sek, (d->>'forecastSek')::bigint AS forecast_sek, \
+                  d->>'deviation' AS deviation, d->>'deviationNote' AS deviation_note, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'assignmentId' AS field, 'no assignment has this id' AS message FROM src \
+                     WHERE NOT EXISTS (SELECT 1 FROM assignments WHERE id = src.assignment_id) \
+                     UNION ALL SELECT s.line, 'assignmentId', 'a proposed assignment does not report progress' \
+                     FROM src s JOIN assignments a ON a.id = s.assignment_id WHERE a.status = 'proposed' \
+                     UNION ALL SELECT line, 'tertial', 'the assignment has this tertial on more than one line' FROM ( \
+                         SELECT line, count(*) OVER (PARTITION BY assignment_id, year, tertial) AS n FROM src) x WHERE n > 1 \
+                     UNION ALL SELECT s.line, 'tertial', 'the assignment already has a report for this tertial' \
+                     FROM src s JOIN progress_reports r ON r.assignment_id = s.assignment_id AND r.year = s.year AND r.tertial = s.tertial \
+                     WHERE s.external_id IS NULL OR r.external_system IS DISTINCT FROM s.external_system OR r.external_id IS DISTINCT FROM s.external_id \
+                     UNION ALL SELECT s.line, 'tertial', 'a report''s assignment, year and tertial do not change' \
+                     FROM src s JOIN progress_reports r ON r.external_system = s.external_system AND r.external_id = s.external_id \
+                     WHERE (r.assignment_id, r.year, r.tertial) IS DISTINCT FROM (s.assignment_id, s.year, s.tertial)",
+            existing: "SELECT s.line, a.municipality_ids AS owners, \
+                       (t.summary, t.spent_sek, t.forecast_sek, t.deviation, t.deviation_note) \
+                       IS DISTINCT FROM (s.summary, s.spent_sek, s.forecast_sek, s.deviation, s.deviation_note) AS changed \
+                       FROM src s JOIN progress_reports t ON t.external_system = s.external_system AND t.external_id = s.external_id \
+                       JOIN assignments a ON a.id = t.assignment_id",
+            apply: "INSERT INTO progress_reports (id, assignment_id, year, tertial, summary, spent_sek, forecast_sek, deviation, deviation_note, external_system, external_id) \
+                    SELECT gen_random_uuid(), assignment_id, year, tertial, summary, spent_sek, forecast_sek, deviation, deviation_note, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET summary = excluded.summary, spent_sek = excluded.spent_sek, \
+                    forecast_sek = excluded.forecast_sek, deviation = excluded.deviation, deviation_note = excluded.deviation_note \
+                    WHERE (progress_reports.summary, progress_reports.spent_sek, progress_reports.forecast_sek, progress_reports.deviation, progress_reports.deviation_note) \
+                    IS DISTINCT FROM (excluded.summary, excluded.spent_sek, excluded.forecast_sek, excluded.deviation, excluded.deviation_note) \
+                    RETURNING (xmax = 0) AS inserted",
+        },
+        Collection::Feedback => Statements {
+            src: "SELECT line, (d->>'year')::int AS year, d->>'goal' AS goal, (d->>'networkId')::uuid AS network_id, \
+                  d->>'municipalityId' AS municipality_id, (d->>'rating')::smallint AS rating, coalesce(d->>'comment', '') AS comment, \
+                  coalesce(d->'suggestions', '[]') AS suggestions, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'goal' AS field, 'the plan for that year has no such goal' AS message FROM src \
+                     WHERE NOT EXISTS (SELECT 1 FROM plan_goals g WHERE g.year = src.year AND g.challenge = src.goal) \
+                     UNION ALL SELECT line, 'networkId', 'no network has this id' FROM src \
+                     WHERE NOT EXISTS (SELECT 1 FROM networks WHERE id = src.network_id) \
+                     UNION ALL SELECT line, 'municipalityId', 'no member municipality has this kommunkod' FROM src \
+                     WHERE municipality_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM municipalities WHERE id = src.municipality_id)",
+            existing: "SELECT s.line, ARRAY_REMOVE(ARRAY[t.municipality_id], NULL) AS owners, \
+                       (t.year, t.goal, t.network_id, t.municipality_id, t.rating, t.comment, t.suggestions) \
+                       IS DISTINCT FROM (s.year, s.goal, s.network_id, s.municipality_id, s.rating, s.comment, s.suggestions) AS changed \
+                       FROM src s JOIN feedback t ON t.external_system = s.external_system AND t.external_id = s.external_id",
+            apply: "INSERT INTO feedback (id, year, goal, network_id, municipality_id, rating, comment, suggestions, external_system, external_id) \
+                    SELECT gen_random_uuid(), year, goal, network_id, municipality_id, rating, comment, suggestions, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET year = excluded.year, goal = excluded.goal, \
+                    network_id = excluded.network_id, municipality_id = excluded.municipality_id, rating = excluded.rating, \
+                    comment = excluded.comment, suggestions = excluded.suggestions \
+                    WHERE (feedback.year, feedback.goal, feedback.network_id, feedback.municipality_id, feedback.rating, feedback.comment, feedback.suggestions) \
+                    IS DISTINCT FROM (excluded.year, excluded.goal, excluded.network_id, excluded.municipality_id, excluded.rating, excluded.comment, excluded.suggestions) \
+                    RETURNING (xmax = 0) AS inserted",
+        },
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Problem {
+    #[diesel(sql_type = BigInt)]
+    line: i64,
+    #[diesel(sql_type = Text)]
+    field: String,
+    #[diesel(sql_type = Text)]
+    message: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    created: i64,
+    #[diesel(sql_type = BigInt)]
+    updated: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Existing {
+    #[diesel(sql_type = BigInt)]
+    line: i64,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    owners: Option<Vec<String>>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    changed: bool,
+}
+
+/// Owners of a row by its own values (for the binding check).
+fn row_owners(collection: Collection, data: &Map<String, Value>) -> Option<Vec<String>> {
+    match collection {
+        Collection::Networks | Collection::Assignments => Some(
+            data.get("municipalityIds")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Collection::Members | Collection::Feedback => Some(
+            data.get("municipalityId")
+                .and_then(Value::as_str)
+                .map(|m| vec![m.to_owned()])
+                .unwrap_or_default(),
+        ),
+        // A report belongs to its assignment's municipalities: checked in SQL.
+        Collection::ProgressReports => None,
+    }
+}
+
+async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(), ApiError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<i64> = batch.iter().map(|r| r.line as i64).collect();
+    let data: Vec<Value> = batch.drain(..).map(|r| Value::Object(r.data)).collect();
+    diesel::sql_query(
+        "INSERT INTO import_rows (line, d) SELECT * FROM unnest($1::bigint[], $2::jsonb[])",
+    )
+    .bind::<Array<BigInt>, _>(lines)
+    .bind::<Array<Jsonb>, _>(data)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Bulk-load a collection
+///
+/// `collection` is `networks`, `members`, `assignments`, `progress-reports` or `feedback`. Send
+/// `text/csv` (header row of field names; `,` or `;` detected; optional UTF-8 BOM; quoted
+/// fields may hold separators and newlines; lists `|`-separated; suggestions as
+/// `kind:text|kind:text`) or `application/x-ndjson` (one JSON object per line). All or nothing:
+/// if any line is wrong nothing is written, and the problem lists every bad line (at most 1 000)
+/// with `line`, `field` and `message`. Rows with `externalSystem`/`externalId` upsert by them
+/// (unchanged rows are not written at all); rows without create. `?dryRun=true` reports what
+/// would happen. At most 200 MiB and 1 000 000 rows. A client bound to a municipality may load
+/// only its municipality's records.
+#[utoipa::path(
+    operation_id = "importCollection",
+    tag = "Imports",
+    params(
+        ("collection" = String, Path, description = "networks, members, assignments, progress-reports or feedback", example = "feedback"),
+        ImportParams,
+    ),
+    request_body(content = String, description = "CSV or NDJSON", content_type = "text/csv",
+        example = "year;goal;networkId;rating;comment;suggestions\n2022;focus;3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51;4;Bra stöd;development:Gemensam strategi\n"),
+    security(("clientCredentials" = ["import"])),
+    responses(
+        (status = 200, description = "Loaded (or, in a dry run, what would be loaded)", body = ImportResult),
+        (status = 400, description = "Bad lines: nothing was written", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "/problems/validation-failed", "title": "Your request parameters didn't validate", "status": 400,
+                "detail": "Nothing was written: 1 problem in the file (at most 1000 are listed)", "instance": "/v1/imports/feedback",
+                "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c",
+                "violations": [{"line": 50000, "field": "rating", "message": "must be 1, 2, 3, 4 or 5"}]})),
+        (status = 403, description = "A line belongs to another municipality than the client's", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such collection", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 200 MiB or 1 000 000 rows", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither CSV nor NDJSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        AuthErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/imports/{collection}")]
+pub async fn import(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    params: Query<ImportParams>,
+    limits: web::Data<ImportLimits>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let open = req
+        .app_data::<web::Data<crate::http::ratelimit::OpenRequests>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no open-request budgets")))?;
+    let mut payload = payload.into_inner();
+    let limits = **limits;
+    let collection = Collection::parse(&path).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "There is no collection {:?} to import into; collections are networks, members, assignments, progress-reports and feedback",
+            path.as_str()
+        ))
+    })?;
+    let dry_run = params.0.dry_run.unwrap_or(false);
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let csv = match media.as_str() {
+        "text/csv" | "application/csv" => true,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => false,
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "Send text/csv or application/x-ndjson".to_owned(),
+            ));
+        }
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_bytes) {
+        return Err(ApiError::PayloadTooLarge(limits.max_bytes as usize));
+    }
+
+    // The whole body first, into a temporary file: a slow upload holds no database connection
+    // and no place in the bulk share. Then file → parser thread → staged rows, concurrently.
+    let body = crate::http::spool::body_to_file(
+        &mut payload,
+        None,
+        limits.max_bytes,
+        crate::http::body_idle_timeout(&req),
+    )
+    .await?;
+    let (rows_tx, mut rows_rx) = mpsc::channel::<Parsed>(4096);
+    let parser = std::thread::Builder::new()
+        .name("import-parser".to_owned())
+        .spawn(move || parse(collection, csv, limits.max_rows, body, rows_tx))
+        .map_err(ApiError::internal)?;
+
+    let _share = open.bulk().await?;
+    let mut conn = db.conn().await?;
+    let table_ready = conn
+        .batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_rows (line bigint NOT NULL, d jsonb NOT NULL); \
+             TRUNCATE import_rows",
+        )
+        .await;
+    if let Err(e) = table_ready {
+        return Err(e.into());
+    }
+    let consume = async {
+        let mut problems: Vec<Violation> = Vec::new();
+        let mut fatal: Option<ApiError> = None;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut rows = 0u64;
+        while let Some(item) = rows_rx.recv().await {
+            match item {
+                Parsed::Row(row) => {
+                    rows += 1;
+                    if let Some(owners) = row_owners(collection, &row.data) {
+                        if caller
+                            .may_write_for(owners.iter().map(String::as_str))
+                            .is_err()
+                        {
+                            problems.push(Violation::at(
+                                row.line,
+                                "municipalityId",
+                                "belongs to another municipality than this client's",
+                            ));
+                            continue;
+                        }
+                    }
+                    if problems.is_empty() {
+                        batch.push(row);
+                        if batch.len() >= BATCH {
+                            stage(&mut conn, &mut batch).await?;
+                        }
+                    }
+                }
+                Parsed::Error(v) => {
+                    if problems.len() < ERROR_CAP {
+                        problems.push(v);
+                    }
+                }
+                Parsed::Fatal(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+        }
+        stage(&mut conn, &mut batch).await?;
+        Ok::<_, ApiError>((rows, problems, fatal))
+    };
+    let consumed = consume.await;
+    let _ = parser.join();
+    let (rows, mut problems, fatal) = consumed?;
+    if let Some(e) = fatal {
+        let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
+        return Err(match e {
+            ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(limits.max_bytes as usize),
+            other => other,
+        });
+    }
+    let forbidden = problems
+        .iter()
+        .any(|p| p.message.contains("another municipality"));
+    let result = if problems.is_empty() {
+        finish(&mut conn, &caller, collection, rows, dry_run).await
+    } else {
+        Err(ApiError::Validation(Vec::new()))
+    };
+    let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
+    match result {
+        Ok(r) => Ok(HttpResponse::Ok().json(r)),
+        Err(ApiError::Validation(more)) => {
+            problems.extend(more);
+            problems.sort_by_key(|p| p.line);
+            problems.truncate(ERROR_CAP);
+            if forbidden {
+                let lines: Vec<String> = problems
+                    .iter()
+                    .filter_map(|p| p.line)
+                    .take(10)
+                    .map(|l| l.to_string())
+                    .collect();
+                return Err(ApiError::Forbidden(format!(
+                    "Nothing was written: lines {} belong to another municipality than this client's",
+                    lines.join(", ")
+                )));
+            }
+            Err(ApiError::Validation(problems))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks the staged rows against the database and, unless a dry run, writes them, in one
+/// transaction: the only moment the load holds back the change feed.
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    collection: Collection,
+    rows: u64,
+    dry_run: bool,
+) -> Result<ImportResult, ApiError> {
+    let sql = statements(collection);
+    let actor = Actor::from(caller);
+    conn.transaction(async |conn| {
+        // The set-based check and write of a large file may take longer than an ordinary
+        // statement may; for this transaction only.
+        conn.batch_execute("SET LOCAL statement_timeout = '30min'").await?;
+        let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
+             SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
+             WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";
+        let problems: Vec<Problem> = diesel::sql_query(format!(
+            "WITH src AS ({}) SELECT * FROM ({} UNION ALL {duplicates}) p ORDER BY line LIMIT {ERROR_CAP}",
+            sql.src, sql.checks
+        ))
+        .load(conn)
+        .await?;
+        if !problems.is_empty() {
+            return Err(ApiError::Validation(
+                problems.into_iter().map(|p| Violation::at(p.line as u64, p.field, p.message)).collect(),
+            ));
+        }
+        let existing: Vec<Existing> = diesel::sql_query(format!("WITH src AS ({}) {}", sql.src, sql.existing))
+            .load(conn)
+            .await?;
+        let mut forbidden = Vec::new();
+        for e in &existing {
+            let owners = e.owners.clone().unwrap_or_default();
+            if caller.may_write_for(owners.iter().map(String::as_str)).is_err() {
+                forbidden.push(Violation::at(e.line as u64, "municipalityId", "updates a record of another municipality than this client's"));
+            }
+        }
+        if collection == Collection::ProgressReports {
+            #[derive(diesel::QueryableByName)]
+            struct Owner {
+                #[diesel(sql_type = BigInt)]
+                line: i64,
+                #[diesel(sql_type = Array<Text>)]
+                owners: Vec<String>,
+            }
+            let owners: Vec<Owner> = diesel::sql_query(format!(
+                "WITH src AS ({}) SELECT s.line, a.municipality_ids AS owners FROM src s JOIN assignments a ON a.id = s.assignment_id",
+                sql.src
+            ))
+            .load(conn)
+            .await?;
+            for o in owners {
+                if caller.may_write_for(o.owners.iter().map(String::as_str)).is_err() {
+                    forbidden.push(Violation::at(o.line as u64, "assignmentId", "belongs to another municipality than this client's"));
+                }
+            }
+        }
+        if !forbidden.is_empty() {
+            forbidden.truncate(ERROR_CAP);
+            let lines: Vec<String> = forbidden.iter().filter_map(|p| p.line).take(10).map(|l| l.to_string()).collect();
+            return Err(ApiError::Forbidden(format!(
+                "Nothing was written: lines {} belong to another municipality than this client's",
+                lines.join(", ")
+            )));
+        }
+        let would_update = existing.iter().filter(|e| e.changed).count() as u64;
+        let would_keep = existing.len() as u64 - would_update;
+        if dry_run {
+            return Ok(ImportResult {
+                collection: collection.name().to_owned(),
+                dry_run: true,
+                rows,
+                created: rows - existing.len() as u64,
+                updated: would_update,
+                unchanged: would_keep,
+            });
+        }
+        let counts: Counts = diesel::sql_query(format!(
+            "WITH src AS ({}), written AS ({}) \
+             SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated FROM written",
+            sql.src, sql.apply
+        ))
+        .get_result(conn)
+        .await?;
+        let result = ImportResult {
+            collection: collection.name().to_owned(),
+            dry_run: false,
+            rows,
+            created: counts.created as u64,
+            updated: counts.updated as u64,
+            unchanged: rows - counts.created as u64 - counts.updated as u64,
+        };
+        if result.created + result.updated > 0 {
+            audit::record(
+                conn,
+                &actor,
+                "import",
+                collection.name(),
+                &uuid::Uuid::new_v4().to_string(),
+                None,
+                serde_json::to_value(&result).ok(),
+            )
+            .await?;
+        }
+        Ok(result)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swedish_decimal_comma_is_an_error_not_a_misread() {
+        let err = cell(Kind::Int, "budgetSek", "1 500,50").expect_err("decimals");
+        assert!(err.contains("decimal comma"), "{err}");
+        assert_eq!(
+            cell(Kind::Int, "budgetSek", "1 500 000").ok(),
+            Some(Value::from(1_500_000))
+        );
+        assert_eq!(cell(Kind::Int, "budgetSek", "").ok(), Some(Value::Null));
+    }
+
+    fn parse_all(collection: Collection, csv: bool, body: &str) -> Vec<(u64, String)> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        parse(collection, csv, 1000, body.as_bytes(), tx);
+        let mut out = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            match item {
+                Parsed::Row(r) => out.push((r.line, "row".to_owned())),
+                Parsed::Error(v) => out.push((v.line.unwrap_or(0), v.field)),
+                Parsed::Fatal(e) => out.push((0, e.to_string())),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_numbered_from_the_header_as_line_one() {
+        let csv = "\u{feff}year;goal;networkId;rating\r\n2022;core;00000000-0000-4000-8000-000000000001;4\r\n2022;core;00000000-0000-4000-8000-000000000001;\"multi\nline\"\r\n2022;core;00000000-0000-4000-8000-000000000001;6\r\n";
+        assert_eq!(
+            parse_all(Collection::Feedback, true, csv),
+            [
+                (2, "row".to_owned()),
+                (3, "rating".to_owned()),
+                (5, "rating".to_owned())
+            ]
+        );
+        let ndjson = "{\"year\":2022,\"goal\":\"core\",\"networkId\":\"00000000-0000-4000-8000-000000000001\",\"rating\":4}\n\nnot json\n";
+        assert_eq!(
+            parse_all(Collection::Feedback, false, ndjson),
+            [(1, "row".to_owned()), (3, "body".to_owned())]
+        );
+    }
+
+    #[test]
+    fn lists_and_suggestions_read_from_cells() {
+        assert_eq!(
+            cell(Kind::List, "municipalityIds", "2281|2262").ok(),
+            Some(serde_json::json!(["2281", "2262"]))
+        );
+        assert_eq!(
+            cell(
+                Kind::Suggestions,
+                "suggestions",
+                "development:Gemensam strategi|advocacy:Nära vård"
+            )
+            .ok(),
+            Some(
+                serde_json::json!([{"kind": "development", "text": "Gemensam strategi"}, {"kind": "advocacy", "text": "Nära vård"}])
+            )
+        );
+        assert!(cell(Kind::Suggestions, "suggestions", "ingen kolon").is_err());
+    }
+}

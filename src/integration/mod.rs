@@ -1,0 +1,8 @@
+//! What connects a write to the world around it: the audit log, `Idempotency-Key`, the change
+//! feed, bulk imports and streamed exports.
+
+pub mod audit;
+pub mod changes;
+pub mod export;
+pub mod idempotency;
+pub mod imports;

@@ -1,0 +1,1149 @@
+//! The board's reports: the tertial report (tertialrapport) and the annual report
+//! (verksamhetsberättelse), computed in SQL from the assignments' status history, the progress
+//! reports and the feedback, as JSON, CSV (for the board's spreadsheets) and a printable Swedish
+//! HTML page with inline SVG charts.
+//!
+//! Status is taken "at the end of the period" from the status history, so a past period's report
+//! stays the same when assignments move on.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::NaiveDate;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, SmallInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::error::responses::{AuthErrors, CommonErrors, NotAcceptable, NotFound};
+use crate::http::{Query, conditional_json};
+use crate::resources::feedback::{self, GoalSummary};
+use crate::resources::plans::{self, MAX_YEAR, MIN_YEAR};
+use crate::store::db::Db;
+
+/// One assignment in a tertial report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportedAssignment {
+    pub id: Uuid,
+    pub title: String,
+    pub area_id: Uuid,
+    pub area_name: String,
+    pub challenge: Option<String>,
+    pub municipality_ids: Vec<String>,
+    /// The status at the end of the period.
+    pub status: String,
+    pub budget_sek: i64,
+    /// From the period's progress report; null without one.
+    pub spent_sek: Option<i64>,
+    pub forecast_sek: Option<i64>,
+    pub deviation: Option<String>,
+    pub deviation_note: Option<String>,
+    /// Whether the assignment reported for the period.
+    pub reported: bool,
+}
+
+/// Budget against spent and forecast, in SEK.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Money {
+    pub budget_sek: i64,
+    pub spent_sek: i64,
+    pub forecast_sek: i64,
+    /// Forecast minus budget: positive means an expected overrun.
+    pub variance_sek: i64,
+}
+
+/// Counts by status at the end of the period, with money.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Breakdown {
+    /// The area's or challenge's key (`null` challenge: assignments serving no challenge).
+    pub key: Option<String>,
+    /// The area's name, or the challenge.
+    pub name: String,
+    pub incoming: i64,
+    pub ongoing: i64,
+    pub outgoing: i64,
+    #[serde(flatten)]
+    pub money: Money,
+}
+
+/// A reported deviation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportedDeviation {
+    pub assignment_id: Uuid,
+    pub title: String,
+    /// `minor` or `major`.
+    pub deviation: String,
+    pub note: Option<String>,
+}
+
+/// The tertial report (tertialrapport).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"year": 2022, "tertial": 2, "periodStart": "2022-05-01", "periodEnd": "2022-08-31",
+    "counts": {"incoming": 2, "ongoing": 14, "outgoing": 3}, "incoming": [], "ongoing": [], "outgoing": [],
+    "byArea": [], "byChallenge": [], "totals": {"budgetSek": 21400000, "spentSek": 6100000, "forecastSek": 22050000, "varianceSek": 650000},
+    "deviations": [], "missingReports": []}))]
+pub struct TertialReport {
+    pub year: i32,
+    #[schema(minimum = 1, maximum = 3)]
+    pub tertial: i16,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub counts: StatusCounts,
+    /// På väg in.
+    pub incoming: Vec<ReportedAssignment>,
+    /// Pågår.
+    pub ongoing: Vec<ReportedAssignment>,
+    /// På väg ut.
+    pub outgoing: Vec<ReportedAssignment>,
+    pub by_area: Vec<Breakdown>,
+    pub by_challenge: Vec<Breakdown>,
+    pub totals: Money,
+    /// Every deviation reported for the period, with its note.
+    pub deviations: Vec<ReportedDeviation>,
+    /// Ongoing and outgoing assignments without a report for the period.
+    pub missing_reports: Vec<ReportedAssignment>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub incoming: i64,
+    pub ongoing: i64,
+    pub outgoing: i64,
+}
+
+/// The first day of a tertial and the first day after it.
+pub fn period(year: i32, tertial: i16) -> Option<(NaiveDate, NaiveDate)> {
+    let (start_month, end_month) = match tertial {
+        1 => (1, 5),
+        2 => (5, 9),
+        3 => (9, 13),
+        _ => return None,
+    };
+    let start = NaiveDate::from_ymd_opt(year, start_month, 1)?;
+    let after = if end_month == 13 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, end_month, 1)?
+    };
+    Some((start, after))
+}
+
+#[derive(diesel::QueryableByName)]
+struct LineRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    area_id: Uuid,
+    #[diesel(sql_type = Text)]
+    area_name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    challenge: Option<String>,
+    #[diesel(sql_type = Array<Text>)]
+    municipality_ids: Vec<String>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    budget_sek: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    spent_sek: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    forecast_sek: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    deviation: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    deviation_note: Option<String>,
+    #[diesel(sql_type = Bool)]
+    reported: bool,
+}
+
+/// The assignments' status at the start of the day `$1` in Swedish time (the end of a period).
+const STATUS_AT: &str = "WITH status_at AS ( \
+        SELECT DISTINCT ON (h.assignment_id) h.assignment_id, h.status \
+        FROM assignment_status_history h \
+        WHERE h.changed_at < ($1::timestamp AT TIME ZONE 'Europe/Stockholm') \
+        ORDER BY h.assignment_id, h.changed_at DESC, h.id DESC) ";
+
+#[derive(diesel::QueryableByName)]
+struct BreakdownRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    incoming: i64,
+    #[diesel(sql_type = BigInt)]
+    ongoing: i64,
+    #[diesel(sql_type = BigInt)]
+    outgoing: i64,
+    #[diesel(sql_type = BigInt)]
+    budget_sek: i64,
+    #[diesel(sql_type = BigInt)]
+    spent_sek: i64,
+    #[diesel(sql_type = BigInt)]
+    forecast_sek: i64,
+}
+
+impl From<BreakdownRow> for Breakdown {
+    fn from(r: BreakdownRow) -> Self {
+        Self {
+            key: r.key,
+            name: r.name,
+            incoming: r.incoming,
+            ongoing: r.ongoing,
+            outgoing: r.outgoing,
+            money: Money {
+                budget_sek: r.budget_sek,
+                spent_sek: r.spent_sek,
+                forecast_sek: r.forecast_sek,
+                variance_sek: r.forecast_sek - r.budget_sek,
+            },
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct DeviationRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    assignment_id: Uuid,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    deviation: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    deviation_note: Option<String>,
+}
+
+/// Computes a tertial report.
+pub async fn tertial_report(
+    conn: &mut AsyncPgConnection,
+    year: i32,
+    tertial: i16,
+) -> Result<TertialReport, ApiError> {
+    let (start, after) =
+        period(year, tertial).ok_or_else(|| ApiError::invalid("tertial", "must be 1, 2 or 3"))?;
+    let lines: Vec<LineRow> = diesel::sql_query(format!(
+        "{STATUS_AT} \
+         SELECT a.id, a.title, a.area_id, ar.name AS area_name, a.challenge, a.municipality_ids, s.status, a.budget_sek, \
+                r.spent_sek, r.forecast_sek, r.deviation, r.deviation_note, r.id IS NOT NULL AS reported \
+         FROM status_at s JOIN assignments a ON a.id = s.assignment_id JOIN areas ar ON ar.id = a.area_id \
+         LEFT JOIN progress_reports r ON r.assignment_id = a.id AND r.year = $2 AND r.tertial = $3 \
+         WHERE s.status IN ('incoming', 'ongoing', 'outgoing') \
+         ORDER BY a.title, a.id"
+    ))
+    .bind::<diesel::sql_types::Date, _>(after)
+    .bind::<Integer, _>(year)
+    .bind::<SmallInt, _>(tertial)
+    .load(conn)
+    .await?;
+    let breakdown = |group: &str, name: &str| {
+        format!(
+            "{STATUS_AT} \
+             SELECT {group} AS key, {name} AS name, \
+                    count(*) FILTER (WHERE s.status = 'incoming') AS incoming, \
+                    count(*) FILTER (WHERE s.status = 'ongoing') AS ongoing, \
+                    count(*) FILTER (WHERE s.status = 'outgoing') AS outgoing, \
+                    coalesce(sum(a.budget_sek), 0)::bigint AS budget_sek, \
+                    coalesce(sum(r.spent_sek), 0)::bigint AS spent_sek, \
+                    coalesce(sum(r.forecast_sek), 0)::bigint AS forecast_sek \
+             FROM status_at s JOIN assignments a ON a.id = s.assignment_id JOIN areas ar ON ar.id = a.area_id \
+             LEFT JOIN progress_reports r ON r.assignment_id = a.id AND r.year = $2 AND r.tertial = $3 \
+             WHERE s.status IN ('incoming', 'ongoing', 'outgoing') \
+             GROUP BY 1, 2 ORDER BY 2"
+        )
+    };
+    let by_area: Vec<BreakdownRow> = diesel::sql_query(breakdown("ar.id::text", "ar.name"))
+        .bind::<diesel::sql_types::Date, _>(after)
+        .bind::<Integer, _>(year)
+        .bind::<SmallInt, _>(tertial)
+        .load(conn)
+        .await?;
+    let by_challenge: Vec<BreakdownRow> =
+        diesel::sql_query(breakdown("a.challenge", "coalesce(a.challenge, 'none')"))
+            .bind::<diesel::sql_types::Date, _>(after)
+            .bind::<Integer, _>(year)
+            .bind::<SmallInt, _>(tertial)
+            .load(conn)
+            .await?;
+    let deviations: Vec<DeviationRow> = diesel::sql_query(
+        "SELECT r.assignment_id, a.title, r.deviation, r.deviation_note \
+         FROM progress_reports r JOIN assignments a ON a.id = r.assignment_id \
+         WHERE r.year = $1 AND r.tertial = $2 AND r.deviation <> 'none' \
+         ORDER BY CASE r.deviation WHEN 'major' THEN 0 ELSE 1 END, a.title",
+    )
+    .bind::<Integer, _>(year)
+    .bind::<SmallInt, _>(tertial)
+    .load(conn)
+    .await?;
+
+    let lines: Vec<ReportedAssignment> = lines
+        .into_iter()
+        .map(|l| ReportedAssignment {
+            id: l.id,
+            title: l.title,
+            area_id: l.area_id,
+            area_name: l.area_name,
+            challenge: l.challenge,
+            municipality_ids: l.municipality_ids,
+            status: l.status,
+            budget_sek: l.budget_sek,
+            spent_sek: l.spent_sek,
+            forecast_sek: l.forecast_sek,
+            deviation: l.deviation,
+            deviation_note: l.deviation_note,
+            reported: l.reported,
+        })
+        .collect();
+    let by_area: Vec<Breakdown> = by_area.into_iter().map(Into::into).collect();
+    let mut totals = Money::default();
+    for b in &by_area {
+        totals.budget_sek += b.money.budget_sek;
+        totals.spent_sek += b.money.spent_sek;
+        totals.forecast_sek += b.money.forecast_sek;
+    }
+    totals.variance_sek = totals.forecast_sek - totals.budget_sek;
+    let of = |status: &str| {
+        lines
+            .iter()
+            .filter(|l| l.status == status)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (incoming, ongoing, outgoing) = (of("incoming"), of("ongoing"), of("outgoing"));
+    let missing_reports = lines
+        .iter()
+        .filter(|l| !l.reported && (l.status == "ongoing" || l.status == "outgoing"))
+        .cloned()
+        .collect();
+    Ok(TertialReport {
+        year,
+        tertial,
+        period_start: start,
+        period_end: after - chrono::Duration::days(1),
+        counts: StatusCounts {
+            incoming: incoming.len() as i64,
+            ongoing: ongoing.len() as i64,
+            outgoing: outgoing.len() as i64,
+        },
+        incoming,
+        ongoing,
+        outgoing,
+        by_area,
+        by_challenge: by_challenge.into_iter().map(Into::into).collect(),
+        totals,
+        deviations: deviations
+            .into_iter()
+            .map(|d| ReportedDeviation {
+                assignment_id: d.assignment_id,
+                title: d.title,
+                deviation: d.deviation,
+                note: d.deviation_note,
+            })
+            .collect(),
+        missing_reports,
+    })
+}
+
+/// An assignment serving a goal, with how it stood at the end of the year.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalAssignment {
+    pub id: Uuid,
+    pub title: String,
+    pub area_name: String,
+    /// The status at the end of the year.
+    pub status: String,
+    pub budget_sek: i64,
+}
+
+/// One goal of the year: its statement, the feedback on it and the assignments that served it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnualGoal {
+    pub goal: String,
+    pub name: String,
+    pub theme: Option<String>,
+    pub statement: String,
+    /// Responses, rating distribution and mean, suggested areas by kind.
+    pub feedback: GoalSummary,
+    /// Responses per kind of network (`management`, `presidium`, …).
+    pub responses_by_network_kind: BTreeMap<String, i64>,
+    /// Assignments serving this goal that ran during the year.
+    pub assignments: Vec<GoalAssignment>,
+    /// How those assignments stood at the end of the year: status → count.
+    pub outcomes: BTreeMap<String, i64>,
+}
+
+/// One tertial in the annual report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TertialSummary {
+    pub tertial: i16,
+    pub counts: StatusCounts,
+    pub totals: Money,
+    pub deviations: usize,
+    pub missing_reports: usize,
+}
+
+/// The annual report (verksamhetsberättelse).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"year": 2022, "title": "Verksamhetsplan 2022", "vision": "Tillsammans för välfärd och utveckling",
+    "goals": [], "tertials": []}))]
+pub struct AnnualReport {
+    pub year: i32,
+    pub title: String,
+    pub vision: String,
+    /// The plan's goals in the order core, focus, internal.
+    pub goals: Vec<AnnualGoal>,
+    /// The year's three tertials side by side.
+    pub tertials: Vec<TertialSummary>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct KindCount {
+    #[diesel(sql_type = Text)]
+    goal: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct GoalAssignmentRow {
+    #[diesel(sql_type = Text)]
+    challenge: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    area_name: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    budget_sek: i64,
+}
+
+/// Computes the annual report; `None` without a plan for the year.
+pub async fn annual_report(
+    conn: &mut AsyncPgConnection,
+    year: i32,
+) -> Result<Option<AnnualReport>, ApiError> {
+    let Some(plan) = plans::find(conn, year).await? else {
+        return Ok(None);
+    };
+    let summary = feedback::summary(conn, year)
+        .await?
+        .map(|s| s.goals)
+        .unwrap_or_default();
+    let kinds: Vec<KindCount> = diesel::sql_query(
+        "SELECT f.goal, n.kind, count(*) AS count FROM feedback f JOIN networks n ON n.id = f.network_id \
+         WHERE f.year = $1 GROUP BY f.goal, n.kind ORDER BY f.goal, n.kind",
+    )
+    .bind::<Integer, _>(year)
+    .load(conn)
+    .await?;
+    let year_after = NaiveDate::from_ymd_opt(year + 1, 1, 1)
+        .ok_or_else(|| ApiError::invalid("year", "is out of range"))?;
+    let served: Vec<GoalAssignmentRow> = diesel::sql_query(format!(
+        "{STATUS_AT} \
+         SELECT a.challenge, a.id, a.title, ar.name AS area_name, s.status, a.budget_sek \
+         FROM status_at s JOIN assignments a ON a.id = s.assignment_id JOIN areas ar ON ar.id = a.area_id \
+         WHERE a.challenge IS NOT NULL AND s.status <> 'proposed' \
+           AND (a.start_date IS NULL OR a.start_date < $1) \
+           AND (a.end_date IS NULL OR a.end_date >= make_date($2, 1, 1)) \
+         ORDER BY a.title, a.id"
+    ))
+    .bind::<diesel::sql_types::Date, _>(year_after)
+    .bind::<Integer, _>(year)
+    .load(conn)
+    .await?;
+    let goals = plan
+        .goals
+        .iter()
+        .map(|g| {
+            let key = g.challenge.as_str();
+            let feedback = summary
+                .iter()
+                .find(|s| s.goal == g.challenge)
+                .cloned()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("summary lacks goal {key}")))?;
+            let assignments: Vec<GoalAssignment> = served
+                .iter()
+                .filter(|a| a.challenge == key)
+                .map(|a| GoalAssignment {
+                    id: a.id,
+                    title: a.title.clone(),
+                    area_name: a.area_name.clone(),
+                    status: a.status.clone(),
+                    budget_sek: a.budget_sek,
+                })
+                .collect();
+            let mut outcomes = BTreeMap::new();
+            for a in &assignments {
+                *outcomes.entry(a.status.clone()).or_insert(0) += 1;
+            }
+            Ok(AnnualGoal {
+                goal: key.to_owned(),
+                name: g.name.clone(),
+                theme: g.theme.clone(),
+                statement: g.statement.clone(),
+                feedback,
+                responses_by_network_kind: kinds
+                    .iter()
+                    .filter(|k| k.goal == key)
+                    .map(|k| (k.kind.clone(), k.count))
+                    .collect(),
+                assignments,
+                outcomes,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut tertials = Vec::new();
+    for t in 1..=3 {
+        let r = tertial_report(conn, year, t).await?;
+        tertials.push(TertialSummary {
+            tertial: t,
+            counts: r.counts,
+            totals: r.totals,
+            deviations: r.deviations.len(),
+            missing_reports: r.missing_reports.len(),
+        });
+    }
+    Ok(Some(AnnualReport {
+        year,
+        title: plan.title,
+        vision: plan.vision,
+        goals,
+        tertials,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Representations
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Html,
+}
+
+/// Parameters of a report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// `json`, `csv` or `html`; overrides `Accept` (handy in a browser).
+    #[param(example = "html")]
+    pub format: Option<String>,
+}
+
+fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<Format, ApiError> {
+    if let Some(f) = &p.format {
+        return match f.as_str() {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "html" => Ok(Format::Html),
+            _ => Err(ApiError::invalid("format", "must be json, csv or html")),
+        };
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best: Option<(f32, Format)> = None;
+    for range in accept.split(',').filter(|r| !r.trim().is_empty()) {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .next()
+            .unwrap_or(1.0);
+        let f = match media.as_str() {
+            "application/json" | "application/*" | "*/*" => Format::Json,
+            "text/csv" => Format::Csv,
+            "text/html" | "text/*" => Format::Html,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, f));
+        }
+    }
+    match (best, accept.trim().is_empty()) {
+        (Some((_, f)), _) => Ok(f),
+        (None, true) => Ok(Format::Json),
+        (None, false) => Err(ApiError::NotAcceptable(
+            "Reports can be had as application/json, text/csv or text/html".to_owned(),
+        )),
+    }
+}
+
+fn sek(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    if amount < 0 { format!("−{out}") } else { out }
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn status_sv(status: &str) -> &'static str {
+    match status {
+        "proposed" => "Föreslaget",
+        "incoming" => "På väg in",
+        "ongoing" => "Pågår",
+        "outgoing" => "På väg ut",
+        "completed" => "Avslutat",
+        "cancelled" => "Avbrutet",
+        _ => "Okänt",
+    }
+}
+
+fn challenge_sv(challenge: Option<&str>) -> &'static str {
+    match challenge {
+        Some("core") => "Kärnutmaningen",
+        Some("focus") => "Fokusutmaningen",
+        Some("internal") => "Den interna utmaningen",
+        _ => "Ingen utmaning",
+    }
+}
+
+fn deviation_sv(d: Option<&str>) -> &'static str {
+    match d {
+        Some("none") => "Ingen",
+        Some("minor") => "Mindre",
+        Some("major") => "Större",
+        _ => "",
+    }
+}
+
+fn csv_response(name: &str, rows: Vec<Vec<String>>) -> HttpResponse {
+    let mut body = Vec::from("\u{feff}".as_bytes());
+    for row in rows {
+        body.extend(crate::integration::export::csv_record(row));
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(body)
+}
+
+fn tertial_csv(r: &TertialReport) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "Status",
+            "Uppdrag",
+            "Område",
+            "Utmaning",
+            "Kommuner",
+            "Budget (SEK)",
+            "Förbrukat (SEK)",
+            "Prognos (SEK)",
+            "Avvikelse",
+            "Kommentar",
+            "Rapporterat",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for a in r.incoming.iter().chain(&r.ongoing).chain(&r.outgoing) {
+        rows.push(vec![
+            status_sv(&a.status).to_owned(),
+            a.title.clone(),
+            a.area_name.clone(),
+            challenge_sv(a.challenge.as_deref()).to_owned(),
+            a.municipality_ids.join("|"),
+            a.budget_sek.to_string(),
+            a.spent_sek.map(|v| v.to_string()).unwrap_or_default(),
+            a.forecast_sek.map(|v| v.to_string()).unwrap_or_default(),
+            deviation_sv(a.deviation.as_deref()).to_owned(),
+            a.deviation_note.clone().unwrap_or_default(),
+            if a.reported { "Ja" } else { "Nej" }.to_owned(),
+        ]);
+    }
+    rows.push(vec![
+        "Summa".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        r.totals.budget_sek.to_string(),
+        r.totals.spent_sek.to_string(),
+        r.totals.forecast_sek.to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    rows
+}
+
+fn annual_csv(r: &AnnualReport) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "Utmaning",
+            "Målsättning",
+            "Svar",
+            "Medelbetyg",
+            "Betyg 1",
+            "Betyg 2",
+            "Betyg 3",
+            "Betyg 4",
+            "Betyg 5",
+            "Utvecklingsområden",
+            "Samordningsområden",
+            "Påverkansområden",
+            "Uppdrag",
+            "Avslutade uppdrag",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for g in &r.goals {
+        let f = &g.feedback;
+        let list = |items: &[feedback::SuggestedArea]| {
+            items
+                .iter()
+                .map(|s| format!("{} ({})", s.text, s.count))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        rows.push(vec![
+            g.name.clone(),
+            g.statement.clone(),
+            f.responses.to_string(),
+            f.mean_rating
+                .map(|m| format!("{m:.2}").replace('.', ","))
+                .unwrap_or_default(),
+            f.distribution.one.to_string(),
+            f.distribution.two.to_string(),
+            f.distribution.three.to_string(),
+            f.distribution.four.to_string(),
+            f.distribution.five.to_string(),
+            list(&f.suggestions.development),
+            list(&f.suggestions.coordination),
+            list(&f.suggestions.advocacy),
+            g.assignments.len().to_string(),
+            g.outcomes
+                .get("completed")
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
+        ]);
+    }
+    rows
+}
+
+/// A horizontal bar chart of budget against forecast per area, as inline SVG.
+fn budget_chart(rows: &[Breakdown]) -> String {
+    let max = rows
+        .iter()
+        .map(|r| r.money.budget_sek.max(r.money.forecast_sek))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let height = 40 + rows.len() * 44;
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"Budget och prognos per område\" width=\"720\" height=\"{height}\" viewBox=\"0 0 720 {height}\" font-family=\"sans-serif\" font-size=\"12\">\
+         <rect x=\"250\" y=\"6\" width=\"12\" height=\"12\" fill=\"#1f5f8b\"/><text x=\"266\" y=\"16\">Budget</text>\
+         <rect x=\"330\" y=\"6\" width=\"12\" height=\"12\" fill=\"#e39b2d\"/><text x=\"346\" y=\"16\">Prognos</text>"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = 30 + i * 44;
+        let bw = (r.money.budget_sek as f64 / max * 300.0).round();
+        let fw = (r.money.forecast_sek as f64 / max * 300.0).round();
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{}\">{}</text>\
+             <rect x=\"250\" y=\"{}\" width=\"{bw}\" height=\"14\" fill=\"#1f5f8b\"/><text x=\"{}\" y=\"{}\">{} kr</text>\
+             <rect x=\"250\" y=\"{}\" width=\"{fw}\" height=\"14\" fill=\"#e39b2d\"/><text x=\"{}\" y=\"{}\">{} kr</text>",
+            y + 18,
+            esc(&r.name.chars().take(36).collect::<String>()),
+            y + 2,
+            255.0 + bw,
+            y + 13,
+            sek(r.money.budget_sek),
+            y + 19,
+            255.0 + fw,
+            y + 30,
+            sek(r.money.forecast_sek),
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A column chart of the rating distribution 1–5, as inline SVG.
+fn rating_chart(goal: &AnnualGoal) -> String {
+    let d = &goal.feedback.distribution;
+    let counts = [d.one, d.two, d.three, d.four, d.five];
+    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"Betygsfördelning för {}\" width=\"320\" height=\"170\" viewBox=\"0 0 320 170\" font-family=\"sans-serif\" font-size=\"12\">",
+        esc(&goal.name)
+    );
+    for (i, c) in counts.iter().enumerate() {
+        let h = (*c as f64 / max * 110.0).round();
+        let x = 20 + i * 58;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"40\" height=\"{h}\" fill=\"#1f5f8b\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>\
+             <text x=\"{}\" y=\"160\" text-anchor=\"middle\">{}</text>",
+            140.0 - h,
+            x + 20,
+            136.0 - h,
+            x + 20,
+            i + 1
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;line-height:1.45}\
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+td.n,th.n{text-align:right;white-space:nowrap}.muted{color:#555}@media print{body{margin:0}h2{page-break-after:avoid}}";
+
+fn page(title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"sv\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}\
+         <p class=\"muted\">Kommunförbundet Västernorrland · Samverkan API</p></body></html>",
+        esc(title)
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+fn assignment_table(rows: &[ReportedAssignment]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"muted\">Inga uppdrag.</p>".to_owned();
+    }
+    let mut t = String::from(
+        "<table><tr><th>Uppdrag</th><th>Område</th><th>Utmaning</th><th class=\"n\">Budget</th><th class=\"n\">Förbrukat</th><th class=\"n\">Prognos</th><th>Avvikelse</th></tr>",
+    );
+    for a in rows {
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} kr</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&a.title),
+            esc(&a.area_name),
+            challenge_sv(a.challenge.as_deref()),
+            sek(a.budget_sek),
+            a.spent_sek
+                .map(|v| format!("{} kr", sek(v)))
+                .unwrap_or_else(|| "–".to_owned()),
+            a.forecast_sek
+                .map(|v| format!("{} kr", sek(v)))
+                .unwrap_or_else(|| "–".to_owned()),
+            if a.reported {
+                deviation_sv(a.deviation.as_deref())
+            } else {
+                "Ej rapporterat"
+            },
+        );
+    }
+    t.push_str("</table>");
+    t
+}
+
+fn tertial_html(r: &TertialReport) -> HttpResponse {
+    let title = format!(
+        "Tertialrapport {} – tertial {} {}",
+        r.year, r.tertial, r.year
+    );
+    let mut b = format!(
+        "<h1>Tertialrapport {} {}</h1><p class=\"muted\">Perioden {} – {}. Status vid periodens slut.</p>\
+         <p>På väg in: <strong>{}</strong> · Pågår: <strong>{}</strong> · På väg ut: <strong>{}</strong></p>",
+        r.tertial,
+        r.year,
+        r.period_start,
+        r.period_end,
+        r.counts.incoming,
+        r.counts.ongoing,
+        r.counts.outgoing
+    );
+    let _ = write!(
+        b,
+        "<h2>Ekonomi</h2><p>Budget {} kr · förbrukat {} kr · prognos {} kr · avvikelse mot budget {} kr</p>{}",
+        sek(r.totals.budget_sek),
+        sek(r.totals.spent_sek),
+        sek(r.totals.forecast_sek),
+        sek(r.totals.variance_sek),
+        budget_chart(&r.by_area)
+    );
+    for (heading, rows) in [
+        ("På väg in", &r.incoming),
+        ("Pågår", &r.ongoing),
+        ("På väg ut", &r.outgoing),
+    ] {
+        let _ = write!(b, "<h2>{heading}</h2>{}", assignment_table(rows));
+    }
+    b.push_str("<h2>Avvikelser</h2>");
+    if r.deviations.is_empty() {
+        b.push_str("<p class=\"muted\">Inga avvikelser rapporterade.</p>");
+    } else {
+        b.push_str("<table><tr><th>Uppdrag</th><th>Avvikelse</th><th>Kommentar</th></tr>");
+        for d in &r.deviations {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&d.title),
+                deviation_sv(Some(&d.deviation)),
+                esc(d.note.as_deref().unwrap_or(""))
+            );
+        }
+        b.push_str("</table>");
+    }
+    let _ = write!(
+        b,
+        "<h2>Saknar återrapportering</h2>{}",
+        assignment_table(&r.missing_reports)
+    );
+    page(&title, &b)
+}
+
+fn annual_html(r: &AnnualReport) -> HttpResponse {
+    let title = format!("Verksamhetsberättelse {}", r.year);
+    let mut b = format!(
+        "<h1>Verksamhetsberättelse {}</h1><p class=\"muted\">{} · Vision: ”{}”</p>",
+        r.year,
+        esc(&r.title),
+        esc(&r.vision)
+    );
+    for g in &r.goals {
+        let f = &g.feedback;
+        let _ = write!(
+            b,
+            "<h2>{}{}</h2><p><em>{}</em></p><p>Svar: <strong>{}</strong> · medelbetyg: <strong>{}</strong></p>{}",
+            esc(&g.name),
+            g.theme
+                .as_ref()
+                .map(|t| format!(" – {}", esc(t)))
+                .unwrap_or_default(),
+            esc(&g.statement),
+            f.responses,
+            f.mean_rating
+                .map(|m| format!("{m:.2}").replace('.', ","))
+                .unwrap_or_else(|| "–".to_owned()),
+            rating_chart(g)
+        );
+        for (heading, items) in [
+            ("Utvecklingsområden", &f.suggestions.development),
+            ("Samordningsområden", &f.suggestions.coordination),
+            ("Påverkansområden", &f.suggestions.advocacy),
+        ] {
+            if !items.is_empty() {
+                let _ = write!(
+                    b,
+                    "<p><strong>{heading}:</strong> {}</p>",
+                    items
+                        .iter()
+                        .map(|s| format!("{} ({})", esc(&s.text), s.count))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        if g.assignments.is_empty() {
+            b.push_str("<p class=\"muted\">Inga uppdrag kopplade till målet.</p>");
+        } else {
+            b.push_str("<table><tr><th>Uppdrag</th><th>Område</th><th>Status vid årets slut</th><th class=\"n\">Budget</th></tr>");
+            for a in &g.assignments {
+                let _ = write!(
+                    b,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} kr</td></tr>",
+                    esc(&a.title),
+                    esc(&a.area_name),
+                    status_sv(&a.status),
+                    sek(a.budget_sek)
+                );
+            }
+            b.push_str("</table>");
+        }
+    }
+    b.push_str("<h2>Året per tertial</h2><table><tr><th>Tertial</th><th class=\"n\">På väg in</th><th class=\"n\">Pågår</th><th class=\"n\">På väg ut</th><th class=\"n\">Budget</th><th class=\"n\">Förbrukat</th><th class=\"n\">Prognos</th><th class=\"n\">Avvikelser</th><th class=\"n\">Saknar rapport</th></tr>");
+    for t in &r.tertials {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            t.tertial,
+            t.counts.incoming,
+            t.counts.ongoing,
+            t.counts.outgoing,
+            sek(t.totals.budget_sek),
+            sek(t.totals.spent_sek),
+            sek(t.totals.forecast_sek),
+            t.deviations,
+            t.missing_reports
+        );
+    }
+    b.push_str("</table>");
+    page(&title, &b)
+}
+
+fn check_year(year: &str) -> Result<i32, ApiError> {
+    year.parse::<i32>()
+        .ok()
+        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "year",
+                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+            )
+        })
+}
+
+/// The tertial report
+///
+/// For a year and tertial (1: January–April, 2: May–August, 3: September–December): the
+/// assignments incoming, ongoing and outgoing by their status at the end of the period, counts
+/// and money by area and by challenge, budget against spent and forecast with totals, every
+/// deviation reported for the period, and the running assignments that have not reported. As
+/// JSON, as CSV (`;`, BOM) or as a printable Swedish HTML page with charts.
+#[utoipa::path(
+    operation_id = "getTertialReport",
+    tag = "Reports",
+    params(
+        ("year" = i32, Path, description = "The year", example = 2022),
+        ("tertial" = i16, Path, description = "The tertial, 1–3", example = 2, minimum = 1, maximum = 3),
+        ReportParams,
+    ),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The report",
+            content((TertialReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotAcceptable,
+        CommonErrors,
+    ),
+)]
+#[get("/reports/tertial/{year}/{tertial}")]
+pub async fn get_tertial_report(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<(String, String)>,
+    params: Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(&req, &params.0)?;
+    let year = check_year(&path.0)?;
+    let tertial = path
+        .1
+        .parse::<i16>()
+        .ok()
+        .filter(|t| (1..=3).contains(t))
+        .ok_or_else(|| ApiError::invalid("tertial", "must be 1, 2 or 3"))?;
+    let mut conn = db.conn().await?;
+    let report = tertial_report(&mut conn, year, tertial).await?;
+    Ok(match format {
+        Format::Json => conditional_json(&req, &report, None)?,
+        Format::Csv => csv_response(
+            &format!("tertialrapport-{year}-{tertial}"),
+            tertial_csv(&report),
+        ),
+        Format::Html => tertial_html(&report),
+    })
+}
+
+/// The annual report (verksamhetsberättelse)
+///
+/// For each of the year's three goals: its statement, the feedback (responses, rating
+/// distribution and mean, responses by network kind, suggested development, coordination and
+/// advocacy areas), the assignments that served it and how they stood at the end of the year;
+/// and the year's three tertials side by side. As JSON, CSV or a printable Swedish HTML page.
+#[utoipa::path(
+    operation_id = "getAnnualReport",
+    tag = "Reports",
+    params(("year" = i32, Path, description = "The year", example = 2022), ReportParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The report",
+            content((AnnualReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        NotAcceptable,
+        CommonErrors,
+    ),
+)]
+#[get("/reports/annual/{year}")]
+pub async fn get_annual_report(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<String>,
+    params: Query<ReportParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(&req, &params.0)?;
+    let year = check_year(&path)?;
+    let mut conn = db.conn().await?;
+    let report = annual_report(&mut conn, year)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+    Ok(match format {
+        Format::Json => conditional_json(&req, &report, None)?,
+        Format::Csv => csv_response(
+            &format!("verksamhetsberattelse-{year}"),
+            annual_csv(&report),
+        ),
+        Format::Html => annual_html(&report),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tertials_cover_the_year() {
+        assert_eq!(
+            period(2022, 1),
+            NaiveDate::from_ymd_opt(2022, 1, 1).zip(NaiveDate::from_ymd_opt(2022, 5, 1))
+        );
+        assert_eq!(
+            period(2022, 3).map(|p| p.1),
+            NaiveDate::from_ymd_opt(2023, 1, 1)
+        );
+        assert_eq!(period(2022, 4), None);
+    }
+
+    #[test]
+    fn amounts_are_grouped_the_swedish_way() {
+        assert_eq!(sek(1_234_567), "1\u{a0}234\u{a0}567");
+        assert_eq!(sek(-500), "−500");
+        assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+}

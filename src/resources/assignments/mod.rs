@@ -1,0 +1,1163 @@
+//! Development assignments (utvecklingsuppdrag) commissioned by the municipalities, with their
+//! lifecycle `proposed → incoming → ongoing → outgoing → completed` (and `cancelled` from any
+//! state before completion). Status changes only through transitions.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
+};
+use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
+use crate::integration::audit::{self, Actor};
+use crate::integration::export::{self, Exporter, Format};
+use crate::page_type;
+use crate::resources::plans::Challenge;
+use crate::store::checks::{self, conflict_on_unique, uuid_param};
+use crate::store::db::Db;
+use crate::store::schema::assignments;
+use crate::text_enum;
+
+text_enum! {
+    /// Where an assignment is in its lifecycle (the board follows what is "på väg in, pågår,
+    /// på väg ut").
+    AssignmentStatus {
+        /// Proposed, not yet decided.
+        Proposed = "proposed",
+        /// På väg in: decided, starting.
+        Incoming = "incoming",
+        /// Pågår: running.
+        Ongoing = "ongoing",
+        /// På väg ut: finishing.
+        Outgoing = "outgoing",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
+impl AssignmentStatus {
+    /// The states this one may move to.
+    pub fn next(self) -> &'static [AssignmentStatus] {
+        use AssignmentStatus::*;
+        match self {
+            Proposed => &[Incoming, Cancelled],
+            Incoming => &[Ongoing, Cancelled],
+            Ongoing => &[Outgoing, Cancelled],
+            Outgoing => &[Completed, Cancelled],
+            Completed | Cancelled => &[],
+        }
+    }
+}
+
+text_enum! {
+    /// How the assignment is paid for.
+    FundingType {
+        /// From the association's or the municipalities' own means.
+        Internal = "internal",
+        /// By an outside funder (ESF+, an EU programme, the Region, a state agency, …).
+        External = "external",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = assignments, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct AssignmentRow {
+    pub(crate) id: Uuid,
+    title: String,
+    description: String,
+    pub(crate) municipality_ids: Vec<String>,
+    area_id: Uuid,
+    challenge: Option<String>,
+    funding_type: FundingType,
+    funder: Option<String>,
+    budget_sek: i64,
+    partners: Vec<String>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    responsible: Option<String>,
+    pub(crate) status: AssignmentStatus,
+    external_system: Option<String>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A development assignment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "title": "Resurscentrum mot våld",
+    "description": "Ett länsgemensamt resurscentrum mot våld i nära relationer.",
+    "municipalityIds": ["2260", "2262", "2280", "2281", "2282", "2283", "2284"],
+    "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0003", "challenge": "focus", "fundingType": "external",
+    "funder": "Länsstyrelsen Västernorrland", "budgetSek": 2400000, "partners": ["Region Västernorrland"],
+    "startDate": "2022-01-01", "endDate": "2023-12-31", "responsible": "Maria Holm", "status": "ongoing",
+    "externalSystem": null, "externalId": null, "version": 3,
+    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Assignment {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+    /// The commissioning municipalities (at least one).
+    pub municipality_ids: Vec<String>,
+    pub area_id: Uuid,
+    /// The plan challenge the assignment serves, if any.
+    pub challenge: Option<Challenge>,
+    pub funding_type: FundingType,
+    /// The outside funder (required when `fundingType` is `external`).
+    pub funder: Option<String>,
+    /// Budget in whole SEK.
+    pub budget_sek: i64,
+    /// Partner organisations, e.g. MIUN, SKR, Digg.
+    pub partners: Vec<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// The responsible person.
+    pub responsible: Option<String>,
+    pub status: AssignmentStatus,
+    pub external_system: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<AssignmentRow> for Assignment {
+    fn from(r: AssignmentRow) -> Self {
+        Self {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            municipality_ids: r.municipality_ids,
+            area_id: r.area_id,
+            challenge: r.challenge.as_deref().and_then(Challenge::parse),
+            funding_type: r.funding_type,
+            funder: r.funder,
+            budget_sek: r.budget_sek,
+            partners: r.partners,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            responsible: r.responsible,
+            status: r.status,
+            external_system: r.external_system,
+            external_id: r.external_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(AssignmentPage, Assignment, "A page of assignments.");
+
+/// A new assignment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "title": "Digitaliseringsguiden.se", "description": "Utveckling av den gemensamma webbplatsen.",
+    "municipalityIds": ["2281", "2262"], "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+    "challenge": "focus", "fundingType": "internal", "budgetSek": 450000, "partners": ["Digg"],
+    "startDate": "2022-02-01", "endDate": "2022-12-31", "responsible": "Johan Ek"
+}))]
+pub struct NewAssignment {
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub description: String,
+    #[schema(min_items = 1)]
+    pub municipality_ids: Vec<String>,
+    pub area_id: Uuid,
+    pub challenge: Option<Challenge>,
+    pub funding_type: FundingType,
+    #[schema(max_length = 200)]
+    pub funder: Option<String>,
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub budget_sek: i64,
+    #[serde(default)]
+    pub partners: Vec<String>,
+    #[serde(default, deserialize_with = "crate::rules::dates::date_opt")]
+    pub start_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::rules::dates::date_opt")]
+    pub end_date: Option<NaiveDate>,
+    #[schema(max_length = 200)]
+    pub responsible: Option<String>,
+    /// The initial state (default `proposed`), for systems that push assignments already under
+    /// way; later changes go through transitions.
+    pub status: Option<AssignmentStatus>,
+    #[schema(max_length = 100)]
+    pub external_system: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to an assignment (JSON Merge Patch, RFC 7396). `status` is not among them: use
+/// `POST /v1/assignments/{id}/transitions`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"budgetSek": 500000, "endDate": "2023-06-30"}))]
+pub struct AssignmentPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 300)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub municipality_ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Uuid>)]
+    pub area_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Challenge>)]
+    pub challenge: Option<Option<Challenge>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<FundingType>)]
+    pub funding_type: Option<Option<FundingType>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub funder: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub budget_sek: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub partners: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "crate::rules::dates::date_merge")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub start_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "crate::rules::dates::date_merge")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub end_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub responsible: Option<Option<String>>,
+    /// Not changeable here; present only to explain the refusal.
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<AssignmentStatus>)]
+    pub status: Option<Option<AssignmentStatus>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub external_system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub external_id: Option<Option<String>>,
+}
+
+struct Values {
+    title: String,
+    description: String,
+    municipality_ids: Vec<String>,
+    area_id: Uuid,
+    challenge: Option<Challenge>,
+    funding_type: FundingType,
+    funder: Option<String>,
+    budget_sek: i64,
+    partners: Vec<String>,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    responsible: Option<String>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Values {
+    fn from_new(n: &NewAssignment) -> Self {
+        Self {
+            title: n.title.trim().to_owned(),
+            description: n.description.clone(),
+            municipality_ids: n.municipality_ids.clone(),
+            area_id: n.area_id,
+            challenge: n.challenge,
+            funding_type: n.funding_type,
+            funder: n.funder.clone(),
+            budget_sek: n.budget_sek,
+            partners: n.partners.clone(),
+            start_date: n.start_date,
+            end_date: n.end_date,
+            responsible: n.responsible.clone(),
+            external_system: n.external_system.clone(),
+            external_id: n.external_id.clone(),
+        }
+    }
+
+    fn patched(row: &AssignmentRow, p: AssignmentPatch) -> Result<Self, ApiError> {
+        let mut v = Violations::default();
+        if p.status.is_some() {
+            v.push(
+                "status",
+                "cannot be changed by PATCH; POST /v1/assignments/{id}/transitions with {\"to\": …}",
+            );
+        }
+        for (field, is_null) in [
+            ("title", matches!(p.title, Some(None))),
+            ("municipalityIds", matches!(p.municipality_ids, Some(None))),
+            ("areaId", matches!(p.area_id, Some(None))),
+            ("fundingType", matches!(p.funding_type, Some(None))),
+            ("budgetSek", matches!(p.budget_sek, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()?;
+        let current = Assignment::from(row.clone());
+        Ok(Self {
+            title: p
+                .title
+                .flatten()
+                .map(|t| t.trim().to_owned())
+                .unwrap_or(current.title),
+            description: p
+                .description
+                .map(Option::unwrap_or_default)
+                .unwrap_or(current.description),
+            municipality_ids: p
+                .municipality_ids
+                .flatten()
+                .unwrap_or(current.municipality_ids),
+            area_id: p.area_id.flatten().unwrap_or(current.area_id),
+            challenge: p.challenge.unwrap_or(current.challenge),
+            funding_type: p.funding_type.flatten().unwrap_or(current.funding_type),
+            funder: p.funder.unwrap_or(current.funder),
+            budget_sek: p.budget_sek.flatten().unwrap_or(current.budget_sek),
+            partners: p
+                .partners
+                .map(Option::unwrap_or_default)
+                .unwrap_or(current.partners),
+            start_date: p.start_date.unwrap_or(current.start_date),
+            end_date: p.end_date.unwrap_or(current.end_date),
+            responsible: p.responsible.unwrap_or(current.responsible),
+            external_system: p.external_system.unwrap_or(current.external_system),
+            external_id: p.external_id.unwrap_or(current.external_id),
+        })
+    }
+
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        status: AssignmentStatus,
+    ) -> Result<AssignmentRow, ApiError> {
+        diesel::insert_into(assignments::table)
+            .values((
+                assignments::id.eq(Uuid::new_v4()),
+                assignments::title.eq(&self.title),
+                assignments::description.eq(&self.description),
+                assignments::municipality_ids.eq(&self.municipality_ids),
+                assignments::area_id.eq(self.area_id),
+                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::funding_type.eq(self.funding_type.as_str()),
+                assignments::funder.eq(&self.funder),
+                assignments::budget_sek.eq(self.budget_sek),
+                assignments::partners.eq(&self.partners),
+                assignments::start_date.eq(self.start_date),
+                assignments::end_date.eq(self.end_date),
+                assignments::responsible.eq(&self.responsible),
+                assignments::status.eq(status.as_str()),
+                assignments::external_system.eq(&self.external_system),
+                assignments::external_id.eq(&self.external_id),
+            ))
+            .returning(AssignmentRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "assignment"))
+    }
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> Result<AssignmentRow, ApiError> {
+        diesel::update(assignments::table.find(id))
+            .set((
+                assignments::title.eq(&self.title),
+                assignments::description.eq(&self.description),
+                assignments::municipality_ids.eq(&self.municipality_ids),
+                assignments::area_id.eq(self.area_id),
+                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::funding_type.eq(self.funding_type.as_str()),
+                assignments::funder.eq(&self.funder),
+                assignments::budget_sek.eq(self.budget_sek),
+                assignments::partners.eq(&self.partners),
+                assignments::start_date.eq(self.start_date),
+                assignments::end_date.eq(self.end_date),
+                assignments::responsible.eq(&self.responsible),
+                assignments::external_system.eq(&self.external_system),
+                assignments::external_id.eq(&self.external_id),
+            ))
+            .returning(AssignmentRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "assignment"))
+    }
+
+    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        checks::required_text(&mut v, "title", &self.title, 300);
+        checks::optional_text(&mut v, "description", Some(&self.description), 10_000);
+        if self.municipality_ids.is_empty() {
+            v.push(
+                "municipalityIds",
+                "must name at least one commissioning municipality",
+            );
+        }
+        checks::municipality_codes(&mut v, "municipalityIds", &self.municipality_ids);
+        if self.funding_type == FundingType::External
+            && self.funder.as_deref().is_none_or(|f| f.trim().is_empty())
+        {
+            v.push("funder", "is required when fundingType is external");
+        }
+        checks::optional_text(&mut v, "funder", self.funder.as_deref(), 200);
+        if self.budget_sek < 0 {
+            v.push("budgetSek", "must not be negative");
+        }
+        for (i, partner) in self.partners.iter().enumerate() {
+            if partner.trim().is_empty() || partner.chars().count() > 200 || partner.contains('|') {
+                v.push(
+                    format!("partners[{i}]"),
+                    "must be 1 to 200 characters, without |",
+                );
+            }
+        }
+        if self.partners.len() > 50 {
+            v.push("partners", "must list at most 50 partners");
+        }
+        if let (Some(start), Some(end)) = (self.start_date, self.end_date) {
+            if end < start {
+                v.push("endDate", "must not be before startDate");
+            }
+        }
+        checks::optional_text(&mut v, "responsible", self.responsible.as_deref(), 200);
+        checks::external_ref(
+            &mut v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+        v.finish()?;
+        checks::municipalities_exist(conn, "municipalityIds", &self.municipality_ids).await?;
+        checks::area_exists(conn, "areaId", self.area_id).await?;
+        Ok(())
+    }
+}
+
+fn json_of(a: &Assignment) -> Option<serde_json::Value> {
+    serde_json::to_value(a).ok()
+}
+
+/// The assignment, optionally locked for the rest of the transaction.
+pub(crate) async fn find(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<AssignmentRow, ApiError> {
+    let query = assignments::table
+        .find(id)
+        .select(AssignmentRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    row.ok_or_else(|| ApiError::not_found(format!("Assignment {id}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignmentSort {
+    Title,
+    Status,
+    StartDate,
+    EndDate,
+    BudgetSek,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for AssignmentSort {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("title", Self::Title),
+        ("status", Self::Status),
+        ("startDate", Self::StartDate),
+        ("endDate", Self::EndDate),
+        ("budgetSek", Self::BudgetSek),
+        ("createdAt", Self::CreatedAt),
+        ("updatedAt", Self::UpdatedAt),
+    ];
+}
+
+/// Filters, sorting and paging of the assignment list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AssignmentListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
+    /// `createdAt`, `updatedAt`.
+    #[param(default = "title", example = "-budgetSek")]
+    pub sort: Option<String>,
+    /// Only assignments in this state.
+    #[param(example = "ongoing")]
+    pub status: Option<AssignmentStatus>,
+    /// Only assignments this municipality commissioned.
+    #[param(pattern = "^[0-9]{4}$", example = "2281")]
+    pub municipality_id: Option<String>,
+    /// Only assignments of this area.
+    #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0003")]
+    pub area_id: Option<Uuid>,
+    /// Only assignments serving this challenge.
+    #[param(example = "focus")]
+    pub challenge: Option<Challenge>,
+    /// Only internally or externally funded assignments.
+    #[param(example = "external")]
+    pub funding_type: Option<FundingType>,
+    /// Only assignments running at some time during this year (by start and end date).
+    #[param(minimum = 2000, maximum = 2100, example = 2022)]
+    pub active_in: Option<i32>,
+    /// Only the assignment with this external reference (with `externalId`).
+    #[param(example = "kramfors-diarium")]
+    pub external_system: Option<String>,
+    /// Only the assignment with this external id (with `externalSystem`).
+    #[param(example = "KS 2022/114")]
+    pub external_id: Option<String>,
+    /// Full-text search with Swedish stemming in title, description, funder and responsible
+    /// (`kompetensförsörjningen` finds `kompetensförsörjning`).
+    #[param(max_length = 200, example = "våld")]
+    pub q: Option<String>,
+}
+
+type AssignmentQuery = assignments::BoxedQuery<'static, diesel::pg::Pg>;
+
+#[allow(clippy::type_complexity)]
+fn filter(
+    p: AssignmentListParams,
+) -> Result<
+    (
+        Paging,
+        Vec<SortKey<AssignmentSort>>,
+        impl Fn() -> AssignmentQuery,
+    ),
+    ApiError,
+> {
+    let mut v = Violations::default();
+    let paging = v.check(list::paging(p.limit, p.page));
+    let sort = v.check(list::sort(
+        p.sort.as_deref(),
+        &[SortKey {
+            field: AssignmentSort::Title,
+            descending: false,
+        }],
+    ));
+    let q = v.check(list::search_text(p.q)).flatten();
+    if let Some(m) = &p.municipality_id {
+        v.check(crate::resources::municipalities::MunicipalityId::parse(
+            "municipalityId",
+            m,
+        ));
+    }
+    if let Some(y) = p.active_in {
+        if !(crate::resources::plans::MIN_YEAR..=crate::resources::plans::MAX_YEAR).contains(&y) {
+            v.push("activeIn", "must be a year between 2000 and 2100");
+        }
+    }
+    v.finish()?;
+    let (Some(paging), Some(sort)) = (paging, sort) else {
+        return Err(ApiError::internal(anyhow::anyhow!("checked")));
+    };
+    let filtered = move || {
+        let mut query = assignments::table.into_boxed();
+        if let Some(s) = p.status {
+            query = query.filter(assignments::status.eq(s.as_str()));
+        }
+        if let Some(m) = p.municipality_id.clone() {
+            query = query.filter(assignments::municipality_ids.contains(vec![m]));
+        }
+        if let Some(a) = p.area_id {
+            query = query.filter(assignments::area_id.eq(a));
+        }
+        if let Some(c) = p.challenge {
+            query = query.filter(assignments::challenge.eq(c.as_str()));
+        }
+        if let Some(f) = p.funding_type {
+            query = query.filter(assignments::funding_type.eq(f.as_str()));
+        }
+        if let Some(year) = p.active_in {
+            let first = NaiveDate::from_ymd_opt(year, 1, 1);
+            let last = NaiveDate::from_ymd_opt(year, 12, 31);
+            if let (Some(first), Some(last)) = (first, last) {
+                query = query
+                    .filter(
+                        assignments::start_date
+                            .is_null()
+                            .or(assignments::start_date.le(last)),
+                    )
+                    .filter(
+                        assignments::end_date
+                            .is_null()
+                            .or(assignments::end_date.ge(first)),
+                    );
+            }
+        }
+        if let Some(s) = p.external_system.clone() {
+            query = query.filter(assignments::external_system.eq(s));
+        }
+        if let Some(i) = p.external_id.clone() {
+            query = query.filter(assignments::external_id.eq(i));
+        }
+        if let Some(text) = q.clone() {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "search @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text)
+                .sql(")"),
+            );
+        }
+        query
+    };
+    Ok((paging, sort, filtered))
+}
+
+fn sorted(mut query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> AssignmentQuery {
+    use AssignmentSort as S;
+    for key in sort {
+        query = match (key.field, key.descending) {
+            (S::Title, false) => query.then_order_by(assignments::title.asc()),
+            (S::Title, true) => query.then_order_by(assignments::title.desc()),
+            (S::Status, false) => query.then_order_by(assignments::status.asc()),
+            (S::Status, true) => query.then_order_by(assignments::status.desc()),
+            (S::StartDate, false) => {
+                query.then_order_by(assignments::start_date.asc().nulls_last())
+            }
+            (S::StartDate, true) => {
+                query.then_order_by(assignments::start_date.desc().nulls_last())
+            }
+            (S::EndDate, false) => query.then_order_by(assignments::end_date.asc().nulls_last()),
+            (S::EndDate, true) => query.then_order_by(assignments::end_date.desc().nulls_last()),
+            (S::BudgetSek, false) => query.then_order_by(assignments::budget_sek.asc()),
+            (S::BudgetSek, true) => query.then_order_by(assignments::budget_sek.desc()),
+            (S::CreatedAt, false) => query.then_order_by(assignments::created_at.asc()),
+            (S::CreatedAt, true) => query.then_order_by(assignments::created_at.desc()),
+            (S::UpdatedAt, false) => query.then_order_by(assignments::updated_at.asc()),
+            (S::UpdatedAt, true) => query.then_order_by(assignments::updated_at.desc()),
+        };
+    }
+    query.then_order_by(assignments::id.asc())
+}
+
+/// List development assignments
+///
+/// Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every
+/// matching assignment instead of one page.
+#[utoipa::path(
+    operation_id = "listAssignments",
+    tag = "Assignments",
+    params(AssignmentListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of assignments (or every match, as CSV or NDJSON)",
+            content((AssignmentPage = "application/json"), (String = "text/csv"), (Assignment = "application/x-ndjson")),
+            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/assignments")]
+pub async fn list_assignments(
+    req: HttpRequest,
+    exports: Exporter,
+    db: Db,
+    params: Query<AssignmentListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = export::negotiate(&req)?;
+    let (paging, sort, filtered) = filter(params.0)?;
+    if format != Format::Json {
+        return exports
+            .respond::<Assignment, _, _>(
+                format,
+                "assignments",
+                &db,
+                move |sink, mut conn| async move {
+                    let rows = sorted(filtered(), &sort)
+                        .select(AssignmentRow::as_select())
+                        .load_stream::<AssignmentRow>(&mut conn)
+                        .await?;
+                    sink.drain(rows, Assignment::from).await
+                },
+            )
+            .await;
+    }
+    let mut conn = db.conn().await?;
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let rows: Vec<AssignmentRow> = sorted(filtered(), &sort)
+        .select(AssignmentRow::as_select())
+        .limit(i64::from(paging.limit))
+        .offset(paging.offset())
+        .load(&mut conn)
+        .await?;
+    let items: Vec<Assignment> = rows.into_iter().map(Into::into).collect();
+    let page = AssignmentPage {
+        meta: paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get an assignment
+#[utoipa::path(
+    operation_id = "getAssignment",
+    tag = "Assignments",
+    params(("id" = Uuid, Path, description = "The assignment's id")),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The assignment", body = Assignment,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/assignments/{id}")]
+pub async fn get_assignment(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let mut conn = db.conn().await?;
+    let row = find(&mut conn, id, false).await?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &Assignment::from(row), Some(etag))
+}
+
+fn respond(status: StatusCode, a: &Assignment) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(a.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/assignments/{}", a.id)));
+    }
+    res.json(a)
+}
+
+/// Create an assignment
+///
+/// A client bound to a municipality creates assignments commissioned by that municipality only.
+#[utoipa::path(
+    operation_id = "createAssignment",
+    tag = "Assignments",
+    request_body = NewAssignment,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 201, description = "The new assignment", body = Assignment,
+            headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/assignments")]
+pub async fn create_assignment(
+    caller: Caller,
+    db: Db,
+    body: Json<NewAssignment>,
+) -> Result<HttpResponse, ApiError> {
+    let new = body.0;
+    let values = Values::from_new(&new);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let status = new.status.unwrap_or(AssignmentStatus::Proposed);
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    let assignment = conn
+        .transaction(async |conn| {
+            let row = values.insert(conn, status).await?;
+            let a = Assignment::from(row);
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "assignment",
+                &a.id.to_string(),
+                None,
+                json_of(&a),
+            )
+            .await?;
+            Ok::<_, ApiError>(a)
+        })
+        .await?;
+    Ok(respond(StatusCode::CREATED, &assignment))
+}
+
+/// Change an assignment
+///
+/// JSON Merge Patch (RFC 7396); requires `If-Match`. The status changes only through
+/// transitions.
+#[utoipa::path(
+    operation_id = "updateAssignment",
+    tag = "Assignments",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = AssignmentPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The changed assignment", body = Assignment,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/assignments/{id}")]
+pub async fn update_assignment(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<AssignmentPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let assignment = conn
+        .transaction(async |conn| {
+            let before = find(conn, id, true).await?;
+            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let values = Values::patched(&before, patch)?;
+            caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+            values.validate(conn).await?;
+            let after = values.update(conn, id).await?;
+            let (before, after) = (Assignment::from(before), Assignment::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "assignment",
+                    &id.to_string(),
+                    json_of(&before),
+                    json_of(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &assignment))
+}
+
+/// Delete an assignment
+///
+/// Deletes the assignment with its progress reports. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "deleteAssignment",
+    tag = "Assignments",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/assignments/{id}")]
+pub async fn delete_assignment(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let before = find(conn, id, true).await?;
+        caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+        if expected.is_some_and(|v| v != before.version) {
+            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+        }
+        diesel::delete(assignments::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "assignment",
+            &id.to_string(),
+            json_of(&Assignment::from(before)),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A status change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"to": "ongoing"}))]
+pub struct Transition {
+    /// The state to move to.
+    pub to: AssignmentStatus,
+}
+
+/// Move an assignment through its lifecycle
+///
+/// `proposed → incoming → ongoing → outgoing → completed`, and `cancelled` from any state before
+/// `completed`. Any other move is refused with 409, naming the moves allowed from the current
+/// state. `If-Match` is optional here: send it to be sure nobody moved the assignment meanwhile.
+#[utoipa::path(
+    operation_id = "transitionAssignment",
+    tag = "Assignments",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"3\""),
+    ),
+    request_body = Transition,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The assignment in its new state", body = Assignment,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        (status = 409, description = "The move is not allowed from the current state", body = crate::error::Problem,
+            content_type = "application/problem+json",
+            example = json!({"type": "/problems/conflict", "title": "Conflict with the current state", "status": 409,
+                "detail": "An assignment that is proposed cannot become completed; allowed: incoming, cancelled",
+                "instance": "/v1/assignments/5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f/transitions",
+                "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"})),
+        (status = 412, description = "`If-Match` is stale", body = crate::error::Problem, content_type = "application/problem+json"),
+        AuthErrors,
+        NotFound,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/assignments/{id}/transitions")]
+pub async fn transition_assignment(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<Transition>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let to = body.0.to;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let assignment = conn
+        .transaction(async |conn| {
+            let before = find(conn, id, true).await?;
+            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let from = before.status;
+            if !from.next().contains(&to) {
+                let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
+                return Err(ApiError::Conflict(format!(
+                    "An assignment that is {} cannot become {}; allowed: {}",
+                    from.as_str(),
+                    to.as_str(),
+                    if allowed.is_empty() {
+                        "none (it is final)".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )));
+            }
+            let after: AssignmentRow = diesel::update(assignments::table.find(id))
+                .set(assignments::status.eq(to.as_str()))
+                .returning(AssignmentRow::as_returning())
+                .get_result(conn)
+                .await?;
+            let (before, after) = (Assignment::from(before), Assignment::from(after));
+            audit::record(
+                conn,
+                &actor,
+                "transition",
+                "assignment",
+                &id.to_string(),
+                json_of(&before),
+                json_of(&after),
+            )
+            .await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &assignment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AssignmentStatus::*;
+
+    #[test]
+    fn the_lifecycle_moves_forward_or_to_cancelled() {
+        assert_eq!(Proposed.next(), [Incoming, Cancelled]);
+        assert_eq!(Incoming.next(), [Ongoing, Cancelled]);
+        assert_eq!(Ongoing.next(), [Outgoing, Cancelled]);
+        assert_eq!(Outgoing.next(), [Completed, Cancelled]);
+        assert!(Completed.next().is_empty());
+        assert!(Cancelled.next().is_empty());
+    }
+}
+
+/// Create or replace an assignment by its external reference
+///
+/// For systems that push their own records: the assignment whose `externalSystem`/`externalId`
+/// are the path's is replaced by the body (or created, 201). The body's `status` is used only
+/// when creating; afterwards the status moves through transitions. Repeating the same push
+/// changes nothing (no new version, no audit entry, no change-feed entry). `If-Match` is
+/// optional.
+#[utoipa::path(
+    operation_id = "upsertAssignmentByExternalId",
+    tag = "Assignments",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "kramfors-diarium"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "KS-2022-114"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewAssignment,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Assignment,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Assignment,
+            headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/assignments/by-external-id/{system}/{externalId}")]
+pub async fn upsert_assignment(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+    body: Json<NewAssignment>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    checks::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from_new(&new);
+    let status = new.status.unwrap_or(AssignmentStatus::Proposed);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<AssignmentRow> = assignments::table
+                    .filter(assignments::external_system.eq(&system))
+                    .filter(assignments::external_id.eq(&external_id))
+                    .select(AssignmentRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let a = Assignment::from(values.insert(conn, status).await?);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "assignment",
+                        &a.id.to_string(),
+                        None,
+                        json_of(&a),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, a));
+                };
+                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (Assignment::from(before), Assignment::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "assignment",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, a)) => return Ok(respond(status, &a)),
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}

@@ -1,0 +1,1103 @@
+//! Feedback entries ("Röster från kommunerna"): how well the networks and presidia judge each of
+//! the year's goals met (1–5), with a comment and suggested development, coordination or
+//! advocacy areas. The summary per goal is computed in SQL.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
+};
+use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
+use crate::integration::audit::{self, Actor};
+use crate::integration::export::{self, Exporter, Format};
+use crate::page_type;
+use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
+use crate::store::checks::{self, uuid_param};
+use crate::store::db::Db;
+use crate::store::schema::{feedback, networks, plan_goals};
+use crate::text_enum;
+
+text_enum! {
+    /// The kind of a suggested area.
+    SuggestionKind {
+        /// utvecklingsområde
+        Development = "development",
+        /// samordningsområde
+        Coordination = "coordination",
+        /// påverkansområde
+        Advocacy = "advocacy",
+    }
+}
+
+/// A suggested development, coordination or advocacy area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "coordination", "text": "Samordnad upphandling av e-tjänster"}))]
+pub struct Suggestion {
+    pub kind: SuggestionKind,
+    #[schema(min_length = 1, max_length = 500)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = feedback, check_for_backend(diesel::pg::Pg))]
+struct FeedbackRow {
+    id: Uuid,
+    year: i32,
+    goal: String,
+    network_id: Uuid,
+    municipality_id: Option<String>,
+    rating: i16,
+    comment: String,
+    suggestions: serde_json::Value,
+    external_system: Option<String>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// One network's or presidium's judgement of one goal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b", "year": 2022, "goal": "focus",
+    "networkId": "3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51", "municipalityId": "2282", "rating": 4,
+    "comment": "Satsningarna på kompetensförsörjning har gett konkreta resultat.",
+    "suggestions": [{"kind": "development", "text": "Gemensam kompetensförsörjningsstrategi"}],
+    "externalSystem": null, "externalId": null, "version": 1,
+    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Feedback {
+    pub id: Uuid,
+    pub year: i32,
+    /// The goal judged: one of the year's plan challenges.
+    pub goal: Challenge,
+    /// The network or presidium giving the feedback.
+    pub network_id: Uuid,
+    /// The municipality whose representatives gave it, if one.
+    pub municipality_id: Option<String>,
+    /// How well the goal was met, 1 (not at all) to 5 (fully).
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: i16,
+    pub comment: String,
+    pub suggestions: Vec<Suggestion>,
+    pub external_system: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<FeedbackRow> for Feedback {
+    fn from(r: FeedbackRow) -> Self {
+        Self {
+            id: r.id,
+            year: r.year,
+            goal: Challenge::parse(&r.goal).unwrap_or(Challenge::Core),
+            network_id: r.network_id,
+            municipality_id: r.municipality_id,
+            rating: r.rating,
+            comment: r.comment,
+            suggestions: serde_json::from_value(r.suggestions).unwrap_or_default(),
+            external_system: r.external_system,
+            external_id: r.external_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(FeedbackPage, Feedback, "A page of feedback entries.");
+
+/// A new feedback entry.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "year": 2022, "goal": "focus", "networkId": "3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51", "municipalityId": "2282",
+    "rating": 4, "comment": "Satsningarna på kompetensförsörjning har gett konkreta resultat.",
+    "suggestions": [{"kind": "development", "text": "Gemensam kompetensförsörjningsstrategi"}]
+}))]
+pub struct NewFeedback {
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    pub goal: Challenge,
+    pub network_id: Uuid,
+    #[schema(pattern = "^[0-9]{4}$")]
+    pub municipality_id: Option<String>,
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: i16,
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    pub comment: String,
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub suggestions: Vec<Suggestion>,
+    #[schema(max_length = 100)]
+    pub external_system: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to a feedback entry (JSON Merge Patch, RFC 7396).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"rating": 3}))]
+pub struct FeedbackPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<i32>)]
+    pub year: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Challenge>)]
+    pub goal: Option<Option<Challenge>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Uuid>)]
+    pub network_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>)]
+    pub municipality_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<i16>, minimum = 1, maximum = 5)]
+    pub rating: Option<Option<i16>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub comment: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Vec<Suggestion>>)]
+    pub suggestions: Option<Option<Vec<Suggestion>>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub external_system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub external_id: Option<Option<String>>,
+}
+
+impl From<NewFeedback> for Values {
+    fn from(n: NewFeedback) -> Self {
+        Self {
+            year: n.year,
+            goal: n.goal,
+            network_id: n.network_id,
+            municipality_id: n.municipality_id,
+            rating: n.rating,
+            comment: n.comment,
+            suggestions: n.suggestions,
+            external_system: n.external_system,
+            external_id: n.external_id,
+        }
+    }
+}
+
+struct Values {
+    year: i32,
+    goal: Challenge,
+    network_id: Uuid,
+    municipality_id: Option<String>,
+    rating: i16,
+    comment: String,
+    suggestions: Vec<Suggestion>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Values {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<FeedbackRow, ApiError> {
+        diesel::insert_into(feedback::table)
+            .values((
+                feedback::id.eq(Uuid::new_v4()),
+                feedback::year.eq(self.year),
+                feedback::goal.eq(self.goal.as_str()),
+                feedback::network_id.eq(self.network_id),
+                feedback::municipality_id.eq(&self.municipality_id),
+                feedback::rating.eq(self.rating),
+                feedback::comment.eq(&self.comment),
+                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
+                feedback::external_system.eq(&self.external_system),
+                feedback::external_id.eq(&self.external_id),
+            ))
+            .returning(FeedbackRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| checks::conflict_on_unique(e, "feedback entry"))
+    }
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> Result<FeedbackRow, ApiError> {
+        diesel::update(feedback::table.find(id))
+            .set((
+                feedback::year.eq(self.year),
+                feedback::goal.eq(self.goal.as_str()),
+                feedback::network_id.eq(self.network_id),
+                feedback::municipality_id.eq(&self.municipality_id),
+                feedback::rating.eq(self.rating),
+                feedback::comment.eq(&self.comment),
+                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
+                feedback::external_system.eq(&self.external_system),
+                feedback::external_id.eq(&self.external_id),
+            ))
+            .returning(FeedbackRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| checks::conflict_on_unique(e, "feedback entry"))
+    }
+
+    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
+            v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+        }
+        if !(1..=5).contains(&self.rating) {
+            v.push("rating", "must be 1, 2, 3, 4 or 5");
+        }
+        checks::optional_text(&mut v, "comment", Some(&self.comment), 10_000);
+        if self.suggestions.len() > 20 {
+            v.push("suggestions", "must list at most 20 suggestions");
+        }
+        for (i, s) in self.suggestions.iter().enumerate() {
+            if s.text.trim().is_empty() || s.text.chars().count() > 500 {
+                v.push(
+                    format!("suggestions[{i}].text"),
+                    "must be 1 to 500 characters",
+                );
+            }
+        }
+        if let Some(m) = &self.municipality_id {
+            checks::municipality_codes(&mut v, "municipalityId", std::slice::from_ref(m));
+        }
+        checks::external_ref(
+            &mut v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+        v.finish()?;
+        let goal_exists: bool = diesel::select(diesel::dsl::exists(
+            plan_goals::table
+                .filter(plan_goals::year.eq(self.year))
+                .filter(plan_goals::challenge.eq(self.goal.as_str())),
+        ))
+        .get_result(conn)
+        .await?;
+        if !goal_exists {
+            return Err(ApiError::invalid(
+                "goal",
+                format!(
+                    "the plan for {} has no goal {}",
+                    self.year,
+                    self.goal.as_str()
+                ),
+            ));
+        }
+        let network_exists: bool =
+            diesel::select(diesel::dsl::exists(networks::table.find(self.network_id)))
+                .get_result(conn)
+                .await?;
+        if !network_exists {
+            return Err(ApiError::invalid(
+                "networkId",
+                format!("no network has the id {}", self.network_id),
+            ));
+        }
+        if let Some(m) = &self.municipality_id {
+            checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn json_of(f: &Feedback) -> Option<serde_json::Value> {
+    serde_json::to_value(f).ok()
+}
+
+async fn find(conn: &mut AsyncPgConnection, id: Uuid, lock: bool) -> Result<FeedbackRow, ApiError> {
+    let query = feedback::table.find(id).select(FeedbackRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    row.ok_or_else(|| ApiError::not_found(format!("Feedback entry {id}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackSort {
+    Year,
+    Rating,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for FeedbackSort {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("year", Self::Year),
+        ("rating", Self::Rating),
+        ("createdAt", Self::CreatedAt),
+        ("updatedAt", Self::UpdatedAt),
+    ];
+}
+
+/// Filters, sorting and paging of the feedback list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct FeedbackListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
+    #[param(default = "-createdAt", example = "-rating")]
+    pub sort: Option<String>,
+    /// Only entries of this year.
+    #[param(minimum = 2000, maximum = 2100, example = 2022)]
+    pub year: Option<i32>,
+    /// Only entries on this goal.
+    #[param(example = "focus")]
+    pub goal: Option<Challenge>,
+    /// Only entries given by this network or presidium.
+    pub network_id: Option<Uuid>,
+    /// Only entries given for this municipality.
+    #[param(pattern = "^[0-9]{4}$", example = "2282")]
+    pub municipality_id: Option<String>,
+    /// Only entries with this rating.
+    #[param(minimum = 1, maximum = 5, example = 4)]
+    pub rating: Option<i16>,
+    /// Only the entry with this external reference (with `externalId`).
+    pub external_system: Option<String>,
+    /// Only the entry with this external id (with `externalSystem`).
+    pub external_id: Option<String>,
+    /// Full-text search with Swedish stemming in the comment.
+    #[param(max_length = 200, example = "kompetensförsörjningen")]
+    pub q: Option<String>,
+}
+
+type FeedbackQuery = feedback::BoxedQuery<'static, diesel::pg::Pg>;
+
+#[allow(clippy::type_complexity)]
+fn filter(
+    p: FeedbackListParams,
+) -> Result<
+    (
+        Paging,
+        Vec<SortKey<FeedbackSort>>,
+        impl Fn() -> FeedbackQuery,
+    ),
+    ApiError,
+> {
+    let mut v = Violations::default();
+    let paging = v.check(list::paging(p.limit, p.page));
+    let sort = v.check(list::sort(
+        p.sort.as_deref(),
+        &[SortKey {
+            field: FeedbackSort::CreatedAt,
+            descending: true,
+        }],
+    ));
+    let q = v.check(list::search_text(p.q)).flatten();
+    if let Some(m) = &p.municipality_id {
+        v.check(crate::resources::municipalities::MunicipalityId::parse(
+            "municipalityId",
+            m,
+        ));
+    }
+    if p.rating.is_some_and(|r| !(1..=5).contains(&r)) {
+        v.push("rating", "must be 1, 2, 3, 4 or 5");
+    }
+    if p.year.is_some_and(|y| !(MIN_YEAR..=MAX_YEAR).contains(&y)) {
+        v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+    }
+    v.finish()?;
+    let (Some(paging), Some(sort)) = (paging, sort) else {
+        return Err(ApiError::internal(anyhow::anyhow!("checked")));
+    };
+    let filtered = move || {
+        let mut query = feedback::table.into_boxed();
+        if let Some(y) = p.year {
+            query = query.filter(feedback::year.eq(y));
+        }
+        if let Some(g) = p.goal {
+            query = query.filter(feedback::goal.eq(g.as_str()));
+        }
+        if let Some(n) = p.network_id {
+            query = query.filter(feedback::network_id.eq(n));
+        }
+        if let Some(m) = p.municipality_id.clone() {
+            query = query.filter(feedback::municipality_id.eq(m));
+        }
+        if let Some(r) = p.rating {
+            query = query.filter(feedback::rating.eq(r));
+        }
+        if let Some(s) = p.external_system.clone() {
+            query = query.filter(feedback::external_system.eq(s));
+        }
+        if let Some(i) = p.external_id.clone() {
+            query = query.filter(feedback::external_id.eq(i));
+        }
+        if let Some(text) = q.clone() {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "search @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text)
+                .sql(")"),
+            );
+        }
+        query
+    };
+    Ok((paging, sort, filtered))
+}
+
+fn sorted(mut query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery {
+    use FeedbackSort as S;
+    for key in sort {
+        query = match (key.field, key.descending) {
+            (S::Year, false) => query.then_order_by(feedback::year.asc()),
+            (S::Year, true) => query.then_order_by(feedback::year.desc()),
+            (S::Rating, false) => query.then_order_by(feedback::rating.asc()),
+            (S::Rating, true) => query.then_order_by(feedback::rating.desc()),
+            (S::CreatedAt, false) => query.then_order_by(feedback::created_at.asc()),
+            (S::CreatedAt, true) => query.then_order_by(feedback::created_at.desc()),
+            (S::UpdatedAt, false) => query.then_order_by(feedback::updated_at.asc()),
+            (S::UpdatedAt, true) => query.then_order_by(feedback::updated_at.desc()),
+        };
+    }
+    query.then_order_by(feedback::id.asc())
+}
+
+/// List feedback entries
+///
+/// `Accept: text/csv` or `application/x-ndjson` streams every matching entry.
+#[utoipa::path(
+    operation_id = "listFeedback",
+    tag = "Feedback",
+    params(FeedbackListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of feedback entries (or every match, as CSV or NDJSON)",
+            content((FeedbackPage = "application/json"), (String = "text/csv"), (Feedback = "application/x-ndjson")),
+            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/feedback")]
+pub async fn list_feedback(
+    req: HttpRequest,
+    exports: Exporter,
+    db: Db,
+    params: Query<FeedbackListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = export::negotiate(&req)?;
+    let (paging, sort, filtered) = filter(params.0)?;
+    if format != Format::Json {
+        return exports
+            .respond::<Feedback, _, _>(format, "feedback", &db, move |sink, mut conn| async move {
+                let rows = sorted(filtered(), &sort)
+                    .select(FeedbackRow::as_select())
+                    .load_stream::<FeedbackRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, Feedback::from).await
+            })
+            .await;
+    }
+    let mut conn = db.conn().await?;
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let rows: Vec<FeedbackRow> = sorted(filtered(), &sort)
+        .select(FeedbackRow::as_select())
+        .limit(i64::from(paging.limit))
+        .offset(paging.offset())
+        .load(&mut conn)
+        .await?;
+    let items: Vec<Feedback> = rows.into_iter().map(Into::into).collect();
+    let page = FeedbackPage {
+        meta: paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get a feedback entry
+#[utoipa::path(
+    operation_id = "getFeedback",
+    tag = "Feedback",
+    params(("id" = Uuid, Path, description = "The entry's id")),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The entry", body = Feedback,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/feedback/{id}")]
+pub async fn get_feedback(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let mut conn = db.conn().await?;
+    let row = find(&mut conn, id, false).await?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &Feedback::from(row), Some(etag))
+}
+
+fn respond(status: StatusCode, f: &Feedback) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(f.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/feedback/{}", f.id)));
+    }
+    res.json(f)
+}
+
+fn suggestions_json(s: &[Suggestion]) -> serde_json::Value {
+    serde_json::to_value(s).unwrap_or_else(|_| serde_json::json!([]))
+}
+
+/// File a feedback entry
+///
+/// The goal must be one of that year's plan. A client bound to a municipality files feedback
+/// for its own municipality only (`municipalityId` set to it).
+#[utoipa::path(
+    operation_id = "createFeedback",
+    tag = "Feedback",
+    request_body = NewFeedback,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 201, description = "The new entry", body = Feedback,
+            headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/feedback")]
+pub async fn create_feedback(
+    caller: Caller,
+    db: Db,
+    body: Json<NewFeedback>,
+) -> Result<HttpResponse, ApiError> {
+    let values = Values::from(body.0);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    let entry = conn
+        .transaction(async |conn| {
+            let row = values.insert(conn).await?;
+            let f = Feedback::from(row);
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "feedback",
+                &f.id.to_string(),
+                None,
+                json_of(&f),
+            )
+            .await?;
+            Ok::<_, ApiError>(f)
+        })
+        .await?;
+    Ok(respond(StatusCode::CREATED, &entry))
+}
+
+/// Change a feedback entry
+///
+/// JSON Merge Patch (RFC 7396); requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateFeedback",
+    tag = "Feedback",
+    params(
+        ("id" = Uuid, Path, description = "The entry's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = FeedbackPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The changed entry", body = Feedback,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/feedback/{id}")]
+pub async fn update_feedback(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<FeedbackPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let p = body.0;
+    let mut v = Violations::default();
+    for (field, is_null) in [
+        ("year", matches!(p.year, Some(None))),
+        ("goal", matches!(p.goal, Some(None))),
+        ("networkId", matches!(p.network_id, Some(None))),
+        ("rating", matches!(p.rating, Some(None))),
+    ] {
+        if is_null {
+            v.push(field, "must not be null");
+        }
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let entry = conn
+        .transaction(async |conn| {
+            let before = find(conn, id, true).await?;
+            caller.may_write_for(before.municipality_id.as_deref())?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let current = Feedback::from(before.clone());
+            let values = Values {
+                year: p.year.flatten().unwrap_or(current.year),
+                goal: p.goal.flatten().unwrap_or(current.goal),
+                network_id: p.network_id.flatten().unwrap_or(current.network_id),
+                municipality_id: p.municipality_id.unwrap_or(current.municipality_id),
+                rating: p.rating.flatten().unwrap_or(current.rating),
+                comment: p
+                    .comment
+                    .map(Option::unwrap_or_default)
+                    .unwrap_or(current.comment),
+                suggestions: p
+                    .suggestions
+                    .map(Option::unwrap_or_default)
+                    .unwrap_or(current.suggestions),
+                external_system: p.external_system.unwrap_or(current.external_system),
+                external_id: p.external_id.unwrap_or(current.external_id),
+            };
+            caller.may_write_for(values.municipality_id.as_deref())?;
+            values.validate(conn).await?;
+            let after = values.update(conn, id).await?;
+            let (before, after) = (Feedback::from(before), Feedback::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "feedback",
+                    &id.to_string(),
+                    json_of(&before),
+                    json_of(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &entry))
+}
+
+/// Delete a feedback entry
+///
+/// Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "deleteFeedback",
+    tag = "Feedback",
+    params(
+        ("id" = Uuid, Path, description = "The entry's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/feedback/{id}")]
+pub async fn delete_feedback(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let before = find(conn, id, true).await?;
+        caller.may_write_for(before.municipality_id.as_deref())?;
+        if expected.is_some_and(|v| v != before.version) {
+            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+        }
+        diesel::delete(feedback::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "feedback",
+            &id.to_string(),
+            json_of(&Feedback::from(before)),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create or replace a feedback entry by its external reference
+///
+/// For systems that push their own records: the entry whose `externalSystem`/`externalId` are
+/// the path's is replaced by the body (or created, 201). Repeating the same push changes nothing.
+/// `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertFeedbackByExternalId",
+    tag = "Feedback",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "enkatverktyget"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "svar-1187"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewFeedback,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Feedback,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Feedback,
+            headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/feedback/by-external-id/{system}/{externalId}")]
+pub async fn upsert_feedback(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+    body: Json<NewFeedback>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    checks::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from(new);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<FeedbackRow> = feedback::table
+                    .filter(feedback::external_system.eq(&system))
+                    .filter(feedback::external_id.eq(&external_id))
+                    .select(FeedbackRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let f = Feedback::from(values.insert(conn).await?);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "feedback",
+                        &f.id.to_string(),
+                        None,
+                        json_of(&f),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, f));
+                };
+                caller.may_write_for(before.municipality_id.as_deref())?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (Feedback::from(before), Feedback::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "feedback",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, f)) => return Ok(respond(status, &f)),
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+/// How many responses gave each rating.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"1": 0, "2": 1, "3": 4, "4": 6, "5": 2}))]
+pub struct RatingDistribution {
+    #[serde(rename = "1")]
+    pub one: i64,
+    #[serde(rename = "2")]
+    pub two: i64,
+    #[serde(rename = "3")]
+    pub three: i64,
+    #[serde(rename = "4")]
+    pub four: i64,
+    #[serde(rename = "5")]
+    pub five: i64,
+}
+
+/// A suggested area and how many entries suggested it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"text": "Gemensam kompetensförsörjningsstrategi", "count": 3}))]
+pub struct SuggestedArea {
+    pub text: String,
+    pub count: i64,
+}
+
+/// The suggested areas, grouped by kind, most suggested first.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SuggestionGroups {
+    pub development: Vec<SuggestedArea>,
+    pub coordination: Vec<SuggestedArea>,
+    pub advocacy: Vec<SuggestedArea>,
+}
+
+/// The feedback on one goal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalSummary {
+    pub goal: Challenge,
+    /// The goal statement from the plan.
+    pub statement: String,
+    /// How many entries judged this goal.
+    pub responses: i64,
+    /// The mean rating, two decimals; null without responses.
+    pub mean_rating: Option<f64>,
+    pub distribution: RatingDistribution,
+    pub suggestions: SuggestionGroups,
+}
+
+/// The year's feedback per goal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"year": 2022, "goals": [{"goal": "focus", "statement": "Efter 2022 kommer kommunerna uppleva att …",
+    "responses": 13, "meanRating": 3.69, "distribution": {"1": 0, "2": 1, "3": 4, "4": 6, "5": 2},
+    "suggestions": {"development": [{"text": "Gemensam kompetensförsörjningsstrategi", "count": 3}], "coordination": [], "advocacy": []}}]}))]
+pub struct FeedbackSummary {
+    pub year: i32,
+    /// One per goal of the year's plan, in the order core, focus, internal.
+    pub goals: Vec<GoalSummary>,
+}
+
+#[derive(QueryableByName)]
+struct GoalFigures {
+    #[diesel(sql_type = Text)]
+    goal: String,
+    #[diesel(sql_type = Text)]
+    statement: String,
+    #[diesel(sql_type = BigInt)]
+    responses: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    mean_rating: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    r1: i64,
+    #[diesel(sql_type = BigInt)]
+    r2: i64,
+    #[diesel(sql_type = BigInt)]
+    r3: i64,
+    #[diesel(sql_type = BigInt)]
+    r4: i64,
+    #[diesel(sql_type = BigInt)]
+    r5: i64,
+}
+
+#[derive(QueryableByName)]
+struct SuggestionFigure {
+    #[diesel(sql_type = Text)]
+    goal: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    text: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Computes the summary of `year` in SQL; `None` when there is no plan for the year.
+pub async fn summary(
+    conn: &mut AsyncPgConnection,
+    year: i32,
+) -> Result<Option<FeedbackSummary>, ApiError> {
+    let figures: Vec<GoalFigures> = diesel::sql_query(
+        "SELECT g.challenge AS goal, g.statement, count(f.id) AS responses, \
+                round(avg(f.rating)::numeric, 2)::float8 AS mean_rating, \
+                count(f.id) FILTER (WHERE f.rating = 1) AS r1, count(f.id) FILTER (WHERE f.rating = 2) AS r2, \
+                count(f.id) FILTER (WHERE f.rating = 3) AS r3, count(f.id) FILTER (WHERE f.rating = 4) AS r4, \
+                count(f.id) FILTER (WHERE f.rating = 5) AS r5 \
+         FROM plan_goals g LEFT JOIN feedback f ON f.year = g.year AND f.goal = g.challenge \
+         WHERE g.year = $1 \
+         GROUP BY g.challenge, g.statement \
+         ORDER BY array_position(ARRAY['core', 'focus', 'internal'], g.challenge)",
+    )
+    .bind::<Integer, _>(year)
+    .load(conn)
+    .await?;
+    if figures.is_empty() {
+        return Ok(None);
+    }
+    let suggestions: Vec<SuggestionFigure> = diesel::sql_query(
+        "SELECT f.goal, s.kind, s.text, count(*) AS count \
+         FROM feedback f \
+         CROSS JOIN LATERAL jsonb_to_recordset(f.suggestions) AS s(kind text, text text) \
+         WHERE f.year = $1 \
+         GROUP BY f.goal, s.kind, s.text \
+         ORDER BY count(*) DESC, s.text COLLATE swedish",
+    )
+    .bind::<Integer, _>(year)
+    .load(conn)
+    .await?;
+    let goals = figures
+        .into_iter()
+        .map(|f| {
+            let mut groups = SuggestionGroups::default();
+            for s in suggestions.iter().filter(|s| s.goal == f.goal) {
+                let area = SuggestedArea {
+                    text: s.text.clone(),
+                    count: s.count,
+                };
+                match SuggestionKind::parse(&s.kind) {
+                    Some(SuggestionKind::Development) => groups.development.push(area),
+                    Some(SuggestionKind::Coordination) => groups.coordination.push(area),
+                    Some(SuggestionKind::Advocacy) => groups.advocacy.push(area),
+                    None => {}
+                }
+            }
+            GoalSummary {
+                goal: Challenge::parse(&f.goal).unwrap_or(Challenge::Core),
+                statement: f.statement,
+                responses: f.responses,
+                mean_rating: f.mean_rating,
+                distribution: RatingDistribution {
+                    one: f.r1,
+                    two: f.r2,
+                    three: f.r3,
+                    four: f.r4,
+                    five: f.r5,
+                },
+                suggestions: groups,
+            }
+        })
+        .collect();
+    Ok(Some(FeedbackSummary { year, goals }))
+}
+
+/// Parameters of the summary.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryParams {
+    /// The year whose plan's goals are summarised.
+    #[param(minimum = 2000, maximum = 2100, example = 2022)]
+    pub year: i32,
+}
+
+/// Summarise a year's feedback per goal
+///
+/// For each goal of the year's plan: how many answered, the mean rating and the distribution of
+/// ratings 1–5, and the suggested development, coordination and advocacy areas with how often
+/// each was suggested. Computed in the database.
+#[utoipa::path(
+    operation_id = "summariseFeedback",
+    tag = "Feedback",
+    params(SummaryParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The summary", body = FeedbackSummary),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/feedback/summary")]
+pub async fn feedback_summary(
+    req: HttpRequest,
+    db: Db,
+    params: Query<SummaryParams>,
+) -> Result<HttpResponse, ApiError> {
+    let year = params.0.year;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(ApiError::invalid(
+            "year",
+            format!("must be between {MIN_YEAR} and {MAX_YEAR}"),
+        ));
+    }
+    let mut conn = db.conn().await?;
+    let summary = summary(&mut conn, year)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+    conditional_json(&req, &summary, None)
+}

@@ -1,0 +1,1641 @@
+//! Networks and presidia (nätverk, presidier) and their members. Members are personal data:
+//! their contact details are shown only to callers entitled to them, they never reach the logs
+//! or the audit log, and they are erased for good on request.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Scope};
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
+};
+use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
+use crate::integration::audit::{self, Actor};
+use crate::integration::export::{self, Exporter, Format};
+use crate::page_type;
+use crate::store::checks::{self, conflict_on_unique, uuid_param};
+use crate::store::db::Db;
+use crate::store::schema::{network_members, networks};
+use crate::text_enum;
+
+text_enum! {
+    /// What kind of network: political, management (chefs-), staff (medarbetar-), subject-area
+    /// (sakområdes-) network, or a presidium.
+    NetworkKind {
+        Political = "political",
+        Management = "management",
+        Staff = "staff",
+        SubjectArea = "subject_area",
+        Presidium = "presidium",
+    }
+}
+
+text_enum! {
+    /// Whether the network meets (`active`) or has been wound up (`archived`).
+    NetworkStatus {
+        Active = "active",
+        Archived = "archived",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = networks, check_for_backend(diesel::pg::Pg))]
+struct NetworkRow {
+    id: Uuid,
+    name: String,
+    kind: NetworkKind,
+    area_id: Option<Uuid>,
+    description: String,
+    municipality_ids: Vec<String>,
+    coordinator: Option<String>,
+    status: NetworkStatus,
+    external_system: Option<String>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A network or presidium coordinated by the association.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51", "name": "Kommundirektörsnätverket", "kind": "management",
+    "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0001",
+    "description": "Länets kommundirektörer samordnar kommunövergripande frågor.",
+    "municipalityIds": ["2260", "2262", "2280", "2281", "2282", "2283", "2284"],
+    "coordinator": "Karin Berglund", "status": "active", "externalSystem": null, "externalId": null,
+    "version": 1, "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Network {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: NetworkKind,
+    /// The collaboration area the network belongs to, if any.
+    pub area_id: Option<Uuid>,
+    pub description: String,
+    /// The participating municipalities (kommunkoder).
+    pub municipality_ids: Vec<String>,
+    /// The coordinator at the association.
+    pub coordinator: Option<String>,
+    pub status: NetworkStatus,
+    /// The system that pushed this record, with `externalId` its id there.
+    pub external_system: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<NetworkRow> for Network {
+    fn from(r: NetworkRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            area_id: r.area_id,
+            description: r.description,
+            municipality_ids: r.municipality_ids,
+            coordinator: r.coordinator,
+            status: r.status,
+            external_system: r.external_system,
+            external_id: r.external_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(NetworkPage, Network, "A page of networks.");
+
+/// A new network.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "name": "Skolchefsnätverket", "kind": "subject_area", "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0005",
+    "description": "Länets skolchefer.", "municipalityIds": ["2281", "2262"], "coordinator": "Erik Sjödin"
+}))]
+pub struct NewNetwork {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub kind: NetworkKind,
+    pub area_id: Option<Uuid>,
+    #[serde(default)]
+    #[schema(max_length = 4000)]
+    pub description: String,
+    #[serde(default)]
+    pub municipality_ids: Vec<String>,
+    #[schema(max_length = 200)]
+    pub coordinator: Option<String>,
+    /// Defaults to `active`.
+    pub status: Option<NetworkStatus>,
+    #[schema(max_length = 100)]
+    pub external_system: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to a network (JSON Merge Patch, RFC 7396).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"status": "archived"}))]
+pub struct NetworkPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<NetworkKind>)]
+    pub kind: Option<Option<NetworkKind>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Uuid>)]
+    pub area_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub municipality_ids: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub coordinator: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<NetworkStatus>)]
+    pub status: Option<Option<NetworkStatus>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub external_system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub external_id: Option<Option<String>>,
+}
+
+/// A network's values as they will be stored.
+struct NetworkValues {
+    name: String,
+    kind: NetworkKind,
+    area_id: Option<Uuid>,
+    description: String,
+    municipality_ids: Vec<String>,
+    coordinator: Option<String>,
+    status: NetworkStatus,
+    external_system: Option<String>,
+    external_id: Option<String>,
+}
+
+impl NetworkValues {
+    fn from_new(n: NewNetwork) -> Self {
+        Self {
+            name: n.name.trim().to_owned(),
+            kind: n.kind,
+            area_id: n.area_id,
+            description: n.description,
+            municipality_ids: n.municipality_ids,
+            coordinator: n.coordinator,
+            status: n.status.unwrap_or(NetworkStatus::Active),
+            external_system: n.external_system,
+            external_id: n.external_id,
+        }
+    }
+
+    fn patched(row: &NetworkRow, p: NetworkPatch) -> Result<Self, ApiError> {
+        let mut v = Violations::default();
+        for (field, is_null) in [
+            ("name", matches!(p.name, Some(None))),
+            ("kind", matches!(p.kind, Some(None))),
+            ("status", matches!(p.status, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()?;
+        Ok(Self {
+            name: p
+                .name
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| row.name.clone()),
+            kind: p.kind.flatten().unwrap_or(row.kind),
+            area_id: p.area_id.unwrap_or(row.area_id),
+            description: match p.description {
+                Some(d) => d.unwrap_or_default(),
+                None => row.description.clone(),
+            },
+            municipality_ids: match p.municipality_ids {
+                Some(m) => m.unwrap_or_default(),
+                None => row.municipality_ids.clone(),
+            },
+            coordinator: p.coordinator.unwrap_or_else(|| row.coordinator.clone()),
+            status: p.status.flatten().unwrap_or(row.status),
+            external_system: p
+                .external_system
+                .unwrap_or_else(|| row.external_system.clone()),
+            external_id: p.external_id.unwrap_or_else(|| row.external_id.clone()),
+        })
+    }
+
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<NetworkRow, ApiError> {
+        diesel::insert_into(networks::table)
+            .values((
+                networks::id.eq(Uuid::new_v4()),
+                networks::name.eq(&self.name),
+                networks::kind.eq(self.kind.as_str()),
+                networks::area_id.eq(self.area_id),
+                networks::description.eq(&self.description),
+                networks::municipality_ids.eq(&self.municipality_ids),
+                networks::coordinator.eq(&self.coordinator),
+                networks::status.eq(self.status.as_str()),
+                networks::external_system.eq(&self.external_system),
+                networks::external_id.eq(&self.external_id),
+            ))
+            .returning(NetworkRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "network"))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<NetworkRow, ApiError> {
+        diesel::update(networks::table.find(id))
+            .set((
+                networks::name.eq(&self.name),
+                networks::kind.eq(self.kind.as_str()),
+                networks::area_id.eq(self.area_id),
+                networks::description.eq(&self.description),
+                networks::municipality_ids.eq(&self.municipality_ids),
+                networks::coordinator.eq(&self.coordinator),
+                networks::status.eq(self.status.as_str()),
+                networks::external_system.eq(&self.external_system),
+                networks::external_id.eq(&self.external_id),
+            ))
+            .returning(NetworkRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "network"))
+    }
+
+    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        checks::required_text(&mut v, "name", &self.name, 200);
+        checks::optional_text(&mut v, "description", Some(&self.description), 4000);
+        checks::optional_text(&mut v, "coordinator", self.coordinator.as_deref(), 200);
+        checks::municipality_codes(&mut v, "municipalityIds", &self.municipality_ids);
+        checks::external_ref(
+            &mut v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+        v.finish()?;
+        checks::municipalities_exist(conn, "municipalityIds", &self.municipality_ids).await?;
+        if let Some(area) = self.area_id {
+            checks::area_exists(conn, "areaId", area).await?;
+        }
+        Ok(())
+    }
+}
+
+fn json_of(n: &Network) -> Option<serde_json::Value> {
+    serde_json::to_value(n).ok()
+}
+
+async fn find_network(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<NetworkRow, ApiError> {
+    let query = networks::table.find(id).select(NetworkRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    row.ok_or_else(|| ApiError::not_found(format!("Network {id}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkSort {
+    Name,
+    Kind,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortField for NetworkSort {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("name", Self::Name),
+        ("kind", Self::Kind),
+        ("createdAt", Self::CreatedAt),
+        ("updatedAt", Self::UpdatedAt),
+    ];
+}
+
+/// Filters, sorting and paging of the network list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct NetworkListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
+    #[param(default = "name", example = "name")]
+    pub sort: Option<String>,
+    /// Only networks of this kind.
+    #[param(example = "management")]
+    pub kind: Option<NetworkKind>,
+    /// Only networks with this status.
+    #[param(example = "active")]
+    pub status: Option<NetworkStatus>,
+    /// Only networks of this area.
+    #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0001")]
+    pub area_id: Option<Uuid>,
+    /// Only networks this municipality takes part in.
+    #[param(pattern = "^[0-9]{4}$", example = "2281")]
+    pub municipality_id: Option<String>,
+    /// Only the network with this external reference (with `externalId`).
+    #[param(example = "sundsvall-intranet")]
+    pub external_system: Option<String>,
+    /// Only the network with this external id (with `externalSystem`).
+    #[param(example = "N-17")]
+    pub external_id: Option<String>,
+    /// Full-text search with Swedish stemming in name, description and coordinator.
+    #[param(max_length = 200, example = "kommundirektörer")]
+    pub q: Option<String>,
+}
+
+type NetworkQuery = networks::BoxedQuery<'static, diesel::pg::Pg>;
+
+#[allow(clippy::type_complexity)]
+fn network_filter(
+    p: NetworkListParams,
+) -> Result<(Paging, Vec<SortKey<NetworkSort>>, impl Fn() -> NetworkQuery), ApiError> {
+    let mut v = Violations::default();
+    let paging = v.check(list::paging(p.limit, p.page));
+    let sort = v.check(list::sort(
+        p.sort.as_deref(),
+        &[SortKey {
+            field: NetworkSort::Name,
+            descending: false,
+        }],
+    ));
+    let q = v.check(list::search_text(p.q)).flatten();
+    if let Some(m) = &p.municipality_id {
+        v.check(crate::resources::municipalities::MunicipalityId::parse(
+            "municipalityId",
+            m,
+        ));
+    }
+    v.finish()?;
+    let (Some(paging), Some(sort)) = (paging, sort) else {
+        return Err(ApiError::internal(anyhow::anyhow!("checked")));
+    };
+    let filtered = move || {
+        let mut query = networks::table.into_boxed();
+        if let Some(k) = p.kind {
+            query = query.filter(networks::kind.eq(k.as_str()));
+        }
+        if let Some(s) = p.status {
+            query = query.filter(networks::status.eq(s.as_str()));
+        }
+        if let Some(a) = p.area_id {
+            query = query.filter(networks::area_id.eq(a));
+        }
+        if let Some(m) = p.municipality_id.clone() {
+            query = query.filter(networks::municipality_ids.contains(vec![m]));
+        }
+        if let Some(s) = p.external_system.clone() {
+            query = query.filter(networks::external_system.eq(s));
+        }
+        if let Some(i) = p.external_id.clone() {
+            query = query.filter(networks::external_id.eq(i));
+        }
+        if let Some(text) = q.clone() {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "search @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text)
+                .sql(")"),
+            );
+        }
+        query
+    };
+    Ok((paging, sort, filtered))
+}
+
+fn sorted(mut query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
+    for key in sort {
+        query = match (key.field, key.descending) {
+            (NetworkSort::Name, false) => query.then_order_by(networks::name.asc()),
+            (NetworkSort::Name, true) => query.then_order_by(networks::name.desc()),
+            (NetworkSort::Kind, false) => query.then_order_by(networks::kind.asc()),
+            (NetworkSort::Kind, true) => query.then_order_by(networks::kind.desc()),
+            (NetworkSort::CreatedAt, false) => query.then_order_by(networks::created_at.asc()),
+            (NetworkSort::CreatedAt, true) => query.then_order_by(networks::created_at.desc()),
+            (NetworkSort::UpdatedAt, false) => query.then_order_by(networks::updated_at.asc()),
+            (NetworkSort::UpdatedAt, true) => query.then_order_by(networks::updated_at.desc()),
+        };
+    }
+    query.then_order_by(networks::id.asc())
+}
+
+/// List networks and presidia
+///
+/// Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every
+/// matching network instead of one page.
+#[utoipa::path(
+    operation_id = "listNetworks",
+    tag = "Networks",
+    params(NetworkListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of networks (or every match, as CSV or NDJSON)",
+            content((NetworkPage = "application/json"), (String = "text/csv"), (Network = "application/x-ndjson")),
+            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/networks")]
+pub async fn list_networks(
+    req: HttpRequest,
+    exports: Exporter,
+    db: Db,
+    params: Query<NetworkListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = export::negotiate(&req)?;
+    let (paging, sort, filtered) = network_filter(params.0)?;
+    if format != Format::Json {
+        return exports
+            .respond::<Network, _, _>(format, "networks", &db, move |sink, mut conn| async move {
+                let rows = sorted(filtered(), &sort)
+                    .select(NetworkRow::as_select())
+                    .load_stream::<NetworkRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, Network::from).await
+            })
+            .await;
+    }
+    let mut conn = db.conn().await?;
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let rows: Vec<NetworkRow> = sorted(filtered(), &sort)
+        .select(NetworkRow::as_select())
+        .limit(i64::from(paging.limit))
+        .offset(paging.offset())
+        .load(&mut conn)
+        .await?;
+    let items: Vec<Network> = rows.into_iter().map(Into::into).collect();
+    let page = NetworkPage {
+        meta: paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get a network
+#[utoipa::path(
+    operation_id = "getNetwork",
+    tag = "Networks",
+    params(("id" = Uuid, Path, description = "The network's id")),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The network", body = Network,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/networks/{id}")]
+pub async fn get_network(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let mut conn = db.conn().await?;
+    let row = find_network(&mut conn, id, false).await?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &Network::from(row), Some(etag))
+}
+
+fn respond_network(status: StatusCode, n: &Network) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(n.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/networks/{}", n.id)));
+    }
+    res.json(n)
+}
+
+/// Create a network
+///
+/// A client bound to a municipality may create networks of that municipality only.
+#[utoipa::path(
+    operation_id = "createNetwork",
+    tag = "Networks",
+    request_body = NewNetwork,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 201, description = "The new network", body = Network,
+            headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/networks")]
+pub async fn create_network(
+    caller: Caller,
+    db: Db,
+    body: Json<NewNetwork>,
+) -> Result<HttpResponse, ApiError> {
+    let values = NetworkValues::from_new(body.0);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    let network = conn
+        .transaction(async |conn| {
+            let row = values.insert(conn).await?;
+            let n = Network::from(row);
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "network",
+                &n.id.to_string(),
+                None,
+                json_of(&n),
+            )
+            .await?;
+            Ok::<_, ApiError>(n)
+        })
+        .await?;
+    Ok(respond_network(StatusCode::CREATED, &network))
+}
+
+/// Change a network
+///
+/// JSON Merge Patch (RFC 7396); requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateNetwork",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = NetworkPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The changed network", body = Network,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/networks/{id}")]
+pub async fn update_network(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<NetworkPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let network = conn
+        .transaction(async |conn| {
+            let before = find_network(conn, id, true).await?;
+            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let values = NetworkValues::patched(&before, patch)?;
+            caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+            values.validate(conn).await?;
+            let after = values.update(conn, id).await?;
+            let (before, after) = (Network::from(before), Network::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "network",
+                    &id.to_string(),
+                    json_of(&before),
+                    json_of(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond_network(StatusCode::OK, &network))
+}
+
+/// Delete a network
+///
+/// Deletes the network and its members; refused (409) while feedback entries refer to it.
+/// Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "deleteNetwork",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/networks/{id}")]
+pub async fn delete_network(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let before = find_network(conn, id, true).await?;
+        caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+        if expected.is_some_and(|v| v != before.version) {
+            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+        }
+        diesel::delete(networks::table.find(id))
+            .execute(conn)
+            .await
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => ApiError::Conflict("Feedback entries still refer to this network".to_owned()),
+                other => other.into(),
+            })?;
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "network",
+            &id.to_string(),
+            json_of(&Network::from(before)),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = network_members, check_for_backend(diesel::pg::Pg))]
+struct MemberRow {
+    id: Uuid,
+    network_id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    title: Option<String>,
+    municipality_id: Option<String>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A person in a network. `email` and `phone` are shown only to administrators and to `write`
+/// clients of the association or of the member's municipality; others get null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "7f0b1d2e-3c4a-4b5c-8d6e-9f0a1b2c3d4e", "networkId": "3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51",
+    "name": "Anna Lindqvist", "email": "anna.lindqvist@example.se", "phone": "070-000 00 01",
+    "title": "Kommundirektör", "municipalityId": "2281", "externalSystem": null, "externalId": null,
+    "version": 1, "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Member {
+    pub id: Uuid,
+    pub network_id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Title or role, e.g. `Kommundirektör`.
+    pub title: Option<String>,
+    pub municipality_id: Option<String>,
+    pub external_system: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether `caller` may see this member's contact details.
+fn sees_contact_details(caller: &Caller, municipality: Option<&str>) -> bool {
+    caller.has(Scope::Admin)
+        || (caller.has(Scope::Write)
+            && match &caller.municipality_id {
+                None => true,
+                Some(own) => municipality == Some(own.as_str()),
+            })
+}
+
+impl Member {
+    fn for_caller(r: MemberRow, caller: &Caller) -> Self {
+        let visible = sees_contact_details(caller, r.municipality_id.as_deref());
+        Self {
+            id: r.id,
+            network_id: r.network_id,
+            name: r.name,
+            email: if visible { r.email } else { None },
+            phone: if visible { r.phone } else { None },
+            title: r.title,
+            municipality_id: r.municipality_id,
+            external_system: r.external_system,
+            external_id: r.external_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// What the audit log keeps of a member: no name, no contact details.
+fn redacted(r: &MemberRow) -> Option<serde_json::Value> {
+    Some(serde_json::json!({
+        "id": r.id, "networkId": r.network_id, "municipalityId": r.municipality_id,
+        "version": r.version, "personalData": "redacted"
+    }))
+}
+
+page_type!(MemberPage, Member, "A page of network members.");
+
+/// A new member.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Anna Lindqvist", "email": "anna.lindqvist@example.se", "phone": "070-000 00 01", "title": "Kommundirektör", "municipalityId": "2281"}))]
+pub struct NewMember {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 254)]
+    pub email: Option<String>,
+    #[schema(max_length = 50)]
+    pub phone: Option<String>,
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    #[schema(pattern = "^[0-9]{4}$")]
+    pub municipality_id: Option<String>,
+    #[schema(max_length = 100)]
+    pub external_system: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to a member (JSON Merge Patch, RFC 7396).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"title": "Biträdande kommundirektör"}))]
+pub struct MemberPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 254)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 50)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>)]
+    pub municipality_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub external_system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub external_id: Option<Option<String>>,
+}
+
+impl From<NewMember> for MemberValues {
+    fn from(n: NewMember) -> Self {
+        Self {
+            name: n.name.trim().to_owned(),
+            email: n.email.map(|e| e.trim().to_owned()),
+            phone: n.phone,
+            title: n.title,
+            municipality_id: n.municipality_id,
+            external_system: n.external_system,
+            external_id: n.external_id,
+        }
+    }
+}
+
+struct MemberValues {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    title: Option<String>,
+    municipality_id: Option<String>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+}
+
+impl MemberValues {
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        network: Uuid,
+    ) -> Result<MemberRow, ApiError> {
+        diesel::insert_into(network_members::table)
+            .values((
+                network_members::id.eq(Uuid::new_v4()),
+                network_members::network_id.eq(network),
+                network_members::name.eq(&self.name),
+                network_members::email.eq(&self.email),
+                network_members::phone.eq(&self.phone),
+                network_members::title.eq(&self.title),
+                network_members::municipality_id.eq(&self.municipality_id),
+                network_members::external_system.eq(&self.external_system),
+                network_members::external_id.eq(&self.external_id),
+            ))
+            .returning(MemberRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "member"))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<MemberRow, ApiError> {
+        diesel::update(network_members::table.find(id))
+            .set((
+                network_members::name.eq(&self.name),
+                network_members::email.eq(&self.email),
+                network_members::phone.eq(&self.phone),
+                network_members::title.eq(&self.title),
+                network_members::municipality_id.eq(&self.municipality_id),
+                network_members::external_system.eq(&self.external_system),
+                network_members::external_id.eq(&self.external_id),
+            ))
+            .returning(MemberRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "member"))
+    }
+
+    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        checks::required_text(&mut v, "name", &self.name, 200);
+        if let Some(email) = &self.email {
+            let ok = email.chars().count() <= 254
+                && email.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+                })
+                && !email.chars().any(char::is_whitespace);
+            if !ok {
+                v.push("email", "must be an e-mail address");
+            }
+        }
+        checks::optional_text(&mut v, "phone", self.phone.as_deref(), 50);
+        checks::optional_text(&mut v, "title", self.title.as_deref(), 200);
+        if let Some(m) = &self.municipality_id {
+            checks::municipality_codes(&mut v, "municipalityId", std::slice::from_ref(m));
+        }
+        checks::external_ref(
+            &mut v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+        v.finish()?;
+        if let Some(m) = &self.municipality_id {
+            checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Parameters of the member list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct MemberListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Only members from this municipality.
+    #[param(pattern = "^[0-9]{4}$", example = "2281")]
+    pub municipality_id: Option<String>,
+}
+
+fn member_path(raw: &(String, String)) -> Result<(Uuid, Uuid), ApiError> {
+    let mut v = Violations::default();
+    let network = v.check(uuid_param("id", &raw.0));
+    let member = v.check(uuid_param("memberId", &raw.1));
+    v.finish()?;
+    match (network, member) {
+        (Some(n), Some(m)) => Ok((n, m)),
+        _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
+    }
+}
+
+async fn find_member(
+    conn: &mut AsyncPgConnection,
+    network: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<MemberRow, ApiError> {
+    let query = network_members::table
+        .filter(network_members::network_id.eq(network))
+        .filter(network_members::id.eq(id))
+        .select(MemberRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    row.ok_or_else(|| ApiError::not_found(format!("Member {id} of network {network}")))
+}
+
+/// List a network's members
+///
+/// Sorted by name the Swedish way. Contact details only for entitled callers (see `Member`).
+#[utoipa::path(
+    operation_id = "listNetworkMembers",
+    tag = "Networks",
+    params(("id" = Uuid, Path, description = "The network's id"), MemberListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of members (or every member, as CSV or NDJSON)",
+            content((MemberPage = "application/json"), (String = "text/csv"), (Member = "application/x-ndjson"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/networks/{id}/members")]
+pub async fn list_members(
+    req: HttpRequest,
+    exports: Exporter,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    params: Query<MemberListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let format = export::negotiate(&req)?;
+    let network = uuid_param("id", &path)?;
+    let p = params.0;
+    let mut v = Violations::default();
+    let paging = v.check(list::paging(p.limit, p.page));
+    if let Some(m) = &p.municipality_id {
+        v.check(crate::resources::municipalities::MunicipalityId::parse(
+            "municipalityId",
+            m,
+        ));
+    }
+    v.finish()?;
+    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let mut conn = db.conn().await?;
+    find_network(&mut conn, network, false).await?;
+    let municipality = p.municipality_id.clone();
+    let filtered = move || {
+        let mut q = network_members::table
+            .filter(network_members::network_id.eq(network))
+            .into_boxed();
+        if let Some(m) = municipality.clone() {
+            q = q.filter(network_members::municipality_id.eq(m));
+        }
+        q
+    };
+    if format != Format::Json {
+        drop(conn);
+        return exports
+            .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
+                let rows = filtered()
+                    .select(MemberRow::as_select())
+                    .order((network_members::name.asc(), network_members::id.asc()))
+                    .load_stream::<MemberRow>(&mut conn)
+                    .await?;
+                sink.drain(rows, |row| Member::for_caller(row, &caller))
+                    .await
+            })
+            .await;
+    }
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let rows: Vec<MemberRow> = filtered()
+        .select(MemberRow::as_select())
+        .order((network_members::name.asc(), network_members::id.asc()))
+        .limit(i64::from(paging.limit))
+        .offset(paging.offset())
+        .load(&mut conn)
+        .await?;
+    let items: Vec<Member> = rows
+        .into_iter()
+        .map(|r| Member::for_caller(r, &caller))
+        .collect();
+    let page = MemberPage {
+        meta: paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get a network member
+#[utoipa::path(
+    operation_id = "getNetworkMember",
+    tag = "Networks",
+    params(("id" = Uuid, Path, description = "The network's id"), ("memberId" = Uuid, Path, description = "The member's id")),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The member", body = Member,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/networks/{id}/members/{memberId}")]
+pub async fn get_member(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (network, id) = member_path(&path)?;
+    let mut conn = db.conn().await?;
+    let row = find_member(&mut conn, network, id, false).await?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &Member::for_caller(row, &caller), Some(etag))
+}
+
+fn respond_member(status: StatusCode, m: &Member) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(m.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((
+            header::LOCATION,
+            format!("/v1/networks/{}/members/{}", m.network_id, m.id),
+        ));
+    }
+    res.json(m)
+}
+
+/// Add a member to a network
+///
+/// A client bound to a municipality adds members of that municipality only.
+#[utoipa::path(
+    operation_id = "createNetworkMember",
+    tag = "Networks",
+    params(("id" = Uuid, Path, description = "The network's id")),
+    request_body = NewMember,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 201, description = "The new member", body = Member,
+            headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/networks/{id}/members")]
+pub async fn create_member(
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<NewMember>,
+) -> Result<HttpResponse, ApiError> {
+    let network = uuid_param("id", &path)?;
+    let values = MemberValues::from(body.0);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    let member = conn
+        .transaction(async |conn| {
+            find_network(conn, network, true).await?;
+            let row = values.insert(conn, network).await?;
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "member",
+                &row.id.to_string(),
+                None,
+                redacted(&row),
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(respond_member(
+        StatusCode::CREATED,
+        &Member::for_caller(member, &caller),
+    ))
+}
+
+/// Change a network member
+///
+/// JSON Merge Patch (RFC 7396); requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateNetworkMember",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("memberId" = Uuid, Path, description = "The member's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The changed member", body = Member,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/networks/{id}/members/{memberId}")]
+pub async fn update_member(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+    body: Json<MemberPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let (network, id) = member_path(&path)?;
+    let expected = if_match(&req)?;
+    let p = body.0;
+    if matches!(p.name, Some(None)) {
+        return Err(ApiError::invalid("name", "must not be null"));
+    }
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let member = conn
+        .transaction(async |conn| {
+            let before = find_member(conn, network, id, true).await?;
+            caller.may_write_for(before.municipality_id.as_deref())?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let values = MemberValues {
+                name: p
+                    .name
+                    .flatten()
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_else(|| before.name.clone()),
+                email: p
+                    .email
+                    .map(|e| e.map(|e| e.trim().to_owned()))
+                    .unwrap_or_else(|| before.email.clone()),
+                phone: p.phone.unwrap_or_else(|| before.phone.clone()),
+                title: p.title.unwrap_or_else(|| before.title.clone()),
+                municipality_id: p
+                    .municipality_id
+                    .unwrap_or_else(|| before.municipality_id.clone()),
+                external_system: p
+                    .external_system
+                    .unwrap_or_else(|| before.external_system.clone()),
+                external_id: p.external_id.unwrap_or_else(|| before.external_id.clone()),
+            };
+            caller.may_write_for(values.municipality_id.as_deref())?;
+            values.validate(conn).await?;
+            let after = values.update(conn, id).await?;
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "member",
+                    &id.to_string(),
+                    redacted(&before),
+                    redacted(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond_member(
+        StatusCode::OK,
+        &Member::for_caller(member, &caller),
+    ))
+}
+
+/// Remove a network member
+///
+/// Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "deleteNetworkMember",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("memberId" = Uuid, Path, description = "The member's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 204, description = "Erased"),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/networks/{id}/members/{memberId}")]
+pub async fn delete_member(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (network, id) = member_path(&path)?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let before = find_member(conn, network, id, true).await?;
+        caller.may_write_for(before.municipality_id.as_deref())?;
+        if expected.is_some_and(|v| v != before.version) {
+            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+        }
+        diesel::delete(network_members::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "member",
+            &id.to_string(),
+            redacted(&before),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A request to erase a person from every network.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"email": "anna.lindqvist@example.se"}))]
+pub struct ErasureRequest {
+    /// The person's e-mail address (compared case-insensitively).
+    #[schema(max_length = 254)]
+    pub email: String,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"erased": 3}))]
+pub struct ErasureResult {
+    /// How many memberships were erased.
+    pub erased: usize,
+}
+
+/// Erase a person from every network
+///
+/// GDPR erasure: deletes every membership with this e-mail address, for good. The audit log
+/// records that memberships were erased, not whose.
+#[utoipa::path(
+    operation_id = "eraseMember",
+    tag = "Networks",
+    request_body = ErasureRequest,
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 200, description = "The number of memberships erased", body = ErasureResult),
+        AuthErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/members/erasure")]
+pub async fn erase_member(
+    caller: Caller,
+    db: Db,
+    body: Json<ErasureRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let email = body.0.email.trim().to_lowercase();
+    if email.is_empty() || email.chars().count() > 254 {
+        return Err(ApiError::invalid("email", "must be an e-mail address"));
+    }
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let erased = conn
+        .transaction(async |conn| {
+            let rows: Vec<MemberRow> = diesel::delete(
+                network_members::table.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+                        .bind::<diesel::sql_types::Text, _>(&email),
+                ),
+            )
+            .returning(MemberRow::as_returning())
+            .get_results(conn)
+            .await?;
+            for row in &rows {
+                audit::record(
+                    conn,
+                    &actor,
+                    "erase",
+                    "member",
+                    &row.id.to_string(),
+                    redacted(row),
+                    None,
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(rows.len())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ErasureResult { erased }))
+}
+
+/// Create or replace a network by its external reference
+///
+/// For systems that push their own records: the network whose `externalSystem`/`externalId`
+/// are the path's is replaced by the body (or created, 201). Repeating the same push changes
+/// nothing: no new version, no audit entry, no change-feed entry. `If-Match` is optional: send it
+/// to replace only the version you read.
+#[utoipa::path(
+    operation_id = "upsertNetworkByExternalId",
+    tag = "Networks",
+    params(
+        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-intranet"),
+        ("externalId" = String, Path, description = "The record's id in that system", example = "N-17"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewNetwork,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Network,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Network,
+            headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/networks/by-external-id/{system}/{externalId}")]
+pub async fn upsert_network(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+    body: Json<NewNetwork>,
+) -> Result<HttpResponse, ApiError> {
+    let (system, external_id) = path.into_inner();
+    let mut new = body.0;
+    checks::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = NetworkValues::from_new(new);
+    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let existing: Option<NetworkRow> = networks::table
+                    .filter(networks::external_system.eq(&system))
+                    .filter(networks::external_id.eq(&external_id))
+                    .select(NetworkRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let row = values.insert(conn).await?;
+                    let n = Network::from(row);
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "network",
+                        &n.id.to_string(),
+                        None,
+                        json_of(&n),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, n));
+                };
+                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (Network::from(before), Network::from(after));
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "network",
+                        &after.id.to_string(),
+                        json_of(&before),
+                        json_of(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, n)) => return Ok(respond_network(status, &n)),
+            // Two first pushes at once: the loser retries as an update.
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}
+
+/// Create or replace a network member by its external reference
+///
+/// For systems that push their own records (for example an intranet's staff directory): the
+/// member of this network whose `externalSystem`/`externalId` are the path's is replaced by the
+/// body (or created, 201). Repeating the same push changes nothing. `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertNetworkMemberByExternalId",
+    tag = "Networks",
+    params(
+        ("id" = Uuid, Path, description = "The network's id"),
+        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-hr"),
+        ("externalId" = String, Path, description = "The person's id in that system", example = "E-4411"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewMember,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = Member,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = Member,
+            headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/networks/{id}/members/by-external-id/{system}/{externalId}")]
+pub async fn upsert_member(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String, String)>,
+    body: Json<NewMember>,
+) -> Result<HttpResponse, ApiError> {
+    let (network, system, external_id) = path.into_inner();
+    let network = uuid_param("id", &network)?;
+    let mut new = body.0;
+    checks::external_ref_matches_path(
+        &mut new.external_system,
+        &mut new.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = MemberValues::from(new);
+    caller.may_write_for(values.municipality_id.as_deref())?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    values.validate(&mut conn).await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                find_network(conn, network, false).await?;
+                let existing: Option<MemberRow> = network_members::table
+                    .filter(network_members::network_id.eq(network))
+                    .filter(network_members::external_system.eq(&system))
+                    .filter(network_members::external_id.eq(&external_id))
+                    .select(MemberRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    let row = values.insert(conn, network).await?;
+                    audit::record(
+                        conn,
+                        &actor,
+                        "create",
+                        "member",
+                        &row.id.to_string(),
+                        None,
+                        redacted(&row),
+                    )
+                    .await?;
+                    return Ok((StatusCode::CREATED, row));
+                };
+                caller.may_write_for(before.municipality_id.as_deref())?;
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                let after = values.update(conn, before.id).await?;
+                if after.version != before.version {
+                    audit::record(
+                        conn,
+                        &actor,
+                        "update",
+                        "member",
+                        &after.id.to_string(),
+                        redacted(&before),
+                        redacted(&after),
+                    )
+                    .await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, row)) => {
+                return Ok(respond_member(status, &Member::for_caller(row, &caller)));
+            }
+            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}

@@ -1,0 +1,716 @@
+//! The yearly operational plans (verksamhetsplaner) and their three challenges with one goal
+//! statement each (målsättningar).
+
+use std::collections::HashMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
+};
+use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
+use crate::integration::audit::{self, Actor};
+use crate::page_type;
+use crate::store::checks;
+use crate::store::db::{Db, PgConn};
+use crate::store::schema::{plan_goals, plans};
+
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 2100;
+
+/// The plan's three challenges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Challenge {
+    /// Kärnutmaningen: equal, good quality in the municipalities' services.
+    Core,
+    /// Fokusutmaningen: the year's focus (2022: competence supply, kompetensförsörjning).
+    Focus,
+    /// Den interna utmaningen: the association's own ways of working.
+    Internal,
+}
+
+impl Challenge {
+    pub const ALL: [Challenge; 3] = [Challenge::Core, Challenge::Focus, Challenge::Internal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Challenge::Core => "core",
+            Challenge::Focus => "focus",
+            Challenge::Internal => "internal",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = plans, check_for_backend(diesel::pg::Pg))]
+struct PlanRow {
+    year: i32,
+    title: String,
+    vision: String,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = plan_goals, check_for_backend(diesel::pg::Pg))]
+struct GoalRow {
+    year: i32,
+    challenge: String,
+    name: String,
+    theme: Option<String>,
+    statement: String,
+}
+
+/// One of the plan's challenges with its goal statement.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "challenge": "focus", "name": "Fokusutmaningen", "theme": "Kompetensförsörjning",
+    "statement": "Efter 2022 kommer kommunerna uppleva att möjligheten att tillvarata befintlig kompetens och utveckla nödvändig ny kunskap har stärkts."
+}))]
+pub struct Goal {
+    pub challenge: Challenge,
+    /// The challenge's name in the plan, e.g. `Fokusutmaningen`.
+    pub name: String,
+    /// The challenge's theme that year, if it has one (e.g. `Kompetensförsörjning`).
+    pub theme: Option<String>,
+    /// The goal statement (målsättning) the networks judge at the end of the year.
+    pub statement: String,
+}
+
+/// A year's operational plan (verksamhetsplan).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "year": 2022, "title": "Verksamhetsplan 2022", "vision": "Tillsammans för välfärd och utveckling",
+    "goals": [
+        {"challenge": "core", "name": "Kärnutmaningen", "theme": null, "statement": "Efter 2022 kommer länets kommuner att uppleva att de fått stöd för att ta ytterligare steg mot verksamheter som håller en likställd och god kvalitet."},
+        {"challenge": "focus", "name": "Fokusutmaningen", "theme": "Kompetensförsörjning", "statement": "Efter 2022 kommer kommunerna uppleva att möjligheten att tillvarata befintlig kompetens och utveckla nödvändig ny kunskap har stärkts."},
+        {"challenge": "internal", "name": "Den interna utmaningen", "theme": null, "statement": "Efter 2022 kommer kommunerna att uppleva att de får stöd av medarbetare som har bred kompetens, och att Kommunförbundets medarbetare ”krokar arm” med varandra när det gynnar kommunerna."}
+    ],
+    "version": 1, "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct Plan {
+    /// The plan's year; it identifies the plan.
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    pub title: String,
+    /// The association's vision as stated in the plan.
+    pub vision: String,
+    /// The challenges in the order core, focus, internal.
+    pub goals: Vec<Goal>,
+    /// Increases on every change of the plan or its goals; the `ETag` is derived from it.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+page_type!(PlanPage, Plan, "A page of plans.");
+
+fn assemble(rows: Vec<PlanRow>, goals: Vec<GoalRow>) -> Vec<Plan> {
+    let mut by_year: HashMap<i32, Vec<Goal>> = HashMap::new();
+    for g in goals {
+        let Some(challenge) = Challenge::parse(&g.challenge) else {
+            continue;
+        };
+        by_year.entry(g.year).or_default().push(Goal {
+            challenge,
+            name: g.name,
+            theme: g.theme,
+            statement: g.statement,
+        });
+    }
+    rows.into_iter()
+        .map(|r| {
+            let mut goals = by_year.remove(&r.year).unwrap_or_default();
+            goals.sort_by_key(|g| g.challenge as u8);
+            Plan {
+                year: r.year,
+                title: r.title,
+                vision: r.vision,
+                goals,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanSort {
+    Year,
+    UpdatedAt,
+}
+
+impl SortField for PlanSort {
+    const ALL: &'static [(&'static str, Self)] =
+        &[("year", Self::Year), ("updatedAt", Self::UpdatedAt)];
+}
+
+/// Filters, sorting and paging of the plan list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PlanListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Comma-separated sort keys, `-` for descending: `year`, `updatedAt`.
+    #[param(default = "-year", example = "-year")]
+    pub sort: Option<String>,
+    /// Only the plan of this year.
+    #[param(minimum = 2000, maximum = 2100, example = 2022)]
+    pub year: Option<i32>,
+    /// Only plans from this year on.
+    #[param(minimum = 2000, maximum = 2100, example = 2020)]
+    pub from_year: Option<i32>,
+    /// Only plans up to and including this year.
+    #[param(minimum = 2000, maximum = 2100, example = 2025)]
+    pub to_year: Option<i32>,
+    /// Full-text search with Swedish stemming in the title, vision and goal statements
+    /// (`kompetensförsörjningen` finds `Kompetensförsörjning`).
+    #[param(max_length = 200, example = "kompetensförsörjningen")]
+    pub q: Option<String>,
+}
+
+struct ListFilter {
+    paging: Paging,
+    sort: Vec<SortKey<PlanSort>>,
+    year: Option<i32>,
+    from_year: Option<i32>,
+    to_year: Option<i32>,
+    q: Option<String>,
+}
+
+fn check_year(v: &mut Violations, field: &str, year: Option<i32>) {
+    if let Some(y) = year {
+        if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
+            v.push(field, format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+        }
+    }
+}
+
+impl PlanListParams {
+    fn validate(self) -> Result<ListFilter, ApiError> {
+        let mut v = Violations::default();
+        let paging = v.check(list::paging(self.limit, self.page));
+        let sort = v.check(list::sort(
+            self.sort.as_deref(),
+            &[SortKey {
+                field: PlanSort::Year,
+                descending: true,
+            }],
+        ));
+        let q = v.check(list::search_text(self.q));
+        check_year(&mut v, "year", self.year);
+        check_year(&mut v, "fromYear", self.from_year);
+        check_year(&mut v, "toYear", self.to_year);
+        if let (Some(from), Some(to)) = (self.from_year, self.to_year) {
+            if from > to {
+                v.push("toYear", "must not be before fromYear");
+            }
+        }
+        v.finish()?;
+        match (paging, sort, q) {
+            (Some(paging), Some(sort), Some(q)) => Ok(ListFilter {
+                paging,
+                sort,
+                year: self.year,
+                from_year: self.from_year,
+                to_year: self.to_year,
+                q,
+            }),
+            _ => Err(ApiError::internal(anyhow::anyhow!("unreachable: checked"))),
+        }
+    }
+}
+
+async fn goals_of(conn: &mut AsyncPgConnection, years: &[i32]) -> QueryResult<Vec<GoalRow>> {
+    plan_goals::table
+        .filter(plan_goals::year.eq_any(years))
+        .select(GoalRow::as_select())
+        .load(conn)
+        .await
+}
+
+async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Plan>, i64)> {
+    let filtered = || {
+        let mut q = plans::table.into_boxed();
+        if let Some(y) = f.year {
+            q = q.filter(plans::year.eq(y));
+        }
+        if let Some(y) = f.from_year {
+            q = q.filter(plans::year.ge(y));
+        }
+        if let Some(y) = f.to_year {
+            q = q.filter(plans::year.le(y));
+        }
+        if let Some(text) = &f.q {
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(to_tsvector('swedish', title || ' ' || vision) @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text.clone())
+                .sql(") OR EXISTS (SELECT 1 FROM plan_goals g WHERE g.year = plans.year AND \
+                      to_tsvector('swedish', g.name || ' ' || coalesce(g.theme, '') || ' ' || g.statement) \
+                      @@ websearch_to_tsquery('swedish', ")
+                .bind::<diesel::sql_types::Text, _>(text.clone())
+                .sql(")))"),
+            );
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let mut query = filtered().select(PlanRow::as_select());
+    for key in &f.sort {
+        query = match (key.field, key.descending) {
+            (PlanSort::Year, false) => query.then_order_by(plans::year.asc()),
+            (PlanSort::Year, true) => query.then_order_by(plans::year.desc()),
+            (PlanSort::UpdatedAt, false) => query.then_order_by(plans::updated_at.asc()),
+            (PlanSort::UpdatedAt, true) => query.then_order_by(plans::updated_at.desc()),
+        };
+    }
+    let rows = query
+        .then_order_by(plans::year.asc())
+        .limit(i64::from(f.paging.limit))
+        .offset(f.paging.offset())
+        .load(conn)
+        .await?;
+    let years: Vec<i32> = rows.iter().map(|r| r.year).collect();
+    let goals = goals_of(conn, &years).await?;
+    Ok((assemble(rows, goals), total))
+}
+
+/// The plan of `year`, if there is one.
+pub async fn find(conn: &mut AsyncPgConnection, year: i32) -> QueryResult<Option<Plan>> {
+    let Some(row) = plans::table
+        .find(year)
+        .select(PlanRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let goals = goals_of(conn, &[year]).await?;
+    Ok(assemble(vec![row], goals).pop())
+}
+
+/// List the yearly plans
+///
+/// The operational plans with their three challenges and goal statements, newest first unless
+/// `sort` says otherwise.
+#[utoipa::path(
+    operation_id = "listPlans",
+    tag = "Plans",
+    security(("clientCredentials" = ["read"])),
+    params(PlanListParams),
+    responses(
+        (status = 200, description = "A page of plans", body = PlanPage,
+            headers(("ETag" = String, description = "Strong entity tag of this page"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        CommonErrors,
+    ),
+)]
+#[get("/plans")]
+pub async fn list_plans(
+    req: HttpRequest,
+    db: Db,
+    params: Query<PlanListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = params.0.validate()?;
+    let mut conn = db.conn().await?;
+    let (items, total) = list(&mut conn, &filter).await?;
+    let page = PlanPage {
+        meta: filter.paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// Get a year's plan
+///
+/// The plan of one year with its three challenges and goal statements.
+#[utoipa::path(
+    operation_id = "getPlan",
+    tag = "Plans",
+    security(("clientCredentials" = ["read"])),
+    params(
+        ("year" = i32, Path, description = "The plan's year", example = 2022, minimum = 2000, maximum = 2100),
+    ),
+    responses(
+        (status = 200, description = "The plan", body = Plan,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        NotFound,
+        AuthErrors,
+        CommonErrors,
+    ),
+)]
+#[get("/plans/{year}")]
+pub async fn get_plan(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    let year = raw
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "year",
+                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+            )
+        })?;
+    let mut conn = db.conn().await?;
+    let plan = find(&mut conn, year)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+    let etag = version_etag(plan.version);
+    conditional_json(&req, &plan, Some(etag))
+}
+
+/// A goal of a new plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewGoal {
+    pub challenge: Challenge,
+    /// The challenge's name, e.g. `Fokusutmaningen`.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 200)]
+    pub theme: Option<String>,
+    #[schema(min_length = 1, max_length = 2000)]
+    pub statement: String,
+}
+
+/// A new yearly plan with its three goals.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "year": 2023, "title": "Verksamhetsplan 2023", "vision": "Tillsammans för välfärd och utveckling",
+    "goals": [
+        {"challenge": "core", "name": "Kärnutmaningen", "statement": "Efter 2023 kommer länets kommuner att …"},
+        {"challenge": "focus", "name": "Fokusutmaningen", "theme": "Kompetensförsörjning", "statement": "Efter 2023 kommer kommunerna …"},
+        {"challenge": "internal", "name": "Den interna utmaningen", "statement": "Efter 2023 kommer kommunerna …"}
+    ]
+}))]
+pub struct NewPlan {
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub vision: String,
+    /// Exactly one goal per challenge: core, focus and internal.
+    #[schema(min_items = 3, max_items = 3)]
+    pub goals: Vec<NewGoal>,
+}
+
+/// Changes to a goal: members left out are unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GoalPatch {
+    pub challenge: Challenge,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub theme: Option<Option<String>>,
+    #[schema(max_length = 2000)]
+    pub statement: Option<String>,
+}
+
+/// Changes to a plan (JSON Merge Patch for title and vision; goals are matched by challenge).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"goals": [{"challenge": "focus", "statement": "Efter 2022 kommer kommunerna uppleva att …"}]}))]
+pub struct PlanPatch {
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    #[schema(max_length = 1000)]
+    pub vision: Option<String>,
+    #[serde(default)]
+    pub goals: Vec<GoalPatch>,
+}
+
+fn plan_json(p: &Plan) -> Option<serde_json::Value> {
+    serde_json::to_value(p).ok()
+}
+
+fn respond_plan(status: StatusCode, plan: &Plan) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(plan.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/v1/plans/{}", plan.year)));
+    }
+    res.json(plan)
+}
+
+/// Create a year's plan
+///
+/// A plan has exactly three goals, one per challenge (`core`, `focus`, `internal`).
+#[utoipa::path(
+    operation_id = "createPlan",
+    tag = "Plans",
+    request_body = NewPlan,
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 201, description = "The new plan", body = Plan,
+            headers(("Location" = String, description = "The plan's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/plans")]
+pub async fn create_plan(
+    caller: Caller,
+    db: Db,
+    body: Json<NewPlan>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let new = body.0;
+    let mut v = Violations::default();
+    check_year(&mut v, "year", Some(new.year));
+    checks::required_text(&mut v, "title", &new.title, 200);
+    checks::optional_text(&mut v, "vision", Some(&new.vision), 1000);
+    for challenge in Challenge::ALL {
+        let count = new
+            .goals
+            .iter()
+            .filter(|g| g.challenge == challenge)
+            .count();
+        if count != 1 {
+            v.push(
+                "goals",
+                format!("must have exactly one {} goal", challenge.as_str()),
+            );
+        }
+    }
+    for (i, g) in new.goals.iter().enumerate() {
+        checks::required_text(&mut v, &format!("goals[{i}].name"), &g.name, 200);
+        checks::optional_text(
+            &mut v,
+            &format!("goals[{i}].theme"),
+            g.theme.as_deref(),
+            200,
+        );
+        checks::required_text(&mut v, &format!("goals[{i}].statement"), &g.statement, 2000);
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let plan = conn
+        .transaction(async |conn| {
+            diesel::insert_into(plans::table)
+                .values((
+                    plans::year.eq(new.year),
+                    plans::title.eq(new.title.trim()),
+                    plans::vision.eq(&new.vision),
+                ))
+                .execute(conn)
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => ApiError::Conflict(format!("There is already a plan for {}", new.year)),
+                    other => other.into(),
+                })?;
+            for g in &new.goals {
+                diesel::insert_into(plan_goals::table)
+                    .values((
+                        plan_goals::year.eq(new.year),
+                        plan_goals::challenge.eq(g.challenge.as_str()),
+                        plan_goals::name.eq(g.name.trim()),
+                        plan_goals::theme.eq(&g.theme),
+                        plan_goals::statement.eq(g.statement.trim()),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            let plan = find(conn, new.year)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the new plan vanished")))?;
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "plan",
+                &plan.year.to_string(),
+                None,
+                plan_json(&plan),
+            )
+            .await?;
+            Ok::<_, ApiError>(plan)
+        })
+        .await?;
+    Ok(respond_plan(StatusCode::CREATED, &plan))
+}
+
+/// Change a year's plan or its goals
+///
+/// Title and vision as in JSON Merge Patch; `goals` lists goals to change, each identified by its
+/// `challenge`. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updatePlan",
+    tag = "Plans",
+    params(
+        ("year" = i32, Path, description = "The plan's year", example = 2022),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = PlanPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["admin"])),
+    responses(
+        (status = 200, description = "The changed plan", body = Plan,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/plans/{year}")]
+pub async fn update_plan(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<PlanPatch>,
+) -> Result<HttpResponse, ApiError> {
+    caller.may_write_for_association()?;
+    let year = parse_year(&path)?;
+    let expected = if_match(&req)?;
+    let patch = body.0;
+    let mut v = Violations::default();
+    if let Some(t) = &patch.title {
+        checks::required_text(&mut v, "title", t, 200);
+    }
+    checks::optional_text(&mut v, "vision", patch.vision.as_deref(), 1000);
+    for (i, g) in patch.goals.iter().enumerate() {
+        if let Some(n) = &g.name {
+            checks::required_text(&mut v, &format!("goals[{i}].name"), n, 200);
+        }
+        if let Some(Some(t)) = &g.theme {
+            checks::optional_text(&mut v, &format!("goals[{i}].theme"), Some(t), 200);
+        }
+        if let Some(s) = &g.statement {
+            checks::required_text(&mut v, &format!("goals[{i}].statement"), s, 2000);
+        }
+        if patch.goals[..i].iter().any(|o| o.challenge == g.challenge) {
+            v.push(format!("goals[{i}].challenge"), "is listed twice");
+        }
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let plan = conn
+        .transaction(async |conn| {
+            let version: i64 = plans::table
+                .find(year)
+                .select(plans::version)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+            if expected.is_some_and(|v| v != version) {
+                return Err(ApiError::PreconditionFailed(version_etag(version)));
+            }
+            let before = find(conn, year)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+            diesel::update(plans::table.find(year))
+                .set((
+                    plans::title.eq(patch
+                        .title
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&before.title)),
+                    plans::vision.eq(patch.vision.as_deref().unwrap_or(&before.vision)),
+                ))
+                .execute(conn)
+                .await?;
+            for g in &patch.goals {
+                let Some(current) = before.goals.iter().find(|c| c.challenge == g.challenge) else {
+                    return Err(ApiError::invalid(
+                        "goals",
+                        format!("the plan has no {} goal", g.challenge.as_str()),
+                    ));
+                };
+                diesel::update(
+                    plan_goals::table
+                        .filter(plan_goals::year.eq(year))
+                        .filter(plan_goals::challenge.eq(g.challenge.as_str())),
+                )
+                .set((
+                    plan_goals::name.eq(g.name.as_deref().map(str::trim).unwrap_or(&current.name)),
+                    plan_goals::theme.eq(g.theme.clone().unwrap_or_else(|| current.theme.clone())),
+                    plan_goals::statement.eq(g
+                        .statement
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&current.statement)),
+                ))
+                .execute(conn)
+                .await?;
+            }
+            let after = find(conn, year)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the plan vanished")))?;
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "plan",
+                    &year.to_string(),
+                    plan_json(&before),
+                    plan_json(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond_plan(StatusCode::OK, &plan))
+}
+
+fn parse_year(raw: &str) -> Result<i32, ApiError> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "year",
+                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+            )
+        })
+}

@@ -1,0 +1,872 @@
+//! Progress reports (återrapportering): each running assignment reports per tertial (1: Jan–Apr,
+//! 2: May–Aug, 3: Sep–Dec) its progress, money spent, budget forecast and any deviation, so that
+//! deviations are caught early. One report per assignment, year and tertial.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::error::responses::{
+    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
+    WriteErrors,
+};
+use crate::http::list;
+use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
+use crate::integration::audit::{self, Actor};
+use crate::integration::export::{self, Exporter, Format};
+use crate::page_type;
+use crate::resources::assignments::{self, AssignmentStatus};
+use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
+use crate::store::checks::{self, uuid_param};
+use crate::store::db::Db;
+use crate::store::schema::progress_reports;
+use crate::text_enum;
+
+text_enum! {
+    /// How far the assignment deviates from its plan.
+    Deviation {
+        None = "none",
+        Minor = "minor",
+        Major = "major",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = progress_reports, check_for_backend(diesel::pg::Pg))]
+struct ReportRow {
+    id: Uuid,
+    assignment_id: Uuid,
+    year: i32,
+    tertial: i16,
+    summary: String,
+    spent_sek: i64,
+    forecast_sek: i64,
+    deviation: Deviation,
+    deviation_note: Option<String>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// An assignment's report for one tertial.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "assignmentId": "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
+    "year": 2022, "tertial": 2, "summary": "Rekrytering av samordnare klar; första utbildningen genomförd.",
+    "spentSek": 820000, "forecastSek": 2500000, "deviation": "minor",
+    "deviationNote": "Utbildningen försenad en månad på grund av sjukdom.",
+    "externalSystem": null, "externalId": null, "version": 1,
+    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z"
+}))]
+pub struct ProgressReport {
+    pub id: Uuid,
+    pub assignment_id: Uuid,
+    pub year: i32,
+    /// 1 (January–April), 2 (May–August) or 3 (September–December).
+    #[schema(minimum = 1, maximum = 3)]
+    pub tertial: i16,
+    /// What has been done.
+    pub summary: String,
+    /// Spent so far, whole SEK.
+    pub spent_sek: i64,
+    /// Expected total cost, whole SEK.
+    pub forecast_sek: i64,
+    pub deviation: Deviation,
+    /// Required unless `deviation` is `none`.
+    pub deviation_note: Option<String>,
+    pub external_system: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ReportRow> for ProgressReport {
+    fn from(r: ReportRow) -> Self {
+        Self {
+            id: r.id,
+            assignment_id: r.assignment_id,
+            year: r.year,
+            tertial: r.tertial,
+            summary: r.summary,
+            spent_sek: r.spent_sek,
+            forecast_sek: r.forecast_sek,
+            deviation: r.deviation,
+            deviation_note: r.deviation_note,
+            external_system: r.external_system,
+            external_id: r.external_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+page_type!(
+    ProgressReportPage,
+    ProgressReport,
+    "A page of progress reports."
+);
+
+/// A new progress report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({
+    "year": 2022, "tertial": 2, "summary": "Rekrytering av samordnare klar.", "spentSek": 820000,
+    "forecastSek": 2500000, "deviation": "minor", "deviationNote": "Utbildningen försenad en månad."
+}))]
+pub struct NewProgressReport {
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    #[schema(minimum = 1, maximum = 3)]
+    pub tertial: i16,
+    #[schema(min_length = 1, max_length = 10000)]
+    pub summary: String,
+    #[schema(minimum = 0)]
+    pub spent_sek: i64,
+    #[schema(minimum = 0)]
+    pub forecast_sek: i64,
+    pub deviation: Deviation,
+    #[schema(max_length = 4000)]
+    pub deviation_note: Option<String>,
+    #[schema(max_length = 100)]
+    pub external_system: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to a report (JSON Merge Patch, RFC 7396). Year and tertial identify the report and
+/// do not change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"deviation": "none", "deviationNote": null}))]
+pub struct ProgressReportPatch {
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub spent_sek: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub forecast_sek: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<Deviation>)]
+    pub deviation: Option<Option<Deviation>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub deviation_note: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub external_system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "merge_member")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub external_id: Option<Option<String>>,
+}
+
+impl From<&NewProgressReport> for Values {
+    fn from(n: &NewProgressReport) -> Self {
+        Self {
+            summary: n.summary.clone(),
+            spent_sek: n.spent_sek,
+            forecast_sek: n.forecast_sek,
+            deviation: n.deviation,
+            deviation_note: n.deviation_note.clone(),
+            external_system: n.external_system.clone(),
+            external_id: n.external_id.clone(),
+        }
+    }
+}
+
+struct Values {
+    summary: String,
+    spent_sek: i64,
+    forecast_sek: i64,
+    deviation: Deviation,
+    deviation_note: Option<String>,
+    external_system: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Values {
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        assignment: Uuid,
+        year: i32,
+        tertial: i16,
+    ) -> Result<ReportRow, ApiError> {
+        diesel::insert_into(progress_reports::table)
+            .values((
+                progress_reports::id.eq(Uuid::new_v4()),
+                progress_reports::assignment_id.eq(assignment),
+                progress_reports::year.eq(year),
+                progress_reports::tertial.eq(tertial),
+                progress_reports::summary.eq(&self.summary),
+                progress_reports::spent_sek.eq(self.spent_sek),
+                progress_reports::forecast_sek.eq(self.forecast_sek),
+                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation_note.eq(&self.deviation_note),
+                progress_reports::external_system.eq(&self.external_system),
+                progress_reports::external_id.eq(&self.external_id),
+            ))
+            .returning(ReportRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| report_conflict(e, year, tertial))
+    }
+
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<ReportRow, ApiError> {
+        diesel::update(progress_reports::table.find(id))
+            .set((
+                progress_reports::summary.eq(&self.summary),
+                progress_reports::spent_sek.eq(self.spent_sek),
+                progress_reports::forecast_sek.eq(self.forecast_sek),
+                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation_note.eq(&self.deviation_note),
+                progress_reports::external_system.eq(&self.external_system),
+                progress_reports::external_id.eq(&self.external_id),
+            ))
+            .returning(ReportRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| checks::conflict_on_unique(e, "progress report"))
+    }
+
+    fn check(&self, v: &mut Violations) {
+        checks::required_text(v, "summary", &self.summary, 10_000);
+        if self.spent_sek < 0 {
+            v.push("spentSek", "must not be negative");
+        }
+        if self.forecast_sek < 0 {
+            v.push("forecastSek", "must not be negative");
+        }
+        let has_note = self
+            .deviation_note
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty());
+        if self.deviation != Deviation::None && !has_note {
+            v.push(
+                "deviationNote",
+                "is required when deviation is minor or major",
+            );
+        }
+        checks::optional_text(v, "deviationNote", self.deviation_note.as_deref(), 4000);
+        checks::external_ref(
+            v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+    }
+}
+
+fn check_period(v: &mut Violations, year: i32, tertial: i16) {
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+    }
+    if !(1..=3).contains(&tertial) {
+        v.push("tertial", "must be 1, 2 or 3");
+    }
+}
+
+fn json_of(r: &ProgressReport) -> Option<serde_json::Value> {
+    serde_json::to_value(r).ok()
+}
+
+fn report_conflict(err: diesel::result::Error, year: i32, tertial: i16) -> ApiError {
+    match &err {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) if info.constraint_name() == Some("progress_reports_one_per_tertial") => {
+            ApiError::Conflict(format!(
+                "The assignment already has a report for tertial {tertial} of {year}; change that one instead"
+            ))
+        }
+        _ => checks::conflict_on_unique(err, "progress report"),
+    }
+}
+
+fn report_path(raw: &(String, String)) -> Result<(Uuid, Uuid), ApiError> {
+    let mut v = Violations::default();
+    let a = v.check(uuid_param("id", &raw.0));
+    let r = v.check(uuid_param("reportId", &raw.1));
+    v.finish()?;
+    match (a, r) {
+        (Some(a), Some(r)) => Ok((a, r)),
+        _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
+    }
+}
+
+async fn find(
+    conn: &mut AsyncPgConnection,
+    assignment: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<ReportRow, ApiError> {
+    let query = progress_reports::table
+        .filter(progress_reports::assignment_id.eq(assignment))
+        .filter(progress_reports::id.eq(id))
+        .select(ReportRow::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    row.ok_or_else(|| ApiError::not_found(format!("Report {id} of assignment {assignment}")))
+}
+
+/// Filters and paging of report lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ReportListParams {
+    /// Page size, 1–500.
+    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+    pub limit: Option<u32>,
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+    pub page: Option<u32>,
+    /// Only reports of this year.
+    #[param(minimum = 2000, maximum = 2100, example = 2022)]
+    pub year: Option<i32>,
+    /// Only reports of this tertial.
+    #[param(minimum = 1, maximum = 3, example = 2)]
+    pub tertial: Option<i16>,
+    /// Only reports with this deviation.
+    #[param(example = "major")]
+    pub deviation: Option<Deviation>,
+    /// Only reports of this assignment (for `/v1/progress-reports`).
+    pub assignment_id: Option<Uuid>,
+    /// Full-text search with Swedish stemming in summary and deviation note.
+    #[param(max_length = 200, example = "försenad")]
+    pub q: Option<String>,
+}
+
+async fn list(
+    req: HttpRequest,
+    exports: Exporter,
+    db: &Db,
+    assignment: Option<Uuid>,
+    p: ReportListParams,
+) -> Result<HttpResponse, ApiError> {
+    let format = export::negotiate(&req)?;
+    let mut v = Violations::default();
+    let paging = v.check(list::paging(p.limit, p.page));
+    let q = v.check(list::search_text(p.q)).flatten();
+    if let Some(y) = p.year {
+        if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
+            v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+        }
+    }
+    if p.tertial.is_some_and(|t| !(1..=3).contains(&t)) {
+        v.push("tertial", "must be 1, 2 or 3");
+    }
+    v.finish()?;
+    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let mut conn = db.conn().await?;
+    if let Some(a) = assignment {
+        assignments::find(&mut conn, a, false).await?;
+    }
+    let assignment = assignment.or(p.assignment_id);
+    let (year, tertial, deviation) = (p.year, p.tertial, p.deviation);
+    let filtered = move || {
+        let mut query = progress_reports::table.into_boxed();
+        if let Some(a) = assignment {
+            query = query.filter(progress_reports::assignment_id.eq(a));
+        }
+        if let Some(y) = year {
+            query = query.filter(progress_reports::year.eq(y));
+        }
+        if let Some(t) = tertial {
+            query = query.filter(progress_reports::tertial.eq(t));
+        }
+        if let Some(d) = deviation {
+            query = query.filter(progress_reports::deviation.eq(d.as_str()));
+        }
+        if let Some(text) = q.clone() {
+            query = query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "search @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text)
+                .sql(")"),
+            );
+        }
+        query
+    };
+    let ordered = (
+        progress_reports::year.desc(),
+        progress_reports::tertial.desc(),
+        progress_reports::assignment_id.asc(),
+        progress_reports::id.asc(),
+    );
+    if format != Format::Json {
+        drop(conn);
+        return exports
+            .respond::<ProgressReport, _, _>(
+                format,
+                "progress-reports",
+                db,
+                move |sink, mut conn| async move {
+                    let rows = filtered()
+                        .order(ordered)
+                        .select(ReportRow::as_select())
+                        .load_stream::<ReportRow>(&mut conn)
+                        .await?;
+                    sink.drain(rows, ProgressReport::from).await
+                },
+            )
+            .await;
+    }
+    let total: i64 = filtered().count().get_result(&mut conn).await?;
+    let rows: Vec<ReportRow> = filtered()
+        .order(ordered)
+        .select(ReportRow::as_select())
+        .limit(i64::from(paging.limit))
+        .offset(paging.offset())
+        .load(&mut conn)
+        .await?;
+    let items: Vec<ProgressReport> = rows.into_iter().map(Into::into).collect();
+    let page = ProgressReportPage {
+        meta: paging.meta(items.len(), total),
+        items,
+    };
+    conditional_json(&req, &page, None)
+}
+
+/// List an assignment's progress reports
+///
+/// Newest period first. `Accept: text/csv` or `application/x-ndjson` streams them all.
+#[utoipa::path(
+    operation_id = "listAssignmentReports",
+    tag = "Progress reports",
+    params(("id" = Uuid, Path, description = "The assignment's id"), ReportListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of reports",
+            content((ProgressReportPage = "application/json"), (String = "text/csv"), (ProgressReport = "application/x-ndjson"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/assignments/{id}/reports")]
+pub async fn list_assignment_reports(
+    req: HttpRequest,
+    exports: Exporter,
+    db: Db,
+    path: web::Path<String>,
+    params: Query<ReportListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid_param("id", &path)?;
+    list(req, exports, &db, Some(id), params.0).await
+}
+
+/// List progress reports of every assignment
+///
+/// For following up a period: filter by `year`, `tertial`, `deviation`.
+#[utoipa::path(
+    operation_id = "listProgressReports",
+    tag = "Progress reports",
+    params(ReportListParams),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "A page of reports",
+            content((ProgressReportPage = "application/json"), (String = "text/csv"), (ProgressReport = "application/x-ndjson"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotAcceptable,
+        TooManyOpen,
+        CommonErrors,
+    ),
+)]
+#[get("/progress-reports")]
+pub async fn list_progress_reports(
+    req: HttpRequest,
+    exports: Exporter,
+    db: Db,
+    params: Query<ReportListParams>,
+) -> Result<HttpResponse, ApiError> {
+    list(req, exports, &db, None, params.0).await
+}
+
+/// Get a progress report
+#[utoipa::path(
+    operation_id = "getAssignmentReport",
+    tag = "Progress reports",
+    params(("id" = Uuid, Path, description = "The assignment's id"), ("reportId" = Uuid, Path, description = "The report's id")),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The report", body = ProgressReport,
+            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        AuthErrors,
+        NotFound,
+        CommonErrors,
+    ),
+)]
+#[get("/assignments/{id}/reports/{reportId}")]
+pub async fn get_report(
+    req: HttpRequest,
+    db: Db,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (assignment, id) = report_path(&path)?;
+    let mut conn = db.conn().await?;
+    let row = find(&mut conn, assignment, id, false).await?;
+    let etag = version_etag(row.version);
+    conditional_json(&req, &ProgressReport::from(row), Some(etag))
+}
+
+fn respond(status: StatusCode, r: &ProgressReport) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(r.version)));
+    if status == StatusCode::CREATED {
+        res.insert_header((
+            header::LOCATION,
+            format!("/v1/assignments/{}/reports/{}", r.assignment_id, r.id),
+        ));
+    }
+    res.json(r)
+}
+
+/// Report progress for a tertial
+///
+/// One report per assignment, year and tertial (409 for a second one); not for assignments that
+/// are still `proposed` (409).
+#[utoipa::path(
+    operation_id = "createAssignmentReport",
+    tag = "Progress reports",
+    params(("id" = Uuid, Path, description = "The assignment's id")),
+    request_body = NewProgressReport,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 201, description = "The new report", body = ProgressReport,
+            headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[post("/assignments/{id}/reports")]
+pub async fn create_report(
+    caller: Caller,
+    db: Db,
+    path: web::Path<String>,
+    body: Json<NewProgressReport>,
+) -> Result<HttpResponse, ApiError> {
+    let assignment = uuid_param("id", &path)?;
+    let n = body.0;
+    let values = Values::from(&n);
+    let mut v = Violations::default();
+    check_period(&mut v, n.year, n.tertial);
+    values.check(&mut v);
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let report = conn
+        .transaction(async |conn| {
+            let owner = assignments::find(conn, assignment, false).await?;
+            caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
+            if owner.status == AssignmentStatus::Proposed {
+                return Err(ApiError::Conflict(
+                    "A proposed assignment does not report progress; move it to incoming first"
+                        .to_owned(),
+                ));
+            }
+            let row = values.insert(conn, assignment, n.year, n.tertial).await?;
+            let r = ProgressReport::from(row);
+            audit::record(
+                conn,
+                &actor,
+                "create",
+                "progress_report",
+                &r.id.to_string(),
+                None,
+                json_of(&r),
+            )
+            .await?;
+            Ok::<_, ApiError>(r)
+        })
+        .await?;
+    Ok(respond(StatusCode::CREATED, &report))
+}
+
+/// Change a progress report
+///
+/// JSON Merge Patch (RFC 7396); requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateAssignmentReport",
+    tag = "Progress reports",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("reportId" = Uuid, Path, description = "The report's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    request_body(content = ProgressReportPatch, content_type = "application/merge-patch+json"),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "The changed report", body = ProgressReport,
+            headers(("ETag" = String, description = "The new strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[patch("/assignments/{id}/reports/{reportId}")]
+pub async fn update_report(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+    body: Json<ProgressReportPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let (assignment, id) = report_path(&path)?;
+    let expected = if_match(&req)?;
+    let p = body.0;
+    let mut v = Violations::default();
+    for (field, is_null) in [
+        ("summary", matches!(p.summary, Some(None))),
+        ("spentSek", matches!(p.spent_sek, Some(None))),
+        ("forecastSek", matches!(p.forecast_sek, Some(None))),
+        ("deviation", matches!(p.deviation, Some(None))),
+    ] {
+        if is_null {
+            v.push(field, "must not be null");
+        }
+    }
+    v.finish()?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    let report = conn
+        .transaction(async |conn| {
+            let owner = assignments::find(conn, assignment, false).await?;
+            caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
+            let before = find(conn, assignment, id, true).await?;
+            if expected.is_some_and(|v| v != before.version) {
+                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+            }
+            let current = ProgressReport::from(before.clone());
+            let values = Values {
+                summary: p.summary.flatten().unwrap_or(current.summary),
+                spent_sek: p.spent_sek.flatten().unwrap_or(current.spent_sek),
+                forecast_sek: p.forecast_sek.flatten().unwrap_or(current.forecast_sek),
+                deviation: p.deviation.flatten().unwrap_or(current.deviation),
+                deviation_note: p.deviation_note.unwrap_or(current.deviation_note),
+                external_system: p.external_system.unwrap_or(current.external_system),
+                external_id: p.external_id.unwrap_or(current.external_id),
+            };
+            let mut v = Violations::default();
+            values.check(&mut v);
+            v.finish()?;
+            let after = values.update(conn, id).await?;
+            let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
+            if after.version != before.version {
+                audit::record(
+                    conn,
+                    &actor,
+                    "update",
+                    "progress_report",
+                    &id.to_string(),
+                    json_of(&before),
+                    json_of(&after),
+                )
+                .await?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &report))
+}
+
+/// Delete a progress report
+///
+/// Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "deleteAssignmentReport",
+    tag = "Progress reports",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("reportId" = Uuid, Path, description = "The report's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+    ),
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AuthErrors,
+        NotFound,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[delete("/assignments/{id}/reports/{reportId}")]
+pub async fn delete_report(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (assignment, id) = report_path(&path)?;
+    let expected = if_match(&req)?;
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    conn.transaction(async |conn| {
+        let owner = assignments::find(conn, assignment, false).await?;
+        caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
+        let before = find(conn, assignment, id, true).await?;
+        if expected.is_some_and(|v| v != before.version) {
+            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+        }
+        diesel::delete(progress_reports::table.find(id))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            &actor,
+            "delete",
+            "progress_report",
+            &id.to_string(),
+            json_of(&ProgressReport::from(before)),
+            None,
+        )
+        .await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create or replace a progress report by its external reference
+///
+/// For systems that push their own reports: the assignment's report whose
+/// `externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; year
+/// and tertial identify it and do not change). Repeating the same push changes nothing.
+/// `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "upsertAssignmentReportByExternalId",
+    tag = "Progress reports",
+    params(
+        ("id" = Uuid, Path, description = "The assignment's id"),
+        ("system" = String, Path, description = "The pushing system's name", example = "projektportalen"),
+        ("externalId" = String, Path, description = "The report's id in that system", example = "R-2022-2"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+    ),
+    request_body = NewProgressReport,
+    security(("clientCredentials" = ["write"])),
+    responses(
+        (status = 200, description = "Replaced (or unchanged)", body = ProgressReport,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 201, description = "Created", body = ProgressReport,
+            headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        AuthErrors,
+        NotFound,
+        Conflict,
+        PreconditionErrors,
+        WriteErrors,
+        CommonErrors,
+    ),
+)]
+#[put("/assignments/{id}/reports/by-external-id/{system}/{externalId}")]
+pub async fn upsert_report(
+    req: HttpRequest,
+    caller: Caller,
+    db: Db,
+    path: web::Path<(String, String, String)>,
+    body: Json<NewProgressReport>,
+) -> Result<HttpResponse, ApiError> {
+    let (assignment, system, external_id) = path.into_inner();
+    let assignment = uuid_param("id", &assignment)?;
+    let mut n = body.0;
+    checks::external_ref_matches_path(
+        &mut n.external_system,
+        &mut n.external_id,
+        &system,
+        &external_id,
+    )?;
+    let values = Values::from(&n);
+    let mut v = Violations::default();
+    check_period(&mut v, n.year, n.tertial);
+    values.check(&mut v);
+    v.finish()?;
+    let expected = match req.headers().get(header::IF_MATCH) {
+        Some(_) => if_match(&req)?,
+        None => None,
+    };
+    let actor = Actor::from(&caller);
+    let mut conn = db.conn().await?;
+    for attempt in 0..2 {
+        let result = conn
+            .transaction(async |conn| {
+                let owner = assignments::find(conn, assignment, false).await?;
+                caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
+                let existing: Option<ReportRow> = progress_reports::table
+                    .filter(progress_reports::assignment_id.eq(assignment))
+                    .filter(progress_reports::external_system.eq(&system))
+                    .filter(progress_reports::external_id.eq(&external_id))
+                    .select(ReportRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(before) = existing else {
+                    if expected.is_some() {
+                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
+                    }
+                    if owner.status == AssignmentStatus::Proposed {
+                        return Err(ApiError::Conflict(
+                            "A proposed assignment does not report progress; move it to incoming first".to_owned(),
+                        ));
+                    }
+                    let r = ProgressReport::from(values.insert(conn, assignment, n.year, n.tertial).await?);
+                    audit::record(conn, &actor, "create", "progress_report", &r.id.to_string(), None, json_of(&r)).await?;
+                    return Ok((StatusCode::CREATED, r));
+                };
+                if expected.is_some_and(|v| v != before.version) {
+                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
+                }
+                if (before.year, before.tertial) != (n.year, n.tertial) {
+                    return Err(ApiError::invalid("tertial", "a report's year and tertial do not change"));
+                }
+                let after = values.update(conn, before.id).await?;
+                let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
+                if after.version != before.version {
+                    audit::record(conn, &actor, "update", "progress_report", &after.id.to_string(), json_of(&before), json_of(&after)).await?;
+                }
+                Ok((StatusCode::OK, after))
+            })
+            .await;
+        match result {
+            Ok((status, r)) => return Ok(respond(status, &r)),
+            Err(ApiError::Conflict(detail))
+                if attempt == 0 && !detail.contains("proposed") && !detail.contains("tertial") =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Conflict(
+        "Concurrent pushes of the same record; retry".to_owned(),
+    ))
+}

@@ -1,0 +1,239 @@
+//! Validation shared by the domain resources: external references, municipality and area
+//! references, text lengths.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::error::Violations;
+use crate::store::schema::{areas, municipalities};
+
+/// Checks a required text: trimmed non-empty, at most `max` characters.
+pub fn required_text(v: &mut Violations, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        v.push(field, "must not be empty");
+    } else if value.chars().count() > max {
+        v.push(field, format!("must be at most {max} characters"));
+    }
+}
+
+/// Checks an optional text's length.
+pub fn optional_text(v: &mut Violations, field: &str, value: Option<&str>, max: usize) {
+    if let Some(value) = value {
+        if value.chars().count() > max {
+            v.push(field, format!("must be at most {max} characters"));
+        }
+    }
+}
+
+/// `externalSystem` and `externalId` come together.
+pub fn external_ref(v: &mut Violations, system: Option<&str>, id: Option<&str>) {
+    match (system, id) {
+        (Some(s), Some(i)) => {
+            if s.trim().is_empty() || s.chars().count() > 100 {
+                v.push("externalSystem", "must be 1 to 100 characters");
+            }
+            if i.trim().is_empty() || i.chars().count() > 200 {
+                v.push("externalId", "must be 1 to 200 characters");
+            }
+        }
+        (None, None) => {}
+        (Some(_), None) => v.push("externalId", "is required with externalSystem"),
+        (None, Some(_)) => v.push("externalSystem", "is required with externalId"),
+    }
+}
+
+/// For a push by external id: the body's external reference, if given, must be the path's; it
+/// is filled in from the path otherwise.
+pub fn external_ref_matches_path(
+    system: &mut Option<String>,
+    id: &mut Option<String>,
+    path_system: &str,
+    path_id: &str,
+) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    if system.as_deref().is_some_and(|s| s != path_system) {
+        v.push("externalSystem", "must match the path, or be left out");
+    }
+    if id.as_deref().is_some_and(|i| i != path_id) {
+        v.push("externalId", "must match the path, or be left out");
+    }
+    v.finish()?;
+    *system = Some(path_system.to_owned());
+    *id = Some(path_id.to_owned());
+    Ok(())
+}
+
+/// Kommunkoder: four digits each, no duplicates (existence is checked against the database).
+pub fn municipality_codes(v: &mut Violations, field: &str, ids: &[String]) {
+    for (i, id) in ids.iter().enumerate() {
+        if id.len() != 4 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            v.push(format!("{field}[{i}]"), "must be a four-digit kommunkod");
+        } else if ids[..i].contains(id) {
+            v.push(format!("{field}[{i}]"), "is listed twice");
+        }
+    }
+}
+
+/// Every kommunkod in `ids` names a member municipality.
+pub async fn municipalities_exist(
+    conn: &mut AsyncPgConnection,
+    field: &str,
+    ids: &[String],
+) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<String> = municipalities::table
+        .filter(municipalities::id.eq_any(ids))
+        .select(municipalities::id)
+        .load(conn)
+        .await?;
+    let mut v = Violations::default();
+    for (i, id) in ids.iter().enumerate() {
+        if !known.contains(id) {
+            let name = if ids.len() == 1 && !field.ends_with('s') {
+                field.to_owned()
+            } else {
+                format!("{field}[{i}]")
+            };
+            v.push(
+                name,
+                format!("no member municipality has the kommunkod {id}"),
+            );
+        }
+    }
+    v.finish()
+}
+
+/// `id` names a collaboration area.
+pub async fn area_exists(
+    conn: &mut AsyncPgConnection,
+    field: &str,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let known: bool = diesel::select(diesel::dsl::exists(areas::table.find(id)))
+        .get_result(conn)
+        .await?;
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(field, format!("no area has the id {id}")))
+    }
+}
+
+/// Maps a unique violation on the external reference to a 409.
+pub fn conflict_on_unique(err: diesel::result::Error, what: &str) -> ApiError {
+    match err {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => {
+            if info
+                .constraint_name()
+                .is_some_and(|c| c.contains("external"))
+            {
+                ApiError::Conflict(format!(
+                    "Another {what} already has this externalSystem and externalId"
+                ))
+            } else {
+                ApiError::Conflict(format!("The {what} conflicts with an existing one"))
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// Parses a UUID path parameter.
+pub fn uuid_param(field: &str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid(field, "must be a UUID"))
+}
+
+/// Declares a closed set of values stored as text: serde names, `as_str`, `parse` and `ALL`.
+/// The texts are the variants' names in snake_case (checked by a unit test of each use).
+#[macro_export]
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+        }
+
+        /// Read from a text column; a value this build does not know is an error, never a
+        /// default (the CHECK constraints and this list must agree).
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::pg::Pg,
+                >>::from_sql(value)?;
+                Self::parse(&text).ok_or_else(|| {
+                    format!("unknown {} value {text:?} in the database", stringify!($name)).into()
+                })
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resources::assignments::{AssignmentStatus, FundingType};
+    use crate::resources::feedback::SuggestionKind;
+    use crate::resources::networks::{NetworkKind, NetworkStatus};
+    use crate::resources::progress::Deviation;
+
+    /// serde (and so the OpenAPI document) and the database agree on every text.
+    fn same<T: serde::Serialize + Copy>(all: &[T], text: impl Fn(T) -> &'static str) {
+        for v in all {
+            assert_eq!(
+                serde_json::to_value(v).ok(),
+                Some(serde_json::Value::from(text(*v)))
+            );
+        }
+    }
+
+    #[test]
+    fn enum_texts_match_their_serde_names() {
+        same(AssignmentStatus::ALL, AssignmentStatus::as_str);
+        same(FundingType::ALL, FundingType::as_str);
+        same(NetworkKind::ALL, NetworkKind::as_str);
+        same(NetworkStatus::ALL, NetworkStatus::as_str);
+        same(Deviation::ALL, Deviation::as_str);
+        same(SuggestionKind::ALL, SuggestionKind::as_str);
+    }
+}

@@ -107,7 +107,7 @@ pub async fn verify(
     Ok(match row {
         Some((id, scopes, municipality_id, None, _)) if matches => Some(VerifiedClient {
             id,
-            scopes: scopes.iter().filter_map(|s| s.parse().ok()).collect(),
+            scopes: Scope::from_stored(&scopes),
             municipality_id,
         }),
         _ => None,

@@ -63,6 +63,12 @@ impl Scope {
             Scope::Admin => "admin",
         }
     }
+
+    /// The scopes stored in a client's `scopes` column; a text this build does not know grants
+    /// nothing.
+    pub fn from_stored(texts: &[String]) -> Vec<Scope> {
+        texts.iter().filter_map(|s| s.parse().ok()).collect()
+    }
 }
 
 impl FromStr for Scope {

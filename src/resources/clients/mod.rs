@@ -65,7 +65,7 @@ impl From<ClientRow> for ApiClient {
         Self {
             id: r.id,
             name: r.name,
-            scopes: r.scopes.iter().filter_map(|s| s.parse().ok()).collect(),
+            scopes: Scope::from_stored(&r.scopes),
             municipality_id: r.municipality_id,
             version: r.version,
             created_at: r.created_at,

@@ -266,13 +266,14 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
     use crate::integration::audit::Actor;
+    use crate::integration::work::Work;
     use crate::resources::clients;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut conn = crate::store::db::connect(url).await?;
+        let db = crate::store::db::Db::new(url, &crate::config::PoolSettings::default())?;
         let show = |e: crate::error::ApiError| match e.problem().violations.as_slice() {
             [] => anyhow::anyhow!("{}", e.problem().detail.unwrap_or_else(|| e.to_string())),
             violations => anyhow::anyhow!(
@@ -295,15 +296,15 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
                     .map(|s| s.trim().parse())
                     .collect::<Result<Vec<crate::auth::Scope>, _>>()
                     .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
-                let created = clients::create(
-                    &mut conn,
-                    &Actor::command_line(),
-                    clients::NewClient {
-                        name,
-                        scopes,
-                        municipality_id: municipality,
-                    },
-                )
+                let new = clients::NewClient {
+                    name,
+                    scopes,
+                    municipality_id: municipality,
+                };
+                let credentials = clients::prepare(&new).await.map_err(show)?;
+                let created = Work::run(&db, Actor::command_line(), None, None, async |work| {
+                    clients::create(work, new, credentials).await
+                })
                 .await
                 .map_err(show)?;
                 println!(
@@ -312,15 +313,18 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
                 );
             }
             ClientsCommand::List => {
+                let mut conn = db.conn().await.map_err(show)?;
                 for client in clients::list_all(&mut conn).await? {
                     println!("{}", serde_json::to_string(&client)?);
                 }
             }
             ClientsCommand::Disable { id } => {
                 let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("{id} is not a client id"))?;
-                let client = clients::disable(&mut conn, &Actor::command_line(), id)
-                    .await
-                    .map_err(show)?;
+                let client = Work::run(&db, Actor::command_line(), None, None, async |work| {
+                    clients::disable(work, id).await
+                })
+                .await
+                .map_err(show)?;
                 println!("{}", serde_json::to_string(&client)?);
             }
         }

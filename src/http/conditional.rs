@@ -83,6 +83,36 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     Ok(Some(version))
 }
 
+/// A required `If-Match` (absent: 428), as its version: `None` for `*`.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i64>);
+
+impl actix_web::FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(if_match(req).map(IfMatch))
+    }
+}
+
+/// An optional `If-Match` (a PUT that may create), as its version: `None` when absent or `*`.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalIfMatch(pub Option<i64>);
+
+impl actix_web::FromRequest for OptionalIfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let expected = match req.headers().get(header::IF_MATCH) {
+            Some(_) => if_match(req),
+            None => Ok(None),
+        };
+        std::future::ready(expected.map(OptionalIfMatch))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,9 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod spool;
 
-pub use conditional::{conditional_json, content_etag, if_match, if_none_match, version_etag};
+pub use conditional::{
+    IfMatch, OptionalIfMatch, conditional_json, content_etag, if_match, if_none_match, version_etag,
+};
 pub use extract::{
     JSON_BODY_LIMIT, Json, Query, body_idle_timeout, find_nul, is_json, json_error, merge_member,
     path_error, payload_error, read_body,

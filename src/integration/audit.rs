@@ -14,6 +14,7 @@ use crate::error::Violations;
 use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::http::list;
 use crate::http::{Query, conditional_json};
+use crate::integration::work::Change;
 use crate::page_type;
 use crate::store::db::Db;
 use crate::store::schema::audit_log;
@@ -45,30 +46,25 @@ impl From<&Caller> for Actor {
     }
 }
 
-/// Records one change. Call inside the change's transaction.
-pub async fn record(
+/// Records one change, in the change's own transaction. Only the unit of work calls this
+/// ([`crate::integration::work::Work::record`]).
+pub(super) async fn record(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    action: &str,
-    resource_type: &str,
-    resource_id: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
+    change: &Change<'_>,
 ) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::client_id.eq(actor.client_id),
             audit_log::actor.eq(&actor.name),
-            audit_log::action.eq(action),
-            audit_log::resource_type.eq(resource_type),
-            audit_log::resource_id.eq(resource_id),
-            audit_log::before.eq(before),
-            audit_log::after.eq(after),
+            audit_log::action.eq(change.action),
+            audit_log::resource_type.eq(change.kind),
+            audit_log::resource_id.eq(change.id),
+            audit_log::before.eq(&change.before),
+            audit_log::after.eq(&change.after),
             audit_log::request_id.eq(current_request().map(|r| r.id)),
         ))
         .execute(conn)
-        .await?;
-    crate::integration::idempotency::mark_effect(conn, &format!("{resource_type} {resource_id}"))
         .await?;
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! while the first attempt still runs is 409 at once; a failed (5xx) attempt leaves no key.
 //!
 //! The write's own transaction marks the key as effect-committed (see [`mark_effect`], called by
-//! the audit log), so even if a replica dies between committing a write and recording its
-//! response, a retry can never perform the write twice.
+//! the unit of work at commit), so even if a replica dies between committing a write and
+//! recording its response, a retry can never perform the write twice.
 
 use std::time::Duration;
 
@@ -35,33 +35,41 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const LEASE: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(3);
 
-/// The key of the request being served, for [`mark_effect`].
+/// The key of the request being served and the attempt that holds its lease. The middleware
+/// puts it in the request's extensions; the unit of work
+/// ([`crate::integration::work::Writer`]) takes it from there and hands it to [`mark_effect`].
 #[derive(Debug, Clone)]
-struct KeyContext {
+pub struct IdempotencyKey {
     client_id: Uuid,
     key: String,
+    attempt: Uuid,
 }
 
-tokio::task_local! {
-    static CURRENT: KeyContext;
-}
-
-/// Marks the current request's key as having committed its effect. Call inside the write's
-/// transaction (the audit log does, for every write).
-pub async fn mark_effect(conn: &mut AsyncPgConnection, resource: &str) -> QueryResult<()> {
-    let Ok(ctx) = CURRENT.try_with(Clone::clone) else {
-        return Ok(());
-    };
-    diesel::sql_query(
+/// Marks the key as having committed its effect. Called by the unit of work inside the write's
+/// transaction, so the mark commits exactly when the write does. Fails, and so rolls the write
+/// back, when the key's lease was taken over by another attempt (this one was presumed dead).
+pub async fn mark_effect(
+    conn: &mut AsyncPgConnection,
+    key: &IdempotencyKey,
+    resource: &str,
+) -> Result<(), ApiError> {
+    let marked = diesel::sql_query(
         "UPDATE idempotency_keys SET effect_committed = true, resource = coalesce(resource, $3) \
-         WHERE client_id = $1 AND key = $2",
+         WHERE client_id = $1 AND key = $2 AND attempt = $4",
     )
-    .bind::<SqlUuid, _>(ctx.client_id)
-    .bind::<Text, _>(&ctx.key)
+    .bind::<SqlUuid, _>(key.client_id)
+    .bind::<Text, _>(&key.key)
     .bind::<Text, _>(resource)
+    .bind::<SqlUuid, _>(key.attempt)
     .execute(conn)
     .await?;
-    Ok(())
+    if marked == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(
+            "This request's Idempotency-Key was taken over by a retry while it ran; nothing was written".to_owned(),
+        ))
+    }
 }
 
 #[derive(QueryableByName)]
@@ -97,7 +105,13 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
-async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Claim, ApiError> {
+async fn claim(
+    db: &Db,
+    client: Uuid,
+    key: &str,
+    fingerprint: &str,
+    attempt: Uuid,
+) -> Result<Claim, ApiError> {
     let mut conn = db.conn().await?;
     if rand::random::<u8>() < 2 {
         let _ = diesel::sql_query("DELETE FROM idempotency_keys WHERE expires_at < now()")
@@ -106,14 +120,15 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
     }
     for _ in 0..2 {
         let inserted = diesel::sql_query(
-            "INSERT INTO idempotency_keys (client_id, key, fingerprint, state, lease_until) \
-             VALUES ($1, $2, $3, 'running', now() + make_interval(secs => $4)) \
+            "INSERT INTO idempotency_keys (client_id, key, fingerprint, state, lease_until, attempt) \
+             VALUES ($1, $2, $3, 'running', now() + make_interval(secs => $4), $5) \
              ON CONFLICT (client_id, key) DO NOTHING",
         )
         .bind::<SqlUuid, _>(client)
         .bind::<Text, _>(key)
         .bind::<Text, _>(fingerprint)
         .bind::<diesel::sql_types::Double, _>(LEASE.as_secs_f64())
+        .bind::<SqlUuid, _>(attempt)
         .execute(&mut conn)
         .await?;
         if inserted == 1 {
@@ -157,12 +172,13 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
         }
         // The first attempt died before writing anything: take over its lease.
         let taken = diesel::sql_query(
-            "UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => $3) \
+            "UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => $3), attempt = $4 \
              WHERE client_id = $1 AND key = $2 AND state = 'running' AND NOT effect_committed AND lease_until <= now()",
         )
         .bind::<SqlUuid, _>(client)
         .bind::<Text, _>(key)
         .bind::<diesel::sql_types::Double, _>(LEASE.as_secs_f64())
+        .bind::<SqlUuid, _>(attempt)
         .execute(&mut conn)
         .await?;
         if taken == 1 {
@@ -173,18 +189,19 @@ async fn claim(db: &Db, client: Uuid, key: &str, fingerprint: &str) -> Result<Cl
 }
 
 /// Renews the lease of a running attempt, for as long as it is polled (it never finishes).
-async fn heartbeat(db: Db, client: Uuid, key: String) -> std::convert::Infallible {
+async fn heartbeat(db: Db, key: IdempotencyKey) -> std::convert::Infallible {
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         let renewed = async {
             let mut conn = db.conn().await?;
             diesel::sql_query(
                 "UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => $3) \
-                 WHERE client_id = $1 AND key = $2 AND state = 'running'",
+                 WHERE client_id = $1 AND key = $2 AND state = 'running' AND attempt = $4",
             )
-            .bind::<SqlUuid, _>(client)
-            .bind::<Text, _>(&key)
+            .bind::<SqlUuid, _>(key.client_id)
+            .bind::<Text, _>(&key.key)
             .bind::<diesel::sql_types::Double, _>(LEASE.as_secs_f64())
+            .bind::<SqlUuid, _>(key.attempt)
             .execute(&mut conn)
             .await?;
             Ok::<_, ApiError>(())
@@ -337,7 +354,8 @@ pub async fn middleware(
         }
     };
     let fingerprint = hex::encode(hasher.finalize());
-    match claim(&db, caller.client_id, &key, &fingerprint).await {
+    let attempt = Uuid::new_v4();
+    match claim(&db, caller.client_id, &key, &fingerprint, attempt).await {
         Ok(Claim::Run) => {}
         Ok(Claim::Answer(res)) => return Ok(req.into_response(res).map_into_right_body()),
         Err(e) => return refuse(req, e),
@@ -350,14 +368,16 @@ pub async fn middleware(
         }
         Body::Spooled(file) => req.set_payload(spool::file_payload(file)),
     }
-    let ctx = KeyContext {
+    let held = IdempotencyKey {
         client_id: caller.client_id,
         key: key.clone(),
+        attempt,
     };
+    req.extensions_mut().insert(held.clone());
     let res = tokio::select! {
         biased;
-        res = CURRENT.scope(ctx, next.call(req)) => res,
-        never = heartbeat(db.clone(), caller.client_id, key.clone()) => match never {},
+        res = next.call(req) => res,
+        never = heartbeat(db.clone(), held) => match never {},
     };
     let res = res?;
     let (http_req, res) = res.into_parts();

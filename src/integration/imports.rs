@@ -10,19 +10,17 @@ use std::io::Read;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
 use crate::config::ImportLimits;
 use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::error::{ApiError, Violation};
 use crate::http::Query;
-use crate::integration::audit::{self, Actor};
-use crate::store::db::Db;
+use crate::integration::work::{Change, Work, Writer};
 
 use crate::error::ERROR_CAP;
 const BATCH: usize = 2000;
@@ -996,8 +994,7 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
 #[post("/imports/{collection}")]
 pub async fn import(
     req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
     params: Query<ImportParams>,
     limits: web::Data<ImportLimits>,
@@ -1056,8 +1053,9 @@ pub async fn import(
         .spawn(move || parse(collection, csv, limits.max_rows, body, rows_tx))
         .map_err(ApiError::internal)?;
 
+    let caller = &writer.caller;
     let _share = open.bulk().await?;
-    let mut conn = db.conn().await?;
+    let mut conn = writer.db().conn().await?;
     let table_ready = conn
         .batch_execute(
             "CREATE TEMP TABLE IF NOT EXISTS import_rows (line bigint NOT NULL, d jsonb NOT NULL); \
@@ -1124,7 +1122,11 @@ pub async fn import(
         .iter()
         .any(|p| p.message.contains("another municipality"));
     let result = if problems.is_empty() {
-        finish(&mut conn, &caller, collection, rows, dry_run).await
+        writer
+            .run_on(&mut conn, async |work| {
+                finish(work, collection, rows, dry_run).await
+            })
+            .await
     } else {
         Err(ApiError::Validation(Vec::new()))
     };
@@ -1156,18 +1158,18 @@ pub async fn import(
 /// Checks the staged rows against the database and, unless a dry run, writes them, in one
 /// transaction: the only moment the load holds back the change feed.
 async fn finish(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
+    work: &mut Work<'_>,
     collection: Collection,
     rows: u64,
     dry_run: bool,
 ) -> Result<ImportResult, ApiError> {
     let sql = statements(collection);
-    let actor = Actor::from(caller);
-    conn.transaction(async |conn| {
+    {
         // The set-based check and write of a large file may take longer than an ordinary
         // statement may; for this transaction only.
-        conn.batch_execute("SET LOCAL statement_timeout = '30min'").await?;
+        work.conn()
+            .batch_execute("SET LOCAL statement_timeout = '30min'")
+            .await?;
         let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
              SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
              WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";
@@ -1175,21 +1177,29 @@ async fn finish(
             "WITH src AS ({}) SELECT * FROM ({} UNION ALL {duplicates}) p ORDER BY line LIMIT {ERROR_CAP}",
             sql.src, sql.checks
         ))
-        .load(conn)
+        .load(work.conn())
         .await?;
         if !problems.is_empty() {
             return Err(ApiError::Validation(
-                problems.into_iter().map(|p| Violation::at(p.line as u64, p.field, p.message)).collect(),
+                problems
+                    .into_iter()
+                    .map(|p| Violation::at(p.line as u64, p.field, p.message))
+                    .collect(),
             ));
         }
-        let existing: Vec<Existing> = diesel::sql_query(format!("WITH src AS ({}) {}", sql.src, sql.existing))
-            .load(conn)
-            .await?;
+        let existing: Vec<Existing> =
+            diesel::sql_query(format!("WITH src AS ({}) {}", sql.src, sql.existing))
+                .load(work.conn())
+                .await?;
         let mut forbidden = Vec::new();
         for e in &existing {
             let owners = e.owners.clone().unwrap_or_default();
-            if caller.may_write_for(owners.iter().map(String::as_str)).is_err() {
-                forbidden.push(Violation::at(e.line as u64, "municipalityId", "updates a record of another municipality than this client's"));
+            if work.bind(&owners).is_err() {
+                forbidden.push(Violation::at(
+                    e.line as u64,
+                    "municipalityId",
+                    "updates a record of another municipality than this client's",
+                ));
             }
         }
         if collection == Collection::ProgressReports {
@@ -1204,17 +1214,26 @@ async fn finish(
                 "WITH src AS ({}) SELECT s.line, a.municipality_ids AS owners FROM src s JOIN assignments a ON a.id = s.assignment_id",
                 sql.src
             ))
-            .load(conn)
+            .load(work.conn())
             .await?;
             for o in owners {
-                if caller.may_write_for(o.owners.iter().map(String::as_str)).is_err() {
-                    forbidden.push(Violation::at(o.line as u64, "assignmentId", "belongs to another municipality than this client's"));
+                if work.bind(&o.owners).is_err() {
+                    forbidden.push(Violation::at(
+                        o.line as u64,
+                        "assignmentId",
+                        "belongs to another municipality than this client's",
+                    ));
                 }
             }
         }
         if !forbidden.is_empty() {
             forbidden.truncate(ERROR_CAP);
-            let lines: Vec<String> = forbidden.iter().filter_map(|p| p.line).take(10).map(|l| l.to_string()).collect();
+            let lines: Vec<String> = forbidden
+                .iter()
+                .filter_map(|p| p.line)
+                .take(10)
+                .map(|l| l.to_string())
+                .collect();
             return Err(ApiError::Forbidden(format!(
                 "Nothing was written: lines {} belong to another municipality than this client's",
                 lines.join(", ")
@@ -1237,7 +1256,7 @@ async fn finish(
              SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated FROM written",
             sql.src, sql.apply
         ))
-        .get_result(conn)
+        .get_result(work.conn())
         .await?;
         let result = ImportResult {
             collection: collection.name().to_owned(),
@@ -1248,20 +1267,17 @@ async fn finish(
             unchanged: rows - counts.created as u64 - counts.updated as u64,
         };
         if result.created + result.updated > 0 {
-            audit::record(
-                conn,
-                &actor,
-                "import",
-                collection.name(),
-                &uuid::Uuid::new_v4().to_string(),
-                None,
-                serde_json::to_value(&result).ok(),
-            )
+            work.record(Change {
+                action: "import",
+                kind: collection.name(),
+                id: &uuid::Uuid::new_v4().to_string(),
+                before: None,
+                after: serde_json::to_value(&result).ok(),
+            })
             .await?;
         }
         Ok(result)
-    })
-    .await
+    }
 }
 
 #[cfg(test)]

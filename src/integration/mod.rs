@@ -6,3 +6,4 @@ pub mod changes;
 pub mod export;
 pub mod idempotency;
 pub mod imports;
+pub mod work;

@@ -215,6 +215,7 @@ mod tests {
     use crate::resources::assignments::{AssignmentStatus, FundingType};
     use crate::resources::feedback::SuggestionKind;
     use crate::resources::networks::{NetworkKind, NetworkStatus};
+    use crate::resources::plans::Challenge;
     use crate::resources::progress::Deviation;
 
     /// serde (and so the OpenAPI document) and the database agree on every text.
@@ -234,6 +235,7 @@ mod tests {
         same(NetworkKind::ALL, NetworkKind::as_str);
         same(NetworkStatus::ALL, NetworkStatus::as_str);
         same(Deviation::ALL, Deviation::as_str);
+        same(Challenge::ALL, Challenge::as_str);
         same(SuggestionKind::ALL, SuggestionKind::as_str);
     }
 }

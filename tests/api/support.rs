@@ -14,6 +14,7 @@ use samverkan::auth::keys::SigningKeys;
 use samverkan::auth::{Scope, token};
 use samverkan::config::{Config, PoolSettings};
 use samverkan::integration::audit::Actor;
+use samverkan::integration::work::Work;
 use samverkan::resources::clients::{self, NewClient};
 use samverkan::store::db::{self, Db};
 use samverkan::store::embedded_pg::EmbeddedPostgres;
@@ -284,15 +285,15 @@ impl TestApp {
         let mut conn = AsyncPgConnection::establish(&self.db.url)
             .await
             .expect("connect");
-        let created = clients::create(
-            &mut conn,
-            &Actor::command_line(),
-            NewClient {
-                name: format!("test client {}", uuid::Uuid::new_v4().simple()),
-                scopes: scopes.to_vec(),
-                municipality_id: municipality.map(str::to_owned),
-            },
-        )
+        let new = NewClient {
+            name: format!("test client {}", uuid::Uuid::new_v4().simple()),
+            scopes: scopes.to_vec(),
+            municipality_id: municipality.map(str::to_owned),
+        };
+        let credentials = clients::prepare(&new).await.expect("credentials");
+        let created = Work::run_on(&mut conn, Actor::command_line(), None, None, async |work| {
+            clients::create(work, new, credentials).await
+        })
         .await
         .expect("create a client");
         (created.client_id, created.client_secret)

@@ -1,24 +1,23 @@
 //! Collaboration areas (verksamhetsområden): the fields in which the association supports the
 //! municipalities' cooperation.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
@@ -26,6 +25,12 @@ use crate::store::schema::areas;
 /// An area's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AreaId(pub Uuid);
+
+impl std::fmt::Display for AreaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl AreaId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
@@ -238,16 +243,8 @@ pub async fn get_area(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AreaId::parse("id", &path.into_inner())?;
-    let mut conn = db.conn().await?;
-    let row: AreaRow = areas::table
-        .find(id.0)
-        .select(AreaRow::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("Area {}", id.0)))?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Area::from(row), Some(etag))
+    let area = kernel::get::<Area>(&db, &id).await?;
+    kernel::current(&req, &area, &area)
 }
 
 /// A new collaboration area.
@@ -275,40 +272,144 @@ pub struct AreaPatch {
     pub description: Option<Option<String>>,
 }
 
-fn check_name(v: &mut Violations, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        v.push("name", "must be 1 to 200 characters");
+/// What is written of an area: a new one, or the current one with a patch applied.
+pub struct AreaValues {
+    name: String,
+    description: String,
+}
+
+impl From<NewArea> for AreaValues {
+    fn from(new: NewArea) -> Self {
+        Self {
+            name: new.name.trim().to_owned(),
+            description: new.description,
+        }
     }
 }
 
-fn check_description(v: &mut Violations, description: &str) {
-    if description.chars().count() > 4000 {
-        v.push("description", "must be at most 4000 characters");
+impl Resource for Area {
+    const KIND: &'static str = "area";
+    const NOUN: &'static str = "area";
+    type Key = AreaId;
+    type Values = AreaValues;
+    type Patch = AreaPatch;
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn key(&self) -> AreaId {
+        AreaId(self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/areas/{}", self.id)
+    }
+    /// Areas are the association's reference data: no municipality owns one.
+    fn owners(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        key: &AreaId,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = areas::table.find(key.0).select(AreaRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        Ok(row.map(Area::from))
+    }
+
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        key: &AreaId,
+        values: &AreaValues,
+    ) -> QueryResult<Self> {
+        diesel::update(areas::table.find(key.0))
+            .set((
+                areas::name.eq(&values.name),
+                areas::description.eq(&values.description),
+            ))
+            .returning(AreaRow::as_returning())
+            .get_result(conn)
+            .await
+            .map(Area::from)
+    }
+
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        _: &AreaValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    async fn validate(_: &mut AsyncPgConnection, values: &AreaValues) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        if values.name.is_empty() || values.name.chars().count() > 200 {
+            v.push("name", "must be 1 to 200 characters");
+        }
+        if values.description.chars().count() > 4000 {
+            v.push("description", "must be at most 4000 characters");
+        }
+        v.finish()
+    }
+
+    fn check_patch(patch: &AreaPatch) -> Result<(), ApiError> {
+        match patch.name {
+            Some(None) => Err(ApiError::invalid("name", "must not be null")),
+            _ => Ok(()),
+        }
+    }
+
+    fn patched(&self, patch: AreaPatch) -> AreaValues {
+        AreaValues {
+            name: patch
+                .name
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| self.name.clone()),
+            description: match patch.description {
+                Some(d) => d.unwrap_or_default(),
+                None => self.description.clone(),
+            },
+        }
+    }
+
+    fn conflict(values: &AreaValues, _: Option<&str>) -> ApiError {
+        ApiError::Conflict(format!("An area named {} already exists", values.name))
     }
 }
 
-/// Unique-name conflicts become 409s; anything else passes through.
-fn name_conflict(err: diesel::result::Error, name: &str) -> ApiError {
-    match err {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => ApiError::Conflict(format!("An area named {name} already exists")),
-        other => other.into(),
+impl Creatable for Area {
+    async fn insert(conn: &mut AsyncPgConnection, values: &AreaValues) -> QueryResult<Self> {
+        diesel::insert_into(areas::table)
+            .values((
+                areas::id.eq(Uuid::new_v4()),
+                areas::name.eq(&values.name),
+                areas::description.eq(&values.description),
+            ))
+            .returning(AreaRow::as_returning())
+            .get_result(conn)
+            .await
+            .map(Area::from)
     }
 }
 
-fn area_json(area: &Area) -> Option<serde_json::Value> {
-    serde_json::to_value(area).ok()
-}
-
-fn respond(status: actix_web::http::StatusCode, area: &Area) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(area.version)));
-    if status == actix_web::http::StatusCode::CREATED {
-        res.insert_header((header::LOCATION, format!("/v1/areas/{}", area.id)));
+impl Removable for Area {
+    async fn delete(conn: &mut AsyncPgConnection, key: &AreaId) -> QueryResult<()> {
+        diesel::delete(areas::table.find(key.0))
+            .execute(conn)
+            .await
+            .map(drop)
     }
-    res.json(area)
 }
 
 /// Create a collaboration area
@@ -327,66 +428,9 @@ fn respond(status: actix_web::http::StatusCode, area: &Area) -> HttpResponse {
     ),
 )]
 #[post("/areas")]
-pub async fn create_area(
-    caller: Caller,
-    db: Db,
-    body: Json<NewArea>,
-) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
-    let new = body.0;
-    let mut v = Violations::default();
-    check_name(&mut v, &new.name);
-    check_description(&mut v, &new.description);
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let area = conn
-        .transaction(async |conn| {
-            let name = new.name.trim().to_owned();
-            let row: AreaRow = diesel::insert_into(areas::table)
-                .values((
-                    areas::id.eq(Uuid::new_v4()),
-                    areas::name.eq(&name),
-                    areas::description.eq(&new.description),
-                ))
-                .returning(AreaRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| name_conflict(e, &name))?;
-            let area = Area::from(row);
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "area",
-                &area.id.to_string(),
-                None,
-                area_json(&area),
-            )
-            .await?;
-            Ok::<_, ApiError>(area)
-        })
-        .await?;
-    Ok(respond(actix_web::http::StatusCode::CREATED, &area))
-}
-
-async fn locked(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> Result<AreaRow, ApiError> {
-    areas::table
-        .find(id)
-        .select(AreaRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("Area {id}")))
-}
-
-/// 412 unless `expected` (from `If-Match`) is the row's version.
-fn check_version(row: &AreaRow, expected: Option<i64>) -> Result<(), ApiError> {
-    match expected {
-        Some(v) if v != row.version => Err(ApiError::PreconditionFailed(version_etag(row.version))),
-        _ => Ok(()),
-    }
+pub async fn create_area(writer: Writer, body: Json<NewArea>) -> Result<HttpResponse, ApiError> {
+    let area = kernel::create::<Area>(&writer, body.0.into()).await?;
+    Ok(area.reply(&area.record))
 }
 
 /// Change a collaboration area
@@ -414,65 +458,14 @@ fn check_version(row: &AreaRow, expected: Option<i64>) -> Result<(), ApiError> {
 )]
 #[patch("/areas/{id}")]
 pub async fn update_area(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<AreaPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
     let id = AreaId::parse("id", &path.into_inner())?;
-    let expected = if_match(&req)?;
-    let patch = body.0;
-    let mut v = Violations::default();
-    match &patch.name {
-        Some(None) => v.push("name", "must not be null"),
-        Some(Some(name)) => check_name(&mut v, name),
-        None => {}
-    }
-    if let Some(Some(d)) = &patch.description {
-        check_description(&mut v, d);
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let area = conn
-        .transaction(async |conn| {
-            let before = locked(conn, id.0).await?;
-            check_version(&before, expected)?;
-            let name = patch
-                .name
-                .clone()
-                .flatten()
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_else(|| before.name.clone());
-            let description = match &patch.description {
-                Some(d) => d.clone().unwrap_or_default(),
-                None => before.description.clone(),
-            };
-            let after: AreaRow = diesel::update(areas::table.find(id.0))
-                .set((areas::name.eq(&name), areas::description.eq(&description)))
-                .returning(AreaRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| name_conflict(e, &name))?;
-            let (before, after) = (Area::from(before), Area::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "area",
-                    &after.id.to_string(),
-                    area_json(&before),
-                    area_json(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond(actix_web::http::StatusCode::OK, &area))
+    let area = kernel::update::<Area>(&writer, &id, expected.0, body.0).await?;
+    Ok(area.reply(&area.record))
 }
 
 /// Delete a collaboration area
@@ -498,42 +491,11 @@ pub async fn update_area(
 )]
 #[delete("/areas/{id}")]
 pub async fn delete_area(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
     let id = AreaId::parse("id", &path.into_inner())?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let before = locked(conn, id.0).await?;
-        check_version(&before, expected)?;
-        diesel::delete(areas::table.find(id.0))
-            .execute(conn)
-            .await
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                ) => ApiError::Conflict("The area is still in use".to_owned()),
-                other => other.into(),
-            })?;
-        let before = Area::from(before);
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "area",
-            &before.id.to_string(),
-            area_json(&before),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    kernel::delete::<Area>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

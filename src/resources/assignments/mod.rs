@@ -2,16 +2,14 @@
 //! lifecycle `proposed → incoming → ongoing → outgoing → completed` (and `cancelled` from any
 //! state before completion). Status changes only through transitions.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
@@ -19,12 +17,13 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
-use crate::store::checks::{self, conflict_on_unique, uuid_param};
+use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::assignments;
 use crate::text_enum;
@@ -78,7 +77,7 @@ pub(crate) struct AssignmentRow {
     description: String,
     pub(crate) municipality_ids: Vec<String>,
     area_id: Uuid,
-    challenge: Option<String>,
+    challenge: Option<Challenge>,
     funding_type: FundingType,
     funder: Option<String>,
     budget_sek: i64,
@@ -143,7 +142,7 @@ impl From<AssignmentRow> for Assignment {
             description: r.description,
             municipality_ids: r.municipality_ids,
             area_id: r.area_id,
-            challenge: r.challenge.as_deref().and_then(Challenge::parse),
+            challenge: r.challenge,
             funding_type: r.funding_type,
             funder: r.funder,
             budget_sek: r.budget_sek,
@@ -259,7 +258,8 @@ pub struct AssignmentPatch {
     pub external_id: Option<Option<String>>,
 }
 
-struct Values {
+/// What is written of an assignment: a new one, or the current one with a patch applied.
+pub struct AssignmentValues {
     title: String,
     description: String,
     municipality_ids: Vec<String>,
@@ -274,11 +274,14 @@ struct Values {
     responsible: Option<String>,
     external_system: Option<String>,
     external_id: Option<String>,
+    /// The status of a new assignment; afterwards it moves only through transitions.
+    status: AssignmentStatus,
 }
 
-impl Values {
+impl AssignmentValues {
     fn from_new(n: &NewAssignment) -> Self {
         Self {
+            status: n.status.unwrap_or(AssignmentStatus::Proposed),
             title: n.title.trim().to_owned(),
             description: n.description.clone(),
             municipality_ids: n.municipality_ids.clone(),
@@ -296,28 +299,10 @@ impl Values {
         }
     }
 
-    fn patched(row: &AssignmentRow, p: AssignmentPatch) -> Result<Self, ApiError> {
-        let mut v = Violations::default();
-        if p.status.is_some() {
-            v.push(
-                "status",
-                "cannot be changed by PATCH; POST /v1/assignments/{id}/transitions with {\"to\": …}",
-            );
-        }
-        for (field, is_null) in [
-            ("title", matches!(p.title, Some(None))),
-            ("municipalityIds", matches!(p.municipality_ids, Some(None))),
-            ("areaId", matches!(p.area_id, Some(None))),
-            ("fundingType", matches!(p.funding_type, Some(None))),
-            ("budgetSek", matches!(p.budget_sek, Some(None))),
-        ] {
-            if is_null {
-                v.push(field, "must not be null");
-            }
-        }
-        v.finish()?;
-        let current = Assignment::from(row.clone());
-        Ok(Self {
+    fn patched(current: &Assignment, p: AssignmentPatch) -> Self {
+        let current = current.clone();
+        Self {
+            status: current.status,
             title: p
                 .title
                 .flatten()
@@ -345,14 +330,10 @@ impl Values {
             responsible: p.responsible.unwrap_or(current.responsible),
             external_system: p.external_system.unwrap_or(current.external_system),
             external_id: p.external_id.unwrap_or(current.external_id),
-        })
+        }
     }
 
-    async fn insert(
-        &self,
-        conn: &mut AsyncPgConnection,
-        status: AssignmentStatus,
-    ) -> Result<AssignmentRow, ApiError> {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<AssignmentRow> {
         diesel::insert_into(assignments::table)
             .values((
                 assignments::id.eq(Uuid::new_v4()),
@@ -360,7 +341,7 @@ impl Values {
                 assignments::description.eq(&self.description),
                 assignments::municipality_ids.eq(&self.municipality_ids),
                 assignments::area_id.eq(self.area_id),
-                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::challenge.eq(self.challenge),
                 assignments::funding_type.eq(self.funding_type.as_str()),
                 assignments::funder.eq(&self.funder),
                 assignments::budget_sek.eq(self.budget_sek),
@@ -368,28 +349,23 @@ impl Values {
                 assignments::start_date.eq(self.start_date),
                 assignments::end_date.eq(self.end_date),
                 assignments::responsible.eq(&self.responsible),
-                assignments::status.eq(status.as_str()),
+                assignments::status.eq(self.status),
                 assignments::external_system.eq(&self.external_system),
                 assignments::external_id.eq(&self.external_id),
             ))
             .returning(AssignmentRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "assignment"))
     }
 
-    async fn update(
-        &self,
-        conn: &mut AsyncPgConnection,
-        id: Uuid,
-    ) -> Result<AssignmentRow, ApiError> {
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<AssignmentRow> {
         diesel::update(assignments::table.find(id))
             .set((
                 assignments::title.eq(&self.title),
                 assignments::description.eq(&self.description),
                 assignments::municipality_ids.eq(&self.municipality_ids),
                 assignments::area_id.eq(self.area_id),
-                assignments::challenge.eq(self.challenge.map(Challenge::as_str)),
+                assignments::challenge.eq(self.challenge),
                 assignments::funding_type.eq(self.funding_type.as_str()),
                 assignments::funder.eq(&self.funder),
                 assignments::budget_sek.eq(self.budget_sek),
@@ -403,7 +379,6 @@ impl Values {
             .returning(AssignmentRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "assignment"))
     }
 
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
@@ -455,25 +430,149 @@ impl Values {
     }
 }
 
-fn json_of(a: &Assignment) -> Option<serde_json::Value> {
-    serde_json::to_value(a).ok()
+impl Resource for Assignment {
+    const KIND: &'static str = "assignment";
+    const NOUN: &'static str = "assignment";
+    type Key = Uuid;
+    type Values = AssignmentValues;
+    type Patch = AssignmentPatch;
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn key(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/assignments/{}", self.id)
+    }
+    fn owners(&self) -> Vec<String> {
+        self.municipality_ids.clone()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = assignments::table
+            .find(*id)
+            .select(AssignmentRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        Ok(row.map(Assignment::from))
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        values: &AssignmentValues,
+    ) -> QueryResult<Self> {
+        values.update(conn, *id).await.map(Assignment::from)
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        values: &AssignmentValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(values.municipality_ids.clone())
+    }
+    async fn validate(
+        conn: &mut AsyncPgConnection,
+        values: &AssignmentValues,
+    ) -> Result<(), ApiError> {
+        values.validate(conn).await
+    }
+    fn check_patch(p: &AssignmentPatch) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        if p.status.is_some() {
+            v.push(
+                "status",
+                "cannot be changed by PATCH; POST /v1/assignments/{id}/transitions with {\"to\": …}",
+            );
+        }
+        for (field, is_null) in [
+            ("title", matches!(p.title, Some(None))),
+            ("municipalityIds", matches!(p.municipality_ids, Some(None))),
+            ("areaId", matches!(p.area_id, Some(None))),
+            ("fundingType", matches!(p.funding_type, Some(None))),
+            ("budgetSek", matches!(p.budget_sek, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()
+    }
+    fn patched(&self, patch: AssignmentPatch) -> AssignmentValues {
+        AssignmentValues::patched(self, patch)
+    }
 }
 
-/// The assignment, optionally locked for the rest of the transaction.
+impl Creatable for Assignment {
+    async fn insert(conn: &mut AsyncPgConnection, values: &AssignmentValues) -> QueryResult<Self> {
+        values.insert(conn).await.map(Assignment::from)
+    }
+}
+
+impl Removable for Assignment {
+    /// Its progress reports go with it (`ON DELETE CASCADE`).
+    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
+        diesel::delete(assignments::table.find(*id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl External for Assignment {
+    const EXTERNAL_KEY: &'static str = "assignments_external_system_external_id_key";
+
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &AssignmentValues,
+    ) -> QueryResult<Option<Self>> {
+        assignments::table
+            .filter(assignments::external_system.eq(&values.external_system))
+            .filter(assignments::external_id.eq(&values.external_id))
+            .select(AssignmentRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+            .map(|row| row.map(Assignment::from))
+    }
+}
+
+/// The municipalities that commissioned the assignment, if it exists.
+pub(crate) async fn find_owners(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Vec<String>>> {
+    assignments::table
+        .find(id)
+        .select(assignments::municipality_ids)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The assignment, optionally locked for the rest of the transaction (404 if there is none).
 pub(crate) async fn find(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    lock: bool,
-) -> Result<AssignmentRow, ApiError> {
-    let query = assignments::table
-        .find(id)
-        .select(AssignmentRow::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
-    } else {
-        query.first(conn).await.optional()?
-    };
-    row.ok_or_else(|| ApiError::not_found(format!("Assignment {id}")))
+    lock: Lock,
+) -> Result<Assignment, ApiError> {
+    <Assignment as Resource>::find(conn, &id, lock)
+        .await?
+        .ok_or_else(|| kernel::not_found::<Assignment>(&id))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -594,7 +693,7 @@ fn filter(
             query = query.filter(assignments::area_id.eq(a));
         }
         if let Some(c) = p.challenge {
-            query = query.filter(assignments::challenge.eq(c.as_str()));
+            query = query.filter(assignments::challenge.eq(c));
         }
         if let Some(f) = p.funding_type {
             query = query.filter(assignments::funding_type.eq(f.as_str()));
@@ -746,19 +845,8 @@ pub async fn get_assignment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let mut conn = db.conn().await?;
-    let row = find(&mut conn, id, false).await?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Assignment::from(row), Some(etag))
-}
-
-fn respond(status: StatusCode, a: &Assignment) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(a.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((header::LOCATION, format!("/v1/assignments/{}", a.id)));
-    }
-    res.json(a)
+    let assignment = kernel::get::<Assignment>(&db, &id).await?;
+    kernel::current(&req, &assignment, &assignment)
 }
 
 /// Create an assignment
@@ -780,35 +868,12 @@ fn respond(status: StatusCode, a: &Assignment) -> HttpResponse {
 )]
 #[post("/assignments")]
 pub async fn create_assignment(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     body: Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.0;
-    let values = Values::from_new(&new);
-    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-    let status = new.status.unwrap_or(AssignmentStatus::Proposed);
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    let assignment = conn
-        .transaction(async |conn| {
-            let row = values.insert(conn, status).await?;
-            let a = Assignment::from(row);
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "assignment",
-                &a.id.to_string(),
-                None,
-                json_of(&a),
-            )
-            .await?;
-            Ok::<_, ApiError>(a)
-        })
-        .await?;
-    Ok(respond(StatusCode::CREATED, &assignment))
+    let values = AssignmentValues::from_new(&body.0);
+    let assignment = kernel::create::<Assignment>(&writer, values).await?;
+    Ok(assignment.reply(&assignment.record))
 }
 
 /// Change an assignment
@@ -837,45 +902,14 @@ pub async fn create_assignment(
 )]
 #[patch("/assignments/{id}")]
 pub async fn update_assignment(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<AssignmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let patch = body.0;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let assignment = conn
-        .transaction(async |conn| {
-            let before = find(conn, id, true).await?;
-            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
-            let values = Values::patched(&before, patch)?;
-            caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-            values.validate(conn).await?;
-            let after = values.update(conn, id).await?;
-            let (before, after) = (Assignment::from(before), Assignment::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "assignment",
-                    &id.to_string(),
-                    json_of(&before),
-                    json_of(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond(StatusCode::OK, &assignment))
+    let assignment = kernel::update::<Assignment>(&writer, &id, expected.0, body.0).await?;
+    Ok(assignment.reply(&assignment.record))
 }
 
 /// Delete an assignment
@@ -900,37 +934,12 @@ pub async fn update_assignment(
 )]
 #[delete("/assignments/{id}")]
 pub async fn delete_assignment(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let before = find(conn, id, true).await?;
-        caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-        if expected.is_some_and(|v| v != before.version) {
-            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-        }
-        diesel::delete(assignments::table.find(id))
-            .execute(conn)
-            .await?;
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "assignment",
-            &id.to_string(),
-            json_of(&Assignment::from(before)),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    kernel::delete::<Assignment>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -975,27 +984,16 @@ pub struct Transition {
 )]
 #[post("/assignments/{id}/transitions")]
 pub async fn transition_assignment(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: OptionalIfMatch,
     body: Json<Transition>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
     let to = body.0.to;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let assignment = conn
-        .transaction(async |conn| {
-            let before = find(conn, id, true).await?;
-            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
+    let assignment = writer
+        .run(async |work| {
+            let before = kernel::lock::<Assignment>(work, &id, expected.0).await?;
             let from = before.status;
             if !from.next().contains(&to) {
                 let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
@@ -1010,41 +1008,17 @@ pub async fn transition_assignment(
                     }
                 )));
             }
-            let after: AssignmentRow = diesel::update(assignments::table.find(id))
-                .set(assignments::status.eq(to.as_str()))
+            let after = diesel::update(assignments::table.find(id))
+                .set(assignments::status.eq(to))
                 .returning(AssignmentRow::as_returning())
-                .get_result(conn)
-                .await?;
-            let (before, after) = (Assignment::from(before), Assignment::from(after));
-            audit::record(
-                conn,
-                &actor,
-                "transition",
-                "assignment",
-                &id.to_string(),
-                json_of(&before),
-                json_of(&after),
-            )
-            .await?;
-            Ok::<_, ApiError>(after)
+                .get_result(work.conn())
+                .await
+                .map(Assignment::from)?;
+            kernel::audit(work, "transition", Some(&before), Some(&after)).await?;
+            Ok(after)
         })
         .await?;
-    Ok(respond(StatusCode::OK, &assignment))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::AssignmentStatus::*;
-
-    #[test]
-    fn the_lifecycle_moves_forward_or_to_cancelled() {
-        assert_eq!(Proposed.next(), [Incoming, Cancelled]);
-        assert_eq!(Incoming.next(), [Ongoing, Cancelled]);
-        assert_eq!(Ongoing.next(), [Outgoing, Cancelled]);
-        assert_eq!(Outgoing.next(), [Completed, Cancelled]);
-        assert!(Completed.next().is_empty());
-        assert!(Cancelled.next().is_empty());
-    }
+    Ok(kernel::reply(&assignment, false, &assignment))
 }
 
 /// Create or replace an assignment by its external reference
@@ -1078,10 +1052,9 @@ mod tests {
 )]
 #[put("/assignments/by-external-id/{system}/{externalId}")]
 pub async fn upsert_assignment(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: OptionalIfMatch,
     body: Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
@@ -1092,72 +1065,22 @@ pub async fn upsert_assignment(
         &system,
         &external_id,
     )?;
-    let values = Values::from_new(&new);
-    let status = new.status.unwrap_or(AssignmentStatus::Proposed);
-    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    for attempt in 0..2 {
-        let result = conn
-            .transaction(async |conn| {
-                let existing: Option<AssignmentRow> = assignments::table
-                    .filter(assignments::external_system.eq(&system))
-                    .filter(assignments::external_id.eq(&external_id))
-                    .select(AssignmentRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(before) = existing else {
-                    if expected.is_some() {
-                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
-                    }
-                    let a = Assignment::from(values.insert(conn, status).await?);
-                    audit::record(
-                        conn,
-                        &actor,
-                        "create",
-                        "assignment",
-                        &a.id.to_string(),
-                        None,
-                        json_of(&a),
-                    )
-                    .await?;
-                    return Ok((StatusCode::CREATED, a));
-                };
-                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-                if expected.is_some_and(|v| v != before.version) {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-                let after = values.update(conn, before.id).await?;
-                let (before, after) = (Assignment::from(before), Assignment::from(after));
-                if after.version != before.version {
-                    audit::record(
-                        conn,
-                        &actor,
-                        "update",
-                        "assignment",
-                        &after.id.to_string(),
-                        json_of(&before),
-                        json_of(&after),
-                    )
-                    .await?;
-                }
-                Ok((StatusCode::OK, after))
-            })
-            .await;
-        match result {
-            Ok((status, a)) => return Ok(respond(status, &a)),
-            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
-            Err(e) => return Err(e),
-        }
+    let values = AssignmentValues::from_new(&new);
+    let assignment = kernel::upsert::<Assignment>(&writer, values, expected.0).await?;
+    Ok(assignment.reply(&assignment.record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AssignmentStatus::*;
+
+    #[test]
+    fn the_lifecycle_moves_forward_or_to_cancelled() {
+        assert_eq!(Proposed.next(), [Incoming, Cancelled]);
+        assert_eq!(Incoming.next(), [Ongoing, Cancelled]);
+        assert_eq!(Ongoing.next(), [Outgoing, Cancelled]);
+        assert_eq!(Outgoing.next(), [Completed, Cancelled]);
+        assert!(Completed.next().is_empty());
+        assert!(Cancelled.next().is_empty());
     }
-    Err(ApiError::Conflict(
-        "Concurrent pushes of the same record; retry".to_owned(),
-    ))
 }

@@ -6,19 +6,19 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::credentials::{HASHING, hash_secret, new_secret};
-use crate::auth::{Authenticator, Caller, Scope};
+use crate::auth::{Authenticator, Scope};
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
 use crate::http::list;
 use crate::http::{Json, Query, conditional_json, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::integration::work::{Change, Work, Writer};
 use crate::page_type;
 use crate::resources::municipalities::MunicipalityId;
 use crate::store::db::Db;
@@ -122,13 +122,16 @@ fn validate(new: &NewClient) -> Result<(), ApiError> {
     v.finish()
 }
 
-/// Creates a client and records it in the audit log; returns it with its one-time secret.
-pub async fn create(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    new: NewClient,
-) -> Result<CreatedClient, ApiError> {
-    validate(&new)?;
+/// A new client's secret and its hash, made before the unit of work begins (hashing is slow
+/// on purpose, and holds no connection meanwhile).
+pub struct Credentials {
+    secret: String,
+    hash: String,
+}
+
+/// Checks a new client and makes its credentials.
+pub async fn prepare(new: &NewClient) -> Result<Credentials, ApiError> {
+    validate(new)?;
     let secret = new_secret();
     let hash = {
         let secret = secret.clone();
@@ -140,90 +143,90 @@ pub async fn create(
             .await
             .map_err(ApiError::internal)?
     };
+    Ok(Credentials { secret, hash })
+}
+
+/// Creates a client in the work, with its audit entry; returns it with its one-time secret.
+pub async fn create(
+    work: &mut Work<'_>,
+    new: NewClient,
+    credentials: Credentials,
+) -> Result<CreatedClient, ApiError> {
     let mut scopes = new.scopes.clone();
     scopes.sort_by_key(|s| *s as u8);
     scopes.dedup();
     let scope_names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-    let actor = actor.clone();
-    conn.transaction(async move |conn| {
-        if let Some(m) = &new.municipality_id {
-            let known: bool = diesel::select(diesel::dsl::exists(municipalities::table.find(m)))
-                .get_result(conn)
-                .await?;
-            if !known {
-                return Err(ApiError::invalid(
-                    "municipalityId",
-                    format!("no municipality has the kommunkod {m}"),
-                ));
-            }
-        }
-        let row: ClientRow = diesel::insert_into(api_clients::table)
-            .values((
-                api_clients::id.eq(Uuid::new_v4()),
-                api_clients::name.eq(new.name.trim()),
-                api_clients::scopes.eq(&scope_names),
-                api_clients::municipality_id.eq(&new.municipality_id),
-                api_clients::secret_hash.eq(&hash),
-            ))
-            .returning(ClientRow::as_returning())
-            .get_result(conn)
+    if let Some(m) = &new.municipality_id {
+        let known: bool = diesel::select(diesel::dsl::exists(municipalities::table.find(m)))
+            .get_result(work.conn())
             .await?;
-        let client = ApiClient::from(row);
-        audit::record(
-            conn,
-            &actor,
-            "create",
-            "client",
-            &client.id.to_string(),
-            None,
-            serde_json::to_value(&client).ok(),
-        )
+        if !known {
+            return Err(ApiError::invalid(
+                "municipalityId",
+                format!("no municipality has the kommunkod {m}"),
+            ));
+        }
+    }
+    let row: ClientRow = diesel::insert_into(api_clients::table)
+        .values((
+            api_clients::id.eq(Uuid::new_v4()),
+            api_clients::name.eq(new.name.trim()),
+            api_clients::scopes.eq(&scope_names),
+            api_clients::municipality_id.eq(&new.municipality_id),
+            api_clients::secret_hash.eq(&credentials.hash),
+        ))
+        .returning(ClientRow::as_returning())
+        .get_result(work.conn())
         .await?;
-        Ok(CreatedClient {
-            client_id: client.id,
-            client_secret: secret,
-            client,
-        })
+    let client = ApiClient::from(row);
+    record(work, "create", None, Some(&client)).await?;
+    Ok(CreatedClient {
+        client_id: client.id,
+        client_secret: credentials.secret,
+        client,
     })
-    .await
 }
 
-/// Disables a client (idempotent); its tokens stop working within a minute.
-pub async fn disable(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<ApiClient, ApiError> {
-    let actor = actor.clone();
-    conn.transaction(async move |conn| {
-        let before: ClientRow = api_clients::table
-            .find(id)
-            .select(ClientRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("Client {id}")))?;
-        if before.disabled_at.is_some() {
-            return Ok(ApiClient::from(before));
-        }
-        let after: ClientRow = diesel::update(api_clients::table.find(id))
-            .set(api_clients::disabled_at.eq(diesel::dsl::now))
-            .returning(ClientRow::as_returning())
-            .get_result(conn)
-            .await?;
-        let (before, after) = (ApiClient::from(before), ApiClient::from(after));
-        audit::record(
-            conn,
-            &actor,
-            "disable",
-            "client",
-            &id.to_string(),
-            serde_json::to_value(&before).ok(),
-            serde_json::to_value(&after).ok(),
-        )
+/// Disables a client in the work (idempotent); its tokens stop working within a minute.
+pub async fn disable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiError> {
+    let before: ClientRow = api_clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .for_update()
+        .first(work.conn())
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("Client {id}")))?;
+    if before.disabled_at.is_some() {
+        return Ok(ApiClient::from(before));
+    }
+    let after: ClientRow = diesel::update(api_clients::table.find(id))
+        .set(api_clients::disabled_at.eq(diesel::dsl::now))
+        .returning(ClientRow::as_returning())
+        .get_result(work.conn())
         .await?;
-        Ok(after)
+    let (before, after) = (ApiClient::from(before), ApiClient::from(after));
+    record(work, "disable", Some(&before), Some(&after)).await?;
+    Ok(after)
+}
+
+/// A client's audit entry: the client as listed (its secret's hash is never part of it).
+async fn record(
+    work: &mut Work<'_>,
+    action: &str,
+    before: Option<&ApiClient>,
+    after: Option<&ApiClient>,
+) -> Result<(), ApiError> {
+    let id = after
+        .or(before)
+        .map(|c| c.id.to_string())
+        .unwrap_or_default();
+    work.record(Change {
+        action,
+        kind: "client",
+        id: &id,
+        before: before.and_then(|c| serde_json::to_value(c).ok()),
+        after: after.and_then(|c| serde_json::to_value(c).ok()),
     })
     .await
 }
@@ -372,13 +375,15 @@ pub async fn get_client(
 )]
 #[post("/clients")]
 pub async fn create_client(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     body: Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
-    let mut conn = db.conn().await?;
-    let created = create(&mut conn, &Actor::from(&caller), body.0).await?;
+    writer.caller.may_write_for_association()?;
+    let new = body.0;
+    let credentials = prepare(&new).await?;
+    let created = writer
+        .run(async |work| create(work, new, credentials).await)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -408,15 +413,13 @@ pub async fn create_client(
 )]
 #[post("/clients/{id}/disable")]
 pub async fn disable_client(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     auth: web::Data<Authenticator>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
+    writer.caller.may_write_for_association()?;
     let id = parse_client_id(&path.into_inner())?;
-    let mut conn = db.conn().await?;
-    let client = disable(&mut conn, &Actor::from(&caller), id).await?;
+    let client = writer.run(async |work| disable(work, id).await).await?;
     auth.forget(id);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, version_etag(client.version)))

@@ -2,17 +2,15 @@
 //! the year's goals met (1–5), with a comment and suggested development, coordination or
 //! advocacy areas. The summary per goal is computed in SQL.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
@@ -20,9 +18,10 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::store::checks::{self, uuid_param};
@@ -57,7 +56,7 @@ pub struct Suggestion {
 struct FeedbackRow {
     id: Uuid,
     year: i32,
-    goal: String,
+    goal: Challenge,
     network_id: Uuid,
     municipality_id: Option<String>,
     rating: i16,
@@ -107,7 +106,7 @@ impl From<FeedbackRow> for Feedback {
         Self {
             id: r.id,
             year: r.year,
-            goal: Challenge::parse(&r.goal).unwrap_or(Challenge::Core),
+            goal: r.goal,
             network_id: r.network_id,
             municipality_id: r.municipality_id,
             rating: r.rating,
@@ -187,7 +186,7 @@ pub struct FeedbackPatch {
     pub external_id: Option<Option<String>>,
 }
 
-impl From<NewFeedback> for Values {
+impl From<NewFeedback> for FeedbackValues {
     fn from(n: NewFeedback) -> Self {
         Self {
             year: n.year,
@@ -203,7 +202,8 @@ impl From<NewFeedback> for Values {
     }
 }
 
-struct Values {
+/// What is written of a feedback entry: a new one, or the current one with a patch applied.
+pub struct FeedbackValues {
     year: i32,
     goal: Challenge,
     network_id: Uuid,
@@ -215,13 +215,13 @@ struct Values {
     external_id: Option<String>,
 }
 
-impl Values {
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<FeedbackRow, ApiError> {
+impl FeedbackValues {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<FeedbackRow> {
         diesel::insert_into(feedback::table)
             .values((
                 feedback::id.eq(Uuid::new_v4()),
                 feedback::year.eq(self.year),
-                feedback::goal.eq(self.goal.as_str()),
+                feedback::goal.eq(self.goal),
                 feedback::network_id.eq(self.network_id),
                 feedback::municipality_id.eq(&self.municipality_id),
                 feedback::rating.eq(self.rating),
@@ -233,18 +233,13 @@ impl Values {
             .returning(FeedbackRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| checks::conflict_on_unique(e, "feedback entry"))
     }
 
-    async fn update(
-        &self,
-        conn: &mut AsyncPgConnection,
-        id: Uuid,
-    ) -> Result<FeedbackRow, ApiError> {
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<FeedbackRow> {
         diesel::update(feedback::table.find(id))
             .set((
                 feedback::year.eq(self.year),
-                feedback::goal.eq(self.goal.as_str()),
+                feedback::goal.eq(self.goal),
                 feedback::network_id.eq(self.network_id),
                 feedback::municipality_id.eq(&self.municipality_id),
                 feedback::rating.eq(self.rating),
@@ -256,7 +251,6 @@ impl Values {
             .returning(FeedbackRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| checks::conflict_on_unique(e, "feedback entry"))
     }
 
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
@@ -291,7 +285,7 @@ impl Values {
         let goal_exists: bool = diesel::select(diesel::dsl::exists(
             plan_goals::table
                 .filter(plan_goals::year.eq(self.year))
-                .filter(plan_goals::challenge.eq(self.goal.as_str())),
+                .filter(plan_goals::challenge.eq(self.goal)),
         ))
         .get_result(conn)
         .await?;
@@ -322,18 +316,134 @@ impl Values {
     }
 }
 
-fn json_of(f: &Feedback) -> Option<serde_json::Value> {
-    serde_json::to_value(f).ok()
+impl Resource for Feedback {
+    const KIND: &'static str = "feedback";
+    const NOUN: &'static str = "feedback entry";
+    type Key = Uuid;
+    type Values = FeedbackValues;
+    type Patch = FeedbackPatch;
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn key(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/feedback/{}", self.id)
+    }
+    fn owners(&self) -> Vec<String> {
+        self.municipality_id.iter().cloned().collect()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = feedback::table.find(*id).select(FeedbackRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        Ok(row.map(Feedback::from))
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        values: &FeedbackValues,
+    ) -> QueryResult<Self> {
+        values.update(conn, *id).await.map(Feedback::from)
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        values: &FeedbackValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(values.municipality_id.iter().cloned().collect())
+    }
+    async fn validate(
+        conn: &mut AsyncPgConnection,
+        values: &FeedbackValues,
+    ) -> Result<(), ApiError> {
+        values.validate(conn).await
+    }
+
+    fn check_patch(p: &FeedbackPatch) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        for (field, is_null) in [
+            ("year", matches!(p.year, Some(None))),
+            ("goal", matches!(p.goal, Some(None))),
+            ("networkId", matches!(p.network_id, Some(None))),
+            ("rating", matches!(p.rating, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()
+    }
+
+    fn patched(&self, p: FeedbackPatch) -> FeedbackValues {
+        let current = self.clone();
+        FeedbackValues {
+            year: p.year.flatten().unwrap_or(current.year),
+            goal: p.goal.flatten().unwrap_or(current.goal),
+            network_id: p.network_id.flatten().unwrap_or(current.network_id),
+            municipality_id: p.municipality_id.unwrap_or(current.municipality_id),
+            rating: p.rating.flatten().unwrap_or(current.rating),
+            comment: p
+                .comment
+                .map(Option::unwrap_or_default)
+                .unwrap_or(current.comment),
+            suggestions: p
+                .suggestions
+                .map(Option::unwrap_or_default)
+                .unwrap_or(current.suggestions),
+            external_system: p.external_system.unwrap_or(current.external_system),
+            external_id: p.external_id.unwrap_or(current.external_id),
+        }
+    }
 }
 
-async fn find(conn: &mut AsyncPgConnection, id: Uuid, lock: bool) -> Result<FeedbackRow, ApiError> {
-    let query = feedback::table.find(id).select(FeedbackRow::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
-    } else {
-        query.first(conn).await.optional()?
-    };
-    row.ok_or_else(|| ApiError::not_found(format!("Feedback entry {id}")))
+impl Creatable for Feedback {
+    async fn insert(conn: &mut AsyncPgConnection, values: &FeedbackValues) -> QueryResult<Self> {
+        values.insert(conn).await.map(Feedback::from)
+    }
+}
+
+impl Removable for Feedback {
+    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
+        diesel::delete(feedback::table.find(*id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl External for Feedback {
+    const EXTERNAL_KEY: &'static str = "feedback_external_system_external_id_key";
+
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &FeedbackValues,
+    ) -> QueryResult<Option<Self>> {
+        feedback::table
+            .filter(feedback::external_system.eq(&values.external_system))
+            .filter(feedback::external_id.eq(&values.external_id))
+            .select(FeedbackRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+            .map(|row| row.map(Feedback::from))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,19 +670,8 @@ pub async fn get_feedback(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let mut conn = db.conn().await?;
-    let row = find(&mut conn, id, false).await?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Feedback::from(row), Some(etag))
-}
-
-fn respond(status: StatusCode, f: &Feedback) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(f.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((header::LOCATION, format!("/v1/feedback/{}", f.id)));
-    }
-    res.json(f)
+    let entry = kernel::get::<Feedback>(&db, &id).await?;
+    kernel::current(&req, &entry, &entry)
 }
 
 fn suggestions_json(s: &[Suggestion]) -> serde_json::Value {
@@ -599,33 +698,11 @@ fn suggestions_json(s: &[Suggestion]) -> serde_json::Value {
 )]
 #[post("/feedback")]
 pub async fn create_feedback(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
-    let values = Values::from(body.0);
-    caller.may_write_for(values.municipality_id.as_deref())?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    let entry = conn
-        .transaction(async |conn| {
-            let row = values.insert(conn).await?;
-            let f = Feedback::from(row);
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "feedback",
-                &f.id.to_string(),
-                None,
-                json_of(&f),
-            )
-            .await?;
-            Ok::<_, ApiError>(f)
-        })
-        .await?;
-    Ok(respond(StatusCode::CREATED, &entry))
+    let entry = kernel::create::<Feedback>(&writer, body.0.into()).await?;
+    Ok(entry.reply(&entry.record))
 }
 
 /// Change a feedback entry
@@ -653,74 +730,14 @@ pub async fn create_feedback(
 )]
 #[patch("/feedback/{id}")]
 pub async fn update_feedback(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<FeedbackPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let p = body.0;
-    let mut v = Violations::default();
-    for (field, is_null) in [
-        ("year", matches!(p.year, Some(None))),
-        ("goal", matches!(p.goal, Some(None))),
-        ("networkId", matches!(p.network_id, Some(None))),
-        ("rating", matches!(p.rating, Some(None))),
-    ] {
-        if is_null {
-            v.push(field, "must not be null");
-        }
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let entry = conn
-        .transaction(async |conn| {
-            let before = find(conn, id, true).await?;
-            caller.may_write_for(before.municipality_id.as_deref())?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
-            let current = Feedback::from(before.clone());
-            let values = Values {
-                year: p.year.flatten().unwrap_or(current.year),
-                goal: p.goal.flatten().unwrap_or(current.goal),
-                network_id: p.network_id.flatten().unwrap_or(current.network_id),
-                municipality_id: p.municipality_id.unwrap_or(current.municipality_id),
-                rating: p.rating.flatten().unwrap_or(current.rating),
-                comment: p
-                    .comment
-                    .map(Option::unwrap_or_default)
-                    .unwrap_or(current.comment),
-                suggestions: p
-                    .suggestions
-                    .map(Option::unwrap_or_default)
-                    .unwrap_or(current.suggestions),
-                external_system: p.external_system.unwrap_or(current.external_system),
-                external_id: p.external_id.unwrap_or(current.external_id),
-            };
-            caller.may_write_for(values.municipality_id.as_deref())?;
-            values.validate(conn).await?;
-            let after = values.update(conn, id).await?;
-            let (before, after) = (Feedback::from(before), Feedback::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "feedback",
-                    &id.to_string(),
-                    json_of(&before),
-                    json_of(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond(StatusCode::OK, &entry))
+    let entry = kernel::update::<Feedback>(&writer, &id, expected.0, body.0).await?;
+    Ok(entry.reply(&entry.record))
 }
 
 /// Delete a feedback entry
@@ -745,37 +762,12 @@ pub async fn update_feedback(
 )]
 #[delete("/feedback/{id}")]
 pub async fn delete_feedback(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let before = find(conn, id, true).await?;
-        caller.may_write_for(before.municipality_id.as_deref())?;
-        if expected.is_some_and(|v| v != before.version) {
-            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-        }
-        diesel::delete(feedback::table.find(id))
-            .execute(conn)
-            .await?;
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "feedback",
-            &id.to_string(),
-            json_of(&Feedback::from(before)),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    kernel::delete::<Feedback>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -808,10 +800,9 @@ pub async fn delete_feedback(
 )]
 #[put("/feedback/by-external-id/{system}/{externalId}")]
 pub async fn upsert_feedback(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: OptionalIfMatch,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
@@ -822,73 +813,8 @@ pub async fn upsert_feedback(
         &system,
         &external_id,
     )?;
-    let values = Values::from(new);
-    caller.may_write_for(values.municipality_id.as_deref())?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    for attempt in 0..2 {
-        let result = conn
-            .transaction(async |conn| {
-                let existing: Option<FeedbackRow> = feedback::table
-                    .filter(feedback::external_system.eq(&system))
-                    .filter(feedback::external_id.eq(&external_id))
-                    .select(FeedbackRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(before) = existing else {
-                    if expected.is_some() {
-                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
-                    }
-                    let f = Feedback::from(values.insert(conn).await?);
-                    audit::record(
-                        conn,
-                        &actor,
-                        "create",
-                        "feedback",
-                        &f.id.to_string(),
-                        None,
-                        json_of(&f),
-                    )
-                    .await?;
-                    return Ok((StatusCode::CREATED, f));
-                };
-                caller.may_write_for(before.municipality_id.as_deref())?;
-                if expected.is_some_and(|v| v != before.version) {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-                let after = values.update(conn, before.id).await?;
-                let (before, after) = (Feedback::from(before), Feedback::from(after));
-                if after.version != before.version {
-                    audit::record(
-                        conn,
-                        &actor,
-                        "update",
-                        "feedback",
-                        &after.id.to_string(),
-                        json_of(&before),
-                        json_of(&after),
-                    )
-                    .await?;
-                }
-                Ok((StatusCode::OK, after))
-            })
-            .await;
-        match result {
-            Ok((status, f)) => return Ok(respond(status, &f)),
-            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(
-        "Concurrent pushes of the same record; retry".to_owned(),
-    ))
+    let entry = kernel::upsert::<Feedback>(&writer, new.into(), expected.0).await?;
+    Ok(entry.reply(&entry.record))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,22 +1,21 @@
 //! The seven member municipalities, addressed by their SCB kommunkod.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Lock, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::municipalities;
@@ -25,6 +24,12 @@ use crate::store::seed::is_valid_organisation_number;
 /// A municipality's id: its four-digit SCB kommunkod, e.g. `2281` for Sundsvall.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MunicipalityId(String);
+
+impl std::fmt::Display for MunicipalityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl MunicipalityId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
@@ -227,13 +232,138 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipalit
     Ok((rows, total))
 }
 
-async fn find(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<Option<MunicipalityRow>> {
-    municipalities::table
-        .find(id.as_str())
-        .select(MunicipalityRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+/// What is written of a municipality: the current one with a patch applied.
+pub struct MunicipalityValues {
+    /// The kommunkod, which never changes.
+    id: String,
+    name: String,
+    official_name: String,
+    organisation_number: Option<String>,
+}
+
+impl Resource for Municipality {
+    const KIND: &'static str = "municipality";
+    const NOUN: &'static str = "municipality";
+    type Key = MunicipalityId;
+    type Values = MunicipalityValues;
+    type Patch = MunicipalityPatch;
+
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn key(&self) -> MunicipalityId {
+        MunicipalityId(self.id.clone())
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/municipalities/{}", self.id)
+    }
+    /// A municipality's reference data is its own.
+    fn owners(&self) -> Vec<String> {
+        vec![self.id.clone()]
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: &MunicipalityId,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = municipalities::table
+            .find(id.as_str())
+            .select(MunicipalityRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        Ok(row.map(Municipality::from))
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        id: &MunicipalityId,
+        values: &MunicipalityValues,
+    ) -> QueryResult<Self> {
+        diesel::update(municipalities::table.find(id.as_str()))
+            .set((
+                municipalities::name.eq(&values.name),
+                municipalities::official_name.eq(&values.official_name),
+                municipalities::organisation_number.eq(&values.organisation_number),
+            ))
+            .returning(MunicipalityRow::as_returning())
+            .get_result(conn)
+            .await
+            .map(Municipality::from)
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        values: &MunicipalityValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(vec![values.id.clone()])
+    }
+    async fn validate(
+        _: &mut AsyncPgConnection,
+        values: &MunicipalityValues,
+    ) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        for (field, text, max) in [
+            ("name", &values.name, 100),
+            ("officialName", &values.official_name, 200),
+        ] {
+            if text.is_empty() || text.chars().count() > max {
+                v.push(field, format!("must be 1 to {max} characters"));
+            }
+        }
+        if let Some(orgnr) = &values.organisation_number {
+            if !is_valid_organisation_number(orgnr) {
+                v.push(
+                    "organisationNumber",
+                    "must be NNNNNN-NNNN with a valid check digit (Luhn)",
+                );
+            }
+        }
+        v.finish()
+    }
+    fn check_patch(patch: &MunicipalityPatch) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        for (field, value) in [
+            ("name", &patch.name),
+            ("officialName", &patch.official_name),
+        ] {
+            if matches!(value, Some(None)) {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()
+    }
+    fn patched(&self, patch: MunicipalityPatch) -> MunicipalityValues {
+        MunicipalityValues {
+            id: self.id.clone(),
+            name: patch
+                .name
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| self.name.clone()),
+            official_name: patch
+                .official_name
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| self.official_name.clone()),
+            organisation_number: match patch.organisation_number {
+                Some(value) => value,
+                None => self.organisation_number.clone(),
+            },
+        }
+    }
+    fn conflict(_: &MunicipalityValues, _: Option<&str>) -> ApiError {
+        ApiError::Conflict(
+            "Another municipality already has that name or organisation number".to_owned(),
+        )
+    }
 }
 
 /// Whether a municipality exists (for validating references from other resources).
@@ -304,12 +434,8 @@ pub async fn get_municipality(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
-    let mut conn = db.conn().await?;
-    let row = find(&mut conn, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Municipality {}", id.as_str())))?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Municipality::from(row), Some(etag))
+    let municipality = kernel::get::<Municipality>(&db, &id).await?;
+    kernel::current(&req, &municipality, &municipality)
 }
 
 /// Changes to a municipality's reference data (JSON Merge Patch, RFC 7396).
@@ -355,109 +481,15 @@ pub struct MunicipalityPatch {
 )]
 #[patch("/municipalities/{municipalityId}")]
 pub async fn update_municipality(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<MunicipalityPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for([path.as_str()])?;
+    writer.caller.may_write_for([path.as_str()])?;
     let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
-    let expected = if_match(&req)?;
-    let patch = body.0;
-    let mut v = Violations::default();
-    for (field, value, max) in [
-        ("name", &patch.name, 100),
-        ("officialName", &patch.official_name, 200),
-    ] {
-        match value {
-            Some(None) => v.push(field, "must not be null"),
-            Some(Some(text)) if text.trim().is_empty() || text.chars().count() > max => {
-                v.push(field, format!("must be 1 to {max} characters"))
-            }
-            _ => {}
-        }
-    }
-    if let Some(Some(orgnr)) = &patch.organisation_number {
-        if !is_valid_organisation_number(orgnr) {
-            v.push(
-                "organisationNumber",
-                "must be NNNNNN-NNNN with a valid check digit (Luhn)",
-            );
-        }
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let updated = conn
-        .transaction(async |conn| {
-            let before: MunicipalityRow = municipalities::table
-                .find(id.as_str())
-                .select(MunicipalityRow::as_select())
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
-                .ok_or_else(|| ApiError::not_found(format!("Municipality {}", id.as_str())))?;
-            if let Some(v) = expected {
-                if v != before.version {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-            }
-            let name = patch
-                .name
-                .clone()
-                .flatten()
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_else(|| before.name.clone());
-            let official = patch
-                .official_name
-                .clone()
-                .flatten()
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_else(|| before.official_name.clone());
-            let orgnr = match &patch.organisation_number {
-                Some(value) => value.clone(),
-                None => before.organisation_number.clone(),
-            };
-            let after: MunicipalityRow = diesel::update(municipalities::table.find(id.as_str()))
-                .set((
-                    municipalities::name.eq(&name),
-                    municipalities::official_name.eq(&official),
-                    municipalities::organisation_number.eq(&orgnr),
-                ))
-                .returning(MunicipalityRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| match e {
-                    diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        _,
-                    ) => ApiError::Conflict(
-                        "Another municipality already has that name or organisation number"
-                            .to_owned(),
-                    ),
-                    other => other.into(),
-                })?;
-            let (before, after) = (Municipality::from(before), Municipality::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "municipality",
-                    &after.id,
-                    serde_json::to_value(&before).ok(),
-                    serde_json::to_value(&after).ok(),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, version_etag(updated.version)))
-        .json(updated))
+    let municipality = kernel::update::<Municipality>(&writer, &id, expected.0, body.0).await?;
+    Ok(municipality.reply(&municipality.record))
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! their contact details are shown only to callers entitled to them, they never reach the logs
 //! or the audit log, and they are erased for good on request.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,11 +18,12 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
 use crate::page_type;
-use crate::store::checks::{self, conflict_on_unique, uuid_param};
+use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::{network_members, networks};
 use crate::text_enum;
@@ -180,8 +180,8 @@ pub struct NetworkPatch {
     pub external_id: Option<Option<String>>,
 }
 
-/// A network's values as they will be stored.
-struct NetworkValues {
+/// What is written of a network: a new one, or the current one with a patch applied.
+pub struct NetworkValues {
     name: String,
     kind: NetworkKind,
     area_id: Option<Uuid>,
@@ -208,19 +208,8 @@ impl NetworkValues {
         }
     }
 
-    fn patched(row: &NetworkRow, p: NetworkPatch) -> Result<Self, ApiError> {
-        let mut v = Violations::default();
-        for (field, is_null) in [
-            ("name", matches!(p.name, Some(None))),
-            ("kind", matches!(p.kind, Some(None))),
-            ("status", matches!(p.status, Some(None))),
-        ] {
-            if is_null {
-                v.push(field, "must not be null");
-            }
-        }
-        v.finish()?;
-        Ok(Self {
+    fn patched(row: &Network, p: NetworkPatch) -> Self {
+        Self {
             name: p
                 .name
                 .flatten()
@@ -242,46 +231,44 @@ impl NetworkValues {
                 .external_system
                 .unwrap_or_else(|| row.external_system.clone()),
             external_id: p.external_id.unwrap_or_else(|| row.external_id.clone()),
-        })
+        }
     }
 
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<NetworkRow, ApiError> {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<NetworkRow> {
         diesel::insert_into(networks::table)
             .values((
                 networks::id.eq(Uuid::new_v4()),
                 networks::name.eq(&self.name),
-                networks::kind.eq(self.kind.as_str()),
+                networks::kind.eq(self.kind),
                 networks::area_id.eq(self.area_id),
                 networks::description.eq(&self.description),
                 networks::municipality_ids.eq(&self.municipality_ids),
                 networks::coordinator.eq(&self.coordinator),
-                networks::status.eq(self.status.as_str()),
+                networks::status.eq(self.status),
                 networks::external_system.eq(&self.external_system),
                 networks::external_id.eq(&self.external_id),
             ))
             .returning(NetworkRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "network"))
     }
 
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<NetworkRow, ApiError> {
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<NetworkRow> {
         diesel::update(networks::table.find(id))
             .set((
                 networks::name.eq(&self.name),
-                networks::kind.eq(self.kind.as_str()),
+                networks::kind.eq(self.kind),
                 networks::area_id.eq(self.area_id),
                 networks::description.eq(&self.description),
                 networks::municipality_ids.eq(&self.municipality_ids),
                 networks::coordinator.eq(&self.coordinator),
-                networks::status.eq(self.status.as_str()),
+                networks::status.eq(self.status),
                 networks::external_system.eq(&self.external_system),
                 networks::external_id.eq(&self.external_id),
             ))
             .returning(NetworkRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "network"))
     }
 
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
@@ -304,22 +291,126 @@ impl NetworkValues {
     }
 }
 
-fn json_of(n: &Network) -> Option<serde_json::Value> {
-    serde_json::to_value(n).ok()
+impl Resource for Network {
+    const KIND: &'static str = "network";
+    const NOUN: &'static str = "network";
+    type Key = Uuid;
+    type Values = NetworkValues;
+    type Patch = NetworkPatch;
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn key(&self) -> Uuid {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/networks/{}", self.id)
+    }
+    fn owners(&self) -> Vec<String> {
+        self.municipality_ids.clone()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = networks::table.find(*id).select(NetworkRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        Ok(row.map(Network::from))
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        id: &Uuid,
+        values: &NetworkValues,
+    ) -> QueryResult<Self> {
+        values.update(conn, *id).await.map(Network::from)
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        values: &NetworkValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(values.municipality_ids.clone())
+    }
+    async fn validate(
+        conn: &mut AsyncPgConnection,
+        values: &NetworkValues,
+    ) -> Result<(), ApiError> {
+        values.validate(conn).await
+    }
+    fn check_patch(p: &NetworkPatch) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        for (field, is_null) in [
+            ("name", matches!(p.name, Some(None))),
+            ("kind", matches!(p.kind, Some(None))),
+            ("status", matches!(p.status, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()
+    }
+    fn patched(&self, patch: NetworkPatch) -> NetworkValues {
+        NetworkValues::patched(self, patch)
+    }
 }
 
+impl Creatable for Network {
+    async fn insert(conn: &mut AsyncPgConnection, values: &NetworkValues) -> QueryResult<Self> {
+        values.insert(conn).await.map(Network::from)
+    }
+}
+
+impl Removable for Network {
+    /// Its members go with it (`ON DELETE CASCADE`); feedback keeps it (`in use`).
+    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
+        diesel::delete(networks::table.find(*id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl External for Network {
+    const EXTERNAL_KEY: &'static str = "networks_external_system_external_id_key";
+
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &NetworkValues,
+    ) -> QueryResult<Option<Self>> {
+        networks::table
+            .filter(networks::external_system.eq(&values.external_system))
+            .filter(networks::external_id.eq(&values.external_id))
+            .select(NetworkRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+            .map(|row| row.map(Network::from))
+    }
+}
+
+/// The network, optionally locked (404 if there is none).
 async fn find_network(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    lock: bool,
-) -> Result<NetworkRow, ApiError> {
-    let query = networks::table.find(id).select(NetworkRow::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
-    } else {
-        query.first(conn).await.optional()?
-    };
-    row.ok_or_else(|| ApiError::not_found(format!("Network {id}")))
+    lock: Lock,
+) -> Result<Network, ApiError> {
+    <Network as Resource>::find(conn, &id, lock)
+        .await?
+        .ok_or_else(|| kernel::not_found::<Network>(&id))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,19 +621,8 @@ pub async fn get_network(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let mut conn = db.conn().await?;
-    let row = find_network(&mut conn, id, false).await?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Network::from(row), Some(etag))
-}
-
-fn respond_network(status: StatusCode, n: &Network) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(n.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((header::LOCATION, format!("/v1/networks/{}", n.id)));
-    }
-    res.json(n)
+    let network = kernel::get::<Network>(&db, &id).await?;
+    kernel::current(&req, &network, &network)
 }
 
 /// Create a network
@@ -564,33 +644,11 @@ fn respond_network(status: StatusCode, n: &Network) -> HttpResponse {
 )]
 #[post("/networks")]
 pub async fn create_network(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     body: Json<NewNetwork>,
 ) -> Result<HttpResponse, ApiError> {
-    let values = NetworkValues::from_new(body.0);
-    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    let network = conn
-        .transaction(async |conn| {
-            let row = values.insert(conn).await?;
-            let n = Network::from(row);
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "network",
-                &n.id.to_string(),
-                None,
-                json_of(&n),
-            )
-            .await?;
-            Ok::<_, ApiError>(n)
-        })
-        .await?;
-    Ok(respond_network(StatusCode::CREATED, &network))
+    let network = kernel::create::<Network>(&writer, NetworkValues::from_new(body.0)).await?;
+    Ok(network.reply(&network.record))
 }
 
 /// Change a network
@@ -618,45 +676,14 @@ pub async fn create_network(
 )]
 #[patch("/networks/{id}")]
 pub async fn update_network(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<NetworkPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let patch = body.0;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let network = conn
-        .transaction(async |conn| {
-            let before = find_network(conn, id, true).await?;
-            caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
-            let values = NetworkValues::patched(&before, patch)?;
-            caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-            values.validate(conn).await?;
-            let after = values.update(conn, id).await?;
-            let (before, after) = (Network::from(before), Network::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "network",
-                    &id.to_string(),
-                    json_of(&before),
-                    json_of(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond_network(StatusCode::OK, &network))
+    let network = kernel::update::<Network>(&writer, &id, expected.0, body.0).await?;
+    Ok(network.reply(&network.record))
 }
 
 /// Delete a network
@@ -683,44 +710,12 @@ pub async fn update_network(
 )]
 #[delete("/networks/{id}")]
 pub async fn delete_network(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = uuid_param("id", &path)?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let before = find_network(conn, id, true).await?;
-        caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-        if expected.is_some_and(|v| v != before.version) {
-            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-        }
-        diesel::delete(networks::table.find(id))
-            .execute(conn)
-            .await
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                ) => ApiError::Conflict("Feedback entries still refer to this network".to_owned()),
-                other => other.into(),
-            })?;
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "network",
-            &id.to_string(),
-            json_of(&Network::from(before)),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    kernel::delete::<Network>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -800,14 +795,6 @@ impl Member {
     }
 }
 
-/// What the audit log keeps of a member: no name, no contact details.
-fn redacted(r: &MemberRow) -> Option<serde_json::Value> {
-    Some(serde_json::json!({
-        "id": r.id, "networkId": r.network_id, "municipalityId": r.municipality_id,
-        "version": r.version, "personalData": "redacted"
-    }))
-}
-
 page_type!(MemberPage, Member, "A page of network members.");
 
 /// A new member.
@@ -859,9 +846,10 @@ pub struct MemberPatch {
     pub external_id: Option<Option<String>>,
 }
 
-impl From<NewMember> for MemberValues {
-    fn from(n: NewMember) -> Self {
+impl MemberValues {
+    fn new(network_id: Uuid, n: NewMember) -> Self {
         Self {
+            network_id,
             name: n.name.trim().to_owned(),
             email: n.email.map(|e| e.trim().to_owned()),
             phone: n.phone,
@@ -873,7 +861,9 @@ impl From<NewMember> for MemberValues {
     }
 }
 
+/// What is written of a member: a new one, or the current one with a patch applied.
 struct MemberValues {
+    network_id: Uuid,
     name: String,
     email: Option<String>,
     phone: Option<String>,
@@ -884,15 +874,11 @@ struct MemberValues {
 }
 
 impl MemberValues {
-    async fn insert(
-        &self,
-        conn: &mut AsyncPgConnection,
-        network: Uuid,
-    ) -> Result<MemberRow, ApiError> {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<MemberRow> {
         diesel::insert_into(network_members::table)
             .values((
                 network_members::id.eq(Uuid::new_v4()),
-                network_members::network_id.eq(network),
+                network_members::network_id.eq(self.network_id),
                 network_members::name.eq(&self.name),
                 network_members::email.eq(&self.email),
                 network_members::phone.eq(&self.phone),
@@ -904,10 +890,9 @@ impl MemberValues {
             .returning(MemberRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "member"))
     }
 
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<MemberRow, ApiError> {
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<MemberRow> {
         diesel::update(network_members::table.find(id))
             .set((
                 network_members::name.eq(&self.name),
@@ -921,7 +906,6 @@ impl MemberValues {
             .returning(MemberRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| conflict_on_unique(e, "member"))
     }
 
     async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
@@ -948,10 +932,155 @@ impl MemberValues {
             self.external_id.as_deref(),
         );
         v.finish()?;
+        find_network(conn, self.network_id, Lock::ForUpdate).await?;
         if let Some(m) = &self.municipality_id {
             checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
         }
         Ok(())
+    }
+}
+
+/// A member's key: its network's id and its own.
+#[derive(Debug, Clone, Copy)]
+struct MemberKey {
+    network: Uuid,
+    id: Uuid,
+}
+
+impl std::fmt::Display for MemberKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of network {}", self.id, self.network)
+    }
+}
+
+impl Resource for MemberRow {
+    const KIND: &'static str = "member";
+    const NOUN: &'static str = "member";
+    type Key = MemberKey;
+    type Values = MemberValues;
+    type Patch = MemberPatch;
+
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn key(&self) -> MemberKey {
+        MemberKey {
+            network: self.network_id,
+            id: self.id,
+        }
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/networks/{}/members/{}", self.network_id, self.id)
+    }
+    fn owners(&self) -> Vec<String> {
+        self.municipality_id.iter().cloned().collect()
+    }
+    /// No name, no contact details.
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "id": self.id, "networkId": self.network_id, "municipalityId": self.municipality_id,
+            "version": self.version, "personalData": "redacted"
+        }))
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        key: &MemberKey,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = network_members::table
+            .filter(network_members::network_id.eq(key.network))
+            .filter(network_members::id.eq(key.id))
+            .select(MemberRow::as_select());
+        if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()
+        } else {
+            query.first(conn).await.optional()
+        }
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        key: &MemberKey,
+        values: &MemberValues,
+    ) -> QueryResult<Self> {
+        values.update(conn, key.id).await
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        values: &MemberValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(values.municipality_id.iter().cloned().collect())
+    }
+    async fn validate(conn: &mut AsyncPgConnection, values: &MemberValues) -> Result<(), ApiError> {
+        values.validate(conn).await
+    }
+    fn check_patch(p: &MemberPatch) -> Result<(), ApiError> {
+        match p.name {
+            Some(None) => Err(ApiError::invalid("name", "must not be null")),
+            _ => Ok(()),
+        }
+    }
+    fn patched(&self, p: MemberPatch) -> MemberValues {
+        let before = self;
+        MemberValues {
+            network_id: before.network_id,
+            name: p
+                .name
+                .flatten()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| before.name.clone()),
+            email: p
+                .email
+                .map(|e| e.map(|e| e.trim().to_owned()))
+                .unwrap_or_else(|| before.email.clone()),
+            phone: p.phone.unwrap_or_else(|| before.phone.clone()),
+            title: p.title.unwrap_or_else(|| before.title.clone()),
+            municipality_id: p
+                .municipality_id
+                .unwrap_or_else(|| before.municipality_id.clone()),
+            external_system: p
+                .external_system
+                .unwrap_or_else(|| before.external_system.clone()),
+            external_id: p.external_id.unwrap_or_else(|| before.external_id.clone()),
+        }
+    }
+}
+
+impl Creatable for MemberRow {
+    async fn insert(conn: &mut AsyncPgConnection, values: &MemberValues) -> QueryResult<Self> {
+        values.insert(conn).await
+    }
+}
+
+impl Removable for MemberRow {
+    async fn delete(conn: &mut AsyncPgConnection, key: &MemberKey) -> QueryResult<()> {
+        diesel::delete(network_members::table.find(key.id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl External for MemberRow {
+    const EXTERNAL_KEY: &'static str = "network_members_external_system_external_id_key";
+
+    /// A network's member by its external reference.
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &MemberValues,
+    ) -> QueryResult<Option<Self>> {
+        network_members::table
+            .filter(network_members::network_id.eq(values.network_id))
+            .filter(network_members::external_system.eq(&values.external_system))
+            .filter(network_members::external_id.eq(&values.external_id))
+            .select(MemberRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
     }
 }
 
@@ -971,33 +1100,15 @@ pub struct MemberListParams {
     pub municipality_id: Option<String>,
 }
 
-fn member_path(raw: &(String, String)) -> Result<(Uuid, Uuid), ApiError> {
+fn member_path(raw: &(String, String)) -> Result<MemberKey, ApiError> {
     let mut v = Violations::default();
     let network = v.check(uuid_param("id", &raw.0));
     let member = v.check(uuid_param("memberId", &raw.1));
     v.finish()?;
     match (network, member) {
-        (Some(n), Some(m)) => Ok((n, m)),
+        (Some(network), Some(id)) => Ok(MemberKey { network, id }),
         _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
     }
-}
-
-async fn find_member(
-    conn: &mut AsyncPgConnection,
-    network: Uuid,
-    id: Uuid,
-    lock: bool,
-) -> Result<MemberRow, ApiError> {
-    let query = network_members::table
-        .filter(network_members::network_id.eq(network))
-        .filter(network_members::id.eq(id))
-        .select(MemberRow::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
-    } else {
-        query.first(conn).await.optional()?
-    };
-    row.ok_or_else(|| ApiError::not_found(format!("Member {id} of network {network}")))
 }
 
 /// List a network's members
@@ -1042,7 +1153,7 @@ pub async fn list_members(
     v.finish()?;
     let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
     let mut conn = db.conn().await?;
-    find_network(&mut conn, network, false).await?;
+    find_network(&mut conn, network, Lock::No).await?;
     let municipality = p.municipality_id.clone();
     let filtered = move || {
         let mut q = network_members::table
@@ -1108,23 +1219,10 @@ pub async fn get_member(
     db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (network, id) = member_path(&path)?;
-    let mut conn = db.conn().await?;
-    let row = find_member(&mut conn, network, id, false).await?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &Member::for_caller(row, &caller), Some(etag))
-}
-
-fn respond_member(status: StatusCode, m: &Member) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(m.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((
-            header::LOCATION,
-            format!("/v1/networks/{}/members/{}", m.network_id, m.id),
-        ));
-    }
-    res.json(m)
+    let key = member_path(&path)?;
+    let row = kernel::get::<MemberRow>(&db, &key).await?;
+    let member = Member::for_caller(row.clone(), &caller);
+    kernel::current(&req, &row, &member)
 }
 
 /// Add a member to a network
@@ -1148,38 +1246,13 @@ fn respond_member(status: StatusCode, m: &Member) -> HttpResponse {
 )]
 #[post("/networks/{id}/members")]
 pub async fn create_member(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let network = uuid_param("id", &path)?;
-    let values = MemberValues::from(body.0);
-    caller.may_write_for(values.municipality_id.as_deref())?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    let member = conn
-        .transaction(async |conn| {
-            find_network(conn, network, true).await?;
-            let row = values.insert(conn, network).await?;
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "member",
-                &row.id.to_string(),
-                None,
-                redacted(&row),
-            )
-            .await?;
-            Ok::<_, ApiError>(row)
-        })
-        .await?;
-    Ok(respond_member(
-        StatusCode::CREATED,
-        &Member::for_caller(member, &caller),
-    ))
+    let member = kernel::create::<MemberRow>(&writer, MemberValues::new(network, body.0)).await?;
+    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }
 
 /// Change a network member
@@ -1208,69 +1281,14 @@ pub async fn create_member(
 )]
 #[patch("/networks/{id}/members/{memberId}")]
 pub async fn update_member(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: IfMatch,
     body: Json<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let (network, id) = member_path(&path)?;
-    let expected = if_match(&req)?;
-    let p = body.0;
-    if matches!(p.name, Some(None)) {
-        return Err(ApiError::invalid("name", "must not be null"));
-    }
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let member = conn
-        .transaction(async |conn| {
-            let before = find_member(conn, network, id, true).await?;
-            caller.may_write_for(before.municipality_id.as_deref())?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
-            let values = MemberValues {
-                name: p
-                    .name
-                    .flatten()
-                    .map(|n| n.trim().to_owned())
-                    .unwrap_or_else(|| before.name.clone()),
-                email: p
-                    .email
-                    .map(|e| e.map(|e| e.trim().to_owned()))
-                    .unwrap_or_else(|| before.email.clone()),
-                phone: p.phone.unwrap_or_else(|| before.phone.clone()),
-                title: p.title.unwrap_or_else(|| before.title.clone()),
-                municipality_id: p
-                    .municipality_id
-                    .unwrap_or_else(|| before.municipality_id.clone()),
-                external_system: p
-                    .external_system
-                    .unwrap_or_else(|| before.external_system.clone()),
-                external_id: p.external_id.unwrap_or_else(|| before.external_id.clone()),
-            };
-            caller.may_write_for(values.municipality_id.as_deref())?;
-            values.validate(conn).await?;
-            let after = values.update(conn, id).await?;
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "member",
-                    &id.to_string(),
-                    redacted(&before),
-                    redacted(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond_member(
-        StatusCode::OK,
-        &Member::for_caller(member, &caller),
-    ))
+    let key = member_path(&path)?;
+    let member = kernel::update::<MemberRow>(&writer, &key, expected.0, body.0).await?;
+    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }
 
 /// Remove a network member
@@ -1296,37 +1314,12 @@ pub async fn update_member(
 )]
 #[delete("/networks/{id}/members/{memberId}")]
 pub async fn delete_member(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let (network, id) = member_path(&path)?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let before = find_member(conn, network, id, true).await?;
-        caller.may_write_for(before.municipality_id.as_deref())?;
-        if expected.is_some_and(|v| v != before.version) {
-            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-        }
-        diesel::delete(network_members::table.find(id))
-            .execute(conn)
-            .await?;
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "member",
-            &id.to_string(),
-            redacted(&before),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    let key = member_path(&path)?;
+    kernel::delete::<MemberRow>(&writer, &key, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -1367,19 +1360,16 @@ pub struct ErasureResult {
 )]
 #[post("/members/erasure")]
 pub async fn erase_member(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     body: Json<ErasureRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
+    writer.caller.may_write_for_association()?;
     let email = body.0.email.trim().to_lowercase();
     if email.is_empty() || email.chars().count() > 254 {
         return Err(ApiError::invalid("email", "must be an e-mail address"));
     }
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let erased = conn
-        .transaction(async |conn| {
+    let erased = writer
+        .run(async |work| {
             let rows: Vec<MemberRow> = diesel::delete(
                 network_members::table.filter(
                     diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
@@ -1387,21 +1377,12 @@ pub async fn erase_member(
                 ),
             )
             .returning(MemberRow::as_returning())
-            .get_results(conn)
+            .get_results(work.conn())
             .await?;
             for row in &rows {
-                audit::record(
-                    conn,
-                    &actor,
-                    "erase",
-                    "member",
-                    &row.id.to_string(),
-                    redacted(row),
-                    None,
-                )
-                .await?;
+                kernel::audit(work, "erase", Some(row), None).await?;
             }
-            Ok::<_, ApiError>(rows.len())
+            Ok(rows.len())
         })
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResult { erased }))
@@ -1437,10 +1418,9 @@ pub async fn erase_member(
 )]
 #[put("/networks/by-external-id/{system}/{externalId}")]
 pub async fn upsert_network(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: OptionalIfMatch,
     body: Json<NewNetwork>,
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
@@ -1452,74 +1432,8 @@ pub async fn upsert_network(
         &external_id,
     )?;
     let values = NetworkValues::from_new(new);
-    caller.may_write_for(values.municipality_ids.iter().map(String::as_str))?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    for attempt in 0..2 {
-        let result = conn
-            .transaction(async |conn| {
-                let existing: Option<NetworkRow> = networks::table
-                    .filter(networks::external_system.eq(&system))
-                    .filter(networks::external_id.eq(&external_id))
-                    .select(NetworkRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(before) = existing else {
-                    if expected.is_some() {
-                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
-                    }
-                    let row = values.insert(conn).await?;
-                    let n = Network::from(row);
-                    audit::record(
-                        conn,
-                        &actor,
-                        "create",
-                        "network",
-                        &n.id.to_string(),
-                        None,
-                        json_of(&n),
-                    )
-                    .await?;
-                    return Ok((StatusCode::CREATED, n));
-                };
-                caller.may_write_for(before.municipality_ids.iter().map(String::as_str))?;
-                if expected.is_some_and(|v| v != before.version) {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-                let after = values.update(conn, before.id).await?;
-                let (before, after) = (Network::from(before), Network::from(after));
-                if after.version != before.version {
-                    audit::record(
-                        conn,
-                        &actor,
-                        "update",
-                        "network",
-                        &after.id.to_string(),
-                        json_of(&before),
-                        json_of(&after),
-                    )
-                    .await?;
-                }
-                Ok((StatusCode::OK, after))
-            })
-            .await;
-        match result {
-            Ok((status, n)) => return Ok(respond_network(status, &n)),
-            // Two first pushes at once: the loser retries as an update.
-            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(
-        "Concurrent pushes of the same record; retry".to_owned(),
-    ))
+    let network = kernel::upsert::<Network>(&writer, values, expected.0).await?;
+    Ok(network.reply(&network.record))
 }
 
 /// Create or replace a network member by its external reference
@@ -1553,10 +1467,9 @@ pub async fn upsert_network(
 )]
 #[put("/networks/{id}/members/by-external-id/{system}/{externalId}")]
 pub async fn upsert_member(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String, String)>,
+    expected: OptionalIfMatch,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let (network, system, external_id) = path.into_inner();
@@ -1568,74 +1481,7 @@ pub async fn upsert_member(
         &system,
         &external_id,
     )?;
-    let values = MemberValues::from(new);
-    caller.may_write_for(values.municipality_id.as_deref())?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    values.validate(&mut conn).await?;
-    for attempt in 0..2 {
-        let result = conn
-            .transaction(async |conn| {
-                find_network(conn, network, false).await?;
-                let existing: Option<MemberRow> = network_members::table
-                    .filter(network_members::network_id.eq(network))
-                    .filter(network_members::external_system.eq(&system))
-                    .filter(network_members::external_id.eq(&external_id))
-                    .select(MemberRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(before) = existing else {
-                    if expected.is_some() {
-                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
-                    }
-                    let row = values.insert(conn, network).await?;
-                    audit::record(
-                        conn,
-                        &actor,
-                        "create",
-                        "member",
-                        &row.id.to_string(),
-                        None,
-                        redacted(&row),
-                    )
-                    .await?;
-                    return Ok((StatusCode::CREATED, row));
-                };
-                caller.may_write_for(before.municipality_id.as_deref())?;
-                if expected.is_some_and(|v| v != before.version) {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-                let after = values.update(conn, before.id).await?;
-                if after.version != before.version {
-                    audit::record(
-                        conn,
-                        &actor,
-                        "update",
-                        "member",
-                        &after.id.to_string(),
-                        redacted(&before),
-                        redacted(&after),
-                    )
-                    .await?;
-                }
-                Ok((StatusCode::OK, after))
-            })
-            .await;
-        match result {
-            Ok((status, row)) => {
-                return Ok(respond_member(status, &Member::for_caller(row, &caller)));
-            }
-            Err(ApiError::Conflict(_)) if attempt == 0 => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(
-        "Concurrent pushes of the same record; retry".to_owned(),
-    ))
+    let values = MemberValues::new(network, new);
+    let member = kernel::upsert::<MemberRow>(&writer, values, expected.0).await?;
+    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }

@@ -3,23 +3,22 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
 use crate::http::list::{self, Paging, SortField, SortKey};
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, Lock, Resource};
 use crate::page_type;
 use crate::store::checks;
 use crate::store::db::{Db, PgConn};
@@ -28,31 +27,15 @@ use crate::store::schema::{plan_goals, plans};
 pub const MIN_YEAR: i32 = 2000;
 pub const MAX_YEAR: i32 = 2100;
 
-/// The plan's three challenges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Challenge {
-    /// Kärnutmaningen: equal, good quality in the municipalities' services.
-    Core,
-    /// Fokusutmaningen: the year's focus (2022: competence supply, kompetensförsörjning).
-    Focus,
-    /// Den interna utmaningen: the association's own ways of working.
-    Internal,
-}
-
-impl Challenge {
-    pub const ALL: [Challenge; 3] = [Challenge::Core, Challenge::Focus, Challenge::Internal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Challenge::Core => "core",
-            Challenge::Focus => "focus",
-            Challenge::Internal => "internal",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+crate::text_enum! {
+    /// The plan's three challenges.
+    Challenge {
+        /// Kärnutmaningen: equal, good quality in the municipalities' services.
+        Core = "core",
+        /// Fokusutmaningen: the year's focus (2022: competence supply, kompetensförsörjning).
+        Focus = "focus",
+        /// Den interna utmaningen: the association's own ways of working.
+        Internal = "internal",
     }
 }
 
@@ -71,7 +54,7 @@ struct PlanRow {
 #[diesel(table_name = plan_goals, check_for_backend(diesel::pg::Pg))]
 struct GoalRow {
     year: i32,
-    challenge: String,
+    challenge: Challenge,
     name: String,
     theme: Option<String>,
     statement: String,
@@ -126,9 +109,7 @@ page_type!(PlanPage, Plan, "A page of plans.");
 fn assemble(rows: Vec<PlanRow>, goals: Vec<GoalRow>) -> Vec<Plan> {
     let mut by_year: HashMap<i32, Vec<Goal>> = HashMap::new();
     for g in goals {
-        let Some(challenge) = Challenge::parse(&g.challenge) else {
-            continue;
-        };
+        let challenge = g.challenge;
         by_year.entry(g.year).or_default().push(Goal {
             challenge,
             name: g.name,
@@ -374,27 +355,13 @@ pub async fn get_plan(
     db: Db,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw = path.into_inner();
-    let year = raw
-        .parse::<i32>()
-        .ok()
-        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "year",
-                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
-            )
-        })?;
-    let mut conn = db.conn().await?;
-    let plan = find(&mut conn, year)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
-    let etag = version_etag(plan.version);
-    conditional_json(&req, &plan, Some(etag))
+    let year = parse_year(&path)?;
+    let plan = kernel::get::<Plan>(&db, &year).await?;
+    kernel::current(&req, &plan, &plan)
 }
 
 /// A goal of a new plan.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewGoal {
     pub challenge: Challenge,
@@ -458,17 +425,233 @@ pub struct PlanPatch {
     pub goals: Vec<GoalPatch>,
 }
 
-fn plan_json(p: &Plan) -> Option<serde_json::Value> {
-    serde_json::to_value(p).ok()
+/// What is written of a plan: a new one, or the current one with a patch applied.
+pub struct PlanValues {
+    year: i32,
+    title: String,
+    vision: String,
+    goals: Vec<NewGoal>,
+    /// Goals a patch named that the plan does not have.
+    unknown_goals: Vec<Challenge>,
+    /// Goals a patch listed more than once.
+    repeated_goals: Vec<usize>,
 }
 
-fn respond_plan(status: StatusCode, plan: &Plan) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(plan.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((header::LOCATION, format!("/v1/plans/{}", plan.year)));
+impl From<NewPlan> for PlanValues {
+    fn from(new: NewPlan) -> Self {
+        Self {
+            year: new.year,
+            title: new.title.trim().to_owned(),
+            vision: new.vision,
+            goals: new
+                .goals
+                .into_iter()
+                .map(|g| NewGoal {
+                    name: g.name.trim().to_owned(),
+                    statement: g.statement.trim().to_owned(),
+                    ..g
+                })
+                .collect(),
+            unknown_goals: Vec::new(),
+            repeated_goals: Vec::new(),
+        }
     }
-    res.json(plan)
+}
+
+impl Resource for Plan {
+    const KIND: &'static str = "plan";
+    const NOUN: &'static str = "plan";
+    /// The plan's year.
+    type Key = i32;
+    type Values = PlanValues;
+    type Patch = PlanPatch;
+
+    fn id(&self) -> String {
+        self.year.to_string()
+    }
+    fn key(&self) -> i32 {
+        self.year
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn location(&self) -> String {
+        format!("/v1/plans/{}", self.year)
+    }
+    /// The plans are the association's.
+    fn owners(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        year: &i32,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        if lock == Lock::ForUpdate {
+            let locked: Option<i32> = plans::table
+                .find(*year)
+                .select(plans::year)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            if locked.is_none() {
+                return Ok(None);
+            }
+        }
+        find(conn, *year).await
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        year: &i32,
+        values: &PlanValues,
+    ) -> QueryResult<Self> {
+        diesel::update(plans::table.find(*year))
+            .set((
+                plans::title.eq(&values.title),
+                plans::vision.eq(&values.vision),
+            ))
+            .execute(conn)
+            .await?;
+        for g in &values.goals {
+            diesel::update(
+                plan_goals::table
+                    .filter(plan_goals::year.eq(*year))
+                    .filter(plan_goals::challenge.eq(g.challenge)),
+            )
+            .set((
+                plan_goals::name.eq(&g.name),
+                plan_goals::theme.eq(&g.theme),
+                plan_goals::statement.eq(&g.statement),
+            ))
+            .execute(conn)
+            .await?;
+        }
+        find(conn, *year)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)
+    }
+    async fn value_owners(
+        _: &mut AsyncPgConnection,
+        _: &PlanValues,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+    async fn validate(_: &mut AsyncPgConnection, values: &PlanValues) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        check_year(&mut v, "year", Some(values.year));
+        checks::required_text(&mut v, "title", &values.title, 200);
+        checks::optional_text(&mut v, "vision", Some(&values.vision), 1000);
+        for &challenge in Challenge::ALL {
+            let count = values
+                .goals
+                .iter()
+                .filter(|g| g.challenge == challenge)
+                .count();
+            if count != 1 {
+                v.push(
+                    "goals",
+                    format!("must have exactly one {} goal", challenge.as_str()),
+                );
+            }
+        }
+        for (i, g) in values.goals.iter().enumerate() {
+            checks::required_text(&mut v, &format!("goals[{i}].name"), &g.name, 200);
+            checks::optional_text(
+                &mut v,
+                &format!("goals[{i}].theme"),
+                g.theme.as_deref(),
+                200,
+            );
+            checks::required_text(&mut v, &format!("goals[{i}].statement"), &g.statement, 2000);
+        }
+        for c in &values.unknown_goals {
+            v.push("goals", format!("the plan has no {} goal", c.as_str()));
+        }
+        for i in &values.repeated_goals {
+            v.push(format!("goals[{i}].challenge"), "is listed twice");
+        }
+        v.finish()
+    }
+    fn patched(&self, patch: PlanPatch) -> PlanValues {
+        let mut goals: Vec<NewGoal> = self
+            .goals
+            .iter()
+            .map(|g| NewGoal {
+                challenge: g.challenge,
+                name: g.name.clone(),
+                theme: g.theme.clone(),
+                statement: g.statement.clone(),
+            })
+            .collect();
+        let mut unknown_goals = Vec::new();
+        let mut repeated_goals = Vec::new();
+        for (i, g) in patch.goals.iter().enumerate() {
+            if patch.goals[..i].iter().any(|o| o.challenge == g.challenge) {
+                repeated_goals.push(i);
+            }
+            let Some(current) = goals.iter_mut().find(|c| c.challenge == g.challenge) else {
+                unknown_goals.push(g.challenge);
+                continue;
+            };
+            if let Some(name) = &g.name {
+                current.name = name.trim().to_owned();
+            }
+            if let Some(theme) = &g.theme {
+                current.theme = theme.clone();
+            }
+            if let Some(statement) = &g.statement {
+                current.statement = statement.trim().to_owned();
+            }
+        }
+        PlanValues {
+            year: self.year,
+            title: patch
+                .title
+                .as_deref()
+                .map(|t| t.trim().to_owned())
+                .unwrap_or_else(|| self.title.clone()),
+            vision: patch.vision.unwrap_or_else(|| self.vision.clone()),
+            goals,
+            unknown_goals,
+            repeated_goals,
+        }
+    }
+    fn conflict(values: &PlanValues, _: Option<&str>) -> ApiError {
+        ApiError::Conflict(format!("There is already a plan for {}", values.year))
+    }
+}
+
+impl Creatable for Plan {
+    async fn insert(conn: &mut AsyncPgConnection, values: &PlanValues) -> QueryResult<Self> {
+        diesel::insert_into(plans::table)
+            .values((
+                plans::year.eq(values.year),
+                plans::title.eq(&values.title),
+                plans::vision.eq(&values.vision),
+            ))
+            .execute(conn)
+            .await?;
+        for g in &values.goals {
+            diesel::insert_into(plan_goals::table)
+                .values((
+                    plan_goals::year.eq(values.year),
+                    plan_goals::challenge.eq(g.challenge),
+                    plan_goals::name.eq(&g.name),
+                    plan_goals::theme.eq(&g.theme),
+                    plan_goals::statement.eq(&g.statement),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        find(conn, values.year)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)
+    }
 }
 
 /// Create a year's plan
@@ -489,89 +672,9 @@ fn respond_plan(status: StatusCode, plan: &Plan) -> HttpResponse {
     ),
 )]
 #[post("/plans")]
-pub async fn create_plan(
-    caller: Caller,
-    db: Db,
-    body: Json<NewPlan>,
-) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
-    let new = body.0;
-    let mut v = Violations::default();
-    check_year(&mut v, "year", Some(new.year));
-    checks::required_text(&mut v, "title", &new.title, 200);
-    checks::optional_text(&mut v, "vision", Some(&new.vision), 1000);
-    for challenge in Challenge::ALL {
-        let count = new
-            .goals
-            .iter()
-            .filter(|g| g.challenge == challenge)
-            .count();
-        if count != 1 {
-            v.push(
-                "goals",
-                format!("must have exactly one {} goal", challenge.as_str()),
-            );
-        }
-    }
-    for (i, g) in new.goals.iter().enumerate() {
-        checks::required_text(&mut v, &format!("goals[{i}].name"), &g.name, 200);
-        checks::optional_text(
-            &mut v,
-            &format!("goals[{i}].theme"),
-            g.theme.as_deref(),
-            200,
-        );
-        checks::required_text(&mut v, &format!("goals[{i}].statement"), &g.statement, 2000);
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let plan = conn
-        .transaction(async |conn| {
-            diesel::insert_into(plans::table)
-                .values((
-                    plans::year.eq(new.year),
-                    plans::title.eq(new.title.trim()),
-                    plans::vision.eq(&new.vision),
-                ))
-                .execute(conn)
-                .await
-                .map_err(|e| match e {
-                    diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        _,
-                    ) => ApiError::Conflict(format!("There is already a plan for {}", new.year)),
-                    other => other.into(),
-                })?;
-            for g in &new.goals {
-                diesel::insert_into(plan_goals::table)
-                    .values((
-                        plan_goals::year.eq(new.year),
-                        plan_goals::challenge.eq(g.challenge.as_str()),
-                        plan_goals::name.eq(g.name.trim()),
-                        plan_goals::theme.eq(&g.theme),
-                        plan_goals::statement.eq(g.statement.trim()),
-                    ))
-                    .execute(conn)
-                    .await?;
-            }
-            let plan = find(conn, new.year)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the new plan vanished")))?;
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "plan",
-                &plan.year.to_string(),
-                None,
-                plan_json(&plan),
-            )
-            .await?;
-            Ok::<_, ApiError>(plan)
-        })
-        .await?;
-    Ok(respond_plan(StatusCode::CREATED, &plan))
+pub async fn create_plan(writer: Writer, body: Json<NewPlan>) -> Result<HttpResponse, ApiError> {
+    let plan = kernel::create::<Plan>(&writer, body.0.into()).await?;
+    Ok(plan.reply(&plan.record))
 }
 
 /// Change a year's plan or its goals
@@ -599,108 +702,14 @@ pub async fn create_plan(
 )]
 #[patch("/plans/{year}")]
 pub async fn update_plan(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
+    expected: IfMatch,
     body: Json<PlanPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.may_write_for_association()?;
     let year = parse_year(&path)?;
-    let expected = if_match(&req)?;
-    let patch = body.0;
-    let mut v = Violations::default();
-    if let Some(t) = &patch.title {
-        checks::required_text(&mut v, "title", t, 200);
-    }
-    checks::optional_text(&mut v, "vision", patch.vision.as_deref(), 1000);
-    for (i, g) in patch.goals.iter().enumerate() {
-        if let Some(n) = &g.name {
-            checks::required_text(&mut v, &format!("goals[{i}].name"), n, 200);
-        }
-        if let Some(Some(t)) = &g.theme {
-            checks::optional_text(&mut v, &format!("goals[{i}].theme"), Some(t), 200);
-        }
-        if let Some(s) = &g.statement {
-            checks::required_text(&mut v, &format!("goals[{i}].statement"), s, 2000);
-        }
-        if patch.goals[..i].iter().any(|o| o.challenge == g.challenge) {
-            v.push(format!("goals[{i}].challenge"), "is listed twice");
-        }
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let plan = conn
-        .transaction(async |conn| {
-            let version: i64 = plans::table
-                .find(year)
-                .select(plans::version)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
-                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
-            if expected.is_some_and(|v| v != version) {
-                return Err(ApiError::PreconditionFailed(version_etag(version)));
-            }
-            let before = find(conn, year)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
-            diesel::update(plans::table.find(year))
-                .set((
-                    plans::title.eq(patch
-                        .title
-                        .as_deref()
-                        .map(str::trim)
-                        .unwrap_or(&before.title)),
-                    plans::vision.eq(patch.vision.as_deref().unwrap_or(&before.vision)),
-                ))
-                .execute(conn)
-                .await?;
-            for g in &patch.goals {
-                let Some(current) = before.goals.iter().find(|c| c.challenge == g.challenge) else {
-                    return Err(ApiError::invalid(
-                        "goals",
-                        format!("the plan has no {} goal", g.challenge.as_str()),
-                    ));
-                };
-                diesel::update(
-                    plan_goals::table
-                        .filter(plan_goals::year.eq(year))
-                        .filter(plan_goals::challenge.eq(g.challenge.as_str())),
-                )
-                .set((
-                    plan_goals::name.eq(g.name.as_deref().map(str::trim).unwrap_or(&current.name)),
-                    plan_goals::theme.eq(g.theme.clone().unwrap_or_else(|| current.theme.clone())),
-                    plan_goals::statement.eq(g
-                        .statement
-                        .as_deref()
-                        .map(str::trim)
-                        .unwrap_or(&current.statement)),
-                ))
-                .execute(conn)
-                .await?;
-            }
-            let after = find(conn, year)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the plan vanished")))?;
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "plan",
-                    &year.to_string(),
-                    plan_json(&before),
-                    plan_json(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond_plan(StatusCode::OK, &plan))
+    let plan = kernel::update::<Plan>(&writer, &year, expected.0, body.0).await?;
+    Ok(plan.reply(&plan.record))
 }
 
 fn parse_year(raw: &str) -> Result<i32, ApiError> {

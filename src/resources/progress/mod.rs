@@ -2,16 +2,14 @@
 //! 2: May–Aug, 3: Sep–Dec) its progress, money spent, budget forecast and any deviation, so that
 //! deviations are caught early. One report per assignment, year and tertial.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
@@ -19,11 +17,12 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::http::list;
-use crate::http::{Json, Query, conditional_json, if_match, merge_member, version_etag};
-use crate::integration::audit::{self, Actor};
+use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
+use crate::integration::work::Writer;
+use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
 use crate::page_type;
-use crate::resources::assignments::{self, AssignmentStatus};
+use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
 use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
@@ -175,21 +174,28 @@ pub struct ProgressReportPatch {
     pub external_id: Option<Option<String>>,
 }
 
-impl From<&NewProgressReport> for Values {
-    fn from(n: &NewProgressReport) -> Self {
+impl ReportValues {
+    fn new(assignment_id: Uuid, n: NewProgressReport) -> Self {
         Self {
-            summary: n.summary.clone(),
+            assignment_id,
+            year: n.year,
+            tertial: n.tertial,
+            summary: n.summary,
             spent_sek: n.spent_sek,
             forecast_sek: n.forecast_sek,
             deviation: n.deviation,
-            deviation_note: n.deviation_note.clone(),
-            external_system: n.external_system.clone(),
-            external_id: n.external_id.clone(),
+            deviation_note: n.deviation_note,
+            external_system: n.external_system,
+            external_id: n.external_id,
         }
     }
 }
 
-struct Values {
+/// What is written of a report: a new one, or the current one with a patch applied.
+pub struct ReportValues {
+    assignment_id: Uuid,
+    year: i32,
+    tertial: i16,
     summary: String,
     spent_sek: i64,
     forecast_sek: i64,
@@ -199,24 +205,18 @@ struct Values {
     external_id: Option<String>,
 }
 
-impl Values {
-    async fn insert(
-        &self,
-        conn: &mut AsyncPgConnection,
-        assignment: Uuid,
-        year: i32,
-        tertial: i16,
-    ) -> Result<ReportRow, ApiError> {
+impl ReportValues {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<ReportRow> {
         diesel::insert_into(progress_reports::table)
             .values((
                 progress_reports::id.eq(Uuid::new_v4()),
-                progress_reports::assignment_id.eq(assignment),
-                progress_reports::year.eq(year),
-                progress_reports::tertial.eq(tertial),
+                progress_reports::assignment_id.eq(self.assignment_id),
+                progress_reports::year.eq(self.year),
+                progress_reports::tertial.eq(self.tertial),
                 progress_reports::summary.eq(&self.summary),
                 progress_reports::spent_sek.eq(self.spent_sek),
                 progress_reports::forecast_sek.eq(self.forecast_sek),
-                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation.eq(self.deviation),
                 progress_reports::deviation_note.eq(&self.deviation_note),
                 progress_reports::external_system.eq(&self.external_system),
                 progress_reports::external_id.eq(&self.external_id),
@@ -224,16 +224,15 @@ impl Values {
             .returning(ReportRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| report_conflict(e, year, tertial))
     }
 
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> Result<ReportRow, ApiError> {
+    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<ReportRow> {
         diesel::update(progress_reports::table.find(id))
             .set((
                 progress_reports::summary.eq(&self.summary),
                 progress_reports::spent_sek.eq(self.spent_sek),
                 progress_reports::forecast_sek.eq(self.forecast_sek),
-                progress_reports::deviation.eq(self.deviation.as_str()),
+                progress_reports::deviation.eq(self.deviation),
                 progress_reports::deviation_note.eq(&self.deviation_note),
                 progress_reports::external_system.eq(&self.external_system),
                 progress_reports::external_id.eq(&self.external_id),
@@ -241,10 +240,15 @@ impl Values {
             .returning(ReportRow::as_returning())
             .get_result(conn)
             .await
-            .map_err(|e| checks::conflict_on_unique(e, "progress report"))
     }
 
     fn check(&self, v: &mut Violations) {
+        if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
+            v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
+        }
+        if !(1..=3).contains(&self.tertial) {
+            v.push("tertial", "must be 1, 2 or 3");
+        }
         checks::required_text(v, "summary", &self.summary, 10_000);
         if self.spent_sek < 0 {
             v.push("spentSek", "must not be negative");
@@ -271,60 +275,222 @@ impl Values {
     }
 }
 
-fn check_period(v: &mut Violations, year: i32, tertial: i16) {
-    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
-        v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
-    }
-    if !(1..=3).contains(&tertial) {
-        v.push("tertial", "must be 1, 2 or 3");
+/// A report's key: its assignment's id and its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportKey {
+    pub assignment: Uuid,
+    pub id: Uuid,
+}
+
+impl std::fmt::Display for ReportKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of assignment {}", self.id, self.assignment)
     }
 }
 
-fn json_of(r: &ProgressReport) -> Option<serde_json::Value> {
-    serde_json::to_value(r).ok()
+/// A stored report with the municipalities of its assignment, who own it.
+pub struct StoredReport {
+    pub report: ProgressReport,
+    owners: Vec<String>,
 }
 
-fn report_conflict(err: diesel::result::Error, year: i32, tertial: i16) -> ApiError {
-    match &err {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            info,
-        ) if info.constraint_name() == Some("progress_reports_one_per_tertial") => {
-            ApiError::Conflict(format!(
-                "The assignment already has a report for tertial {tertial} of {year}; change that one instead"
-            ))
+impl StoredReport {
+    async fn of(conn: &mut AsyncPgConnection, row: ReportRow) -> QueryResult<Self> {
+        let owners = assignments::find_owners(conn, row.assignment_id).await?;
+        Ok(Self {
+            report: row.into(),
+            owners: owners.unwrap_or_default(),
+        })
+    }
+}
+
+impl Resource for StoredReport {
+    const KIND: &'static str = "progress_report";
+    const NOUN: &'static str = "progress report";
+    type Key = ReportKey;
+    type Values = ReportValues;
+    type Patch = ProgressReportPatch;
+
+    fn id(&self) -> String {
+        self.report.id.to_string()
+    }
+    fn key(&self) -> ReportKey {
+        ReportKey {
+            assignment: self.report.assignment_id,
+            id: self.report.id,
         }
-        _ => checks::conflict_on_unique(err, "progress report"),
+    }
+    fn version(&self) -> i64 {
+        self.report.version
+    }
+    fn location(&self) -> String {
+        format!(
+            "/v1/assignments/{}/reports/{}",
+            self.report.assignment_id, self.report.id
+        )
+    }
+    fn owners(&self) -> Vec<String> {
+        self.owners.clone()
+    }
+    fn audit_view(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(&self.report).ok()
+    }
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        key: &ReportKey,
+        lock: Lock,
+    ) -> QueryResult<Option<Self>> {
+        let query = progress_reports::table
+            .filter(progress_reports::assignment_id.eq(key.assignment))
+            .filter(progress_reports::id.eq(key.id))
+            .select(ReportRow::as_select());
+        let row = if lock == Lock::ForUpdate {
+            query.for_update().first(conn).await.optional()?
+        } else {
+            query.first(conn).await.optional()?
+        };
+        match row {
+            Some(row) => Ok(Some(Self::of(conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        key: &ReportKey,
+        values: &ReportValues,
+    ) -> QueryResult<Self> {
+        let row = values.update(conn, key.id).await?;
+        Self::of(conn, row).await
+    }
+
+    /// The assignment's municipalities; 404 when there is no such assignment.
+    async fn value_owners(
+        conn: &mut AsyncPgConnection,
+        values: &ReportValues,
+    ) -> Result<Vec<String>, ApiError> {
+        assignments::find_owners(conn, values.assignment_id)
+            .await?
+            .ok_or_else(|| kernel::not_found::<Assignment>(&values.assignment_id))
+    }
+
+    async fn validate(conn: &mut AsyncPgConnection, values: &ReportValues) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        values.check(&mut v);
+        v.finish()?;
+        let owner = assignments::find(conn, values.assignment_id, Lock::No).await?;
+        if owner.status == AssignmentStatus::Proposed {
+            return Err(ApiError::Conflict(
+                "A proposed assignment does not report progress; move it to incoming first"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_patch(p: &ProgressReportPatch) -> Result<(), ApiError> {
+        let mut v = Violations::default();
+        for (field, is_null) in [
+            ("summary", matches!(p.summary, Some(None))),
+            ("spentSek", matches!(p.spent_sek, Some(None))),
+            ("forecastSek", matches!(p.forecast_sek, Some(None))),
+            ("deviation", matches!(p.deviation, Some(None))),
+        ] {
+            if is_null {
+                v.push(field, "must not be null");
+            }
+        }
+        v.finish()
+    }
+
+    fn patched(&self, p: ProgressReportPatch) -> ReportValues {
+        let current = self.report.clone();
+        ReportValues {
+            assignment_id: current.assignment_id,
+            year: current.year,
+            tertial: current.tertial,
+            summary: p.summary.flatten().unwrap_or(current.summary),
+            spent_sek: p.spent_sek.flatten().unwrap_or(current.spent_sek),
+            forecast_sek: p.forecast_sek.flatten().unwrap_or(current.forecast_sek),
+            deviation: p.deviation.flatten().unwrap_or(current.deviation),
+            deviation_note: p.deviation_note.unwrap_or(current.deviation_note),
+            external_system: p.external_system.unwrap_or(current.external_system),
+            external_id: p.external_id.unwrap_or(current.external_id),
+        }
+    }
+
+    /// Year and tertial identify a report: a replace may not move it.
+    fn may_become(&self, values: &ReportValues) -> Result<(), ApiError> {
+        if (self.report.year, self.report.tertial) != (values.year, values.tertial) {
+            return Err(ApiError::invalid(
+                "tertial",
+                "a report's year and tertial do not change",
+            ));
+        }
+        Ok(())
+    }
+
+    fn conflict(values: &ReportValues, constraint: Option<&str>) -> ApiError {
+        if constraint == Some("progress_reports_one_per_tertial") {
+            ApiError::Conflict(format!(
+                "The assignment already has a report for tertial {} of {}; change that one instead",
+                values.tertial, values.year
+            ))
+        } else {
+            ApiError::Conflict("The progress report conflicts with an existing one".to_owned())
+        }
     }
 }
 
-fn report_path(raw: &(String, String)) -> Result<(Uuid, Uuid), ApiError> {
+impl Creatable for StoredReport {
+    async fn insert(conn: &mut AsyncPgConnection, values: &ReportValues) -> QueryResult<Self> {
+        let row = values.insert(conn).await?;
+        Self::of(conn, row).await
+    }
+}
+
+impl Removable for StoredReport {
+    async fn delete(conn: &mut AsyncPgConnection, key: &ReportKey) -> QueryResult<()> {
+        diesel::delete(progress_reports::table.find(key.id))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl External for StoredReport {
+    const EXTERNAL_KEY: &'static str = "progress_reports_external_system_external_id_key";
+
+    /// An assignment's report by its external reference.
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &ReportValues,
+    ) -> QueryResult<Option<Self>> {
+        let row: Option<ReportRow> = progress_reports::table
+            .filter(progress_reports::assignment_id.eq(values.assignment_id))
+            .filter(progress_reports::external_system.eq(&values.external_system))
+            .filter(progress_reports::external_id.eq(&values.external_id))
+            .select(ReportRow::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        match row {
+            Some(row) => Ok(Some(Self::of(conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn report_path(raw: &(String, String)) -> Result<ReportKey, ApiError> {
     let mut v = Violations::default();
     let a = v.check(uuid_param("id", &raw.0));
     let r = v.check(uuid_param("reportId", &raw.1));
     v.finish()?;
     match (a, r) {
-        (Some(a), Some(r)) => Ok((a, r)),
+        (Some(assignment), Some(id)) => Ok(ReportKey { assignment, id }),
         _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
     }
-}
-
-async fn find(
-    conn: &mut AsyncPgConnection,
-    assignment: Uuid,
-    id: Uuid,
-    lock: bool,
-) -> Result<ReportRow, ApiError> {
-    let query = progress_reports::table
-        .filter(progress_reports::assignment_id.eq(assignment))
-        .filter(progress_reports::id.eq(id))
-        .select(ReportRow::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
-    } else {
-        query.first(conn).await.optional()?
-    };
-    row.ok_or_else(|| ApiError::not_found(format!("Report {id} of assignment {assignment}")))
 }
 
 /// Filters and paging of report lists.
@@ -377,7 +543,7 @@ async fn list(
     let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
     let mut conn = db.conn().await?;
     if let Some(a) = assignment {
-        assignments::find(&mut conn, a, false).await?;
+        assignments::find(&mut conn, a, Lock::No).await?;
     }
     let assignment = assignment.or(p.assignment_id);
     let (year, tertial, deviation) = (p.year, p.tertial, p.deviation);
@@ -526,23 +692,9 @@ pub async fn get_report(
     db: Db,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (assignment, id) = report_path(&path)?;
-    let mut conn = db.conn().await?;
-    let row = find(&mut conn, assignment, id, false).await?;
-    let etag = version_etag(row.version);
-    conditional_json(&req, &ProgressReport::from(row), Some(etag))
-}
-
-fn respond(status: StatusCode, r: &ProgressReport) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, version_etag(r.version)));
-    if status == StatusCode::CREATED {
-        res.insert_header((
-            header::LOCATION,
-            format!("/v1/assignments/{}/reports/{}", r.assignment_id, r.id),
-        ));
-    }
-    res.json(r)
+    let key = report_path(&path)?;
+    let stored = kernel::get::<StoredReport>(&db, &key).await?;
+    kernel::current(&req, &stored, &stored.report)
 }
 
 /// Report progress for a tertial
@@ -567,46 +719,14 @@ fn respond(status: StatusCode, r: &ProgressReport) -> HttpResponse {
 )]
 #[post("/assignments/{id}/reports")]
 pub async fn create_report(
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<String>,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {
     let assignment = uuid_param("id", &path)?;
-    let n = body.0;
-    let values = Values::from(&n);
-    let mut v = Violations::default();
-    check_period(&mut v, n.year, n.tertial);
-    values.check(&mut v);
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let report = conn
-        .transaction(async |conn| {
-            let owner = assignments::find(conn, assignment, false).await?;
-            caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
-            if owner.status == AssignmentStatus::Proposed {
-                return Err(ApiError::Conflict(
-                    "A proposed assignment does not report progress; move it to incoming first"
-                        .to_owned(),
-                ));
-            }
-            let row = values.insert(conn, assignment, n.year, n.tertial).await?;
-            let r = ProgressReport::from(row);
-            audit::record(
-                conn,
-                &actor,
-                "create",
-                "progress_report",
-                &r.id.to_string(),
-                None,
-                json_of(&r),
-            )
-            .await?;
-            Ok::<_, ApiError>(r)
-        })
-        .await?;
-    Ok(respond(StatusCode::CREATED, &report))
+    let values = ReportValues::new(assignment, body.0);
+    let stored = kernel::create::<StoredReport>(&writer, values).await?;
+    Ok(stored.reply(&stored.record.report))
 }
 
 /// Change a progress report
@@ -635,68 +755,14 @@ pub async fn create_report(
 )]
 #[patch("/assignments/{id}/reports/{reportId}")]
 pub async fn update_report(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: IfMatch,
     body: Json<ProgressReportPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let (assignment, id) = report_path(&path)?;
-    let expected = if_match(&req)?;
-    let p = body.0;
-    let mut v = Violations::default();
-    for (field, is_null) in [
-        ("summary", matches!(p.summary, Some(None))),
-        ("spentSek", matches!(p.spent_sek, Some(None))),
-        ("forecastSek", matches!(p.forecast_sek, Some(None))),
-        ("deviation", matches!(p.deviation, Some(None))),
-    ] {
-        if is_null {
-            v.push(field, "must not be null");
-        }
-    }
-    v.finish()?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    let report = conn
-        .transaction(async |conn| {
-            let owner = assignments::find(conn, assignment, false).await?;
-            caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
-            let before = find(conn, assignment, id, true).await?;
-            if expected.is_some_and(|v| v != before.version) {
-                return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-            }
-            let current = ProgressReport::from(before.clone());
-            let values = Values {
-                summary: p.summary.flatten().unwrap_or(current.summary),
-                spent_sek: p.spent_sek.flatten().unwrap_or(current.spent_sek),
-                forecast_sek: p.forecast_sek.flatten().unwrap_or(current.forecast_sek),
-                deviation: p.deviation.flatten().unwrap_or(current.deviation),
-                deviation_note: p.deviation_note.unwrap_or(current.deviation_note),
-                external_system: p.external_system.unwrap_or(current.external_system),
-                external_id: p.external_id.unwrap_or(current.external_id),
-            };
-            let mut v = Violations::default();
-            values.check(&mut v);
-            v.finish()?;
-            let after = values.update(conn, id).await?;
-            let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
-            if after.version != before.version {
-                audit::record(
-                    conn,
-                    &actor,
-                    "update",
-                    "progress_report",
-                    &id.to_string(),
-                    json_of(&before),
-                    json_of(&after),
-                )
-                .await?;
-            }
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(respond(StatusCode::OK, &report))
+    let key = report_path(&path)?;
+    let stored = kernel::update::<StoredReport>(&writer, &key, expected.0, body.0).await?;
+    Ok(stored.reply(&stored.record.report))
 }
 
 /// Delete a progress report
@@ -722,38 +788,12 @@ pub async fn update_report(
 )]
 #[delete("/assignments/{id}/reports/{reportId}")]
 pub async fn delete_report(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String)>,
+    expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let (assignment, id) = report_path(&path)?;
-    let expected = if_match(&req)?;
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    conn.transaction(async |conn| {
-        let owner = assignments::find(conn, assignment, false).await?;
-        caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
-        let before = find(conn, assignment, id, true).await?;
-        if expected.is_some_and(|v| v != before.version) {
-            return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-        }
-        diesel::delete(progress_reports::table.find(id))
-            .execute(conn)
-            .await?;
-        audit::record(
-            conn,
-            &actor,
-            "delete",
-            "progress_report",
-            &id.to_string(),
-            json_of(&ProgressReport::from(before)),
-            None,
-        )
-        .await?;
-        Ok::<_, ApiError>(())
-    })
-    .await?;
+    let key = report_path(&path)?;
+    kernel::delete::<StoredReport>(&writer, &key, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -789,10 +829,9 @@ pub async fn delete_report(
 )]
 #[put("/assignments/{id}/reports/by-external-id/{system}/{externalId}")]
 pub async fn upsert_report(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
+    writer: Writer,
     path: web::Path<(String, String, String)>,
+    expected: OptionalIfMatch,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {
     let (assignment, system, external_id) = path.into_inner();
@@ -804,69 +843,7 @@ pub async fn upsert_report(
         &system,
         &external_id,
     )?;
-    let values = Values::from(&n);
-    let mut v = Violations::default();
-    check_period(&mut v, n.year, n.tertial);
-    values.check(&mut v);
-    v.finish()?;
-    let expected = match req.headers().get(header::IF_MATCH) {
-        Some(_) => if_match(&req)?,
-        None => None,
-    };
-    let actor = Actor::from(&caller);
-    let mut conn = db.conn().await?;
-    for attempt in 0..2 {
-        let result = conn
-            .transaction(async |conn| {
-                let owner = assignments::find(conn, assignment, false).await?;
-                caller.may_write_for(owner.municipality_ids.iter().map(String::as_str))?;
-                let existing: Option<ReportRow> = progress_reports::table
-                    .filter(progress_reports::assignment_id.eq(assignment))
-                    .filter(progress_reports::external_system.eq(&system))
-                    .filter(progress_reports::external_id.eq(&external_id))
-                    .select(ReportRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some(before) = existing else {
-                    if expected.is_some() {
-                        return Err(ApiError::PreconditionFailed("\"0\"".to_owned()));
-                    }
-                    if owner.status == AssignmentStatus::Proposed {
-                        return Err(ApiError::Conflict(
-                            "A proposed assignment does not report progress; move it to incoming first".to_owned(),
-                        ));
-                    }
-                    let r = ProgressReport::from(values.insert(conn, assignment, n.year, n.tertial).await?);
-                    audit::record(conn, &actor, "create", "progress_report", &r.id.to_string(), None, json_of(&r)).await?;
-                    return Ok((StatusCode::CREATED, r));
-                };
-                if expected.is_some_and(|v| v != before.version) {
-                    return Err(ApiError::PreconditionFailed(version_etag(before.version)));
-                }
-                if (before.year, before.tertial) != (n.year, n.tertial) {
-                    return Err(ApiError::invalid("tertial", "a report's year and tertial do not change"));
-                }
-                let after = values.update(conn, before.id).await?;
-                let (before, after) = (ProgressReport::from(before), ProgressReport::from(after));
-                if after.version != before.version {
-                    audit::record(conn, &actor, "update", "progress_report", &after.id.to_string(), json_of(&before), json_of(&after)).await?;
-                }
-                Ok((StatusCode::OK, after))
-            })
-            .await;
-        match result {
-            Ok((status, r)) => return Ok(respond(status, &r)),
-            Err(ApiError::Conflict(detail))
-                if attempt == 0 && !detail.contains("proposed") && !detail.contains("tertial") =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(
-        "Concurrent pushes of the same record; retry".to_owned(),
-    ))
+    let values = ReportValues::new(assignment, n);
+    let stored = kernel::upsert::<StoredReport>(&writer, values, expected.0).await?;
+    Ok(stored.reply(&stored.record.report))
 }

@@ -1,0 +1,413 @@
+//! The resource kernel: what every resource is, and the one write protocol they all use.
+//!
+//! A resource implements [`Resource`] (its kind, key, version, owners, audit view and its
+//! storage: find, update, validate, patch), [`Creatable`] and [`Removable`] when clients create
+//! and delete it, and [`External`] when systems push it by their own ids. Its handlers stay thin
+//! and explicit: they parse the request and call [`create`], [`update`], [`delete`] or
+//! [`upsert`], which run, inside one unit of work ([`Work`]):
+//!
+//! lock → `If-Match` → municipality binding → validate → write → audit (only when the version
+//! changed) → commit once (with the idempotency key's effect).
+//!
+//! No handler writes a resource's table, its audit entry or its idempotency mark by hand.
+
+use std::fmt::Display;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::http::{conditional_json, version_etag};
+use crate::integration::work::{Change, Work, Writer};
+use crate::store::db::Db;
+
+/// Whether a read locks the row for the rest of the transaction (`FOR UPDATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    No,
+    ForUpdate,
+}
+
+/// A stored resource of the API.
+///
+/// The futures of these methods are not `Send`: they run on actix's single-threaded workers.
+#[allow(async_fn_in_trait)]
+pub trait Resource: Sized {
+    /// The kind, as the audit log, the change feed and the importer name it: `area`, `feedback`.
+    const KIND: &'static str;
+    /// One of them in a sentence: `area`, `feedback entry`.
+    const NOUN: &'static str;
+    /// What identifies one in a path (`Uuid`, or the parent's id and its own).
+    type Key: Display;
+    /// A complete, not yet validated record as the client sent it (a create, a replace, or a
+    /// patch applied to the current record).
+    type Values;
+    /// A JSON Merge Patch (RFC 7396) of the record.
+    type Patch;
+
+    /// The id the audit log and the change feed use.
+    fn id(&self) -> String;
+    fn key(&self) -> Self::Key;
+    fn version(&self) -> i64;
+    /// Its URL, for `Location`.
+    fn location(&self) -> String;
+    /// The municipalities the record belongs to (none: the association's own).
+    fn owners(&self) -> Vec<String>;
+    /// What the audit log keeps of it: the representation, personal data redacted.
+    fn audit_view(&self) -> Option<serde_json::Value>;
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        key: &Self::Key,
+        lock: Lock,
+    ) -> diesel::QueryResult<Option<Self>>;
+    async fn update(
+        conn: &mut AsyncPgConnection,
+        key: &Self::Key,
+        values: &Self::Values,
+    ) -> diesel::QueryResult<Self>;
+
+    /// The municipalities the record will belong to once written.
+    async fn value_owners(
+        conn: &mut AsyncPgConnection,
+        values: &Self::Values,
+    ) -> Result<Vec<String>, ApiError>;
+    /// Every rule of the record, with all its violations at once; references checked in the
+    /// work's transaction.
+    async fn validate(conn: &mut AsyncPgConnection, values: &Self::Values) -> Result<(), ApiError>;
+
+    /// Rules of the patch itself (members that may not be null), checked before anything is
+    /// read.
+    fn check_patch(_patch: &Self::Patch) -> Result<(), ApiError> {
+        Ok(())
+    }
+    /// The record with the patch applied.
+    fn patched(&self, patch: Self::Patch) -> Self::Values;
+    /// Whether this record may be replaced by `values` at all (what identifies it may not
+    /// change).
+    fn may_become(&self, _values: &Self::Values) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// A unique constraint other than the external reference's was violated.
+    fn conflict(_values: &Self::Values, _constraint: Option<&str>) -> ApiError {
+        ApiError::Conflict(format!("The {} conflicts with an existing one", Self::NOUN))
+    }
+}
+
+/// A resource that clients create.
+#[allow(async_fn_in_trait)]
+pub trait Creatable: Resource {
+    async fn insert(
+        conn: &mut AsyncPgConnection,
+        values: &Self::Values,
+    ) -> diesel::QueryResult<Self>;
+}
+
+/// A resource that clients delete.
+#[allow(async_fn_in_trait)]
+pub trait Removable: Resource {
+    async fn delete(conn: &mut AsyncPgConnection, key: &Self::Key) -> diesel::QueryResult<()>;
+
+    /// The record is still referred to by others.
+    fn in_use() -> ApiError {
+        ApiError::Conflict(format!("The {} is still in use", Self::NOUN))
+    }
+}
+
+/// A resource that other systems push by their own ids (`externalSystem`/`externalId`).
+#[allow(async_fn_in_trait)]
+pub trait External: Creatable {
+    /// The name of the unique constraint on the external reference.
+    const EXTERNAL_KEY: &'static str;
+    /// The record with the external reference in `values`, locked.
+    async fn find_external(
+        conn: &mut AsyncPgConnection,
+        values: &Self::Values,
+    ) -> diesel::QueryResult<Option<Self>>;
+}
+
+/// A record the kernel wrote, and whether it is new.
+pub struct Written<R> {
+    pub record: R,
+    pub created: bool,
+}
+
+impl<R: Resource> Written<R> {
+    /// The answer: 201 with `Location` for a new record, else 200; `ETag` from the version.
+    pub fn reply(&self, body: &impl Serialize) -> HttpResponse {
+        reply(&self.record, self.created, body)
+    }
+}
+
+/// The answer to a write of `record`: 201 with `Location` when `created`, else 200, with the
+/// `ETag` of its version.
+pub fn reply<R: Resource>(record: &R, created: bool, body: &impl Serialize) -> HttpResponse {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, version_etag(record.version())));
+    if created {
+        res.insert_header((header::LOCATION, record.location()));
+    }
+    res.json(body)
+}
+
+fn capitalized(noun: &str) -> String {
+    let mut chars = noun.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// GET of one record.
+pub async fn get<R: Resource>(db: &Db, key: &R::Key) -> Result<R, ApiError> {
+    let mut conn = db.conn().await?;
+    R::find(&mut conn, key, Lock::No)
+        .await?
+        .ok_or_else(|| not_found::<R>(key))
+}
+
+/// The answer to a GET of `record`: its representation `body` with the `ETag` of its version,
+/// or 304 when `If-None-Match` has it.
+pub fn current<R: Resource>(
+    req: &HttpRequest,
+    record: &R,
+    body: &impl Serialize,
+) -> Result<HttpResponse, ApiError> {
+    conditional_json(req, body, Some(version_etag(record.version())))
+}
+
+/// The 404 for a key.
+pub fn not_found<R: Resource>(key: &R::Key) -> ApiError {
+    ApiError::not_found(format!("{} {key}", capitalized(R::NOUN)))
+}
+
+/// Whether a database error is a unique violation of `constraint`.
+fn violates(err: &DieselError, constraint: &str) -> bool {
+    matches!(err, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some(constraint))
+}
+
+/// A failed insert or update as the client sees it.
+fn write_error<R: Resource>(
+    err: DieselError,
+    values: &R::Values,
+    external: Option<&str>,
+) -> ApiError {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let constraint = info.constraint_name();
+            if external.is_some() && constraint == external {
+                ApiError::Conflict(format!(
+                    "Another {} already has this externalSystem and externalId",
+                    R::NOUN
+                ))
+            } else {
+                R::conflict(values, constraint)
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// Reads and locks the record for a change: 404 if absent, 412 unless `expected` (from
+/// `If-Match`; `None` for `*` or none required) is its version, 403 if the caller's
+/// municipality binding does not cover it.
+pub async fn lock<R: Resource>(
+    work: &mut Work<'_>,
+    key: &R::Key,
+    expected: Option<i64>,
+) -> Result<R, ApiError> {
+    let current = R::find(work.conn(), key, Lock::ForUpdate)
+        .await?
+        .ok_or_else(|| not_found::<R>(key))?;
+    check_version(&current, expected)?;
+    work.bind(&current.owners())?;
+    Ok(current)
+}
+
+fn check_version<R: Resource>(current: &R, expected: Option<i64>) -> Result<(), ApiError> {
+    match expected {
+        Some(v) if v != current.version() => Err(ApiError::PreconditionFailed(version_etag(
+            current.version(),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Binding and validation of the values about to be written.
+async fn admit<R: Resource>(work: &mut Work<'_>, values: &R::Values) -> Result<(), ApiError> {
+    let owners = R::value_owners(work.conn(), values).await?;
+    work.bind(&owners)?;
+    R::validate(work.conn(), values).await
+}
+
+/// Writes a new record in the work, with its audit entry.
+pub async fn insert<R: Creatable>(
+    work: &mut Work<'_>,
+    values: &R::Values,
+    external: Option<&str>,
+) -> Result<R, ApiError> {
+    admit::<R>(work, values).await?;
+    let created = R::insert(work.conn(), values)
+        .await
+        .map_err(|e| write_error::<R>(e, values, external))?;
+    audit(work, "create", None, Some(&created)).await?;
+    Ok(created)
+}
+
+/// Replaces the locked `current` record by `values` in the work; audited when the version
+/// changed (an identical write changes nothing).
+pub async fn replace<R: Resource>(
+    work: &mut Work<'_>,
+    current: R,
+    values: &R::Values,
+    external: Option<&str>,
+) -> Result<R, ApiError> {
+    current.may_become(values)?;
+    admit::<R>(work, values).await?;
+    let after = R::update(work.conn(), &current.key(), values)
+        .await
+        .map_err(|e| write_error::<R>(e, values, external))?;
+    if after.version() != current.version() {
+        audit(work, "update", Some(&current), Some(&after)).await?;
+    }
+    Ok(after)
+}
+
+/// Deletes the locked `current` record in the work, with its audit entry.
+pub async fn remove<R: Removable>(work: &mut Work<'_>, current: R) -> Result<(), ApiError> {
+    R::delete(work.conn(), &current.key())
+        .await
+        .map_err(|e| match e {
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => R::in_use(),
+            other => other.into(),
+        })?;
+    audit(work, "delete", Some(&current), None).await
+}
+
+/// The audit entry of one change of a record.
+pub async fn audit<R: Resource>(
+    work: &mut Work<'_>,
+    action: &str,
+    before: Option<&R>,
+    after: Option<&R>,
+) -> Result<(), ApiError> {
+    let id = after.or(before).map(R::id).unwrap_or_default();
+    work.record(Change {
+        action,
+        kind: R::KIND,
+        id: &id,
+        before: before.and_then(R::audit_view),
+        after: after.and_then(R::audit_view),
+    })
+    .await
+}
+
+/// POST: creates a record.
+pub async fn create<R: Creatable>(
+    writer: &Writer,
+    values: R::Values,
+) -> Result<Written<R>, ApiError> {
+    let record = writer
+        .run(async |work| insert::<R>(work, &values, None).await)
+        .await?;
+    Ok(Written {
+        record,
+        created: true,
+    })
+}
+
+/// PATCH: applies a merge patch under `If-Match`.
+pub async fn update<R: Resource>(
+    writer: &Writer,
+    key: &R::Key,
+    expected: Option<i64>,
+    patch: R::Patch,
+) -> Result<Written<R>, ApiError> {
+    R::check_patch(&patch)?;
+    let record = writer
+        .run(async |work| {
+            let current = lock::<R>(work, key, expected).await?;
+            let values = current.patched(patch);
+            replace(work, current, &values, None).await
+        })
+        .await?;
+    Ok(Written {
+        record,
+        created: false,
+    })
+}
+
+/// DELETE under `If-Match`.
+pub async fn delete<R: Removable>(
+    writer: &Writer,
+    key: &R::Key,
+    expected: Option<i64>,
+) -> Result<(), ApiError> {
+    writer
+        .run(async |work| {
+            let current = lock::<R>(work, key, expected).await?;
+            remove(work, current).await
+        })
+        .await
+}
+
+/// PUT by external reference: replaces the record with the reference in `values`, or creates
+/// it. `expected` is the optional `If-Match` (a missing record matches no version). Two pushes
+/// of a new record at once: the insert that loses the race to the unique external reference is
+/// rolled back to its savepoint and becomes a replace of the winner's record.
+pub async fn upsert<R: External>(
+    writer: &Writer,
+    values: R::Values,
+    expected: Option<i64>,
+) -> Result<Written<R>, ApiError> {
+    writer
+        .run(async |work| {
+            for attempt in 0..2 {
+                if let Some(current) = R::find_external(work.conn(), &values).await? {
+                    check_version(&current, expected)?;
+                    work.bind(&current.owners())?;
+                    let record = replace(work, current, &values, Some(R::EXTERNAL_KEY)).await?;
+                    return Ok(Written {
+                        record,
+                        created: false,
+                    });
+                }
+                if expected.is_some() {
+                    return Err(ApiError::PreconditionFailed(version_etag(0)));
+                }
+                admit::<R>(work, &values).await?;
+                AnsiTransactionManager::begin_transaction(work.conn()).await?;
+                match R::insert(work.conn(), &values).await {
+                    Ok(record) => {
+                        AnsiTransactionManager::commit_transaction(work.conn()).await?;
+                        audit(work, "create", None, Some(&record)).await?;
+                        return Ok(Written {
+                            record,
+                            created: true,
+                        });
+                    }
+                    Err(e) => {
+                        AnsiTransactionManager::rollback_transaction(work.conn()).await?;
+                        if attempt > 0 || !violates(&e, R::EXTERNAL_KEY) {
+                            return Err(write_error::<R>(e, &values, Some(R::EXTERNAL_KEY)));
+                        }
+                        // Another push of the same record committed first: replace it.
+                    }
+                }
+            }
+            Err(ApiError::Conflict(
+                "Concurrent pushes of the same record; retry".to_owned(),
+            ))
+        })
+        .await
+}

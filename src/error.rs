@@ -624,6 +624,11 @@ impl Violations {
         }
     }
 
+    /// The violations recorded.
+    pub fn into_vec(self) -> Vec<Violation> {
+        self.0
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())

@@ -46,6 +46,7 @@ pub struct AppState {
     notifier: web::Data<ChangeNotifier>,
     feed: web::Data<FeedSettings>,
     imports: web::Data<crate::config::ImportLimits>,
+    row_checks: web::Data<crate::integration::imports::RowChecks>,
     open: web::Data<crate::http::ratelimit::OpenRequests>,
 }
 
@@ -65,6 +66,7 @@ impl AppState {
             )),
             notifier: web::Data::new(ChangeNotifier::new(db.url())),
             imports: web::Data::new(config.imports),
+            row_checks: web::Data::new(crate::resources::row_checks()),
             open: web::Data::new(crate::http::ratelimit::OpenRequests::new(
                 config.open_limits,
                 config.pool.max_size,
@@ -72,6 +74,7 @@ impl AppState {
             )),
             feed: web::Data::new(FeedSettings {
                 tombstone_retention: config.tombstone_retention,
+                types: crate::resources::feed_types(),
             }),
             db,
             metrics: web::Data::new(Metrics::new()),
@@ -117,6 +120,7 @@ pub fn build(
         .app_data(state.notifier.clone())
         .app_data(state.feed.clone())
         .app_data(state.imports.clone())
+        .app_data(state.row_checks.clone())
         .app_data(state.open.clone())
         .app_data(
             web::JsonConfig::default()

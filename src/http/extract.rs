@@ -242,51 +242,13 @@ impl<T: DeserializeOwned> Json<T> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
             let inner = err.inner();
-            let path = err.path().to_string();
-            let message = inner.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
             if inner.is_syntax() || inner.is_eof() {
                 return ApiError::Validation(vec![Violation::new(
                     "body",
                     format!("malformed JSON: {inner}"),
                 )]);
             }
-            let join = |name: &str| {
-                if path == "." {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                }
-            };
-            let quoted = |prefix: &str| {
-                message
-                    .strip_prefix(prefix)
-                    .and_then(|rest| rest.split('`').next())
-                    .map(str::to_owned)
-            };
-            let (field, text) = if let Some(name) = quoted("unknown field `") {
-                let allowed = message
-                    .split_once("expected one of ")
-                    .or_else(|| message.split_once("expected "))
-                    .map(|(_, rest)| rest.replace('`', ""))
-                    .unwrap_or_default();
-                // serde_path_to_error's path already ends with the unknown member.
-                let field = if path == "." { name } else { path.clone() };
-                (field, format!("unknown field; allowed: {allowed}"))
-            } else if let Some(name) = quoted("missing field `") {
-                (join(&name), "is required".to_owned())
-            } else if let Some(name) = quoted("duplicate field `") {
-                (join(&name), "is given more than once".to_owned())
-            } else if path == "." {
-                ("body".to_owned(), message)
-            } else {
-                (path, message)
-            };
-            ApiError::Validation(vec![Violation::new(field, text)])
+            ApiError::Validation(vec![violation_of(&err)])
         })?;
         de.end().map_err(|_| {
             ApiError::Validation(vec![Violation::new(
@@ -296,6 +258,57 @@ impl<T: DeserializeOwned> Json<T> {
         })?;
         Ok(value)
     }
+}
+
+/// The violation a member of the wrong shape makes (unknown, missing, repeated, of the wrong
+/// type or out of an enum), named by its path: the same for a JSON body and an imported row.
+fn violation_of(err: &serde_path_to_error::Error<serde_json::Error>) -> Violation {
+    let inner = err.inner();
+    let path = err.path().to_string();
+    let message = inner.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    let join = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let (field, text) = if let Some(name) = quoted("unknown field `") {
+        let allowed = message
+            .split_once("expected one of ")
+            .or_else(|| message.split_once("expected "))
+            .map(|(_, rest)| rest.replace('`', ""))
+            .unwrap_or_default();
+        // serde_path_to_error's path already ends with the unknown member.
+        let field = if path == "." { name } else { path.clone() };
+        (field, format!("unknown field; allowed: {allowed}"))
+    } else if let Some(name) = quoted("missing field `") {
+        (join(&name), "is required".to_owned())
+    } else if let Some(name) = quoted("duplicate field `") {
+        (join(&name), "is given more than once".to_owned())
+    } else if path == "." {
+        ("body".to_owned(), message)
+    } else {
+        (path, message)
+    };
+    Violation::new(field, text)
+}
+
+/// A JSON value read as `T`, with the violation the JSON body extractor reports for the same
+/// mistake (the importer reads each row of a file this way).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Violation> {
+    serde_path_to_error::deserialize(value).map_err(|err| violation_of(&err))
 }
 
 /// Whether a content type is JSON (`application/json`, `application/merge-patch+json`, …).

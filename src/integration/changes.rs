@@ -26,18 +26,6 @@ use crate::http::Query;
 use crate::http::ratelimit::{Kind, OpenRequests};
 use crate::store::db::Db;
 
-/// The resource types in the feed.
-pub const TYPES: [&str; 8] = [
-    "municipality",
-    "area",
-    "plan",
-    "network",
-    "member",
-    "assignment",
-    "progress_report",
-    "feedback",
-];
-
 /// A position in the feed: (transaction id, sequence number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cursor {
@@ -449,10 +437,13 @@ pub async fn list_changes(
             .collect()
     });
     for t in types.iter().flatten() {
-        if !TYPES.contains(&t.as_str()) {
+        if !settings.types.contains(&t.as_str()) {
             v.push(
                 "types",
-                format!("unknown type {t:?}; types are {}", TYPES.join(", ")),
+                format!(
+                    "unknown type {t:?}; types are {}",
+                    settings.types.join(", ")
+                ),
             );
         }
     }
@@ -530,9 +521,11 @@ pub async fn list_changes(
 }
 
 /// Feed settings (app data).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FeedSettings {
     pub tombstone_retention: Duration,
+    /// The resource kinds in the feed (the resource registry's).
+    pub types: Vec<&'static str>,
 }
 
 /// For tests and tools: the newest position, `after` which nothing has happened yet.

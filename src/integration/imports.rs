@@ -294,15 +294,14 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
     })
 }
 
-/// Row checks that need no database: shapes, enums, required fields, lengths, pairings.
-fn check_row(
+/// The rules of a file's shape: no NUL, only the collection's columns, the required ones present.
+/// The values themselves are checked by the resource's own rules ([`RowCheck`]).
+fn check_shape(
     collection: Collection,
     line: u64,
     data: &Map<String, Value>,
     out: &mut Vec<Violation>,
 ) {
-    let text = |k: &str| data.get(k).and_then(Value::as_str);
-    let int = |k: &str| data.get(k).and_then(Value::as_i64);
     let mut push = |field: &str, message: String| out.push(Violation::at(line, field, message));
     for (key, value) in data {
         if let Some(field) = crate::http::find_nul(value, key) {
@@ -323,182 +322,50 @@ fn check_row(
             push(key, "is required".to_owned());
         }
     }
-    for (column, kind) in collection.columns() {
-        let Some(value) = data.get(*column).filter(|v| !v.is_null()) else {
-            continue;
-        };
-        let ok = match kind {
-            Kind::Text => value.as_str().is_some_and(|s| s.chars().count() <= 10_000),
-            Kind::Int => value.as_i64().is_some(),
-            Kind::List => value.as_array().is_some_and(|a| {
-                a.iter()
-                    .all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 200))
-            }),
-            Kind::Suggestions => value.as_array().is_some_and(|a| {
-                a.iter().all(|x| {
-                    matches!(
-                        x.get("kind").and_then(Value::as_str),
-                        Some("development" | "coordination" | "advocacy")
-                    ) && x
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| !t.trim().is_empty() && t.chars().count() <= 500)
-                })
-            }),
-        };
-        if !ok {
-            let expected = match kind {
-                Kind::Text => "text (at most 10 000 characters)",
-                Kind::Int => "a whole number",
-                Kind::List => "a list of texts (| between items in CSV)",
-                Kind::Suggestions => {
-                    "a list of {kind: development | coordination | advocacy, text}"
-                }
-            };
-            push(column, format!("must be {expected}"));
-        }
+}
+
+/// How a collection's rows are checked: by the resource's own rules, exactly as its JSON
+/// endpoint checks a body (see `crate::kernel::Importable`). The app registers one per
+/// collection.
+pub type RowCheck = fn(Map<String, Value>) -> Vec<Violation>;
+
+/// The row checks of every collection, by collection name.
+#[derive(Clone, Default)]
+pub struct RowChecks(pub Vec<(&'static str, RowCheck)>);
+
+impl RowChecks {
+    fn of(&self, collection: Collection) -> Option<RowCheck> {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == collection.name())
+            .map(|(_, check)| *check)
     }
-    let one_of = |value: Option<&str>, allowed: &[&str]| value.is_none_or(|v| allowed.contains(&v));
-    let uuid_ok = |k: &str| text(k).is_none_or(|v| uuid::Uuid::parse_str(v).is_ok());
-    let code_ok = |v: &str| v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit());
-    for k in ["areaId", "networkId", "assignmentId"] {
-        if !uuid_ok(k) {
-            push(k, "must be a UUID".to_owned());
-        }
-    }
-    if text("municipalityId").is_some_and(|m| !code_ok(m)) {
-        push(
-            "municipalityId",
-            "must be a four-digit kommunkod".to_owned(),
-        );
-    }
-    if let Some(ids) = data.get("municipalityIds").and_then(Value::as_array) {
-        if ids.iter().filter_map(Value::as_str).any(|m| !code_ok(m)) {
-            push(
-                "municipalityIds",
-                "must be four-digit kommunkoder".to_owned(),
-            );
-        }
-    }
-    for k in ["startDate", "endDate"] {
-        if let Some(Err(message)) = text(k).map(crate::rules::dates::parse_date) {
-            push(k, message);
-        }
-    }
-    if let (Some(s), Some(e)) = (text("startDate"), text("endDate")) {
-        if e < s {
-            push("endDate", "must not be before startDate".to_owned());
-        }
-    }
-    match (text("externalSystem"), text("externalId")) {
-        (Some(_), None) => push("externalId", "is required with externalSystem".to_owned()),
-        (None, Some(_)) => push("externalSystem", "is required with externalId".to_owned()),
-        _ => {}
-    }
-    for k in ["name", "title", "summary"] {
-        if text(k).is_some_and(|v| v.trim().is_empty() || v.chars().count() > 300 && k != "summary")
-        {
-            push(k, "must be 1 to 300 characters".to_owned());
-        }
-    }
-    match collection {
-        Collection::Networks => {
-            if !one_of(
-                text("kind"),
-                &[
-                    "political",
-                    "management",
-                    "staff",
-                    "subject_area",
-                    "presidium",
-                ],
-            ) {
-                push(
-                    "kind",
-                    "must be political, management, staff, subject_area or presidium".to_owned(),
-                );
-            }
-            if !one_of(text("status"), &["active", "archived"]) {
-                push("status", "must be active or archived".to_owned());
-            }
-        }
-        Collection::Members => {
-            if text("email").is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
-                push("email", "must be an e-mail address".to_owned());
-            }
-        }
-        Collection::Assignments => {
-            if !one_of(text("challenge"), &["core", "focus", "internal"]) {
-                push("challenge", "must be core, focus or internal".to_owned());
-            }
-            if !one_of(text("fundingType"), &["internal", "external"]) {
-                push("fundingType", "must be internal or external".to_owned());
-            }
-            if text("fundingType") == Some("external")
-                && text("funder").is_none_or(|f| f.trim().is_empty())
-            {
-                push(
-                    "funder",
-                    "is required when fundingType is external".to_owned(),
-                );
-            }
-            if !one_of(
-                text("status"),
-                &[
-                    "proposed",
-                    "incoming",
-                    "ongoing",
-                    "outgoing",
-                    "completed",
-                    "cancelled",
-                ],
-            ) {
-                push("status", "must be a lifecycle state (proposed, incoming, ongoing, outgoing, completed, cancelled)".to_owned());
-            }
-            if int("budgetSek").is_some_and(|b| b < 0) {
-                push("budgetSek", "must not be negative".to_owned());
-            }
-        }
-        Collection::ProgressReports => {
-            if int("year").is_some_and(|y| !(2000..=2100).contains(&y)) {
-                push("year", "must be between 2000 and 2100".to_owned());
-            }
-            if int("tertial").is_some_and(|t| !(1..=3).contains(&t)) {
-                push("tertial", "must be 1, 2 or 3".to_owned());
-            }
-            for k in ["spentSek", "forecastSek"] {
-                if int(k).is_some_and(|v| v < 0) {
-                    push(k, "must not be negative".to_owned());
-                }
-            }
-            if !one_of(text("deviation"), &["none", "minor", "major"]) {
-                push("deviation", "must be none, minor or major".to_owned());
-            } else if text("deviation").is_some_and(|d| d != "none")
-                && text("deviationNote").is_none_or(|n| n.trim().is_empty())
-            {
-                push(
-                    "deviationNote",
-                    "is required when deviation is minor or major".to_owned(),
-                );
-            }
-        }
-        Collection::Feedback => {
-            if int("year").is_some_and(|y| !(2000..=2100).contains(&y)) {
-                push("year", "must be between 2000 and 2100".to_owned());
-            }
-            if !one_of(text("goal"), &["core", "focus", "internal"]) {
-                push("goal", "must be core, focus or internal".to_owned());
-            }
-            if int("rating").is_some_and(|r| !(1..=5).contains(&r)) {
-                push("rating", "must be 1, 2, 3, 4 or 5".to_owned());
-            }
-        }
+}
+
+/// Every problem of one row: its shape, then (when the shape is right) its values by the
+/// resource's rules. Empty cells and nulls count as absent.
+fn check_row(
+    collection: Collection,
+    check: RowCheck,
+    line: u64,
+    data: &mut Map<String, Value>,
+    out: &mut Vec<Violation>,
+) {
+    data.retain(|_, v| !v.is_null());
+    let before = out.len();
+    check_shape(collection, line, data, out);
+    if out.len() == before {
+        out.extend(check(data.clone()).into_iter().map(|v| Violation {
+            line: Some(line),
+            ..v
+        }));
     }
 }
 
 /// Parses the body on a blocking thread, sending rows and problems back.
 fn parse(
     collection: Collection,
+    check: RowCheck,
     csv: bool,
     max_rows: u64,
     reader: impl Read,
@@ -645,9 +512,8 @@ fn parse(
             }
             strip_server_owned(line, &mut data, &mut problems);
             if problems.is_empty() {
-                check_row(collection, line, &data, &mut problems);
+                check_row(collection, check, line, &mut data, &mut problems);
             }
-            data.retain(|_, v| !v.is_null());
             let ok = if problems.is_empty() {
                 send(Parsed::Row(Row { line, data }))
             } else {
@@ -700,8 +566,9 @@ fn parse(
                 Ok(mut data) => {
                     let mut problems = Vec::new();
                     strip_server_owned(line_no, &mut data, &mut problems);
-                    check_row(collection, line_no, &data, &mut problems);
-                    data.retain(|_, v| !v.is_null());
+                    if problems.is_empty() {
+                        check_row(collection, check, line_no, &mut data, &mut problems);
+                    }
                     if problems.is_empty() {
                         send(Parsed::Row(Row {
                             line: line_no,
@@ -998,6 +865,7 @@ pub async fn import(
     path: web::Path<String>,
     params: Query<ImportParams>,
     limits: web::Data<ImportLimits>,
+    checks: web::Data<RowChecks>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let open = req
@@ -1010,6 +878,12 @@ pub async fn import(
         ApiError::NotFound(format!(
             "There is no collection {:?} to import into; collections are networks, members, assignments, progress-reports and feedback",
             path.as_str()
+        ))
+    })?;
+    let check = checks.of(collection).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "no row check registered for {}",
+            collection.name()
         ))
     })?;
     let dry_run = params.0.dry_run.unwrap_or(false);
@@ -1050,7 +924,7 @@ pub async fn import(
     let (rows_tx, mut rows_rx) = mpsc::channel::<Parsed>(4096);
     let parser = std::thread::Builder::new()
         .name("import-parser".to_owned())
-        .spawn(move || parse(collection, csv, limits.max_rows, body, rows_tx))
+        .spawn(move || parse(collection, check, csv, limits.max_rows, body, rows_tx))
         .map_err(ApiError::internal)?;
 
     let caller = &writer.caller;
@@ -1297,7 +1171,10 @@ mod tests {
 
     fn parse_all(collection: Collection, csv: bool, body: &str) -> Vec<(u64, String)> {
         let (tx, mut rx) = mpsc::channel(1024);
-        parse(collection, csv, 1000, body.as_bytes(), tx);
+        let check = crate::resources::row_checks()
+            .of(collection)
+            .expect("a check for every collection");
+        parse(collection, check, csv, 1000, body.as_bytes(), tx);
         let mut out = Vec::new();
         while let Ok(item) = rx.try_recv() {
             match item {

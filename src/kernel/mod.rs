@@ -1,12 +1,12 @@
 //! The resource kernel: what every resource is, and the one write protocol they all use.
 //!
 //! A resource implements [`Resource`] (its kind, key, version, owners, audit view and its
-//! storage: find, update, validate, patch), [`Creatable`] and [`Removable`] when clients create
+//! storage: find, update, check, patch), [`Creatable`] and [`Removable`] when clients create
 //! and delete it, and [`External`] when systems push it by their own ids. Its handlers stay thin
 //! and explicit: they parse the request and call [`create`], [`update`], [`delete`] or
 //! [`upsert`], which run, inside one unit of work ([`Work`]):
 //!
-//! lock → `If-Match` → municipality binding → validate → write → audit (only when the version
+//! lock → `If-Match` → municipality binding → check → write → audit (only when the version
 //! changed) → commit once (with the idempotency key's effect).
 //!
 //! No handler writes a resource's table, its audit entry or its idempotency mark by hand.
@@ -18,9 +18,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::http::{conditional_json, version_etag};
+use crate::error::{ApiError, Violation, Violations};
+use crate::http::{conditional_json, from_value, version_etag};
 use crate::integration::work::{Change, Work, Writer};
 use crate::store::db::Db;
 
@@ -75,9 +77,17 @@ pub trait Resource: Sized {
         conn: &mut AsyncPgConnection,
         values: &Self::Values,
     ) -> Result<Vec<String>, ApiError>;
-    /// Every rule of the record, with all its violations at once; references checked in the
-    /// work's transaction.
-    async fn validate(conn: &mut AsyncPgConnection, values: &Self::Values) -> Result<(), ApiError>;
+    /// The record's rules that need no database (lengths, formats, enums, cross-field rules),
+    /// with every violation at once. The JSON endpoints and the importer both run these.
+    fn check(values: &Self::Values, v: &mut Violations);
+    /// The rules that read the database (references to other records), in the work's
+    /// transaction.
+    async fn check_references(
+        _conn: &mut AsyncPgConnection,
+        _values: &Self::Values,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// Rules of the patch itself (members that may not be null), checked before anything is
     /// read.
@@ -128,6 +138,42 @@ pub trait External: Creatable {
         conn: &mut AsyncPgConnection,
         values: &Self::Values,
     ) -> diesel::QueryResult<Option<Self>>;
+}
+
+/// A resource that files load in bulk (`POST /v1/imports/{collection}`). Each row is read into
+/// the resource's own form and checked by its own rules ([`Resource::check`]), so a file's line
+/// gets exactly the violations the JSON endpoint gives the same values, with the line added.
+pub trait Importable: Creatable {
+    /// The collection's name in the import's path.
+    const COLLECTION: &'static str;
+    /// A row (its columns by field name, without server-owned and empty ones) as values.
+    fn from_row(row: Map<String, Value>) -> Result<Self::Values, Vec<Violation>>;
+}
+
+/// Every violation of one imported row, by the resource's own rules.
+pub fn check_row<R: Importable>(row: Map<String, Value>) -> Vec<Violation> {
+    match R::from_row(row) {
+        Err(violations) => violations,
+        Ok(values) => {
+            let mut v = Violations::default();
+            R::check(&values, &mut v);
+            v.into_vec()
+        }
+    }
+}
+
+/// A row read as a resource's form (`NewFeedback`, …), as the JSON extractor reads a body.
+pub fn form<T: DeserializeOwned>(row: Map<String, Value>) -> Result<T, Vec<Violation>> {
+    from_value(Value::Object(row)).map_err(|v| vec![v])
+}
+
+/// Takes a parent's id (`networkId`, `assignmentId`) out of a row.
+pub fn take_id(row: &mut Map<String, Value>, field: &str) -> Result<uuid::Uuid, Vec<Violation>> {
+    row.remove(field)
+        .as_ref()
+        .and_then(Value::as_str)
+        .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
+        .ok_or_else(|| vec![Violation::new(field, "must be a UUID")])
 }
 
 /// A record the kernel wrote, and whether it is new.
@@ -247,7 +293,10 @@ fn check_version<R: Resource>(current: &R, expected: Option<i64>) -> Result<(), 
 async fn admit<R: Resource>(work: &mut Work<'_>, values: &R::Values) -> Result<(), ApiError> {
     let owners = R::value_owners(work.conn(), values).await?;
     work.bind(&owners)?;
-    R::validate(work.conn(), values).await
+    let mut v = Violations::default();
+    R::check(values, &mut v);
+    v.finish()?;
+    R::check_references(work.conn(), values).await
 }
 
 /// Writes a new record in the work, with its audit entry.

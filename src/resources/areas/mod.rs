@@ -351,15 +351,13 @@ impl Resource for Area {
         Ok(Vec::new())
     }
 
-    async fn validate(_: &mut AsyncPgConnection, values: &AreaValues) -> Result<(), ApiError> {
-        let mut v = Violations::default();
+    fn check(values: &AreaValues, v: &mut Violations) {
         if values.name.is_empty() || values.name.chars().count() > 200 {
             v.push("name", "must be 1 to 200 characters");
         }
         if values.description.chars().count() > 4000 {
             v.push("description", "must be at most 4000 characters");
         }
-        v.finish()
     }
 
     fn check_patch(patch: &AreaPatch) -> Result<(), ApiError> {

@@ -7,20 +7,21 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
     WriteErrors,
 };
+use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortField, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::store::checks::{self, uuid_param};
@@ -381,23 +382,23 @@ impl AssignmentValues {
             .await
     }
 
-    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        checks::required_text(&mut v, "title", &self.title, 300);
-        checks::optional_text(&mut v, "description", Some(&self.description), 10_000);
+    /// The rules that need no database, every violation at once.
+    fn check(&self, v: &mut Violations) {
+        checks::required_text(v, "title", &self.title, 300);
+        checks::optional_text(v, "description", Some(&self.description), 10_000);
         if self.municipality_ids.is_empty() {
             v.push(
                 "municipalityIds",
                 "must name at least one commissioning municipality",
             );
         }
-        checks::municipality_codes(&mut v, "municipalityIds", &self.municipality_ids);
+        checks::municipality_codes(v, "municipalityIds", &self.municipality_ids);
         if self.funding_type == FundingType::External
             && self.funder.as_deref().is_none_or(|f| f.trim().is_empty())
         {
             v.push("funder", "is required when fundingType is external");
         }
-        checks::optional_text(&mut v, "funder", self.funder.as_deref(), 200);
+        checks::optional_text(v, "funder", self.funder.as_deref(), 200);
         if self.budget_sek < 0 {
             v.push("budgetSek", "must not be negative");
         }
@@ -417,13 +418,16 @@ impl AssignmentValues {
                 v.push("endDate", "must not be before startDate");
             }
         }
-        checks::optional_text(&mut v, "responsible", self.responsible.as_deref(), 200);
+        checks::optional_text(v, "responsible", self.responsible.as_deref(), 200);
         checks::external_ref(
-            &mut v,
+            v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
         );
-        v.finish()?;
+    }
+
+    /// The rules that read the database (references).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         checks::municipalities_exist(conn, "municipalityIds", &self.municipality_ids).await?;
         checks::area_exists(conn, "areaId", self.area_id).await?;
         Ok(())
@@ -484,11 +488,14 @@ impl Resource for Assignment {
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_ids.clone())
     }
-    async fn validate(
+    fn check(values: &AssignmentValues, v: &mut Violations) {
+        values.check(v)
+    }
+    async fn check_references(
         conn: &mut AsyncPgConnection,
         values: &AssignmentValues,
     ) -> Result<(), ApiError> {
-        values.validate(conn).await
+        values.check_references(conn).await
     }
     fn check_patch(p: &AssignmentPatch) -> Result<(), ApiError> {
         let mut v = Violations::default();
@@ -548,6 +555,14 @@ impl External for Assignment {
             .await
             .optional()
             .map(|row| row.map(Assignment::from))
+    }
+}
+
+impl Importable for Assignment {
+    const COLLECTION: &'static str = "assignments";
+
+    fn from_row(row: Map<String, Value>) -> Result<AssignmentValues, Vec<Violation>> {
+        kernel::form::<NewAssignment>(row).map(|new| AssignmentValues::from_new(&new))
     }
 }
 

@@ -8,20 +8,21 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
     WriteErrors,
 };
+use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortField, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::store::checks::{self, uuid_param};
@@ -253,15 +254,15 @@ impl FeedbackValues {
             .await
     }
 
-    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-        let mut v = Violations::default();
+    /// The rules that need no database, every violation at once.
+    fn check(&self, v: &mut Violations) {
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
             v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
         }
         if !(1..=5).contains(&self.rating) {
             v.push("rating", "must be 1, 2, 3, 4 or 5");
         }
-        checks::optional_text(&mut v, "comment", Some(&self.comment), 10_000);
+        checks::optional_text(v, "comment", Some(&self.comment), 10_000);
         if self.suggestions.len() > 20 {
             v.push("suggestions", "must list at most 20 suggestions");
         }
@@ -274,14 +275,17 @@ impl FeedbackValues {
             }
         }
         if let Some(m) = &self.municipality_id {
-            checks::municipality_codes(&mut v, "municipalityId", std::slice::from_ref(m));
+            checks::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
         }
         checks::external_ref(
-            &mut v,
+            v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
         );
-        v.finish()?;
+    }
+
+    /// The rules that read the database (references).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         let goal_exists: bool = diesel::select(diesel::dsl::exists(
             plan_goals::table
                 .filter(plan_goals::year.eq(self.year))
@@ -368,11 +372,14 @@ impl Resource for Feedback {
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_id.iter().cloned().collect())
     }
-    async fn validate(
+    fn check(values: &FeedbackValues, v: &mut Violations) {
+        values.check(v)
+    }
+    async fn check_references(
         conn: &mut AsyncPgConnection,
         values: &FeedbackValues,
     ) -> Result<(), ApiError> {
-        values.validate(conn).await
+        values.check_references(conn).await
     }
 
     fn check_patch(p: &FeedbackPatch) -> Result<(), ApiError> {
@@ -443,6 +450,14 @@ impl External for Feedback {
             .await
             .optional()
             .map(|row| row.map(Feedback::from))
+    }
+}
+
+impl Importable for Feedback {
+    const COLLECTION: &'static str = "feedback";
+
+    fn from_row(row: Map<String, Value>) -> Result<FeedbackValues, Vec<Violation>> {
+        kernel::form::<NewFeedback>(row).map(FeedbackValues::from)
     }
 }
 

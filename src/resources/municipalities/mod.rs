@@ -305,11 +305,7 @@ impl Resource for Municipality {
     ) -> Result<Vec<String>, ApiError> {
         Ok(vec![values.id.clone()])
     }
-    async fn validate(
-        _: &mut AsyncPgConnection,
-        values: &MunicipalityValues,
-    ) -> Result<(), ApiError> {
-        let mut v = Violations::default();
+    fn check(values: &MunicipalityValues, v: &mut Violations) {
         for (field, text, max) in [
             ("name", &values.name, 100),
             ("officialName", &values.official_name, 200),
@@ -326,7 +322,6 @@ impl Resource for Municipality {
                 );
             }
         }
-        v.finish()
     }
     fn check_patch(patch: &MunicipalityPatch) -> Result<(), ApiError> {
         let mut v = Violations::default();

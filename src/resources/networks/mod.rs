@@ -7,21 +7,22 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
-use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
     WriteErrors,
 };
+use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortField, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
@@ -271,18 +272,21 @@ impl NetworkValues {
             .await
     }
 
-    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        checks::required_text(&mut v, "name", &self.name, 200);
-        checks::optional_text(&mut v, "description", Some(&self.description), 4000);
-        checks::optional_text(&mut v, "coordinator", self.coordinator.as_deref(), 200);
-        checks::municipality_codes(&mut v, "municipalityIds", &self.municipality_ids);
+    /// The rules that need no database, every violation at once.
+    fn check(&self, v: &mut Violations) {
+        checks::required_text(v, "name", &self.name, 200);
+        checks::optional_text(v, "description", Some(&self.description), 4000);
+        checks::optional_text(v, "coordinator", self.coordinator.as_deref(), 200);
+        checks::municipality_codes(v, "municipalityIds", &self.municipality_ids);
         checks::external_ref(
-            &mut v,
+            v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
         );
-        v.finish()?;
+    }
+
+    /// The rules that read the database (references).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         checks::municipalities_exist(conn, "municipalityIds", &self.municipality_ids).await?;
         if let Some(area) = self.area_id {
             checks::area_exists(conn, "areaId", area).await?;
@@ -343,11 +347,14 @@ impl Resource for Network {
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_ids.clone())
     }
-    async fn validate(
+    fn check(values: &NetworkValues, v: &mut Violations) {
+        values.check(v)
+    }
+    async fn check_references(
         conn: &mut AsyncPgConnection,
         values: &NetworkValues,
     ) -> Result<(), ApiError> {
-        values.validate(conn).await
+        values.check_references(conn).await
     }
     fn check_patch(p: &NetworkPatch) -> Result<(), ApiError> {
         let mut v = Violations::default();
@@ -399,6 +406,14 @@ impl External for Network {
             .await
             .optional()
             .map(|row| row.map(Network::from))
+    }
+}
+
+impl Importable for Network {
+    const COLLECTION: &'static str = "networks";
+
+    fn from_row(row: Map<String, Value>) -> Result<NetworkValues, Vec<Violation>> {
+        kernel::form::<NewNetwork>(row).map(NetworkValues::from_new)
     }
 }
 
@@ -724,7 +739,7 @@ pub async fn delete_network(
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = network_members, check_for_backend(diesel::pg::Pg))]
-struct MemberRow {
+pub(crate) struct MemberRow {
     id: Uuid,
     network_id: Uuid,
     name: String,
@@ -862,7 +877,7 @@ impl MemberValues {
 }
 
 /// What is written of a member: a new one, or the current one with a patch applied.
-struct MemberValues {
+pub(crate) struct MemberValues {
     network_id: Uuid,
     name: String,
     email: Option<String>,
@@ -908,9 +923,9 @@ impl MemberValues {
             .await
     }
 
-    async fn validate(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        checks::required_text(&mut v, "name", &self.name, 200);
+    /// The rules that need no database, every violation at once.
+    fn check(&self, v: &mut Violations) {
+        checks::required_text(v, "name", &self.name, 200);
         if let Some(email) = &self.email {
             let ok = email.chars().count() <= 254
                 && email.split_once('@').is_some_and(|(l, d)| {
@@ -921,17 +936,20 @@ impl MemberValues {
                 v.push("email", "must be an e-mail address");
             }
         }
-        checks::optional_text(&mut v, "phone", self.phone.as_deref(), 50);
-        checks::optional_text(&mut v, "title", self.title.as_deref(), 200);
+        checks::optional_text(v, "phone", self.phone.as_deref(), 50);
+        checks::optional_text(v, "title", self.title.as_deref(), 200);
         if let Some(m) = &self.municipality_id {
-            checks::municipality_codes(&mut v, "municipalityId", std::slice::from_ref(m));
+            checks::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
         }
         checks::external_ref(
-            &mut v,
+            v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
         );
-        v.finish()?;
+    }
+
+    /// The rules that read the database (references).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         find_network(conn, self.network_id, Lock::ForUpdate).await?;
         if let Some(m) = &self.municipality_id {
             checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
@@ -942,7 +960,7 @@ impl MemberValues {
 
 /// A member's key: its network's id and its own.
 #[derive(Debug, Clone, Copy)]
-struct MemberKey {
+pub(crate) struct MemberKey {
     network: Uuid,
     id: Uuid,
 }
@@ -1014,8 +1032,14 @@ impl Resource for MemberRow {
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_id.iter().cloned().collect())
     }
-    async fn validate(conn: &mut AsyncPgConnection, values: &MemberValues) -> Result<(), ApiError> {
-        values.validate(conn).await
+    fn check(values: &MemberValues, v: &mut Violations) {
+        values.check(v)
+    }
+    async fn check_references(
+        conn: &mut AsyncPgConnection,
+        values: &MemberValues,
+    ) -> Result<(), ApiError> {
+        values.check_references(conn).await
     }
     fn check_patch(p: &MemberPatch) -> Result<(), ApiError> {
         match p.name {
@@ -1081,6 +1105,16 @@ impl External for MemberRow {
             .first(conn)
             .await
             .optional()
+    }
+}
+
+impl Importable for MemberRow {
+    const COLLECTION: &'static str = "members";
+
+    /// A member's row names its network (`networkId`), which its path names in the API.
+    fn from_row(mut row: Map<String, Value>) -> Result<MemberValues, Vec<Violation>> {
+        let network = kernel::take_id(&mut row, "networkId")?;
+        kernel::form::<NewMember>(row).map(|new| MemberValues::new(network, new))
     }
 }
 

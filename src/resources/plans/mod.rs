@@ -541,11 +541,10 @@ impl Resource for Plan {
     ) -> Result<Vec<String>, ApiError> {
         Ok(Vec::new())
     }
-    async fn validate(_: &mut AsyncPgConnection, values: &PlanValues) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        check_year(&mut v, "year", Some(values.year));
-        checks::required_text(&mut v, "title", &values.title, 200);
-        checks::optional_text(&mut v, "vision", Some(&values.vision), 1000);
+    fn check(values: &PlanValues, v: &mut Violations) {
+        check_year(v, "year", Some(values.year));
+        checks::required_text(v, "title", &values.title, 200);
+        checks::optional_text(v, "vision", Some(&values.vision), 1000);
         for &challenge in Challenge::ALL {
             let count = values
                 .goals
@@ -560,14 +559,9 @@ impl Resource for Plan {
             }
         }
         for (i, g) in values.goals.iter().enumerate() {
-            checks::required_text(&mut v, &format!("goals[{i}].name"), &g.name, 200);
-            checks::optional_text(
-                &mut v,
-                &format!("goals[{i}].theme"),
-                g.theme.as_deref(),
-                200,
-            );
-            checks::required_text(&mut v, &format!("goals[{i}].statement"), &g.statement, 2000);
+            checks::required_text(v, &format!("goals[{i}].name"), &g.name, 200);
+            checks::optional_text(v, &format!("goals[{i}].theme"), g.theme.as_deref(), 200);
+            checks::required_text(v, &format!("goals[{i}].statement"), &g.statement, 2000);
         }
         for c in &values.unknown_goals {
             v.push("goals", format!("the plan has no {} goal", c.as_str()));
@@ -575,7 +569,6 @@ impl Resource for Plan {
         for i in &values.repeated_goals {
             v.push(format!("goals[{i}].challenge"), "is listed twice");
         }
-        v.finish()
     }
     fn patched(&self, patch: PlanPatch) -> PlanValues {
         let mut goals: Vec<NewGoal> = self

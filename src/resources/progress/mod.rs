@@ -7,20 +7,21 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
     WriteErrors,
 };
+use crate::error::{Violation, Violations};
 use crate::http::list;
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
@@ -374,10 +375,15 @@ impl Resource for StoredReport {
             .ok_or_else(|| kernel::not_found::<Assignment>(&values.assignment_id))
     }
 
-    async fn validate(conn: &mut AsyncPgConnection, values: &ReportValues) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        values.check(&mut v);
-        v.finish()?;
+    fn check(values: &ReportValues, v: &mut Violations) {
+        values.check(v)
+    }
+
+    /// Its assignment exists and reports progress (it is past `proposed`).
+    async fn check_references(
+        conn: &mut AsyncPgConnection,
+        values: &ReportValues,
+    ) -> Result<(), ApiError> {
         let owner = assignments::find(conn, values.assignment_id, Lock::No).await?;
         if owner.status == AssignmentStatus::Proposed {
             return Err(ApiError::Conflict(
@@ -479,6 +485,16 @@ impl External for StoredReport {
             Some(row) => Ok(Some(Self::of(conn, row).await?)),
             None => Ok(None),
         }
+    }
+}
+
+impl Importable for StoredReport {
+    const COLLECTION: &'static str = "progress-reports";
+
+    /// A report's row names its assignment (`assignmentId`), which its path names in the API.
+    fn from_row(mut row: Map<String, Value>) -> Result<ReportValues, Vec<Violation>> {
+        let assignment = kernel::take_id(&mut row, "assignmentId")?;
+        kernel::form::<NewProgressReport>(row).map(|new| ReportValues::new(assignment, new))
     }
 }
 

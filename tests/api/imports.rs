@@ -609,3 +609,394 @@ async fn the_command_line_loads_and_exports_over_http() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A CSV file of one row with these columns, as Excel writes it (`;`, every cell quoted, lists
+/// with `|`, suggestions as `kind:text`).
+fn one_row_csv(row: &serde_json::Map<String, Value>) -> Vec<u8> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let cell = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::Object(o) => format!(
+                    "{}:{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["text"].as_str().unwrap_or_default()
+                ),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("|"),
+        other => other.to_string(),
+    };
+    let header: Vec<String> = row.keys().map(|k| quote(k)).collect();
+    let values: Vec<String> = row.values().map(|v| quote(&cell(v))).collect();
+    format!("{}\r\n{}\r\n", header.join(";"), values.join(";")).into_bytes()
+}
+
+/// For every collection and every field rule, the same bad value gets the same violation
+/// (field and message) from the JSON endpoint and from a CSV line, where it also names line 2.
+#[actix_web::test]
+async fn every_field_rule_is_the_same_through_json_and_csv() {
+    const AREA: &str = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002";
+    let app = TestApp::new().await;
+    let writer = app.token(&[Scope::Write, Scope::Read], None).await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let assignment = app
+        .call_as(
+            &writer,
+            TestRequest::post().uri("/v1/assignments").set_json(json!({
+                "title": "Resurscentrum", "municipalityIds": ["2281"], "areaId": AREA,
+                "fundingType": "internal", "status": "ongoing"
+            })),
+        )
+        .await
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let long = |n: usize| "x".repeat(n);
+    // (collection, JSON endpoint, the parent's column in a file, a valid record, field, bad
+    // value). A blank cell is an absent value in a file, so blank texts are not among them.
+    let network_body = json!({"name": "Skolchefsnätverket", "kind": "management", "municipalityIds": ["2281"], "externalSystem": "intranet", "externalId": "N-1"});
+    let member_body =
+        json!({"name": "Anna Lindqvist", "email": "anna@example.se", "municipalityId": "2281"});
+    let assignment_body = json!({"title": "Digitaliseringsguiden", "municipalityIds": ["2281"], "areaId": AREA, "fundingType": "internal", "budgetSek": 1000});
+    let report_body = json!({"year": 2022, "tertial": 2, "summary": "Klart", "spentSek": 10, "forecastSek": 20, "deviation": "none"});
+    let feedback_body =
+        json!({"year": 2022, "goal": "focus", "networkId": net, "rating": 4, "comment": "Bra"});
+    let members_uri = format!("/v1/networks/{net}/members");
+    let reports_uri = format!("/v1/assignments/{assignment}/reports");
+    let cases: Vec<(&str, &str, Option<(&str, &str)>, &Value, &str, Value)> = vec![
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "name",
+            json!(long(201)),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "kind",
+            json!("committee"),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "status",
+            json!("closed"),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "description",
+            json!(long(4001)),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "coordinator",
+            json!(long(201)),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "municipalityIds",
+            json!(["228"]),
+        ),
+        (
+            "networks",
+            "/v1/networks",
+            None,
+            &network_body,
+            "externalSystem",
+            json!(long(101)),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "name",
+            json!(long(201)),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "email",
+            json!("anna@"),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "email",
+            json!("anna lindqvist@example.se"),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "phone",
+            json!(long(51)),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "title",
+            json!(long(201)),
+        ),
+        (
+            "members",
+            &members_uri,
+            Some(("networkId", &net)),
+            &member_body,
+            "municipalityId",
+            json!("22811"),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "title",
+            json!(long(301)),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "fundingType",
+            json!("external"),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "challenge",
+            json!("fokus"),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "budgetSek",
+            json!(-1),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "partners",
+            json!([long(201)]),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "startDate",
+            json!("2022-02-30"),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "responsible",
+            json!(long(201)),
+        ),
+        (
+            "assignments",
+            "/v1/assignments",
+            None,
+            &assignment_body,
+            "status",
+            json!("paused"),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "year",
+            json!(1999),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "tertial",
+            json!(4),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "summary",
+            json!(long(10_001)),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "spentSek",
+            json!(-5),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "deviation",
+            json!("minor"),
+        ),
+        (
+            "progress-reports",
+            &reports_uri,
+            Some(("assignmentId", &assignment)),
+            &report_body,
+            "deviationNote",
+            json!(long(4001)),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "year",
+            json!(2101),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "goal",
+            json!("fokus"),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "rating",
+            json!(7),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "comment",
+            json!(long(10_001)),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "municipalityId",
+            json!("2a81"),
+        ),
+        (
+            "feedback",
+            "/v1/feedback",
+            None,
+            &feedback_body,
+            "suggestions",
+            json!([{"kind": "development", "text": long(501)}]),
+        ),
+    ];
+    let as_pairs = |p: &Value| -> Vec<(String, String)> {
+        p["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .map(|v| {
+                (
+                    v["field"].as_str().expect("field").to_owned(),
+                    v["message"].as_str().expect("message").to_owned(),
+                )
+            })
+            .collect()
+    };
+    for (collection, uri, parent, valid, field, bad) in cases {
+        let mut body = valid.as_object().expect("object").clone();
+        body.insert(field.to_owned(), bad.clone());
+        let through_json = app
+            .call_as(&writer, TestRequest::post().uri(uri).set_json(&body))
+            .await
+            .problem(400, "validation-failed");
+        let mut row = serde_json::Map::new();
+        if let Some((column, id)) = parent {
+            row.insert(column.to_owned(), json!(id));
+        }
+        row.extend(body);
+        let through_csv = load(
+            &app,
+            &importer,
+            collection,
+            "text/csv",
+            one_row_csv(&row),
+            "",
+        )
+        .await
+        .problem(400, "validation-failed");
+        let lines: Vec<Option<u64>> = through_csv["violations"]
+            .as_array()
+            .expect("violations")
+            .iter()
+            .map(|v| v["line"].as_u64())
+            .collect();
+        assert!(
+            lines.iter().all(|l| *l == Some(2)),
+            "{collection}.{field}: {through_csv}"
+        );
+        assert_eq!(
+            as_pairs(&through_json),
+            as_pairs(&through_csv),
+            "{collection}.{field} = {bad}"
+        );
+        // Cross-field rules name the field that is missing.
+        let named = match field {
+            "fundingType" => "funder",
+            "deviation" => "deviationNote",
+            other => other,
+        };
+        assert!(
+            as_pairs(&through_json)
+                .iter()
+                .any(|(f, _)| f.starts_with(named)),
+            "{collection}.{field}: the violation names the field: {through_json}"
+        );
+    }
+}

@@ -372,12 +372,51 @@ impl From<diesel::result::Error> for ApiError {
             {
                 ApiError::invalid("body", "text must not contain NUL (U+0000)")
             }
+            // A backstop: every rule is checked before the write, so a CHECK constraint that
+            // fires means a rule is missing there; the client still gets a 400 naming the field.
+            E::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                let constraint = info.constraint_name().unwrap_or_default();
+                tracing::error!(
+                    constraint,
+                    "a CHECK constraint refused a write no rule caught"
+                );
+                ApiError::invalid(
+                    constrained_field(constraint, info.table_name()),
+                    "is not an allowed value",
+                )
+            }
             E::DatabaseError(DatabaseErrorKind::Unknown, info) if is_transient(info.message()) => {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable("The database is not reachable right now".to_owned())
             }
             _ => ApiError::Internal(err.into()),
         }
+    }
+}
+
+/// The field a `<table>_<column>_check` constraint guards, as the API names it (camelCase).
+fn constrained_field(constraint: &str, table: Option<&str>) -> String {
+    let column = constraint.strip_suffix("_check").unwrap_or(constraint);
+    let column = table
+        .and_then(|t| column.strip_prefix(t))
+        .and_then(|c| c.strip_prefix('_'))
+        .unwrap_or(column);
+    let mut field = String::with_capacity(column.len());
+    let mut upper = false;
+    for ch in column.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            field.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            field.push(ch);
+        }
+    }
+    if field.is_empty() {
+        "body".to_owned()
+    } else {
+        field
     }
 }
 

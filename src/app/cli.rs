@@ -76,6 +76,13 @@ enum Command {
         /// networks, assignments, progress-reports, feedback, municipalities or areas.
         collection: String,
     },
+    /// Migrate the database and write the diesel schema of its tables (to standard output, or
+    /// to --output), as `diesel print-schema` would.
+    Schema {
+        /// File to write, e.g. src/store/schema.rs.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Write the OpenAPI document (to standard output, or to --output).
     Openapi {
         /// File to write, e.g. openapi/openapi.json.
@@ -237,6 +244,22 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
     if matches!(command, Command::Migrate) {
         return Ok(());
     }
+    if let Command::Schema { output } = &command {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let schema = runtime.block_on(async {
+            let mut conn = crate::store::db::connect(&database.url).await?;
+            crate::store::print_schema::print(&mut conn).await
+        })?;
+        return match output {
+            Some(path) => Ok(std::fs::write(path, schema)?),
+            None => {
+                print!("{schema}");
+                Ok(())
+            }
+        };
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -258,6 +281,7 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Seed { .. } => Ok(()),
         Command::Serve => serve(&config, &database.url),
         Command::Migrate
+        | Command::Schema { .. }
         | Command::Openapi { .. }
         | Command::Import { .. }
         | Command::Export { .. } => Ok(()),

@@ -96,6 +96,41 @@ impl actix_web::FromRequest for IfMatch {
     }
 }
 
+fn if_match_parameter(required: bool, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    ParameterBuilder::new()
+        .name("If-Match")
+        .parameter_in(ParameterIn::Header)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(200)),
+        ))
+        .example(Some(serde_json::json!("\"1\"")))
+        .build()
+}
+
+/// Documented as the extractor enforces it: a required header.
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![if_match_parameter(
+            true,
+            "The `ETag` last read, e.g. `\"1\"`, or `*` for whatever version is current. \
+             Without it the answer is 428; with a version that is no longer current, 412.",
+        )]
+    }
+}
+
 /// An optional `If-Match` (a PUT that may create), as its version: `None` when absent or `*`.
 #[derive(Debug, Clone, Copy)]
 pub struct OptionalIfMatch(pub Option<i64>);
@@ -110,6 +145,19 @@ impl actix_web::FromRequest for OptionalIfMatch {
             None => Ok(None),
         };
         std::future::ready(expected.map(OptionalIfMatch))
+    }
+}
+
+/// Documented as the extractor enforces it: an optional header.
+impl utoipa::IntoParams for OptionalIfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![if_match_parameter(
+            false,
+            "The `ETag` last read (optional): send it to change only the version you read; a \
+             record that does not exist yet matches no version (412).",
+        )]
     }
 }
 

@@ -239,24 +239,34 @@ fn check_json_nul(bytes: &[u8]) -> Result<(), ApiError> {
 impl<T: DeserializeOwned> Json<T> {
     pub fn parse(bytes: &[u8]) -> Result<T, ApiError> {
         check_json_nul(bytes)?;
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-            let inner = err.inner();
-            if inner.is_syntax() || inner.is_eof() {
-                return ApiError::Validation(vec![Violation::new(
-                    "body",
-                    format!("malformed JSON: {inner}"),
-                )]);
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            let message = if e.is_syntax() && e.to_string().contains("trailing characters") {
+                "malformed JSON: trailing characters after the value".to_owned()
+            } else {
+                format!("malformed JSON: {e}")
+            };
+            ApiError::Validation(vec![Violation::new("body", message)])
+        })?;
+        integral_numbers(&mut value);
+        from_value(value).map_err(|v| ApiError::Validation(vec![v]))
+    }
+}
+
+/// JSON has one number type: `2.0` is the integer 2 (as JSON Schema's `integer` says), so a
+/// number without a fraction is read as an integer wherever one is expected.
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *value = Value::from(f as i64);
+                }
             }
-            ApiError::Validation(vec![violation_of(&err)])
-        })?;
-        de.end().map_err(|_| {
-            ApiError::Validation(vec![Violation::new(
-                "body",
-                "malformed JSON: trailing characters after the value",
-            )])
-        })?;
-        Ok(value)
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(members) => members.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 

@@ -26,7 +26,8 @@ use crate::error::ERROR_CAP;
 const BATCH: usize = 2000;
 
 /// The collections that can be loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum Collection {
     Networks,
     Members,
@@ -837,7 +838,7 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
     operation_id = "importCollection",
     tag = "Imports",
     params(
-        ("collection" = String, Path, description = "networks, members, assignments, progress-reports or feedback", example = "feedback"),
+        ("collection" = Collection, Path, description = "The collection to load", example = "feedback"),
         ImportParams,
     ),
     request_body(content = String, description = "CSV or NDJSON", content_type = "text/csv",

@@ -546,18 +546,27 @@ enum Format {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
-    /// `json`, `csv` or `html`; overrides `Accept` (handy in a browser).
-    #[param(example = "html")]
+    /// Overrides `Accept` (handy in a browser).
+    #[param(value_type = Option<ReportFormat>, example = "html")]
     pub format: Option<String>,
+}
+
+crate::text_enum! {
+    /// The formats of a report.
+    ReportFormat {
+        Json = "json",
+        Csv = "csv",
+        Html = "html",
+    }
 }
 
 fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<Format, ApiError> {
     if let Some(f) = &p.format {
-        return match f.as_str() {
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            "html" => Ok(Format::Html),
-            _ => Err(ApiError::invalid("format", "must be json, csv or html")),
+        return match ReportFormat::parse(f) {
+            Some(ReportFormat::Json) => Ok(Format::Json),
+            Some(ReportFormat::Csv) => Ok(Format::Csv),
+            Some(ReportFormat::Html) => Ok(Format::Html),
+            None => Err(ApiError::invalid("format", "must be json, csv or html")),
         };
     }
     let accept = req
@@ -1038,7 +1047,7 @@ fn check_year(year: &str) -> Result<i32, ApiError> {
     operation_id = "getTertialReport",
     tag = "Reports",
     params(
-        ("year" = i32, Path, description = "The year", example = 2022),
+        ("year" = i32, Path, description = "The year", example = 2022, minimum = 2000, maximum = 2100),
         ("tertial" = i16, Path, description = "The tertial, 1–3", example = 2, minimum = 1, maximum = 3),
         ReportParams,
     ),
@@ -1088,7 +1097,7 @@ pub async fn get_tertial_report(
 #[utoipa::path(
     operation_id = "getAnnualReport",
     tag = "Reports",
-    params(("year" = i32, Path, description = "The year", example = 2022), ReportParams),
+    params(("year" = i32, Path, description = "The year", example = 2022, minimum = 2000, maximum = 2100), ReportParams),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The report",

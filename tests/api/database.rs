@@ -338,3 +338,24 @@ async fn an_unknown_enum_text_in_the_database_is_an_error_not_a_default() {
         "not read as the first kind"
     );
 }
+
+/// `src/store/schema.rs` is what `samverkan schema` makes of the migrated database: the tables,
+/// columns, types, nullability and keys the code compiles against are the database's.
+#[actix_web::test]
+async fn schema_rs_is_generated_from_the_migrations() {
+    let db = TestDb::new().await;
+    let mut conn = AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("connect");
+    let generated = samverkan::store::print_schema::print(&mut conn)
+        .await
+        .expect("print the schema");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/schema.rs"))
+            .expect("src/store/schema.rs");
+    assert!(
+        generated == committed,
+        "src/store/schema.rs is stale: regenerate it with \
+         `cargo run -- schema --output src/store/schema.rs`\n{generated}"
+    );
+}

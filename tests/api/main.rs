@@ -3,6 +3,7 @@
 
 mod support;
 
+mod contract;
 mod database;
 mod domain;
 mod errors;

@@ -105,3 +105,48 @@ fn every_operation_is_fully_described() {
         );
     }
 }
+
+/// Every `sort` parameter's pattern names exactly the keys the server sorts by: each documented
+/// key is accepted, and the server's list of sortable fields (in its 400) is the documented one.
+#[actix_web::test]
+async fn sort_patterns_list_exactly_the_sortable_fields() {
+    let doc: serde_json::Value = serde_json::from_str(&committed()).expect("the document is JSON");
+    let app = TestApp::new().await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let Some(params) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let Some(sort) = params.iter().find(|p| p["name"] == "sort") else {
+            continue;
+        };
+        let pattern = sort["schema"]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: sort has no pattern"));
+        let alternatives = pattern
+            .strip_prefix("^[-+]?(")
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_else(|| panic!("{path}: unexpected pattern {pattern}"));
+        let mut documented: Vec<&str> = alternatives.split('|').collect();
+        for key in &documented {
+            let res = app.get(&format!("{path}?sort=-{key}")).await;
+            assert_eq!(res.status, 200, "{path}?sort=-{key}: {}", res.text());
+        }
+        let p = app
+            .get(&format!("{path}?sort=noSuchField"))
+            .await
+            .problem(400, "validation-failed");
+        let message = p["violations"][0]["message"].as_str().expect("message");
+        let listed = message
+            .split("sortable fields: ")
+            .nth(1)
+            .and_then(|rest| rest.split(" (").next())
+            .unwrap_or_else(|| panic!("{path}: {message}"));
+        let mut served: Vec<&str> = listed.split(", ").collect();
+        documented.sort_unstable();
+        served.sort_unstable();
+        assert_eq!(documented, served, "{path}");
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} sortable lists");
+}

@@ -114,7 +114,11 @@ pub struct AreaListParams {
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `name`, `createdAt`, `updatedAt`.
     /// Names sort the Swedish way.
-    #[param(default = "name", example = "-updatedAt")]
+    #[param(
+        default = "name",
+        example = "-updatedAt",
+        pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Full-text search in name and description with Swedish stemming
     /// (`digitaliseringen` finds `Digitalisering`).
@@ -252,7 +256,7 @@ pub async fn get_area(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "Miljö & Klimat", "description": "Samverkan inom miljö- och klimatfrågor."}))]
 pub struct NewArea {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[schema(max_length = 4000)]
     #[serde(default)]
@@ -265,7 +269,7 @@ pub struct NewArea {
 #[schema(example = json!({"description": "Kommunernas gemensamma digitala utveckling och e-tjänster."}))]
 pub struct AreaPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 4000)]
@@ -439,7 +443,7 @@ pub async fn create_area(writer: Writer, body: Json<NewArea>) -> Result<HttpResp
     tag = "Areas",
     params(
         ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = AreaPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),
@@ -474,7 +478,7 @@ pub async fn update_area(
     tag = "Areas",
     params(
         ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["admin"])),
     responses(

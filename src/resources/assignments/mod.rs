@@ -24,6 +24,7 @@ use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
+use crate::rules::MunicipalityCode;
 use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::assignments;
@@ -112,6 +113,7 @@ pub struct Assignment {
     pub title: String,
     pub description: String,
     /// The commissioning municipalities (at least one).
+    #[schema(value_type = Vec<MunicipalityCode>)]
     pub municipality_ids: Vec<String>,
     pub area_id: Uuid,
     /// The plan challenge the assignment serves, if any.
@@ -173,12 +175,12 @@ page_type!(AssignmentPage, Assignment, "A page of assignments.");
     "startDate": "2022-02-01", "endDate": "2022-12-31", "responsible": "Johan Ek"
 }))]
 pub struct NewAssignment {
-    #[schema(min_length = 1, max_length = 300)]
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub title: String,
     #[serde(default)]
     #[schema(max_length = 10000)]
     pub description: String,
-    #[schema(min_items = 1)]
+    #[schema(value_type = Vec<MunicipalityCode>, min_items = 1)]
     pub municipality_ids: Vec<String>,
     pub area_id: Uuid,
     pub challenge: Option<Challenge>,
@@ -199,9 +201,9 @@ pub struct NewAssignment {
     /// The initial state (default `proposed`), for systems that push assignments already under
     /// way; later changes go through transitions.
     pub status: Option<AssignmentStatus>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "\\S")]
     pub external_system: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub external_id: Option<String>,
 }
 
@@ -212,28 +214,28 @@ pub struct NewAssignment {
 #[schema(example = json!({"budgetSek": 500000, "endDate": "2023-06-30"}))]
 pub struct AssignmentPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 300)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 300, pattern = "\\S")]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Vec<MunicipalityCode>, required = false, min_items = 1)]
     pub municipality_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid, required = false)]
     pub area_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<Challenge>)]
     pub challenge: Option<Option<Challenge>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<FundingType>)]
+    #[schema(value_type = FundingType, required = false)]
     pub funding_type: Option<Option<FundingType>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub funder: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = i64, required = false, minimum = 0)]
     pub budget_sek: Option<Option<i64>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<Vec<String>>)]
@@ -247,15 +249,16 @@ pub struct AssignmentPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub responsible: Option<Option<String>>,
-    /// Not changeable here; present only to explain the refusal.
+    /// Not changeable here (the status moves through transitions): read only to explain the
+    /// refusal, and so not part of the documented schema.
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<AssignmentStatus>)]
+    #[schema(ignore)]
     pub status: Option<Option<AssignmentStatus>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "\\S")]
     pub external_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -626,7 +629,11 @@ pub struct AssignmentListParams {
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
     /// `createdAt`, `updatedAt`.
-    #[param(default = "title", example = "-budgetSek")]
+    #[param(
+        default = "title",
+        example = "-budgetSek",
+        pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Only assignments in this state.
     #[param(example = "ongoing")]
@@ -900,7 +907,7 @@ pub async fn create_assignment(
     tag = "Assignments",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = AssignmentPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -935,7 +942,7 @@ pub async fn update_assignment(
     tag = "Assignments",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -977,7 +984,7 @@ pub struct Transition {
     tag = "Assignments",
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"3\""),
+        OptionalIfMatch,
     ),
     request_body = Transition,
     security(("clientCredentials" = ["write"])),
@@ -1049,7 +1056,7 @@ pub async fn transition_assignment(
     params(
         ("system" = String, Path, description = "The pushing system's name", example = "kramfors-diarium"),
         ("externalId" = String, Path, description = "The record's id in that system", example = "KS-2022-114"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+        OptionalIfMatch,
     ),
     request_body = NewAssignment,
     security(("clientCredentials" = ["write"])),

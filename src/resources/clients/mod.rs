@@ -97,7 +97,7 @@ pub struct CreatedClient {
 #[schema(example = json!({"name": "Sundsvalls intranät", "scopes": ["read", "write"], "municipalityId": "2281"}))]
 pub struct NewClient {
     /// A name that tells administrators what the client is.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// At least one of `read`, `write`, `import`, `admin`.
     #[schema(min_items = 1)]

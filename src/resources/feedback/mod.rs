@@ -25,6 +25,7 @@ use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
+use crate::rules::MunicipalityCode;
 use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::{feedback, networks, plan_goals};
@@ -89,6 +90,7 @@ pub struct Feedback {
     /// The network or presidium giving the feedback.
     pub network_id: Uuid,
     /// The municipality whose representatives gave it, if one.
+    #[schema(value_type = Option<MunicipalityCode>)]
     pub municipality_id: Option<String>,
     /// How well the goal was met, 1 (not at all) to 5 (fully).
     #[schema(minimum = 1, maximum = 5)]
@@ -147,9 +149,9 @@ pub struct NewFeedback {
     #[serde(default)]
     #[schema(max_items = 20)]
     pub suggestions: Vec<Suggestion>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "\\S")]
     pub external_system: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub external_id: Option<String>,
 }
 
@@ -159,19 +161,19 @@ pub struct NewFeedback {
 #[schema(example = json!({"rating": 3}))]
 pub struct FeedbackPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = i32, required = false)]
     pub year: Option<Option<i32>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Challenge>)]
+    #[schema(value_type = Challenge, required = false)]
     pub goal: Option<Option<Challenge>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid, required = false)]
     pub network_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<MunicipalityCode>)]
     pub municipality_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<i16>, minimum = 1, maximum = 5)]
+    #[schema(value_type = i16, required = false, minimum = 1, maximum = 5)]
     pub rating: Option<Option<i16>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 10000)]
@@ -180,10 +182,10 @@ pub struct FeedbackPatch {
     #[schema(value_type = Option<Vec<Suggestion>>)]
     pub suggestions: Option<Option<Vec<Suggestion>>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "\\S")]
     pub external_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -490,7 +492,11 @@ pub struct FeedbackListParams {
     #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
-    #[param(default = "-createdAt", example = "-rating")]
+    #[param(
+        default = "-createdAt",
+        example = "-rating",
+        pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Only entries of this year.
     #[param(minimum = 2000, maximum = 2100, example = 2022)]
@@ -728,7 +734,7 @@ pub async fn create_feedback(
     tag = "Feedback",
     params(
         ("id" = Uuid, Path, description = "The entry's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = FeedbackPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -763,7 +769,7 @@ pub async fn update_feedback(
     tag = "Feedback",
     params(
         ("id" = Uuid, Path, description = "The entry's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -797,7 +803,7 @@ pub async fn delete_feedback(
     params(
         ("system" = String, Path, description = "The pushing system's name", example = "enkatverktyget"),
         ("externalId" = String, Path, description = "The record's id in that system", example = "svar-1187"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+        OptionalIfMatch,
     ),
     request_body = NewFeedback,
     security(("clientCredentials" = ["write"])),

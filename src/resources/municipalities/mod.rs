@@ -136,7 +136,11 @@ pub struct MunicipalityListParams {
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `id`, `name`, `officialName`, `updatedAt`.
     /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
-    #[param(default = "name", example = "name,-updatedAt")]
+    #[param(
+        default = "name",
+        example = "name,-updatedAt",
+        pattern = "^[-+]?(id|name|officialName|updatedAt)(,[-+]?(id|name|officialName|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Case-insensitive text contained in the name or the official name.
     #[param(max_length = 200, example = "sund")]
@@ -439,10 +443,10 @@ pub async fn get_municipality(
 #[schema(example = json!({"organisationNumber": "212000-2403"}))]
 pub struct MunicipalityPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub official_name: Option<Option<String>>,
     /// NNNNNN-NNNN with a valid Luhn check digit; `null` clears it.
     #[serde(default, deserialize_with = "merge_member")]
@@ -459,7 +463,7 @@ pub struct MunicipalityPatch {
     tag = "Municipalities",
     params(
         ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2280", pattern = "^[0-9]{4}$"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read, e.g. `\"1\"`. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = MunicipalityPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),

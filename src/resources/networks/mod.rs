@@ -24,6 +24,7 @@ use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
+use crate::rules::MunicipalityCode;
 use crate::store::checks::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::{network_members, networks};
@@ -86,6 +87,7 @@ pub struct Network {
     pub area_id: Option<Uuid>,
     pub description: String,
     /// The participating municipalities (kommunkoder).
+    #[schema(value_type = Vec<MunicipalityCode>)]
     pub municipality_ids: Vec<String>,
     /// The coordinator at the association.
     pub coordinator: Option<String>,
@@ -128,7 +130,7 @@ page_type!(NetworkPage, Network, "A page of networks.");
     "description": "Länets skolchefer.", "municipalityIds": ["2281", "2262"], "coordinator": "Erik Sjödin"
 }))]
 pub struct NewNetwork {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     pub kind: NetworkKind,
     pub area_id: Option<Uuid>,
@@ -136,14 +138,15 @@ pub struct NewNetwork {
     #[schema(max_length = 4000)]
     pub description: String,
     #[serde(default)]
+    #[schema(value_type = Vec<MunicipalityCode>)]
     pub municipality_ids: Vec<String>,
     #[schema(max_length = 200)]
     pub coordinator: Option<String>,
     /// Defaults to `active`.
     pub status: Option<NetworkStatus>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "\\S")]
     pub external_system: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub external_id: Option<String>,
 }
 
@@ -153,10 +156,10 @@ pub struct NewNetwork {
 #[schema(example = json!({"status": "archived"}))]
 pub struct NetworkPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<NetworkKind>)]
+    #[schema(value_type = NetworkKind, required = false)]
     pub kind: Option<Option<NetworkKind>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<Uuid>)]
@@ -165,19 +168,19 @@ pub struct NetworkPatch {
     #[schema(value_type = Option<String>, max_length = 4000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<MunicipalityCode>>)]
     pub municipality_ids: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub coordinator: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<NetworkStatus>)]
+    #[schema(value_type = NetworkStatus, required = false)]
     pub status: Option<Option<NetworkStatus>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "\\S")]
     pub external_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -457,7 +460,11 @@ pub struct NetworkListParams {
     #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
-    #[param(default = "name", example = "name")]
+    #[param(
+        default = "name",
+        example = "name",
+        pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Only networks of this kind.
     #[param(example = "management")]
@@ -674,7 +681,7 @@ pub async fn create_network(
     tag = "Networks",
     params(
         ("id" = Uuid, Path, description = "The network's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = NetworkPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -710,7 +717,7 @@ pub async fn update_network(
     tag = "Networks",
     params(
         ("id" = Uuid, Path, description = "The network's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -772,6 +779,7 @@ pub struct Member {
     pub phone: Option<String>,
     /// Title or role, e.g. `Kommundirektör`.
     pub title: Option<String>,
+    #[schema(value_type = Option<MunicipalityCode>)]
     pub municipality_id: Option<String>,
     pub external_system: Option<String>,
     pub external_id: Option<String>,
@@ -817,19 +825,19 @@ page_type!(MemberPage, Member, "A page of network members.");
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "Anna Lindqvist", "email": "anna.lindqvist@example.se", "phone": "070-000 00 01", "title": "Kommundirektör", "municipalityId": "2281"}))]
 pub struct NewMember {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub email: Option<String>,
     #[schema(max_length = 50)]
     pub phone: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
     #[schema(pattern = "^[0-9]{4}$")]
     pub municipality_id: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "\\S")]
     pub external_system: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub external_id: Option<String>,
 }
 
@@ -839,25 +847,25 @@ pub struct NewMember {
 #[schema(example = json!({"title": "Biträdande kommundirektör"}))]
 pub struct MemberPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = Option<String>, max_length = 254, format = Email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 50)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<MunicipalityCode>)]
     pub municipality_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "\\S")]
     pub external_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -1298,7 +1306,7 @@ pub async fn create_member(
     params(
         ("id" = Uuid, Path, description = "The network's id"),
         ("memberId" = Uuid, Path, description = "The member's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -1334,7 +1342,7 @@ pub async fn update_member(
     params(
         ("id" = Uuid, Path, description = "The network's id"),
         ("memberId" = Uuid, Path, description = "The member's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -1363,7 +1371,7 @@ pub async fn delete_member(
 #[schema(example = json!({"email": "anna.lindqvist@example.se"}))]
 pub struct ErasureRequest {
     /// The person's e-mail address (compared case-insensitively).
-    #[schema(max_length = 254)]
+    #[schema(min_length = 3, max_length = 254, format = Email)]
     pub email: String,
 }
 
@@ -1434,7 +1442,7 @@ pub async fn erase_member(
     params(
         ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-intranet"),
         ("externalId" = String, Path, description = "The record's id in that system", example = "N-17"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+        OptionalIfMatch,
     ),
     request_body = NewNetwork,
     security(("clientCredentials" = ["write"])),
@@ -1482,7 +1490,7 @@ pub async fn upsert_network(
         ("id" = Uuid, Path, description = "The network's id"),
         ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-hr"),
         ("externalId" = String, Path, description = "The person's id in that system", example = "E-4411"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+        OptionalIfMatch,
     ),
     request_body = NewMember,
     security(("clientCredentials" = ["write"])),

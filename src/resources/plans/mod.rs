@@ -157,7 +157,11 @@ pub struct PlanListParams {
     #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
     pub page: Option<u32>,
     /// Comma-separated sort keys, `-` for descending: `year`, `updatedAt`.
-    #[param(default = "-year", example = "-year")]
+    #[param(
+        default = "-year",
+        example = "-year",
+        pattern = "^[-+]?(year|updatedAt)(,[-+]?(year|updatedAt))*$"
+    )]
     pub sort: Option<String>,
     /// Only the plan of this year.
     #[param(minimum = 2000, maximum = 2100, example = 2022)]
@@ -366,11 +370,11 @@ pub async fn get_plan(
 pub struct NewGoal {
     pub challenge: Challenge,
     /// The challenge's name, e.g. `Fokusutmaningen`.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     #[schema(max_length = 200)]
     pub theme: Option<String>,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub statement: String,
 }
 
@@ -388,7 +392,7 @@ pub struct NewGoal {
 pub struct NewPlan {
     #[schema(minimum = 2000, maximum = 2100)]
     pub year: i32,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -403,12 +407,12 @@ pub struct NewPlan {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GoalPatch {
     pub challenge: Challenge,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub theme: Option<Option<String>>,
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = "\\S")]
     pub statement: Option<String>,
 }
 
@@ -417,7 +421,7 @@ pub struct GoalPatch {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"goals": [{"challenge": "focus", "statement": "Efter 2022 kommer kommunerna uppleva att …"}]}))]
 pub struct PlanPatch {
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
     #[schema(max_length = 1000)]
     pub vision: Option<String>,
@@ -437,6 +441,11 @@ pub struct PlanValues {
     repeated_goals: Vec<usize>,
 }
 
+/// A theme of only blanks is no theme.
+fn blank_is_none(theme: Option<String>) -> Option<String> {
+    theme.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 impl From<NewPlan> for PlanValues {
     fn from(new: NewPlan) -> Self {
         Self {
@@ -449,6 +458,7 @@ impl From<NewPlan> for PlanValues {
                 .map(|g| NewGoal {
                     name: g.name.trim().to_owned(),
                     statement: g.statement.trim().to_owned(),
+                    theme: blank_is_none(g.theme),
                     ..g
                 })
                 .collect(),
@@ -595,7 +605,7 @@ impl Resource for Plan {
                 current.name = name.trim().to_owned();
             }
             if let Some(theme) = &g.theme {
-                current.theme = theme.clone();
+                current.theme = blank_is_none(theme.clone());
             }
             if let Some(statement) = &g.statement {
                 current.statement = statement.trim().to_owned();
@@ -678,8 +688,8 @@ pub async fn create_plan(writer: Writer, body: Json<NewPlan>) -> Result<HttpResp
     operation_id = "updatePlan",
     tag = "Plans",
     params(
-        ("year" = i32, Path, description = "The plan's year", example = 2022),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        ("year" = i32, Path, description = "The plan's year", example = 2022, minimum = 2000, maximum = 2100),
+        IfMatch,
     ),
     request_body(content = PlanPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["admin"])),

@@ -131,7 +131,7 @@ pub struct NewProgressReport {
     pub year: i32,
     #[schema(minimum = 1, maximum = 3)]
     pub tertial: i16,
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = "\\S")]
     pub summary: String,
     #[schema(minimum = 0)]
     pub spent_sek: i64,
@@ -140,9 +140,9 @@ pub struct NewProgressReport {
     pub deviation: Deviation,
     #[schema(max_length = 4000)]
     pub deviation_note: Option<String>,
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "\\S")]
     pub external_system: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = "\\S")]
     pub external_id: Option<String>,
 }
 
@@ -153,25 +153,25 @@ pub struct NewProgressReport {
 #[schema(example = json!({"deviation": "none", "deviationNote": null}))]
 pub struct ProgressReportPatch {
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 10000, pattern = "\\S")]
     pub summary: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = i64, required = false, minimum = 0)]
     pub spent_sek: Option<Option<i64>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = i64, required = false, minimum = 0)]
     pub forecast_sek: Option<Option<i64>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<Deviation>)]
+    #[schema(value_type = Deviation, required = false)]
     pub deviation: Option<Option<Deviation>>,
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 4000)]
     pub deviation_note: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "\\S")]
     pub external_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "merge_member")]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -754,7 +754,7 @@ pub async fn create_report(
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
         ("reportId" = Uuid, Path, description = "The report's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     request_body(content = ProgressReportPatch, content_type = "application/merge-patch+json"),
     security(("clientCredentials" = ["write"])),
@@ -790,7 +790,7 @@ pub async fn update_report(
     params(
         ("id" = Uuid, Path, description = "The assignment's id"),
         ("reportId" = Uuid, Path, description = "The report's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read. Required: without it the answer is 428", example = "\"1\""),
+        IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
@@ -826,7 +826,7 @@ pub async fn delete_report(
         ("id" = Uuid, Path, description = "The assignment's id"),
         ("system" = String, Path, description = "The pushing system's name", example = "projektportalen"),
         ("externalId" = String, Path, description = "The report's id in that system", example = "R-2022-2"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last read (optional)", example = "\"1\""),
+        OptionalIfMatch,
     ),
     request_body = NewProgressReport,
     security(("clientCredentials" = ["write"])),

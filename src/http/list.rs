@@ -151,6 +151,94 @@ macro_rules! page_type {
     };
 }
 
+/// Declares the fields a list sorts by: the enum, its [`SortField`] names, and `order`, which
+/// orders a boxed query of the table by the keys asked for (ascending or descending), so that
+/// each field's name and column are written once.
+#[macro_export]
+macro_rules! sort_fields {
+    ($(#[$meta:meta])* $name:ident for $table:ident {
+        $($variant:ident = $text:literal => $column:expr $(; nulls $nulls:ident)?),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $crate::http::list::SortField for $name {
+            const ALL: &'static [(&'static str, Self)] = &[$(($text, Self::$variant)),+];
+        }
+
+        impl $name {
+            /// `query` ordered by `keys`; the caller adds the tie-breaker that makes pages stable.
+            pub fn order<'a>(
+                mut query: $table::BoxedQuery<'a, diesel::pg::Pg>,
+                keys: &[$crate::http::list::SortKey<Self>],
+            ) -> $table::BoxedQuery<'a, diesel::pg::Pg> {
+                #[allow(unused_imports)]
+                use diesel::{ExpressionMethods, PgSortExpressionMethods, QueryDsl};
+                for key in keys {
+                    query = match (key.field, key.descending) {
+                        $(
+                            (Self::$variant, false) => query.then_order_by(
+                                $crate::sort_nulls!($column.asc() $(, $nulls)?)
+                            ),
+                            (Self::$variant, true) => query.then_order_by(
+                                $crate::sort_nulls!($column.desc() $(, $nulls)?)
+                            ),
+                        )+
+                    };
+                }
+                query
+            }
+        }
+    };
+}
+
+/// A sort expression, with `NULLS LAST` when asked for (`nulls last`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! sort_nulls {
+    ($e:expr) => {
+        $e
+    };
+    ($e:expr, last) => {
+        $e.nulls_last()
+    };
+}
+
+/// Declares a list's query parameters: `limit` and `page` as every list has them, `sort` with
+/// its documentation (default, example and the pattern of its keys, which a test checks against
+/// the server), and the list's own filters.
+#[macro_export]
+macro_rules! list_params {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(#[doc = $sort_doc:literal])+
+            sort(default = $default:tt, example = $example:tt, pattern = $pattern:tt),
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Page size, 1–500.
+            #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
+            pub limit: Option<u32>,
+            /// Page number, from 1.
+            #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
+            pub page: Option<u32>,
+            $(#[doc = $sort_doc])+
+            #[param(default = $default, example = $example, pattern = $pattern)]
+            pub sort: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,18 @@ pub enum Lock {
     ForUpdate,
 }
 
+/// The first row of `query` (`None` if there is none), locked `FOR UPDATE` when asked.
+#[macro_export]
+macro_rules! first_row {
+    ($query:expr, $conn:expr, $lock:expr) => {{
+        let query = $query;
+        match $lock {
+            $crate::kernel::Lock::ForUpdate => query.for_update().first($conn).await.optional(),
+            $crate::kernel::Lock::No => query.first($conn).await.optional(),
+        }
+    }};
+}
+
 /// A stored resource of the API.
 ///
 /// The futures of these methods are not `Send`: they run on actix's single-threaded workers.

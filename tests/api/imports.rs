@@ -670,7 +670,14 @@ async fn every_field_rule_is_the_same_through_json_and_csv() {
         json!({"year": 2022, "goal": "focus", "networkId": net, "rating": 4, "comment": "Bra"});
     let members_uri = format!("/v1/networks/{net}/members");
     let reports_uri = format!("/v1/assignments/{assignment}/reports");
-    type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, &'a Value, &'a str, Value);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+        &'a Value,
+        &'a str,
+        Value,
+    );
     let cases: Vec<Case> = vec![
         (
             "networks",

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -14,7 +14,7 @@ use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, Lock, Removable, Resource};
@@ -86,44 +86,26 @@ impl From<AreaRow> for Area {
 
 page_type!(AreaPage, Area, "A page of collaboration areas.");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AreaSort {
-    Name,
-    CreatedAt,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    AreaSort for areas {
+        Name = "name" => areas::name,
+        CreatedAt = "createdAt" => areas::created_at,
+        UpdatedAt = "updatedAt" => areas::updated_at,
+    }
 }
 
-impl SortField for AreaSort {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("name", Self::Name),
-        ("createdAt", Self::CreatedAt),
-        ("updatedAt", Self::UpdatedAt),
-    ];
-}
-
-/// Filters, sorting and paging of the area list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct AreaListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Comma-separated sort keys, `-` for descending: `name`, `createdAt`, `updatedAt`.
-    /// Names sort the Swedish way.
-    #[param(
-        default = "name",
-        example = "-updatedAt",
-        pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Full-text search in name and description with Swedish stemming
-    /// (`digitaliseringen` finds `Digitalisering`).
-    #[param(max_length = 200, example = "digitalisering")]
-    pub q: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the area list.
+    pub struct AreaListParams {
+        /// Comma-separated sort keys, `-` for descending: `name`, `createdAt`, `updatedAt`.
+        /// Names sort the Swedish way.
+        sort(default = "name", example = "-updatedAt", pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"),
+        /// Full-text search in name and description with Swedish stemming
+        /// (`digitaliseringen` finds `Digitalisering`).
+        #[param(max_length = 200, example = "digitalisering")]
+        pub q: Option<String>,
+    }
 }
 
 struct ListFilter {
@@ -169,18 +151,8 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i
         q
     };
     let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(AreaRow::as_select());
-    for key in &f.sort {
-        query = match (key.field, key.descending) {
-            (AreaSort::Name, false) => query.then_order_by(areas::name.asc()),
-            (AreaSort::Name, true) => query.then_order_by(areas::name.desc()),
-            (AreaSort::CreatedAt, false) => query.then_order_by(areas::created_at.asc()),
-            (AreaSort::CreatedAt, true) => query.then_order_by(areas::created_at.desc()),
-            (AreaSort::UpdatedAt, false) => query.then_order_by(areas::updated_at.asc()),
-            (AreaSort::UpdatedAt, true) => query.then_order_by(areas::updated_at.desc()),
-        };
-    }
-    let rows = query
+    let rows = AreaSort::order(filtered(), &f.sort)
+        .select(AreaRow::as_select())
         .then_order_by(areas::id.asc())
         .limit(i64::from(f.paging.limit))
         .offset(f.paging.offset())
@@ -324,11 +296,7 @@ impl Resource for Area {
         lock: Lock,
     ) -> QueryResult<Option<Self>> {
         let query = areas::table.find(key.0).select(AreaRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         Ok(row.map(Area::from))
     }
 

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -17,7 +17,7 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
@@ -471,11 +471,7 @@ impl Resource for Assignment {
         let query = assignments::table
             .find(*id)
             .select(AssignmentRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         Ok(row.map(Assignment::from))
     }
     async fn update(
@@ -593,76 +589,54 @@ pub(crate) async fn find(
         .ok_or_else(|| kernel::not_found::<Assignment>(&id))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssignmentSort {
-    Title,
-    Status,
-    StartDate,
-    EndDate,
-    BudgetSek,
-    CreatedAt,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    AssignmentSort for assignments {
+        Title = "title" => assignments::title,
+        Status = "status" => assignments::status,
+        StartDate = "startDate" => assignments::start_date; nulls last,
+        EndDate = "endDate" => assignments::end_date; nulls last,
+        BudgetSek = "budgetSek" => assignments::budget_sek,
+        CreatedAt = "createdAt" => assignments::created_at,
+        UpdatedAt = "updatedAt" => assignments::updated_at,
+    }
 }
 
-impl SortField for AssignmentSort {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("title", Self::Title),
-        ("status", Self::Status),
-        ("startDate", Self::StartDate),
-        ("endDate", Self::EndDate),
-        ("budgetSek", Self::BudgetSek),
-        ("createdAt", Self::CreatedAt),
-        ("updatedAt", Self::UpdatedAt),
-    ];
-}
-
-/// Filters, sorting and paging of the assignment list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct AssignmentListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
-    /// `createdAt`, `updatedAt`.
-    #[param(
-        default = "title",
-        example = "-budgetSek",
-        pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Only assignments in this state.
-    #[param(example = "ongoing")]
-    pub status: Option<AssignmentStatus>,
-    /// Only assignments this municipality commissioned.
-    #[param(pattern = "^[0-9]{4}$", example = "2281")]
-    pub municipality_id: Option<String>,
-    /// Only assignments of this area.
-    #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0003")]
-    pub area_id: Option<Uuid>,
-    /// Only assignments serving this challenge.
-    #[param(example = "focus")]
-    pub challenge: Option<Challenge>,
-    /// Only internally or externally funded assignments.
-    #[param(example = "external")]
-    pub funding_type: Option<FundingType>,
-    /// Only assignments running at some time during this year (by start and end date).
-    #[param(minimum = 2000, maximum = 2100, example = 2022)]
-    pub active_in: Option<i32>,
-    /// Only the assignment with this external reference (with `externalId`).
-    #[param(example = "kramfors-diarium")]
-    pub external_system: Option<String>,
-    /// Only the assignment with this external id (with `externalSystem`).
-    #[param(example = "KS 2022/114")]
-    pub external_id: Option<String>,
-    /// Full-text search with Swedish stemming in title, description, funder and responsible
-    /// (`kompetensförsörjningen` finds `kompetensförsörjning`).
-    #[param(max_length = 200, example = "våld")]
-    pub q: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the assignment list.
+    pub struct AssignmentListParams {
+        /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
+        /// `createdAt`, `updatedAt`.
+        sort(default = "title", example = "-budgetSek", pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"),
+        /// Only assignments in this state.
+        #[param(example = "ongoing")]
+        pub status: Option<AssignmentStatus>,
+        /// Only assignments this municipality commissioned.
+        #[param(pattern = "^[0-9]{4}$", example = "2281")]
+        pub municipality_id: Option<String>,
+        /// Only assignments of this area.
+        #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0003")]
+        pub area_id: Option<Uuid>,
+        /// Only assignments serving this challenge.
+        #[param(example = "focus")]
+        pub challenge: Option<Challenge>,
+        /// Only internally or externally funded assignments.
+        #[param(example = "external")]
+        pub funding_type: Option<FundingType>,
+        /// Only assignments running at some time during this year (by start and end date).
+        #[param(minimum = 2000, maximum = 2100, example = 2022)]
+        pub active_in: Option<i32>,
+        /// Only the assignment with this external reference (with `externalId`).
+        #[param(example = "kramfors-diarium")]
+        pub external_system: Option<String>,
+        /// Only the assignment with this external id (with `externalSystem`).
+        #[param(example = "KS 2022/114")]
+        pub external_id: Option<String>,
+        /// Full-text search with Swedish stemming in title, description, funder and responsible
+        /// (`kompetensförsörjningen` finds `kompetensförsörjning`).
+        #[param(max_length = 200, example = "våld")]
+        pub q: Option<String>,
+    }
 }
 
 type AssignmentQuery = assignments::BoxedQuery<'static, diesel::pg::Pg>;
@@ -757,31 +731,8 @@ fn filter(
     Ok((paging, sort, filtered))
 }
 
-fn sorted(mut query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> AssignmentQuery {
-    use AssignmentSort as S;
-    for key in sort {
-        query = match (key.field, key.descending) {
-            (S::Title, false) => query.then_order_by(assignments::title.asc()),
-            (S::Title, true) => query.then_order_by(assignments::title.desc()),
-            (S::Status, false) => query.then_order_by(assignments::status.asc()),
-            (S::Status, true) => query.then_order_by(assignments::status.desc()),
-            (S::StartDate, false) => {
-                query.then_order_by(assignments::start_date.asc().nulls_last())
-            }
-            (S::StartDate, true) => {
-                query.then_order_by(assignments::start_date.desc().nulls_last())
-            }
-            (S::EndDate, false) => query.then_order_by(assignments::end_date.asc().nulls_last()),
-            (S::EndDate, true) => query.then_order_by(assignments::end_date.desc().nulls_last()),
-            (S::BudgetSek, false) => query.then_order_by(assignments::budget_sek.asc()),
-            (S::BudgetSek, true) => query.then_order_by(assignments::budget_sek.desc()),
-            (S::CreatedAt, false) => query.then_order_by(assignments::created_at.asc()),
-            (S::CreatedAt, true) => query.then_order_by(assignments::created_at.desc()),
-            (S::UpdatedAt, false) => query.then_order_by(assignments::updated_at.asc()),
-            (S::UpdatedAt, true) => query.then_order_by(assignments::updated_at.desc()),
-        };
-    }
-    query.then_order_by(assignments::id.asc())
+fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> AssignmentQuery {
+    AssignmentSort::order(query, sort).then_order_by(assignments::id.asc())
 }
 
 /// List development assignments

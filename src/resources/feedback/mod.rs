@@ -18,7 +18,7 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
@@ -354,11 +354,7 @@ impl Resource for Feedback {
         lock: Lock,
     ) -> QueryResult<Option<Self>> {
         let query = feedback::table.find(*id).select(FeedbackRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         Ok(row.map(Feedback::from))
     }
     async fn update(
@@ -463,62 +459,43 @@ impl Importable for Feedback {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedbackSort {
-    Year,
-    Rating,
-    CreatedAt,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    FeedbackSort for feedback {
+        Year = "year" => feedback::year,
+        Rating = "rating" => feedback::rating,
+        CreatedAt = "createdAt" => feedback::created_at,
+        UpdatedAt = "updatedAt" => feedback::updated_at,
+    }
 }
 
-impl SortField for FeedbackSort {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("year", Self::Year),
-        ("rating", Self::Rating),
-        ("createdAt", Self::CreatedAt),
-        ("updatedAt", Self::UpdatedAt),
-    ];
-}
-
-/// Filters, sorting and paging of the feedback list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct FeedbackListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
-    #[param(
-        default = "-createdAt",
-        example = "-rating",
-        pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Only entries of this year.
-    #[param(minimum = 2000, maximum = 2100, example = 2022)]
-    pub year: Option<i32>,
-    /// Only entries on this goal.
-    #[param(example = "focus")]
-    pub goal: Option<Challenge>,
-    /// Only entries given by this network or presidium.
-    pub network_id: Option<Uuid>,
-    /// Only entries given for this municipality.
-    #[param(pattern = "^[0-9]{4}$", example = "2282")]
-    pub municipality_id: Option<String>,
-    /// Only entries with this rating.
-    #[param(minimum = 1, maximum = 5, example = 4)]
-    pub rating: Option<i16>,
-    /// Only the entry with this external reference (with `externalId`).
-    pub external_system: Option<String>,
-    /// Only the entry with this external id (with `externalSystem`).
-    pub external_id: Option<String>,
-    /// Full-text search with Swedish stemming in the comment.
-    #[param(max_length = 200, example = "kompetensförsörjningen")]
-    pub q: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the feedback list.
+    pub struct FeedbackListParams {
+        /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
+        sort(default = "-createdAt", example = "-rating", pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"),
+        /// Only entries of this year.
+        #[param(minimum = 2000, maximum = 2100, example = 2022)]
+        pub year: Option<i32>,
+        /// Only entries on this goal.
+        #[param(example = "focus")]
+        pub goal: Option<Challenge>,
+        /// Only entries given by this network or presidium.
+        pub network_id: Option<Uuid>,
+        /// Only entries given for this municipality.
+        #[param(pattern = "^[0-9]{4}$", example = "2282")]
+        pub municipality_id: Option<String>,
+        /// Only entries with this rating.
+        #[param(minimum = 1, maximum = 5, example = 4)]
+        pub rating: Option<i16>,
+        /// Only the entry with this external reference (with `externalId`).
+        pub external_system: Option<String>,
+        /// Only the entry with this external id (with `externalSystem`).
+        pub external_id: Option<String>,
+        /// Full-text search with Swedish stemming in the comment.
+        #[param(max_length = 200, example = "kompetensförsörjningen")]
+        pub q: Option<String>,
+    }
 }
 
 type FeedbackQuery = feedback::BoxedQuery<'static, diesel::pg::Pg>;
@@ -597,21 +574,8 @@ fn filter(
     Ok((paging, sort, filtered))
 }
 
-fn sorted(mut query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery {
-    use FeedbackSort as S;
-    for key in sort {
-        query = match (key.field, key.descending) {
-            (S::Year, false) => query.then_order_by(feedback::year.asc()),
-            (S::Year, true) => query.then_order_by(feedback::year.desc()),
-            (S::Rating, false) => query.then_order_by(feedback::rating.asc()),
-            (S::Rating, true) => query.then_order_by(feedback::rating.desc()),
-            (S::CreatedAt, false) => query.then_order_by(feedback::created_at.asc()),
-            (S::CreatedAt, true) => query.then_order_by(feedback::created_at.desc()),
-            (S::UpdatedAt, false) => query.then_order_by(feedback::updated_at.asc()),
-            (S::UpdatedAt, true) => query.then_order_by(feedback::updated_at.desc()),
-        };
-    }
-    query.then_order_by(feedback::id.asc())
+fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery {
+    FeedbackSort::order(query, sort).then_order_by(feedback::id.asc())
 }
 
 /// List feedback entries

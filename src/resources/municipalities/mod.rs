@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Lock, Resource};
@@ -106,48 +106,29 @@ impl From<MunicipalityRow> for Municipality {
 
 page_type!(MunicipalityPage, Municipality, "A page of municipalities.");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MunicipalitySort {
-    Id,
-    Name,
-    OfficialName,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    MunicipalitySort for municipalities {
+        Id = "id" => municipalities::id,
+        Name = "name" => municipalities::name,
+        OfficialName = "officialName" => municipalities::official_name,
+        UpdatedAt = "updatedAt" => municipalities::updated_at,
+    }
 }
 
-impl SortField for MunicipalitySort {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("id", Self::Id),
-        ("name", Self::Name),
-        ("officialName", Self::OfficialName),
-        ("updatedAt", Self::UpdatedAt),
-    ];
-}
-
-/// Filters, sorting and paging of the municipality list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct MunicipalityListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Comma-separated sort keys, `-` for descending: `id`, `name`, `officialName`, `updatedAt`.
-    /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
-    #[param(
-        default = "name",
-        example = "name,-updatedAt",
-        pattern = "^[-+]?(id|name|officialName|updatedAt)(,[-+]?(id|name|officialName|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Case-insensitive text contained in the name or the official name.
-    #[param(max_length = 200, example = "sund")]
-    pub q: Option<String>,
-    /// Only municipalities of this county (län) code.
-    #[param(pattern = "^[0-9]{2}$", example = "22")]
-    pub county_code: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the municipality list.
+    pub struct MunicipalityListParams {
+        /// Comma-separated sort keys, `-` for descending: `id`, `name`, `officialName`, `updatedAt`.
+        /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
+        sort(default = "name", example = "name,-updatedAt", pattern = "^[-+]?(id|name|officialName|updatedAt)(,[-+]?(id|name|officialName|updatedAt))*$"),
+        /// Case-insensitive text contained in the name or the official name.
+        #[param(max_length = 200, example = "sund")]
+        pub q: Option<String>,
+        /// Only municipalities of this county (län) code.
+        #[param(pattern = "^[0-9]{2}$", example = "22")]
+        pub county_code: Option<String>,
+    }
 }
 
 struct ListFilter {
@@ -206,28 +187,8 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipalit
         q
     };
     let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(MunicipalityRow::as_select());
-    for key in &f.sort {
-        query = match (key.field, key.descending) {
-            (MunicipalitySort::Id, false) => query.then_order_by(municipalities::id.asc()),
-            (MunicipalitySort::Id, true) => query.then_order_by(municipalities::id.desc()),
-            (MunicipalitySort::Name, false) => query.then_order_by(municipalities::name.asc()),
-            (MunicipalitySort::Name, true) => query.then_order_by(municipalities::name.desc()),
-            (MunicipalitySort::OfficialName, false) => {
-                query.then_order_by(municipalities::official_name.asc())
-            }
-            (MunicipalitySort::OfficialName, true) => {
-                query.then_order_by(municipalities::official_name.desc())
-            }
-            (MunicipalitySort::UpdatedAt, false) => {
-                query.then_order_by(municipalities::updated_at.asc())
-            }
-            (MunicipalitySort::UpdatedAt, true) => {
-                query.then_order_by(municipalities::updated_at.desc())
-            }
-        };
-    }
-    let rows = query
+    let rows = MunicipalitySort::order(filtered(), &f.sort)
+        .select(MunicipalityRow::as_select())
         .then_order_by(municipalities::id.asc())
         .limit(i64::from(f.paging.limit))
         .offset(f.paging.offset())
@@ -280,11 +241,7 @@ impl Resource for Municipality {
         let query = municipalities::table
             .find(id.as_str())
             .select(MunicipalityRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         Ok(row.map(Municipality::from))
     }
     async fn update(

@@ -18,7 +18,7 @@ use crate::error::responses::{
     WriteErrors,
 };
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
@@ -330,11 +330,7 @@ impl Resource for Network {
         lock: Lock,
     ) -> QueryResult<Option<Self>> {
         let query = networks::table.find(*id).select(NetworkRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         Ok(row.map(Network::from))
     }
     async fn update(
@@ -431,62 +427,43 @@ async fn find_network(
         .ok_or_else(|| kernel::not_found::<Network>(&id))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkSort {
-    Name,
-    Kind,
-    CreatedAt,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    NetworkSort for networks {
+        Name = "name" => networks::name,
+        Kind = "kind" => networks::kind,
+        CreatedAt = "createdAt" => networks::created_at,
+        UpdatedAt = "updatedAt" => networks::updated_at,
+    }
 }
 
-impl SortField for NetworkSort {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("name", Self::Name),
-        ("kind", Self::Kind),
-        ("createdAt", Self::CreatedAt),
-        ("updatedAt", Self::UpdatedAt),
-    ];
-}
-
-/// Filters, sorting and paging of the network list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct NetworkListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
-    #[param(
-        default = "name",
-        example = "name",
-        pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Only networks of this kind.
-    #[param(example = "management")]
-    pub kind: Option<NetworkKind>,
-    /// Only networks with this status.
-    #[param(example = "active")]
-    pub status: Option<NetworkStatus>,
-    /// Only networks of this area.
-    #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0001")]
-    pub area_id: Option<Uuid>,
-    /// Only networks this municipality takes part in.
-    #[param(pattern = "^[0-9]{4}$", example = "2281")]
-    pub municipality_id: Option<String>,
-    /// Only the network with this external reference (with `externalId`).
-    #[param(example = "sundsvall-intranet")]
-    pub external_system: Option<String>,
-    /// Only the network with this external id (with `externalSystem`).
-    #[param(example = "N-17")]
-    pub external_id: Option<String>,
-    /// Full-text search with Swedish stemming in name, description and coordinator.
-    #[param(max_length = 200, example = "kommundirektörer")]
-    pub q: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the network list.
+    pub struct NetworkListParams {
+        /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
+        sort(default = "name", example = "name", pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"),
+        /// Only networks of this kind.
+        #[param(example = "management")]
+        pub kind: Option<NetworkKind>,
+        /// Only networks with this status.
+        #[param(example = "active")]
+        pub status: Option<NetworkStatus>,
+        /// Only networks of this area.
+        #[param(example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0001")]
+        pub area_id: Option<Uuid>,
+        /// Only networks this municipality takes part in.
+        #[param(pattern = "^[0-9]{4}$", example = "2281")]
+        pub municipality_id: Option<String>,
+        /// Only the network with this external reference (with `externalId`).
+        #[param(example = "sundsvall-intranet")]
+        pub external_system: Option<String>,
+        /// Only the network with this external id (with `externalSystem`).
+        #[param(example = "N-17")]
+        pub external_id: Option<String>,
+        /// Full-text search with Swedish stemming in name, description and coordinator.
+        #[param(max_length = 200, example = "kommundirektörer")]
+        pub q: Option<String>,
+    }
 }
 
 type NetworkQuery = networks::BoxedQuery<'static, diesel::pg::Pg>;
@@ -549,20 +526,8 @@ fn network_filter(
     Ok((paging, sort, filtered))
 }
 
-fn sorted(mut query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
-    for key in sort {
-        query = match (key.field, key.descending) {
-            (NetworkSort::Name, false) => query.then_order_by(networks::name.asc()),
-            (NetworkSort::Name, true) => query.then_order_by(networks::name.desc()),
-            (NetworkSort::Kind, false) => query.then_order_by(networks::kind.asc()),
-            (NetworkSort::Kind, true) => query.then_order_by(networks::kind.desc()),
-            (NetworkSort::CreatedAt, false) => query.then_order_by(networks::created_at.asc()),
-            (NetworkSort::CreatedAt, true) => query.then_order_by(networks::created_at.desc()),
-            (NetworkSort::UpdatedAt, false) => query.then_order_by(networks::updated_at.asc()),
-            (NetworkSort::UpdatedAt, true) => query.then_order_by(networks::updated_at.desc()),
-        };
-    }
-    query.then_order_by(networks::id.asc())
+fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
+    NetworkSort::order(query, sort).then_order_by(networks::id.asc())
 }
 
 /// List networks and presidia
@@ -1021,11 +986,7 @@ impl Resource for MemberRow {
             .filter(network_members::network_id.eq(key.network))
             .filter(network_members::id.eq(key.id))
             .select(MemberRow::as_select());
-        if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()
-        } else {
-            query.first(conn).await.optional()
-        }
+        crate::first_row!(query, conn, lock)
     }
     async fn update(
         conn: &mut AsyncPgConnection,

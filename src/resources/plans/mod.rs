@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{
     AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
 };
-use crate::http::list::{self, Paging, SortField, SortKey};
+use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, Lock, Resource};
@@ -134,48 +134,33 @@ fn assemble(rows: Vec<PlanRow>, goals: Vec<GoalRow>) -> Vec<Plan> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanSort {
-    Year,
-    UpdatedAt,
+crate::sort_fields! {
+    /// The fields the list sorts by.
+    PlanSort for plans {
+        Year = "year" => plans::year,
+        UpdatedAt = "updatedAt" => plans::updated_at,
+    }
 }
 
-impl SortField for PlanSort {
-    const ALL: &'static [(&'static str, Self)] =
-        &[("year", Self::Year), ("updatedAt", Self::UpdatedAt)];
-}
-
-/// Filters, sorting and paging of the plan list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct PlanListParams {
-    /// Page size, 1–500.
-    #[param(minimum = 1, maximum = 500, default = 20, example = 20)]
-    pub limit: Option<u32>,
-    /// Page number, from 1.
-    #[param(minimum = 1, maximum = 1000000, default = 1, example = 1)]
-    pub page: Option<u32>,
-    /// Comma-separated sort keys, `-` for descending: `year`, `updatedAt`.
-    #[param(
-        default = "-year",
-        example = "-year",
-        pattern = "^[-+]?(year|updatedAt)(,[-+]?(year|updatedAt))*$"
-    )]
-    pub sort: Option<String>,
-    /// Only the plan of this year.
-    #[param(minimum = 2000, maximum = 2100, example = 2022)]
-    pub year: Option<i32>,
-    /// Only plans from this year on.
-    #[param(minimum = 2000, maximum = 2100, example = 2020)]
-    pub from_year: Option<i32>,
-    /// Only plans up to and including this year.
-    #[param(minimum = 2000, maximum = 2100, example = 2025)]
-    pub to_year: Option<i32>,
-    /// Full-text search with Swedish stemming in the title, vision and goal statements
-    /// (`kompetensförsörjningen` finds `Kompetensförsörjning`).
-    #[param(max_length = 200, example = "kompetensförsörjningen")]
-    pub q: Option<String>,
+crate::list_params! {
+    /// Filters, sorting and paging of the plan list.
+    pub struct PlanListParams {
+        /// Comma-separated sort keys, `-` for descending: `year`, `updatedAt`.
+        sort(default = "-year", example = "-year", pattern = "^[-+]?(year|updatedAt)(,[-+]?(year|updatedAt))*$"),
+        /// Only the plan of this year.
+        #[param(minimum = 2000, maximum = 2100, example = 2022)]
+        pub year: Option<i32>,
+        /// Only plans from this year on.
+        #[param(minimum = 2000, maximum = 2100, example = 2020)]
+        pub from_year: Option<i32>,
+        /// Only plans up to and including this year.
+        #[param(minimum = 2000, maximum = 2100, example = 2025)]
+        pub to_year: Option<i32>,
+        /// Full-text search with Swedish stemming in the title, vision and goal statements
+        /// (`kompetensförsörjningen` finds `Kompetensförsörjning`).
+        #[param(max_length = 200, example = "kompetensförsörjningen")]
+        pub q: Option<String>,
+    }
 }
 
 struct ListFilter {
@@ -266,16 +251,8 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Plan>, i64)
         q
     };
     let total: i64 = filtered().count().get_result(conn).await?;
-    let mut query = filtered().select(PlanRow::as_select());
-    for key in &f.sort {
-        query = match (key.field, key.descending) {
-            (PlanSort::Year, false) => query.then_order_by(plans::year.asc()),
-            (PlanSort::Year, true) => query.then_order_by(plans::year.desc()),
-            (PlanSort::UpdatedAt, false) => query.then_order_by(plans::updated_at.asc()),
-            (PlanSort::UpdatedAt, true) => query.then_order_by(plans::updated_at.desc()),
-        };
-    }
-    let rows = query
+    let rows = PlanSort::order(filtered(), &f.sort)
+        .select(PlanRow::as_select())
         .then_order_by(plans::year.asc())
         .limit(i64::from(f.paging.limit))
         .offset(f.paging.offset())

@@ -346,11 +346,7 @@ impl Resource for StoredReport {
             .filter(progress_reports::assignment_id.eq(key.assignment))
             .filter(progress_reports::id.eq(key.id))
             .select(ReportRow::as_select());
-        let row = if lock == Lock::ForUpdate {
-            query.for_update().first(conn).await.optional()?
-        } else {
-            query.first(conn).await.optional()?
-        };
+        let row = crate::first_row!(query, conn, lock)?;
         match row {
             Some(row) => Ok(Some(Self::of(conn, row).await?)),
             None => Ok(None),

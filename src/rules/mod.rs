@@ -1,10 +1,18 @@
 //! The input rules: one typed parser per kind of value, used by the JSON extractors, the query
 //! extractor and the importer alike.
 
+pub mod codes;
 pub mod dates;
+pub mod text;
 
-/// A municipality's SCB kommunkod: four digits (`2281` is Sundsvall). The schema of every
-/// municipality reference in the OpenAPI document.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, pattern = "^[0-9]{4}$", example = "2281")]
-pub struct MunicipalityCode(pub String);
+pub use codes::{MunicipalityCode, MunicipalityId, municipality_codes};
+pub use text::{email, external_ref, external_ref_matches_path, optional_text, required_text};
+
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Parses a UUID path parameter.
+pub fn uuid_param(field: &str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid(field, "must be a UUID"))
+}

@@ -1,5 +1,6 @@
-//! Validation shared by the domain resources: external references, municipality and area
-//! references, text lengths.
+//! The reference checks that read the database (municipalities and areas exist), and the
+//! `text_enum!` macro for enums stored as text. The input rules themselves are in
+//! [`crate::rules`].
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -8,73 +9,6 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::store::schema::{areas, municipalities};
-
-/// Checks a required text: trimmed non-empty, at most `max` characters.
-pub fn required_text(v: &mut Violations, field: &str, value: &str, max: usize) {
-    if value.trim().is_empty() {
-        v.push(field, "must not be empty");
-    } else if value.chars().count() > max {
-        v.push(field, format!("must be at most {max} characters"));
-    }
-}
-
-/// Checks an optional text's length.
-pub fn optional_text(v: &mut Violations, field: &str, value: Option<&str>, max: usize) {
-    if let Some(value) = value {
-        if value.chars().count() > max {
-            v.push(field, format!("must be at most {max} characters"));
-        }
-    }
-}
-
-/// `externalSystem` and `externalId` come together.
-pub fn external_ref(v: &mut Violations, system: Option<&str>, id: Option<&str>) {
-    match (system, id) {
-        (Some(s), Some(i)) => {
-            if s.trim().is_empty() || s.chars().count() > 100 {
-                v.push("externalSystem", "must be 1 to 100 characters");
-            }
-            if i.trim().is_empty() || i.chars().count() > 200 {
-                v.push("externalId", "must be 1 to 200 characters");
-            }
-        }
-        (None, None) => {}
-        (Some(_), None) => v.push("externalId", "is required with externalSystem"),
-        (None, Some(_)) => v.push("externalSystem", "is required with externalId"),
-    }
-}
-
-/// For a push by external id: the body's external reference, if given, must be the path's; it
-/// is filled in from the path otherwise.
-pub fn external_ref_matches_path(
-    system: &mut Option<String>,
-    id: &mut Option<String>,
-    path_system: &str,
-    path_id: &str,
-) -> Result<(), ApiError> {
-    let mut v = Violations::default();
-    if system.as_deref().is_some_and(|s| s != path_system) {
-        v.push("externalSystem", "must match the path, or be left out");
-    }
-    if id.as_deref().is_some_and(|i| i != path_id) {
-        v.push("externalId", "must match the path, or be left out");
-    }
-    v.finish()?;
-    *system = Some(path_system.to_owned());
-    *id = Some(path_id.to_owned());
-    Ok(())
-}
-
-/// Kommunkoder: four digits each, no duplicates (existence is checked against the database).
-pub fn municipality_codes(v: &mut Violations, field: &str, ids: &[String]) {
-    for (i, id) in ids.iter().enumerate() {
-        if id.len() != 4 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            v.push(format!("{field}[{i}]"), "must be a four-digit kommunkod");
-        } else if ids[..i].contains(id) {
-            v.push(format!("{field}[{i}]"), "is listed twice");
-        }
-    }
-}
 
 /// Every kommunkod in `ids` names a member municipality.
 pub async fn municipalities_exist(
@@ -121,33 +55,6 @@ pub async fn area_exists(
     } else {
         Err(ApiError::invalid(field, format!("no area has the id {id}")))
     }
-}
-
-/// Maps a unique violation on the external reference to a 409.
-pub fn conflict_on_unique(err: diesel::result::Error, what: &str) -> ApiError {
-    match err {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            info,
-        ) => {
-            if info
-                .constraint_name()
-                .is_some_and(|c| c.contains("external"))
-            {
-                ApiError::Conflict(format!(
-                    "Another {what} already has this externalSystem and externalId"
-                ))
-            } else {
-                ApiError::Conflict(format!("The {what} conflicts with an existing one"))
-            }
-        }
-        other => other.into(),
-    }
-}
-
-/// Parses a UUID path parameter.
-pub fn uuid_param(field: &str, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::invalid(field, "must be a UUID"))
 }
 
 /// Declares a closed set of values stored as text: serde names, `as_str`, `parse` and `ALL`.

@@ -255,21 +255,32 @@ async fn bad_tokens_are_401_problems() {
     assert_eq!(res.status, 200);
 }
 
-#[actix_web::test]
-async fn the_token_endpoint_speaks_oauth_client_credentials() {
+/// A token request with a form body.
+fn token_form(body: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/v1/oauth/token")
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload(body.to_owned())
+}
+
+/// An app with a `read write` client bound to Sundsvall: its id, secret and Basic credentials.
+async fn token_client() -> (TestApp, uuid::Uuid, String, String) {
     let app = TestApp::new().await;
     let (id, secret) = app.client(&[Scope::Read, Scope::Write], Some("2281")).await;
-    let form = |body: &str| {
-        TestRequest::post()
-            .uri("/v1/oauth/token")
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .set_payload(body.to_owned())
-    };
     let basic = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
+    (app, id, secret, basic)
+}
 
-    // HTTP Basic.
+/// HTTP Basic credentials get a `Bearer` token (RFC 6749 §4.4) that verifies against the
+/// published JWKS with any JWT library, and that the API accepts.
+#[actix_web::test]
+async fn client_credentials_get_a_token_that_verifies_with_the_jwks() {
+    let (app, id, _, basic) = token_client().await;
     let res = app
-        .call(form("grant_type=client_credentials").insert_header(("Authorization", basic.clone())))
+        .call(
+            token_form("grant_type=client_credentials")
+                .insert_header(("Authorization", basic.clone())),
+        )
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.header("cache-control"), Some("no-store"));
@@ -314,17 +325,26 @@ async fn the_token_endpoint_speaks_oauth_client_credentials() {
         .call_as(&access, TestRequest::get().uri("/v1/municipalities/2281"))
         .await;
     assert_eq!(res.status, 200);
+}
 
-    // Form fields, narrowed scope.
+/// The credentials may come as form fields instead, and a client may ask for fewer scopes.
+#[actix_web::test]
+async fn form_credentials_and_narrowed_scopes_are_accepted() {
+    let (app, id, secret, _) = token_client().await;
     let res = app
-        .call(form(&format!(
+        .call(token_form(&format!(
             "grant_type=client_credentials&scope=read&client_id={id}&client_secret={secret}"
         )))
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.json()["scope"], "read");
+}
 
-    // Errors, RFC 6749 §5.2.
+/// Every refusal is an RFC 6749 §5.2 error: its status, its `error` code, `no-store`, and a Basic
+/// challenge on 401.
+#[actix_web::test]
+async fn token_errors_follow_rfc_6749() {
+    let (app, id, secret, basic) = token_client().await;
     let wrong = format!("Basic {}", STANDARD.encode(format!("{id}:not-the-secret")));
     let unknown = format!(
         "Basic {}",
@@ -333,25 +353,25 @@ async fn the_token_endpoint_speaks_oauth_client_credentials() {
     for (name, req, status, error) in [
         (
             "wrong secret",
-            form("grant_type=client_credentials").insert_header(("Authorization", wrong)),
+            token_form("grant_type=client_credentials").insert_header(("Authorization", wrong)),
             401,
             "invalid_client",
         ),
         (
             "unknown client",
-            form("grant_type=client_credentials").insert_header(("Authorization", unknown)),
+            token_form("grant_type=client_credentials").insert_header(("Authorization", unknown)),
             401,
             "invalid_client",
         ),
         (
             "no credentials",
-            form("grant_type=client_credentials"),
+            token_form("grant_type=client_credentials"),
             401,
             "invalid_client",
         ),
         (
             "two methods",
-            form(&format!(
+            token_form(&format!(
                 "grant_type=client_credentials&client_id={id}&client_secret={secret}"
             ))
             .insert_header(("Authorization", basic.clone())),
@@ -360,26 +380,26 @@ async fn the_token_endpoint_speaks_oauth_client_credentials() {
         ),
         (
             "no grant type",
-            form("").insert_header(("Authorization", basic.clone())),
+            token_form("").insert_header(("Authorization", basic.clone())),
             400,
             "invalid_request",
         ),
         (
             "password grant",
-            form("grant_type=password").insert_header(("Authorization", basic.clone())),
+            token_form("grant_type=password").insert_header(("Authorization", basic.clone())),
             400,
             "unsupported_grant_type",
         ),
         (
             "scope beyond the client's",
-            form("grant_type=client_credentials&scope=admin")
+            token_form("grant_type=client_credentials&scope=admin")
                 .insert_header(("Authorization", basic.clone())),
             400,
             "invalid_scope",
         ),
         (
             "unknown scope",
-            form("grant_type=client_credentials&scope=root")
+            token_form("grant_type=client_credentials&scope=root")
                 .insert_header(("Authorization", basic.clone())),
             400,
             "invalid_scope",
@@ -413,15 +433,33 @@ async fn the_token_endpoint_speaks_oauth_client_credentials() {
             );
         }
     }
+}
 
-    // A disabled client gets no token.
+/// A disabled client gets no token, and the tokens it has stop working.
+#[actix_web::test]
+async fn a_disabled_client_gets_no_token_and_its_tokens_stop_working() {
+    let (app, client, _, basic) = token_client().await;
+    let res = app
+        .call(
+            token_form("grant_type=client_credentials")
+                .insert_header(("Authorization", basic.clone())),
+        )
+        .await;
+    let access = res.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let before = app
+        .call_as(&access, TestRequest::get().uri("/v1/municipalities"))
+        .await;
+    assert_eq!(before.status, 200);
     app.call_as(
         &app.token(&[Scope::Admin], None).await,
-        TestRequest::post().uri(&format!("/v1/clients/{id}/disable")),
+        TestRequest::post().uri(&format!("/v1/clients/{client}/disable")),
     )
     .await;
     let res = app
-        .call(form("grant_type=client_credentials").insert_header(("Authorization", basic)))
+        .call(token_form("grant_type=client_credentials").insert_header(("Authorization", basic)))
         .await;
     assert_eq!(res.status, 401);
     // …and its tokens stop working.

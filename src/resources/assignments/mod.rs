@@ -25,7 +25,8 @@ use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Reso
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::rules::MunicipalityCode;
-use crate::store::checks::{self, uuid_param};
+use crate::rules::{self, uuid_param};
+use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::assignments;
 use crate::text_enum;
@@ -387,21 +388,21 @@ impl AssignmentValues {
 
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
-        checks::required_text(v, "title", &self.title, 300);
-        checks::optional_text(v, "description", Some(&self.description), 10_000);
+        rules::required_text(v, "title", &self.title, 300);
+        rules::optional_text(v, "description", Some(&self.description), 10_000);
         if self.municipality_ids.is_empty() {
             v.push(
                 "municipalityIds",
                 "must name at least one commissioning municipality",
             );
         }
-        checks::municipality_codes(v, "municipalityIds", &self.municipality_ids);
+        rules::municipality_codes(v, "municipalityIds", &self.municipality_ids);
         if self.funding_type == FundingType::External
             && self.funder.as_deref().is_none_or(|f| f.trim().is_empty())
         {
             v.push("funder", "is required when fundingType is external");
         }
-        checks::optional_text(v, "funder", self.funder.as_deref(), 200);
+        rules::optional_text(v, "funder", self.funder.as_deref(), 200);
         if self.budget_sek < 0 {
             v.push("budgetSek", "must not be negative");
         }
@@ -421,8 +422,8 @@ impl AssignmentValues {
                 v.push("endDate", "must not be before startDate");
             }
         }
-        checks::optional_text(v, "responsible", self.responsible.as_deref(), 200);
-        checks::external_ref(
+        rules::optional_text(v, "responsible", self.responsible.as_deref(), 200);
+        rules::external_ref(
             v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
@@ -663,10 +664,7 @@ fn filter(
     ));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
-        v.check(crate::resources::municipalities::MunicipalityId::parse(
-            "municipalityId",
-            m,
-        ));
+        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
     }
     if let Some(y) = p.active_in {
         if !(crate::resources::plans::MIN_YEAR..=crate::resources::plans::MAX_YEAR).contains(&y) {
@@ -1032,7 +1030,7 @@ pub async fn upsert_assignment(
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    checks::external_ref_matches_path(
+    rules::external_ref_matches_path(
         &mut new.external_system,
         &mut new.external_id,
         &system,

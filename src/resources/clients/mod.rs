@@ -20,7 +20,7 @@ use crate::http::list;
 use crate::http::{Json, Query, conditional_json, version_etag};
 use crate::integration::work::{Change, Work, Writer};
 use crate::page_type;
-use crate::resources::municipalities::MunicipalityId;
+use crate::rules::MunicipalityId;
 use crate::store::db::Db;
 use crate::store::schema::{api_clients, municipalities};
 

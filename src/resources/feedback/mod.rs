@@ -26,7 +26,8 @@ use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Reso
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::rules::MunicipalityCode;
-use crate::store::checks::{self, uuid_param};
+use crate::rules::{self, uuid_param};
+use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::{feedback, networks, plan_goals};
 use crate::text_enum;
@@ -264,7 +265,7 @@ impl FeedbackValues {
         if !(1..=5).contains(&self.rating) {
             v.push("rating", "must be 1, 2, 3, 4 or 5");
         }
-        checks::optional_text(v, "comment", Some(&self.comment), 10_000);
+        rules::optional_text(v, "comment", Some(&self.comment), 10_000);
         if self.suggestions.len() > 20 {
             v.push("suggestions", "must list at most 20 suggestions");
         }
@@ -277,9 +278,9 @@ impl FeedbackValues {
             }
         }
         if let Some(m) = &self.municipality_id {
-            checks::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
+            rules::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
         }
-        checks::external_ref(
+        rules::external_ref(
             v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
@@ -522,10 +523,7 @@ fn filter(
     ));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
-        v.check(crate::resources::municipalities::MunicipalityId::parse(
-            "municipalityId",
-            m,
-        ));
+        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
     }
     if p.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         v.push("rating", "must be 1, 2, 3, 4 or 5");
@@ -792,7 +790,7 @@ pub async fn upsert_feedback(
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    checks::external_ref_matches_path(
+    rules::external_ref_matches_path(
         &mut new.external_system,
         &mut new.external_id,
         &system,

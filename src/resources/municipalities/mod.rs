@@ -17,36 +17,10 @@ use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Lock, Resource};
 use crate::page_type;
+use crate::rules::MunicipalityId;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::municipalities;
 use crate::store::seed::is_valid_organisation_number;
-
-/// A municipality's id: its four-digit SCB kommunkod, e.g. `2281` for Sundsvall.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MunicipalityId(String);
-
-impl std::fmt::Display for MunicipalityId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl MunicipalityId {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
-        if raw.len() == 4 && raw.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(ApiError::invalid(
-                field,
-                "must be a four-digit kommunkod, e.g. 2281",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = municipalities, check_for_backend(diesel::pg::Pg))]

@@ -25,7 +25,8 @@ use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
 use crate::page_type;
 use crate::rules::MunicipalityCode;
-use crate::store::checks::{self, uuid_param};
+use crate::rules::{self, uuid_param};
+use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::{network_members, networks};
 use crate::text_enum;
@@ -277,11 +278,11 @@ impl NetworkValues {
 
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
-        checks::required_text(v, "name", &self.name, 200);
-        checks::optional_text(v, "description", Some(&self.description), 4000);
-        checks::optional_text(v, "coordinator", self.coordinator.as_deref(), 200);
-        checks::municipality_codes(v, "municipalityIds", &self.municipality_ids);
-        checks::external_ref(
+        rules::required_text(v, "name", &self.name, 200);
+        rules::optional_text(v, "description", Some(&self.description), 4000);
+        rules::optional_text(v, "coordinator", self.coordinator.as_deref(), 200);
+        rules::municipality_codes(v, "municipalityIds", &self.municipality_ids);
+        rules::external_ref(
             v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
@@ -483,10 +484,7 @@ fn network_filter(
     ));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
-        v.check(crate::resources::municipalities::MunicipalityId::parse(
-            "municipalityId",
-            m,
-        ));
+        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
     }
     v.finish()?;
     let (Some(paging), Some(sort)) = (paging, sort) else {
@@ -898,23 +896,14 @@ impl MemberValues {
 
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
-        checks::required_text(v, "name", &self.name, 200);
-        if let Some(email) = &self.email {
-            let ok = email.chars().count() <= 254
-                && email.split_once('@').is_some_and(|(l, d)| {
-                    !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-                })
-                && !email.chars().any(char::is_whitespace);
-            if !ok {
-                v.push("email", "must be an e-mail address");
-            }
-        }
-        checks::optional_text(v, "phone", self.phone.as_deref(), 50);
-        checks::optional_text(v, "title", self.title.as_deref(), 200);
+        rules::required_text(v, "name", &self.name, 200);
+        rules::email(v, "email", self.email.as_deref());
+        rules::optional_text(v, "phone", self.phone.as_deref(), 50);
+        rules::optional_text(v, "title", self.title.as_deref(), 200);
         if let Some(m) = &self.municipality_id {
-            checks::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
+            rules::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
         }
-        checks::external_ref(
+        rules::external_ref(
             v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
@@ -1148,10 +1137,7 @@ pub async fn list_members(
     let mut v = Violations::default();
     let paging = v.check(list::paging(p.limit, p.page));
     if let Some(m) = &p.municipality_id {
-        v.check(crate::resources::municipalities::MunicipalityId::parse(
-            "municipalityId",
-            m,
-        ));
+        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
     }
     v.finish()?;
     let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
@@ -1428,7 +1414,7 @@ pub async fn upsert_network(
 ) -> Result<HttpResponse, ApiError> {
     let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    checks::external_ref_matches_path(
+    rules::external_ref_matches_path(
         &mut new.external_system,
         &mut new.external_id,
         &system,
@@ -1478,7 +1464,7 @@ pub async fn upsert_member(
     let (network, system, external_id) = path.into_inner();
     let network = uuid_param("id", &network)?;
     let mut new = body.0;
-    checks::external_ref_matches_path(
+    rules::external_ref_matches_path(
         &mut new.external_system,
         &mut new.external_id,
         &system,

@@ -20,7 +20,7 @@ use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, Lock, Resource};
 use crate::page_type;
-use crate::store::checks;
+use crate::rules;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::{plan_goals, plans};
 
@@ -530,8 +530,8 @@ impl Resource for Plan {
     }
     fn check(values: &PlanValues, v: &mut Violations) {
         check_year(v, "year", Some(values.year));
-        checks::required_text(v, "title", &values.title, 200);
-        checks::optional_text(v, "vision", Some(&values.vision), 1000);
+        rules::required_text(v, "title", &values.title, 200);
+        rules::optional_text(v, "vision", Some(&values.vision), 1000);
         for &challenge in Challenge::ALL {
             let count = values
                 .goals
@@ -546,9 +546,9 @@ impl Resource for Plan {
             }
         }
         for (i, g) in values.goals.iter().enumerate() {
-            checks::required_text(v, &format!("goals[{i}].name"), &g.name, 200);
-            checks::optional_text(v, &format!("goals[{i}].theme"), g.theme.as_deref(), 200);
-            checks::required_text(v, &format!("goals[{i}].statement"), &g.statement, 2000);
+            rules::required_text(v, &format!("goals[{i}].name"), &g.name, 200);
+            rules::optional_text(v, &format!("goals[{i}].theme"), g.theme.as_deref(), 200);
+            rules::required_text(v, &format!("goals[{i}].statement"), &g.statement, 2000);
         }
         for c in &values.unknown_goals {
             v.push("goals", format!("the plan has no {} goal", c.as_str()));

@@ -25,7 +25,7 @@ use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Reso
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
-use crate::store::checks::{self, uuid_param};
+use crate::rules::{self, uuid_param};
 use crate::store::db::Db;
 use crate::store::schema::progress_reports;
 use crate::text_enum;
@@ -250,7 +250,7 @@ impl ReportValues {
         if !(1..=3).contains(&self.tertial) {
             v.push("tertial", "must be 1, 2 or 3");
         }
-        checks::required_text(v, "summary", &self.summary, 10_000);
+        rules::required_text(v, "summary", &self.summary, 10_000);
         if self.spent_sek < 0 {
             v.push("spentSek", "must not be negative");
         }
@@ -267,8 +267,8 @@ impl ReportValues {
                 "is required when deviation is minor or major",
             );
         }
-        checks::optional_text(v, "deviationNote", self.deviation_note.as_deref(), 4000);
-        checks::external_ref(
+        rules::optional_text(v, "deviationNote", self.deviation_note.as_deref(), 4000);
+        rules::external_ref(
             v,
             self.external_system.as_deref(),
             self.external_id.as_deref(),
@@ -849,7 +849,7 @@ pub async fn upsert_report(
     let (assignment, system, external_id) = path.into_inner();
     let assignment = uuid_param("id", &assignment)?;
     let mut n = body.0;
-    checks::external_ref_matches_path(
+    rules::external_ref_matches_path(
         &mut n.external_system,
         &mut n.external_id,
         &system,

@@ -838,7 +838,7 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
     operation_id = "importCollection",
     tag = "Imports",
     params(
-        ("collection" = Collection, Path, description = "The collection to load", example = "feedback"),
+        ("collection" = inline(Collection), Path, description = "The collection to load", example = "feedback"),
         ImportParams,
     ),
     request_body(content = String, description = "CSV or NDJSON", content_type = "text/csv",

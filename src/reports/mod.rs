@@ -547,7 +547,7 @@ enum Format {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Overrides `Accept` (handy in a browser).
-    #[param(value_type = Option<ReportFormat>, example = "html")]
+    #[param(value_type = Option<ReportFormat>, inline, example = "html")]
     pub format: Option<String>,
 }
 

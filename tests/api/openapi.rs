@@ -150,3 +150,33 @@ async fn sort_patterns_list_exactly_the_sortable_fields() {
     }
     assert!(checked >= 6, "{checked} sortable lists");
 }
+
+/// Every `$ref` of the document names a schema it defines.
+#[test]
+fn every_reference_resolves() {
+    let doc: serde_json::Value = serde_json::from_str(&committed()).expect("the document is JSON");
+    fn walk(v: &serde_json::Value, refs: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    refs.push(r.to_owned());
+                }
+                m.values().for_each(|v| walk(v, refs));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, refs)),
+            _ => {}
+        }
+    }
+    let mut refs = Vec::new();
+    walk(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("an unexpected reference {r}"));
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} is not defined"
+        );
+    }
+}

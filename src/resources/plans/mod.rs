@@ -402,7 +402,9 @@ pub struct PlanPatch {
     pub title: Option<String>,
     #[schema(max_length = 1000)]
     pub vision: Option<String>,
+    /// The goals to change, each challenge at most once.
     #[serde(default)]
+    #[schema(max_items = 3)]
     pub goals: Vec<GoalPatch>,
 }
 

@@ -45,6 +45,71 @@ macro_rules! first_row {
     }};
 }
 
+/// `Removable` for a resource stored in one row: deletes the row whose primary key is `$id`
+/// (computed from the key `$key`).
+#[macro_export]
+macro_rules! removable_row {
+    ($record:ty, $table:ident, |$key:ident| $id:expr) => {
+        impl $crate::kernel::Removable for $record {
+            async fn delete(
+                conn: &mut diesel_async::AsyncPgConnection,
+                $key: &<$record as $crate::kernel::Resource>::Key,
+            ) -> diesel::QueryResult<()> {
+                use diesel::QueryDsl;
+                use diesel_async::RunQueryDsl;
+                diesel::delete($table::table.find($id))
+                    .execute(conn)
+                    .await
+                    .map(drop)
+            }
+        }
+    };
+}
+
+/// `External` for a resource whose table has `external_system` and `external_id`, unique
+/// together under the constraint `$constraint`, and whose row converts into the record.
+#[macro_export]
+macro_rules! external_row {
+    ($record:ty, $table:ident, $row:ty, $constraint:literal) => {
+        impl $crate::kernel::External for $record {
+            const EXTERNAL_KEY: &'static str = $constraint;
+
+            async fn find_external(
+                conn: &mut diesel_async::AsyncPgConnection,
+                values: &<$record as $crate::kernel::Resource>::Values,
+            ) -> diesel::QueryResult<Option<Self>> {
+                use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                $table::table
+                    .filter($table::external_system.eq(&values.external_system))
+                    .filter($table::external_id.eq(&values.external_id))
+                    .select(<$row>::as_select())
+                    .for_update()
+                    .first::<$row>(conn)
+                    .await
+                    .optional()
+                    .map(|row| row.map(<$record>::from))
+            }
+        }
+    };
+}
+
+/// Whether a merge-patch member was sent as `null`.
+pub fn is_null<T>(member: &Option<Option<T>>) -> bool {
+    matches!(member, Some(None))
+}
+
+/// 400 naming every merge-patch member that was sent as `null` but may not be.
+pub fn refuse_nulls(members: &[(&str, bool)]) -> Result<(), ApiError> {
+    let mut v = Violations::default();
+    for (field, null) in members {
+        if *null {
+            v.push(*field, "must not be null");
+        }
+    }
+    v.finish()
+}
+
 /// A stored resource of the API.
 ///
 /// The futures of these methods are not `Send`: they run on actix's single-threaded workers.

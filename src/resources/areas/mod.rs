@@ -17,7 +17,7 @@ use crate::error::responses::{
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, Lock, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
@@ -249,6 +249,8 @@ pub struct AreaPatch {
 }
 
 /// What is written of an area: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = areas, treat_none_as_null = true)]
 pub struct AreaValues {
     name: String,
     description: String,
@@ -306,10 +308,7 @@ impl Resource for Area {
         values: &AreaValues,
     ) -> QueryResult<Self> {
         diesel::update(areas::table.find(key.0))
-            .set((
-                areas::name.eq(&values.name),
-                areas::description.eq(&values.description),
-            ))
+            .set(values)
             .returning(AreaRow::as_returning())
             .get_result(conn)
             .await
@@ -361,11 +360,7 @@ impl Resource for Area {
 impl Creatable for Area {
     async fn insert(conn: &mut AsyncPgConnection, values: &AreaValues) -> QueryResult<Self> {
         diesel::insert_into(areas::table)
-            .values((
-                areas::id.eq(Uuid::new_v4()),
-                areas::name.eq(&values.name),
-                areas::description.eq(&values.description),
-            ))
+            .values((areas::id.eq(Uuid::new_v4()), values))
             .returning(AreaRow::as_returning())
             .get_result(conn)
             .await
@@ -373,14 +368,7 @@ impl Creatable for Area {
     }
 }
 
-impl Removable for Area {
-    async fn delete(conn: &mut AsyncPgConnection, key: &AreaId) -> QueryResult<()> {
-        diesel::delete(areas::table.find(key.0))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+crate::removable_row!(Area, areas, |key| key.0);
 
 /// Create a collaboration area
 #[utoipa::path(

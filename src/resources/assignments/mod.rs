@@ -21,7 +21,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::rules::MunicipalityCode;
@@ -264,6 +264,8 @@ pub struct AssignmentPatch {
 }
 
 /// What is written of an assignment: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = assignments, treat_none_as_null = true)]
 pub struct AssignmentValues {
     title: String,
     description: String,
@@ -280,6 +282,7 @@ pub struct AssignmentValues {
     external_system: Option<String>,
     external_id: Option<String>,
     /// The status of a new assignment; afterwards it moves only through transitions.
+    #[diesel(skip_update)]
     status: AssignmentStatus,
 }
 
@@ -340,24 +343,7 @@ impl AssignmentValues {
 
     async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<AssignmentRow> {
         diesel::insert_into(assignments::table)
-            .values((
-                assignments::id.eq(Uuid::new_v4()),
-                assignments::title.eq(&self.title),
-                assignments::description.eq(&self.description),
-                assignments::municipality_ids.eq(&self.municipality_ids),
-                assignments::area_id.eq(self.area_id),
-                assignments::challenge.eq(self.challenge),
-                assignments::funding_type.eq(self.funding_type.as_str()),
-                assignments::funder.eq(&self.funder),
-                assignments::budget_sek.eq(self.budget_sek),
-                assignments::partners.eq(&self.partners),
-                assignments::start_date.eq(self.start_date),
-                assignments::end_date.eq(self.end_date),
-                assignments::responsible.eq(&self.responsible),
-                assignments::status.eq(self.status),
-                assignments::external_system.eq(&self.external_system),
-                assignments::external_id.eq(&self.external_id),
-            ))
+            .values((assignments::id.eq(Uuid::new_v4()), self))
             .returning(AssignmentRow::as_returning())
             .get_result(conn)
             .await
@@ -365,22 +351,7 @@ impl AssignmentValues {
 
     async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<AssignmentRow> {
         diesel::update(assignments::table.find(id))
-            .set((
-                assignments::title.eq(&self.title),
-                assignments::description.eq(&self.description),
-                assignments::municipality_ids.eq(&self.municipality_ids),
-                assignments::area_id.eq(self.area_id),
-                assignments::challenge.eq(self.challenge),
-                assignments::funding_type.eq(self.funding_type.as_str()),
-                assignments::funder.eq(&self.funder),
-                assignments::budget_sek.eq(self.budget_sek),
-                assignments::partners.eq(&self.partners),
-                assignments::start_date.eq(self.start_date),
-                assignments::end_date.eq(self.end_date),
-                assignments::responsible.eq(&self.responsible),
-                assignments::external_system.eq(&self.external_system),
-                assignments::external_id.eq(&self.external_id),
-            ))
+            .set(self)
             .returning(AssignmentRow::as_returning())
             .get_result(conn)
             .await
@@ -529,34 +500,15 @@ impl Creatable for Assignment {
     }
 }
 
-impl Removable for Assignment {
-    /// Its progress reports go with it (`ON DELETE CASCADE`).
-    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
-        diesel::delete(assignments::table.find(*id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+// Its progress reports go with it (`ON DELETE CASCADE`).
+crate::removable_row!(Assignment, assignments, |id| *id);
 
-impl External for Assignment {
-    const EXTERNAL_KEY: &'static str = "assignments_external_system_external_id_key";
-
-    async fn find_external(
-        conn: &mut AsyncPgConnection,
-        values: &AssignmentValues,
-    ) -> QueryResult<Option<Self>> {
-        assignments::table
-            .filter(assignments::external_system.eq(&values.external_system))
-            .filter(assignments::external_id.eq(&values.external_id))
-            .select(AssignmentRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()
-            .map(|row| row.map(Assignment::from))
-    }
-}
+crate::external_row!(
+    Assignment,
+    assignments,
+    AssignmentRow,
+    "assignments_external_system_external_id_key"
+);
 
 impl Importable for Assignment {
     const COLLECTION: &'static str = "assignments";

@@ -22,7 +22,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::rules::MunicipalityCode;
@@ -127,6 +127,31 @@ impl From<FeedbackRow> for Feedback {
 
 page_type!(FeedbackPage, Feedback, "A page of feedback entries.");
 
+/// A feedback entry's suggestions as stored: a JSON array of `{kind, text}`.
+#[derive(Debug, Clone, Default, diesel::expression::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Jsonb)]
+pub struct SuggestionList(pub Vec<Suggestion>);
+
+impl std::ops::Deref for SuggestionList {
+    type Target = [Suggestion];
+    fn deref(&self) -> &[Suggestion] {
+        &self.0
+    }
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for SuggestionList {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write;
+        // jsonb's binary format: a version byte, then the JSON text.
+        out.write_all(&[1])?;
+        serde_json::to_writer(out, &self.0)?;
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
 /// A new feedback entry.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -199,7 +224,7 @@ impl From<NewFeedback> for FeedbackValues {
             municipality_id: n.municipality_id,
             rating: n.rating,
             comment: n.comment,
-            suggestions: n.suggestions,
+            suggestions: SuggestionList(n.suggestions),
             external_system: n.external_system,
             external_id: n.external_id,
         }
@@ -207,6 +232,8 @@ impl From<NewFeedback> for FeedbackValues {
 }
 
 /// What is written of a feedback entry: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = feedback, treat_none_as_null = true)]
 pub struct FeedbackValues {
     year: i32,
     goal: Challenge,
@@ -214,7 +241,7 @@ pub struct FeedbackValues {
     municipality_id: Option<String>,
     rating: i16,
     comment: String,
-    suggestions: Vec<Suggestion>,
+    suggestions: SuggestionList,
     external_system: Option<String>,
     external_id: Option<String>,
 }
@@ -222,18 +249,7 @@ pub struct FeedbackValues {
 impl FeedbackValues {
     async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<FeedbackRow> {
         diesel::insert_into(feedback::table)
-            .values((
-                feedback::id.eq(Uuid::new_v4()),
-                feedback::year.eq(self.year),
-                feedback::goal.eq(self.goal),
-                feedback::network_id.eq(self.network_id),
-                feedback::municipality_id.eq(&self.municipality_id),
-                feedback::rating.eq(self.rating),
-                feedback::comment.eq(&self.comment),
-                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
-                feedback::external_system.eq(&self.external_system),
-                feedback::external_id.eq(&self.external_id),
-            ))
+            .values((feedback::id.eq(Uuid::new_v4()), self))
             .returning(FeedbackRow::as_returning())
             .get_result(conn)
             .await
@@ -241,17 +257,7 @@ impl FeedbackValues {
 
     async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<FeedbackRow> {
         diesel::update(feedback::table.find(id))
-            .set((
-                feedback::year.eq(self.year),
-                feedback::goal.eq(self.goal),
-                feedback::network_id.eq(self.network_id),
-                feedback::municipality_id.eq(&self.municipality_id),
-                feedback::rating.eq(self.rating),
-                feedback::comment.eq(&self.comment),
-                feedback::suggestions.eq(suggestions_json(&self.suggestions)),
-                feedback::external_system.eq(&self.external_system),
-                feedback::external_id.eq(&self.external_id),
-            ))
+            .set(self)
             .returning(FeedbackRow::as_returning())
             .get_result(conn)
             .await
@@ -382,18 +388,12 @@ impl Resource for Feedback {
     }
 
     fn check_patch(p: &FeedbackPatch) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        for (field, is_null) in [
-            ("year", matches!(p.year, Some(None))),
-            ("goal", matches!(p.goal, Some(None))),
-            ("networkId", matches!(p.network_id, Some(None))),
-            ("rating", matches!(p.rating, Some(None))),
-        ] {
-            if is_null {
-                v.push(field, "must not be null");
-            }
-        }
-        v.finish()
+        kernel::refuse_nulls(&[
+            ("year", kernel::is_null(&p.year)),
+            ("goal", kernel::is_null(&p.goal)),
+            ("networkId", kernel::is_null(&p.network_id)),
+            ("rating", kernel::is_null(&p.rating)),
+        ])
     }
 
     fn patched(&self, p: FeedbackPatch) -> FeedbackValues {
@@ -408,10 +408,11 @@ impl Resource for Feedback {
                 .comment
                 .map(Option::unwrap_or_default)
                 .unwrap_or(current.comment),
-            suggestions: p
-                .suggestions
-                .map(Option::unwrap_or_default)
-                .unwrap_or(current.suggestions),
+            suggestions: SuggestionList(
+                p.suggestions
+                    .map(Option::unwrap_or_default)
+                    .unwrap_or(current.suggestions),
+            ),
             external_system: p.external_system.unwrap_or(current.external_system),
             external_id: p.external_id.unwrap_or(current.external_id),
         }
@@ -424,33 +425,14 @@ impl Creatable for Feedback {
     }
 }
 
-impl Removable for Feedback {
-    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
-        diesel::delete(feedback::table.find(*id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+crate::removable_row!(Feedback, feedback, |id| *id);
 
-impl External for Feedback {
-    const EXTERNAL_KEY: &'static str = "feedback_external_system_external_id_key";
-
-    async fn find_external(
-        conn: &mut AsyncPgConnection,
-        values: &FeedbackValues,
-    ) -> QueryResult<Option<Self>> {
-        feedback::table
-            .filter(feedback::external_system.eq(&values.external_system))
-            .filter(feedback::external_id.eq(&values.external_id))
-            .select(FeedbackRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()
-            .map(|row| row.map(Feedback::from))
-    }
-}
+crate::external_row!(
+    Feedback,
+    feedback,
+    FeedbackRow,
+    "feedback_external_system_external_id_key"
+);
 
 impl Importable for Feedback {
     const COLLECTION: &'static str = "feedback";
@@ -655,10 +637,6 @@ pub async fn get_feedback(
     let id = uuid_param("id", &path)?;
     let entry = kernel::get::<Feedback>(&db, &id).await?;
     kernel::current(&req, &entry, &entry)
-}
-
-fn suggestions_json(s: &[Suggestion]) -> serde_json::Value {
-    serde_json::to_value(s).unwrap_or_else(|_| serde_json::json!([]))
 }
 
 /// File a feedback entry

@@ -172,8 +172,11 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipalit
 }
 
 /// What is written of a municipality: the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = municipalities, treat_none_as_null = true)]
 pub struct MunicipalityValues {
     /// The kommunkod, which never changes.
+    #[diesel(skip_update)]
     id: String,
     name: String,
     official_name: String,
@@ -224,11 +227,7 @@ impl Resource for Municipality {
         values: &MunicipalityValues,
     ) -> QueryResult<Self> {
         diesel::update(municipalities::table.find(id.as_str()))
-            .set((
-                municipalities::name.eq(&values.name),
-                municipalities::official_name.eq(&values.official_name),
-                municipalities::organisation_number.eq(&values.organisation_number),
-            ))
+            .set(values)
             .returning(MunicipalityRow::as_returning())
             .get_result(conn)
             .await

@@ -22,7 +22,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules::MunicipalityCode;
 use crate::rules::{self, uuid_param};
@@ -186,6 +186,8 @@ pub struct NetworkPatch {
 }
 
 /// What is written of a network: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = networks, treat_none_as_null = true)]
 pub struct NetworkValues {
     name: String,
     kind: NetworkKind,
@@ -241,18 +243,7 @@ impl NetworkValues {
 
     async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<NetworkRow> {
         diesel::insert_into(networks::table)
-            .values((
-                networks::id.eq(Uuid::new_v4()),
-                networks::name.eq(&self.name),
-                networks::kind.eq(self.kind),
-                networks::area_id.eq(self.area_id),
-                networks::description.eq(&self.description),
-                networks::municipality_ids.eq(&self.municipality_ids),
-                networks::coordinator.eq(&self.coordinator),
-                networks::status.eq(self.status),
-                networks::external_system.eq(&self.external_system),
-                networks::external_id.eq(&self.external_id),
-            ))
+            .values((networks::id.eq(Uuid::new_v4()), self))
             .returning(NetworkRow::as_returning())
             .get_result(conn)
             .await
@@ -260,17 +251,7 @@ impl NetworkValues {
 
     async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<NetworkRow> {
         diesel::update(networks::table.find(id))
-            .set((
-                networks::name.eq(&self.name),
-                networks::kind.eq(self.kind),
-                networks::area_id.eq(self.area_id),
-                networks::description.eq(&self.description),
-                networks::municipality_ids.eq(&self.municipality_ids),
-                networks::coordinator.eq(&self.coordinator),
-                networks::status.eq(self.status),
-                networks::external_system.eq(&self.external_system),
-                networks::external_id.eq(&self.external_id),
-            ))
+            .set(self)
             .returning(NetworkRow::as_returning())
             .get_result(conn)
             .await
@@ -357,17 +338,11 @@ impl Resource for Network {
         values.check_references(conn).await
     }
     fn check_patch(p: &NetworkPatch) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        for (field, is_null) in [
-            ("name", matches!(p.name, Some(None))),
-            ("kind", matches!(p.kind, Some(None))),
-            ("status", matches!(p.status, Some(None))),
-        ] {
-            if is_null {
-                v.push(field, "must not be null");
-            }
-        }
-        v.finish()
+        kernel::refuse_nulls(&[
+            ("name", kernel::is_null(&p.name)),
+            ("kind", kernel::is_null(&p.kind)),
+            ("status", kernel::is_null(&p.status)),
+        ])
     }
     fn patched(&self, patch: NetworkPatch) -> NetworkValues {
         NetworkValues::patched(self, patch)
@@ -380,34 +355,15 @@ impl Creatable for Network {
     }
 }
 
-impl Removable for Network {
-    /// Its members go with it (`ON DELETE CASCADE`); feedback keeps it (`in use`).
-    async fn delete(conn: &mut AsyncPgConnection, id: &Uuid) -> QueryResult<()> {
-        diesel::delete(networks::table.find(*id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+// Its members go with it (`ON DELETE CASCADE`); feedback keeps it (`in use`).
+crate::removable_row!(Network, networks, |id| *id);
 
-impl External for Network {
-    const EXTERNAL_KEY: &'static str = "networks_external_system_external_id_key";
-
-    async fn find_external(
-        conn: &mut AsyncPgConnection,
-        values: &NetworkValues,
-    ) -> QueryResult<Option<Self>> {
-        networks::table
-            .filter(networks::external_system.eq(&values.external_system))
-            .filter(networks::external_id.eq(&values.external_id))
-            .select(NetworkRow::as_select())
-            .for_update()
-            .first(conn)
-            .await
-            .optional()
-            .map(|row| row.map(Network::from))
-    }
-}
+crate::external_row!(
+    Network,
+    networks,
+    NetworkRow,
+    "networks_external_system_external_id_key"
+);
 
 impl Importable for Network {
     const COLLECTION: &'static str = "networks";
@@ -848,7 +804,10 @@ impl MemberValues {
 }
 
 /// What is written of a member: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = network_members, treat_none_as_null = true)]
 pub(crate) struct MemberValues {
+    #[diesel(skip_update)]
     network_id: Uuid,
     name: String,
     email: Option<String>,
@@ -862,17 +821,7 @@ pub(crate) struct MemberValues {
 impl MemberValues {
     async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<MemberRow> {
         diesel::insert_into(network_members::table)
-            .values((
-                network_members::id.eq(Uuid::new_v4()),
-                network_members::network_id.eq(self.network_id),
-                network_members::name.eq(&self.name),
-                network_members::email.eq(&self.email),
-                network_members::phone.eq(&self.phone),
-                network_members::title.eq(&self.title),
-                network_members::municipality_id.eq(&self.municipality_id),
-                network_members::external_system.eq(&self.external_system),
-                network_members::external_id.eq(&self.external_id),
-            ))
+            .values((network_members::id.eq(Uuid::new_v4()), self))
             .returning(MemberRow::as_returning())
             .get_result(conn)
             .await
@@ -880,15 +829,7 @@ impl MemberValues {
 
     async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<MemberRow> {
         diesel::update(network_members::table.find(id))
-            .set((
-                network_members::name.eq(&self.name),
-                network_members::email.eq(&self.email),
-                network_members::phone.eq(&self.phone),
-                network_members::title.eq(&self.title),
-                network_members::municipality_id.eq(&self.municipality_id),
-                network_members::external_system.eq(&self.external_system),
-                network_members::external_id.eq(&self.external_id),
-            ))
+            .set(self)
             .returning(MemberRow::as_returning())
             .get_result(conn)
             .await
@@ -1037,14 +978,7 @@ impl Creatable for MemberRow {
     }
 }
 
-impl Removable for MemberRow {
-    async fn delete(conn: &mut AsyncPgConnection, key: &MemberKey) -> QueryResult<()> {
-        diesel::delete(network_members::table.find(key.id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+crate::removable_row!(MemberRow, network_members, |key| key.id);
 
 impl External for MemberRow {
     const EXTERNAL_KEY: &'static str = "network_members_external_system_external_id_key";

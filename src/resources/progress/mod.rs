@@ -21,7 +21,7 @@ use crate::http::list;
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Removable, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
@@ -193,9 +193,14 @@ impl ReportValues {
 }
 
 /// What is written of a report: a new one, or the current one with a patch applied.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = progress_reports, treat_none_as_null = true)]
 pub struct ReportValues {
+    #[diesel(skip_update)]
     assignment_id: Uuid,
+    #[diesel(skip_update)]
     year: i32,
+    #[diesel(skip_update)]
     tertial: i16,
     summary: String,
     spent_sek: i64,
@@ -209,19 +214,7 @@ pub struct ReportValues {
 impl ReportValues {
     async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<ReportRow> {
         diesel::insert_into(progress_reports::table)
-            .values((
-                progress_reports::id.eq(Uuid::new_v4()),
-                progress_reports::assignment_id.eq(self.assignment_id),
-                progress_reports::year.eq(self.year),
-                progress_reports::tertial.eq(self.tertial),
-                progress_reports::summary.eq(&self.summary),
-                progress_reports::spent_sek.eq(self.spent_sek),
-                progress_reports::forecast_sek.eq(self.forecast_sek),
-                progress_reports::deviation.eq(self.deviation),
-                progress_reports::deviation_note.eq(&self.deviation_note),
-                progress_reports::external_system.eq(&self.external_system),
-                progress_reports::external_id.eq(&self.external_id),
-            ))
+            .values((progress_reports::id.eq(Uuid::new_v4()), self))
             .returning(ReportRow::as_returning())
             .get_result(conn)
             .await
@@ -229,15 +222,7 @@ impl ReportValues {
 
     async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<ReportRow> {
         diesel::update(progress_reports::table.find(id))
-            .set((
-                progress_reports::summary.eq(&self.summary),
-                progress_reports::spent_sek.eq(self.spent_sek),
-                progress_reports::forecast_sek.eq(self.forecast_sek),
-                progress_reports::deviation.eq(self.deviation),
-                progress_reports::deviation_note.eq(&self.deviation_note),
-                progress_reports::external_system.eq(&self.external_system),
-                progress_reports::external_id.eq(&self.external_id),
-            ))
+            .set(self)
             .returning(ReportRow::as_returning())
             .get_result(conn)
             .await
@@ -391,18 +376,12 @@ impl Resource for StoredReport {
     }
 
     fn check_patch(p: &ProgressReportPatch) -> Result<(), ApiError> {
-        let mut v = Violations::default();
-        for (field, is_null) in [
-            ("summary", matches!(p.summary, Some(None))),
-            ("spentSek", matches!(p.spent_sek, Some(None))),
-            ("forecastSek", matches!(p.forecast_sek, Some(None))),
-            ("deviation", matches!(p.deviation, Some(None))),
-        ] {
-            if is_null {
-                v.push(field, "must not be null");
-            }
-        }
-        v.finish()
+        kernel::refuse_nulls(&[
+            ("summary", kernel::is_null(&p.summary)),
+            ("spentSek", kernel::is_null(&p.spent_sek)),
+            ("forecastSek", kernel::is_null(&p.forecast_sek)),
+            ("deviation", kernel::is_null(&p.deviation)),
+        ])
     }
 
     fn patched(&self, p: ProgressReportPatch) -> ReportValues {
@@ -451,14 +430,7 @@ impl Creatable for StoredReport {
     }
 }
 
-impl Removable for StoredReport {
-    async fn delete(conn: &mut AsyncPgConnection, key: &ReportKey) -> QueryResult<()> {
-        diesel::delete(progress_reports::table.find(key.id))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-}
+crate::removable_row!(StoredReport, progress_reports, |key| key.id);
 
 impl External for StoredReport {
     const EXTERNAL_KEY: &'static str = "progress_reports_external_system_external_id_key";

@@ -94,6 +94,44 @@ macro_rules! external_row {
     };
 }
 
+/// The answer to a list request: every match streamed as CSV or NDJSON when the client asked for
+/// one (`$format`), else one page of JSON with the count of all matches and its entity tag.
+/// `$query` is the filtered and ordered query and `$count` the filtered one; each is evaluated
+/// where it is used.
+#[macro_export]
+macro_rules! list_answer {
+    ($req:expr, $exports:expr, $db:expr, $format:expr, $name:literal, $paging:expr,
+     order: $query:expr, count: $count:expr, $row:ty => $wire:ty, $page:ident) => {{
+        use diesel::{QueryDsl, SelectableHelper};
+        use diesel_async::RunQueryDsl;
+        if $format != $crate::integration::export::Format::Json {
+            return $exports
+                .respond::<$wire, _, _>($format, $name, $db, move |sink, mut conn| async move {
+                    let rows = $query
+                        .select(<$row>::as_select())
+                        .load_stream::<$row>(&mut conn)
+                        .await?;
+                    sink.drain(rows, <$wire>::from).await
+                })
+                .await;
+        }
+        let mut conn = $db.conn().await?;
+        let total: i64 = $count.count().get_result(&mut conn).await?;
+        let rows: Vec<$row> = $query
+            .select(<$row>::as_select())
+            .limit(i64::from($paging.limit))
+            .offset($paging.offset())
+            .load(&mut conn)
+            .await?;
+        let items: Vec<$wire> = rows.into_iter().map(<$wire>::from).collect();
+        let page = $page {
+            meta: $paging.meta(items.len(), total),
+            items,
+        };
+        $crate::http::conditional_json(&$req, &page, None)
+    }};
+}
+
 /// Whether a merge-patch member was sent as `null`.
 pub fn is_null<T>(member: &Option<Option<T>>) -> bool {
     matches!(member, Some(None))

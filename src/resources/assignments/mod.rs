@@ -18,8 +18,8 @@ use crate::error::responses::{
 };
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
-use crate::integration::export::{self, Exporter, Format};
+use crate::http::{IfMatch, Json, OptionalIfMatch, Query, merge_member};
+use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, Importable, Lock, Resource};
 use crate::page_type;
@@ -714,36 +714,13 @@ pub async fn list_assignments(
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = filter(params.0)?;
-    if format != Format::Json {
-        return exports
-            .respond::<Assignment, _, _>(
-                format,
-                "assignments",
-                &db,
-                move |sink, mut conn| async move {
-                    let rows = sorted(filtered(), &sort)
-                        .select(AssignmentRow::as_select())
-                        .load_stream::<AssignmentRow>(&mut conn)
-                        .await?;
-                    sink.drain(rows, Assignment::from).await
-                },
-            )
-            .await;
-    }
-    let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<AssignmentRow> = sorted(filtered(), &sort)
-        .select(AssignmentRow::as_select())
-        .limit(i64::from(paging.limit))
-        .offset(paging.offset())
-        .load(&mut conn)
-        .await?;
-    let items: Vec<Assignment> = rows.into_iter().map(Into::into).collect();
-    let page = AssignmentPage {
-        meta: paging.meta(items.len(), total),
-        items,
-    };
-    conditional_json(&req, &page, None)
+    crate::list_answer!(
+        req, exports, &db, format, "assignments", paging,
+        order: sorted(filtered(), &sort),
+        count: filtered(),
+        AssignmentRow => Assignment,
+        AssignmentPage
+    )
 }
 
 /// Get an assignment

@@ -20,7 +20,7 @@ use crate::error::responses::{
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
-use crate::integration::export::{self, Exporter, Format};
+use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
 use crate::kernel::{self, Creatable, Importable, Lock, Resource};
 use crate::page_type;
@@ -586,31 +586,13 @@ pub async fn list_feedback(
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = filter(params.0)?;
-    if format != Format::Json {
-        return exports
-            .respond::<Feedback, _, _>(format, "feedback", &db, move |sink, mut conn| async move {
-                let rows = sorted(filtered(), &sort)
-                    .select(FeedbackRow::as_select())
-                    .load_stream::<FeedbackRow>(&mut conn)
-                    .await?;
-                sink.drain(rows, Feedback::from).await
-            })
-            .await;
-    }
-    let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<FeedbackRow> = sorted(filtered(), &sort)
-        .select(FeedbackRow::as_select())
-        .limit(i64::from(paging.limit))
-        .offset(paging.offset())
-        .load(&mut conn)
-        .await?;
-    let items: Vec<Feedback> = rows.into_iter().map(Into::into).collect();
-    let page = FeedbackPage {
-        meta: paging.meta(items.len(), total),
-        items,
-    };
-    conditional_json(&req, &page, None)
+    crate::list_answer!(
+        req, exports, &db, format, "feedback", paging,
+        order: sorted(filtered(), &sort),
+        count: filtered(),
+        FeedbackRow => Feedback,
+        FeedbackPage
+    )
 }
 
 /// Get a feedback entry

@@ -513,31 +513,13 @@ pub async fn list_networks(
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
     let (paging, sort, filtered) = network_filter(params.0)?;
-    if format != Format::Json {
-        return exports
-            .respond::<Network, _, _>(format, "networks", &db, move |sink, mut conn| async move {
-                let rows = sorted(filtered(), &sort)
-                    .select(NetworkRow::as_select())
-                    .load_stream::<NetworkRow>(&mut conn)
-                    .await?;
-                sink.drain(rows, Network::from).await
-            })
-            .await;
-    }
-    let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<NetworkRow> = sorted(filtered(), &sort)
-        .select(NetworkRow::as_select())
-        .limit(i64::from(paging.limit))
-        .offset(paging.offset())
-        .load(&mut conn)
-        .await?;
-    let items: Vec<Network> = rows.into_iter().map(Into::into).collect();
-    let page = NetworkPage {
-        meta: paging.meta(items.len(), total),
-        items,
-    };
-    conditional_json(&req, &page, None)
+    crate::list_answer!(
+        req, exports, &db, format, "networks", paging,
+        order: sorted(filtered(), &sort),
+        count: filtered(),
+        NetworkRow => Network,
+        NetworkPage
+    )
 }
 
 /// Get a network

@@ -45,6 +45,43 @@ macro_rules! first_row {
     }};
 }
 
+/// `Creatable` for a record kept in one row with a `Uuid` id: inserts its values (which derive
+/// `Insertable`) under a new id and reads the record back from the row.
+#[macro_export]
+macro_rules! creatable_row {
+    ($record:ty, $table:ident, $row:ty) => {
+        impl $crate::kernel::Creatable for $record {
+            async fn insert(
+                conn: &mut diesel_async::AsyncPgConnection,
+                values: &<$record as $crate::kernel::Resource>::Values,
+            ) -> diesel::QueryResult<Self> {
+                use diesel::{ExpressionMethods, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                diesel::insert_into($table::table)
+                    .values(($table::id.eq(uuid::Uuid::new_v4()), values))
+                    .returning(<$row>::as_returning())
+                    .get_result::<$row>(conn)
+                    .await
+                    .map(<$record>::from)
+            }
+        }
+    };
+}
+
+/// The row with primary key `$id` after writing `$values` (which derive `AsChangeset`) over it.
+#[macro_export]
+macro_rules! update_row {
+    ($conn:expr, $table:ident, $id:expr, $values:expr, $row:ty) => {{
+        use diesel::{QueryDsl, SelectableHelper};
+        use diesel_async::RunQueryDsl;
+        diesel::update($table::table.find($id))
+            .set($values)
+            .returning(<$row>::as_returning())
+            .get_result::<$row>($conn)
+            .await
+    }};
+}
+
 /// `Removable` for a resource stored in one row: deletes the row whose primary key is `$id`
 /// (computed from the key `$key`).
 #[macro_export]

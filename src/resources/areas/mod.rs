@@ -17,7 +17,7 @@ use crate::error::responses::{
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Lock, Resource};
+use crate::kernel::{self, Lock, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
@@ -307,12 +307,7 @@ impl Resource for Area {
         key: &AreaId,
         values: &AreaValues,
     ) -> QueryResult<Self> {
-        diesel::update(areas::table.find(key.0))
-            .set(values)
-            .returning(AreaRow::as_returning())
-            .get_result(conn)
-            .await
-            .map(Area::from)
+        crate::update_row!(conn, areas, key.0, values, AreaRow).map(Area::from)
     }
 
     async fn value_owners(
@@ -357,16 +352,7 @@ impl Resource for Area {
     }
 }
 
-impl Creatable for Area {
-    async fn insert(conn: &mut AsyncPgConnection, values: &AreaValues) -> QueryResult<Self> {
-        diesel::insert_into(areas::table)
-            .values((areas::id.eq(Uuid::new_v4()), values))
-            .returning(AreaRow::as_returning())
-            .get_result(conn)
-            .await
-            .map(Area::from)
-    }
-}
+crate::creatable_row!(Area, areas, AreaRow);
 
 crate::removable_row!(Area, areas, |key| key.0);
 

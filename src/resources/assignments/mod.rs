@@ -21,7 +21,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, merge_member};
 use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Importable, Lock, Resource};
+use crate::kernel::{self, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::rules::MunicipalityCode;
@@ -341,22 +341,6 @@ impl AssignmentValues {
         }
     }
 
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<AssignmentRow> {
-        diesel::insert_into(assignments::table)
-            .values((assignments::id.eq(Uuid::new_v4()), self))
-            .returning(AssignmentRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<AssignmentRow> {
-        diesel::update(assignments::table.find(id))
-            .set(self)
-            .returning(AssignmentRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         rules::required_text(v, "title", &self.title, 300);
@@ -451,7 +435,7 @@ impl Resource for Assignment {
         id: &Uuid,
         values: &AssignmentValues,
     ) -> QueryResult<Self> {
-        values.update(conn, *id).await.map(Assignment::from)
+        crate::update_row!(conn, assignments, *id, values, AssignmentRow).map(Assignment::from)
     }
     async fn value_owners(
         _: &mut AsyncPgConnection,
@@ -494,11 +478,7 @@ impl Resource for Assignment {
     }
 }
 
-impl Creatable for Assignment {
-    async fn insert(conn: &mut AsyncPgConnection, values: &AssignmentValues) -> QueryResult<Self> {
-        values.insert(conn).await.map(Assignment::from)
-    }
-}
+crate::creatable_row!(Assignment, assignments, AssignmentRow);
 
 // Its progress reports go with it (`ON DELETE CASCADE`).
 crate::removable_row!(Assignment, assignments, |id| *id);

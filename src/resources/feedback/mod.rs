@@ -22,7 +22,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Importable, Lock, Resource};
+use crate::kernel::{self, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::rules::MunicipalityCode;
@@ -247,22 +247,6 @@ pub struct FeedbackValues {
 }
 
 impl FeedbackValues {
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<FeedbackRow> {
-        diesel::insert_into(feedback::table)
-            .values((feedback::id.eq(Uuid::new_v4()), self))
-            .returning(FeedbackRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<FeedbackRow> {
-        diesel::update(feedback::table.find(id))
-            .set(self)
-            .returning(FeedbackRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
@@ -369,7 +353,7 @@ impl Resource for Feedback {
         id: &Uuid,
         values: &FeedbackValues,
     ) -> QueryResult<Self> {
-        values.update(conn, *id).await.map(Feedback::from)
+        crate::update_row!(conn, feedback, *id, values, FeedbackRow).map(Feedback::from)
     }
     async fn value_owners(
         _: &mut AsyncPgConnection,
@@ -419,11 +403,7 @@ impl Resource for Feedback {
     }
 }
 
-impl Creatable for Feedback {
-    async fn insert(conn: &mut AsyncPgConnection, values: &FeedbackValues) -> QueryResult<Self> {
-        values.insert(conn).await.map(Feedback::from)
-    }
-}
+crate::creatable_row!(Feedback, feedback, FeedbackRow);
 
 crate::removable_row!(Feedback, feedback, |id| *id);
 

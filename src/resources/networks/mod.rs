@@ -22,7 +22,7 @@ use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
+use crate::kernel::{self, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules::MunicipalityCode;
 use crate::rules::{self, uuid_param};
@@ -241,22 +241,6 @@ impl NetworkValues {
         }
     }
 
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<NetworkRow> {
-        diesel::insert_into(networks::table)
-            .values((networks::id.eq(Uuid::new_v4()), self))
-            .returning(NetworkRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<NetworkRow> {
-        diesel::update(networks::table.find(id))
-            .set(self)
-            .returning(NetworkRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         rules::required_text(v, "name", &self.name, 200);
@@ -320,7 +304,7 @@ impl Resource for Network {
         id: &Uuid,
         values: &NetworkValues,
     ) -> QueryResult<Self> {
-        values.update(conn, *id).await.map(Network::from)
+        crate::update_row!(conn, networks, *id, values, NetworkRow).map(Network::from)
     }
     async fn value_owners(
         _: &mut AsyncPgConnection,
@@ -349,11 +333,7 @@ impl Resource for Network {
     }
 }
 
-impl Creatable for Network {
-    async fn insert(conn: &mut AsyncPgConnection, values: &NetworkValues) -> QueryResult<Self> {
-        values.insert(conn).await.map(Network::from)
-    }
-}
+crate::creatable_row!(Network, networks, NetworkRow);
 
 // Its members go with it (`ON DELETE CASCADE`); feedback keeps it (`in use`).
 crate::removable_row!(Network, networks, |id| *id);
@@ -801,22 +781,6 @@ pub(crate) struct MemberValues {
 }
 
 impl MemberValues {
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<MemberRow> {
-        diesel::insert_into(network_members::table)
-            .values((network_members::id.eq(Uuid::new_v4()), self))
-            .returning(MemberRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<MemberRow> {
-        diesel::update(network_members::table.find(id))
-            .set(self)
-            .returning(MemberRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         rules::required_text(v, "name", &self.name, 200);
@@ -905,7 +869,7 @@ impl Resource for MemberRow {
         key: &MemberKey,
         values: &MemberValues,
     ) -> QueryResult<Self> {
-        values.update(conn, key.id).await
+        crate::update_row!(conn, network_members, key.id, values, MemberRow)
     }
     async fn value_owners(
         _: &mut AsyncPgConnection,
@@ -954,11 +918,7 @@ impl Resource for MemberRow {
     }
 }
 
-impl Creatable for MemberRow {
-    async fn insert(conn: &mut AsyncPgConnection, values: &MemberValues) -> QueryResult<Self> {
-        values.insert(conn).await
-    }
-}
+crate::creatable_row!(MemberRow, network_members, MemberRow);
 
 crate::removable_row!(MemberRow, network_members, |key| key.id);
 

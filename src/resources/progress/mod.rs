@@ -220,14 +220,6 @@ impl ReportValues {
             .await
     }
 
-    async fn update(&self, conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<ReportRow> {
-        diesel::update(progress_reports::table.find(id))
-            .set(self)
-            .returning(ReportRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
     fn check(&self, v: &mut Violations) {
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
             v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
@@ -342,7 +334,7 @@ impl Resource for StoredReport {
         key: &ReportKey,
         values: &ReportValues,
     ) -> QueryResult<Self> {
-        let row = values.update(conn, key.id).await?;
+        let row = crate::update_row!(conn, progress_reports, key.id, values, ReportRow)?;
         Self::of(conn, row).await
     }
 

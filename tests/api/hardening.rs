@@ -435,6 +435,7 @@ async fn token_budgets_follow_the_canonical_id_and_the_address() {
         simple.to_uppercase(),
     ];
     // Guesses in every spelling of the id spend one budget.
+    crate::support::fresh_rate_window().await;
     let mut statuses = Vec::new();
     for spelling in spellings.iter().cycle().take(9) {
         statuses.push(

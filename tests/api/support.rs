@@ -475,3 +475,17 @@ pub fn violation_fields(problem: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Waits, when the current minute has less than 10 s left, until the next one begins: rate
+/// budgets are counted in one-minute windows, and a test that counts exactly must not straddle
+/// two of them.
+pub async fn fresh_rate_window() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    let into_minute = now.as_millis() % 60_000;
+    if into_minute >= 50_000 {
+        let wait = 60_000 - into_minute as u64 + 200;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}

@@ -45,6 +45,18 @@ pub struct IdempotencyKey {
     attempt: Uuid,
 }
 
+impl IdempotencyKey {
+    /// The key `key` of `client_id` as held by `attempt` (the middleware makes these; tools and
+    /// tests may too).
+    pub fn new(client_id: Uuid, key: impl Into<String>, attempt: Uuid) -> Self {
+        Self {
+            client_id,
+            key: key.into(),
+            attempt,
+        }
+    }
+}
+
 /// Marks the key as having committed its effect. Called by the unit of work inside the write's
 /// transaction, so the mark commits exactly when the write does. Fails, and so rolls the write
 /// back, when the key's lease was taken over by another attempt (this one was presumed dead).

@@ -587,3 +587,69 @@ async fn a_long_poll_may_wait_longer_than_the_request_timeout() {
     assert_eq!(res.json()["items"], json!([]));
     assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
 }
+
+/// A write whose `Idempotency-Key` was taken over by a retry while it ran (its lease presumed
+/// dead) rolls back at commit instead of happening twice: the mark of the key's effect names
+/// the attempt that holds the lease.
+#[actix_web::test]
+async fn a_write_that_lost_its_idempotency_lease_rolls_back() {
+    use samverkan::integration::audit::Actor;
+    use samverkan::integration::idempotency::IdempotencyKey;
+    use samverkan::integration::work::{Change, Work};
+
+    let app = TestApp::new().await;
+    let mut conn = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    let client = uuid::Uuid::new_v4();
+    let (first, retry) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    // The retry holds the key now.
+    conn.batch_execute(&format!(
+        "INSERT INTO idempotency_keys (client_id, key, fingerprint, state, lease_until, attempt) \
+         VALUES ('{client}', 'k-1', 'fp', 'running', now() + interval '10 seconds', '{retry}')"
+    ))
+    .await
+    .expect("the retry's claim");
+    let area = uuid::Uuid::new_v4();
+    let url = app.db.url.clone();
+    let write = |attempt: uuid::Uuid| {
+        let key = IdempotencyKey::new(client, "k-1", attempt);
+        let url = url.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
+            Work::run_on(
+                &mut conn,
+                Actor::command_line(),
+                None,
+                Some(key),
+                async |work| {
+                    work.conn()
+                        .batch_execute(&format!(
+                            "INSERT INTO areas (id, name) VALUES ('{area}', 'Förlorad nyckel')"
+                        ))
+                        .await?;
+                    let id = area.to_string();
+                    work.record(Change {
+                        action: "create",
+                        kind: "area",
+                        id: &id,
+                        before: None,
+                        after: None,
+                    })
+                    .await
+                },
+            )
+            .await
+        }
+    };
+    let lost = write(first).await;
+    assert!(
+        matches!(lost, Err(samverkan::error::ApiError::Conflict(_))),
+        "{lost:?}"
+    );
+    let res = app.get(&format!("/v1/areas/{area}")).await;
+    assert_eq!(res.status, 404, "the write was rolled back");
+    // The attempt that holds the lease commits.
+    write(retry).await.expect("the holder's write");
+    assert_eq!(app.get(&format!("/v1/areas/{area}")).await.status, 200);
+}

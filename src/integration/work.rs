@@ -145,9 +145,8 @@ impl Writer {
         &self,
         body: impl AsyncFnOnce(&mut Work<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let actor = Actor::from(&self.caller);
-        let caller = Some(self.caller.clone());
-        Work::run(&self.db, actor, caller, self.key.clone(), body).await
+        let mut conn = self.db.conn().await?;
+        self.run_on(&mut conn, body).await
     }
 
     /// [`Writer::run`] on a connection the handler holds.

@@ -368,7 +368,16 @@ fn capitalized(noun: &str) -> String {
 /// GET of one record.
 pub async fn get<R: Resource>(db: &Db, key: &R::Key) -> Result<R, ApiError> {
     let mut conn = db.conn().await?;
-    R::find(&mut conn, key, Lock::No)
+    find::<R>(&mut conn, key, Lock::No).await
+}
+
+/// The record with this key, or its 404.
+pub async fn find<R: Resource>(
+    conn: &mut AsyncPgConnection,
+    key: &R::Key,
+    lock: Lock,
+) -> Result<R, ApiError> {
+    R::find(conn, key, lock)
         .await?
         .ok_or_else(|| not_found::<R>(key))
 }
@@ -424,12 +433,20 @@ pub async fn lock<R: Resource>(
     key: &R::Key,
     expected: Option<i64>,
 ) -> Result<R, ApiError> {
-    let current = R::find(work.conn(), key, Lock::ForUpdate)
-        .await?
-        .ok_or_else(|| not_found::<R>(key))?;
-    check_version(&current, expected)?;
-    work.bind(&current.owners())?;
+    let current = find::<R>(work.conn(), key, Lock::ForUpdate).await?;
+    may_change(work, &current, expected)?;
     Ok(current)
+}
+
+/// The preconditions of changing the locked `current` record: `If-Match` (412), then the
+/// caller's municipality binding (403).
+fn may_change<R: Resource>(
+    work: &Work<'_>,
+    current: &R,
+    expected: Option<i64>,
+) -> Result<(), ApiError> {
+    check_version(current, expected)?;
+    work.bind(&current.owners())
 }
 
 fn check_version<R: Resource>(current: &R, expected: Option<i64>) -> Result<(), ApiError> {
@@ -575,8 +592,7 @@ pub async fn upsert<R: External>(
         .run(async |work| {
             for attempt in 0..2 {
                 if let Some(current) = R::find_external(work.conn(), &values).await? {
-                    check_version(&current, expected)?;
-                    work.bind(&current.owners())?;
+                    may_change(work, &current, expected)?;
                     let record = replace(work, current, &values, Some(R::EXTERNAL_KEY)).await?;
                     return Ok(Written {
                         record,

@@ -517,9 +517,7 @@ pub(crate) async fn find(
     id: Uuid,
     lock: Lock,
 ) -> Result<Assignment, ApiError> {
-    <Assignment as Resource>::find(conn, &id, lock)
-        .await?
-        .ok_or_else(|| kernel::not_found::<Assignment>(&id))
+    kernel::find::<Assignment>(conn, &id, lock).await
 }
 
 crate::sort_fields! {

@@ -359,9 +359,7 @@ async fn find_network(
     id: Uuid,
     lock: Lock,
 ) -> Result<Network, ApiError> {
-    <Network as Resource>::find(conn, &id, lock)
-        .await?
-        .ok_or_else(|| kernel::not_found::<Network>(&id))
+    kernel::find::<Network>(conn, &id, lock).await
 }
 
 crate::sort_fields! {

@@ -444,8 +444,11 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
 
 /// The responses every operation can give, for the OpenAPI document.
 pub mod responses {
+    use std::collections::BTreeMap;
+
     use super::Problem;
     use utoipa::IntoResponses;
+    use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 
     /// Shared error responses.
     #[derive(IntoResponses)]
@@ -580,6 +583,73 @@ pub mod responses {
             "detail": "This client already has 4 exports open; finish one first", "instance": "/v1/feedback",
             "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
         TooManyOpen(Problem),
+    }
+
+    /// The `304 Not Modified` of a conditional read.
+    pub struct NotModified;
+
+    impl IntoResponses for NotModified {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            let answer = ResponseBuilder::new()
+                .description("The client's copy (`If-None-Match`) is current")
+                .build();
+            BTreeMap::from([("304".to_owned(), answer.into())])
+        }
+    }
+
+    /// A named set of the responses above, for the operations that share it.
+    macro_rules! response_set {
+        ($(#[$doc:meta])* $name:ident = $($part:ty),+ $(,)?) => {
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    let mut all = BTreeMap::new();
+                    $(all.extend(<$part as IntoResponses>::responses());)+
+                    all
+                }
+            }
+        };
+    }
+
+    response_set! {
+        /// Reading one resource: 304, 401/403, 404, 400/500/503.
+        ReadOne = NotModified, AuthErrors, NotFound, CommonErrors
+    }
+    response_set! {
+        /// Reading a page (JSON only): 304, 401/403, 400/500/503.
+        ReadPage = NotModified, AuthErrors, CommonErrors
+    }
+    response_set! {
+        /// Reading a page or streaming every match (CSV, NDJSON): 304, 401/403, 406, 429,
+        /// 400/500/503.
+        ReadExport = NotModified, AuthErrors, NotAcceptable, TooManyOpen, CommonErrors
+    }
+    response_set! {
+        /// As [`ReadExport`], of the items under one resource (which may not exist: 404).
+        ReadExportUnder = NotModified, AuthErrors, NotFound, NotAcceptable, TooManyOpen, CommonErrors
+    }
+    response_set! {
+        /// Creating a resource: 401/403, 409, 408/413/415/429, 400/500/503.
+        CreateErrors = AuthErrors, Conflict, WriteErrors, CommonErrors
+    }
+    response_set! {
+        /// Creating a resource under another one (which may not exist: 404).
+        CreateUnderErrors = AuthErrors, NotFound, Conflict, WriteErrors, CommonErrors
+    }
+    response_set! {
+        /// Creating or replacing a resource by its external reference (`If-Match` optional).
+        UpsertErrors = AuthErrors, Conflict, PreconditionErrors, WriteErrors, CommonErrors
+    }
+    response_set! {
+        /// Changing or deleting a resource that may conflict with others: 401/403, 404, 409,
+        /// 412/428, 408/413/415/429, 400/500/503.
+        ChangeErrors = AuthErrors, NotFound, Conflict, PreconditionErrors, WriteErrors, CommonErrors
+    }
+    response_set! {
+        /// Changing or deleting a resource that nothing can conflict with.
+        ChangeErrorsWithoutConflict = AuthErrors, NotFound, PreconditionErrors, WriteErrors, CommonErrors
     }
 
     /// The 406 of an operation that can only answer JSON.

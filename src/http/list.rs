@@ -137,6 +137,37 @@ pub fn search_text(q: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Narrows a boxed query of `$table` to the rows whose `search` column (a Swedish `tsvector`)
+/// matches the words of `$text` (`websearch_to_tsquery`: words, `"phrases"`, `-not`, `or`).
+#[macro_export]
+macro_rules! full_text {
+    ($query:ident, $text:expr) => {
+        if let Some(text) = $text {
+            $query = $query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "search @@ websearch_to_tsquery('swedish', ",
+                )
+                .bind::<diesel::sql_types::Text, _>(text)
+                .sql(")"),
+            );
+        }
+    };
+}
+
+/// Narrows a boxed query of `$table` to the rows of one pushing system (`externalSystem`) and
+/// its record (`externalId`), as far as the list parameters `$p` ask.
+#[macro_export]
+macro_rules! external_filters {
+    ($query:ident, $table:ident, $p:expr) => {
+        if let Some(system) = $p.external_system.clone() {
+            $query = $query.filter($table::external_system.eq(system));
+        }
+        if let Some(id) = $p.external_id.clone() {
+            $query = $query.filter($table::external_id.eq(id));
+        }
+    };
+}
+
 /// Declares the JSON page type of a collection: `{ "items": [...], "_meta": {...} }`.
 #[macro_export]
 macro_rules! page_type {
@@ -153,9 +184,22 @@ macro_rules! page_type {
 
 /// Declares the fields a list sorts by: the enum, its [`SortField`] names, and `order`, which
 /// orders a boxed query of the table by the keys asked for (ascending or descending), so that
-/// each field's name and column are written once.
+/// each field's name and column are written once. `with timestamps` adds `createdAt` and
+/// `updatedAt` (the table's `created_at` and `updated_at`) after the fields listed.
 #[macro_export]
 macro_rules! sort_fields {
+    ($(#[$meta:meta])* $name:ident for $table:ident with timestamps {
+        $($variant:ident = $text:literal => $column:expr $(; nulls $nulls:ident)?),+ $(,)?
+    }) => {
+        $crate::sort_fields! {
+            $(#[$meta])*
+            $name for $table {
+                $($variant = $text => $column $(; nulls $nulls)?,)+
+                CreatedAt = "createdAt" => $table::created_at,
+                UpdatedAt = "updatedAt" => $table::updated_at,
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident for $table:ident {
         $($variant:ident = $text:literal => $column:expr $(; nulls $nulls:ident)?),+ $(,)?
     }) => {

@@ -12,6 +12,7 @@
 //! No handler writes a resource's table, its audit entry or its idempotency mark by hand.
 
 use std::fmt::Display;
+use std::marker::PhantomData;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, Violation, Violations};
-use crate::http::{conditional_json, from_value, version_etag};
+use crate::http::{PathKey, conditional_json, from_value, version_etag};
 use crate::integration::work::{Change, Work, Writer};
 use crate::store::db::Db;
 
@@ -43,6 +44,51 @@ macro_rules! first_row {
             $crate::kernel::Lock::No => query.first($conn).await.optional(),
         }
     }};
+}
+
+/// The [`Resource`] methods of a record kept in one row of `$table` under a `Uuid` id: `id`,
+/// `key` (the id, or a key made `From` it and `Into` it), `version`, its URL `$collection/{id}`,
+/// an audit view that is the record as served (no personal data in it), and `find` and
+/// `update` through the `$row` it is made `From`. Written inside the `impl Resource` block.
+#[macro_export]
+macro_rules! uuid_record {
+    ($collection:literal, $table:ident, $row:ty) => {
+        async fn find(
+            conn: &mut diesel_async::AsyncPgConnection,
+            key: &Self::Key,
+            lock: $crate::kernel::Lock,
+        ) -> diesel::QueryResult<Option<Self>> {
+            use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+            use diesel_async::RunQueryDsl;
+            let id: uuid::Uuid = (*key).into();
+            let query = $table::table.find(id).select(<$row>::as_select());
+            let row = $crate::first_row!(query, conn, lock)?;
+            Ok(row.map(Self::from))
+        }
+        async fn update(
+            conn: &mut diesel_async::AsyncPgConnection,
+            key: &Self::Key,
+            values: &Self::Values,
+        ) -> diesel::QueryResult<Self> {
+            let id: uuid::Uuid = (*key).into();
+            $crate::update_row!(conn, $table, id, values, $row).map(Self::from)
+        }
+        fn id(&self) -> String {
+            self.id.to_string()
+        }
+        fn key(&self) -> Self::Key {
+            self.id.into()
+        }
+        fn version(&self) -> i64 {
+            self.version
+        }
+        fn location(&self) -> String {
+            format!(concat!($collection, "/{}"), self.id)
+        }
+        fn audit_view(&self) -> Option<serde_json::Value> {
+            serde_json::to_value(self).ok()
+        }
+    };
 }
 
 /// `Creatable` for a record kept in one row with a `Uuid` id: inserts its values (which derive
@@ -362,6 +408,33 @@ fn capitalized(noun: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+/// A resource's key from the request path, parsed by its [`PathKey`] and documented by the
+/// same impl (`params(Key<Network>)`): `key: Key<Network>` in a handler's arguments.
+pub struct Key<R: Resource>(pub R::Key, pub PhantomData<fn() -> R>);
+
+impl<R: Resource> actix_web::FromRequest for Key<R>
+where
+    R::Key: PathKey,
+{
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(R::Key::from_path(req).map(|key| Key(key, PhantomData)))
+    }
+}
+
+impl<R: Resource> utoipa::IntoParams for Key<R>
+where
+    R::Key: PathKey,
+{
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        R::Key::parameters(R::NOUN)
     }
 }
 

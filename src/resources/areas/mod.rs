@@ -1,7 +1,7 @@
 //! Collaboration areas (verksamhetsområden): the fields in which the association supports the
 //! municipalities' cooperation.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -11,16 +11,15 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
-};
+use crate::error::responses::{ChangeErrors, CreateErrors, ReadOne, ReadPage};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
+use crate::http::{IfMatch, Json, PathKey, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Lock, Resource};
+use crate::kernel::{self, Key, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
+use utoipa::openapi::path::Parameter;
 
 /// An area's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,6 +28,28 @@ pub struct AreaId(pub Uuid);
 impl std::fmt::Display for AreaId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+impl From<Uuid> for AreaId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl From<AreaId> for Uuid {
+    fn from(id: AreaId) -> Self {
+        id.0
+    }
+}
+
+impl PathKey for AreaId {
+    fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        Uuid::from_path(req).map(Self)
+    }
+
+    fn parameters(noun: &str) -> Vec<Parameter> {
+        Uuid::parameters(noun)
     }
 }
 
@@ -88,10 +109,8 @@ page_type!(AreaPage, Area, "A page of collaboration areas.");
 
 crate::sort_fields! {
     /// The fields the list sorts by.
-    AreaSort for areas {
+    AreaSort for areas with timestamps {
         Name = "name" => areas::name,
-        CreatedAt = "createdAt" => areas::created_at,
-        UpdatedAt = "updatedAt" => areas::updated_at,
     }
 }
 
@@ -173,9 +192,7 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i
     responses(
         (status = 200, description = "A page of areas", body = AreaPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        CommonErrors,
+        ReadPage,
     ),
 )]
 #[get("/areas")]
@@ -200,25 +217,19 @@ pub async fn list_areas(
     operation_id = "getArea",
     tag = "Areas",
     security(("clientCredentials" = ["read"])),
-    params(
-        ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
-    ),
+    params(Key<Area>),
     responses(
         (status = 200, description = "The area", body = Area,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        NotFound,
-        AuthErrors,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/areas/{id}")]
 pub async fn get_area(
     req: HttpRequest,
     db: Db,
-    path: web::Path<String>,
+    Key(id, _): Key<Area>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AreaId::parse("id", &path.into_inner())?;
     let area = kernel::get::<Area>(&db, &id).await?;
     kernel::current(&req, &area, &area)
 }
@@ -272,42 +283,10 @@ impl Resource for Area {
     type Values = AreaValues;
     type Patch = AreaPatch;
 
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn key(&self) -> AreaId {
-        AreaId(self.id)
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn location(&self) -> String {
-        format!("/v1/areas/{}", self.id)
-    }
+    crate::uuid_record!("/v1/areas", areas, AreaRow);
     /// Areas are the association's reference data: no municipality owns one.
     fn owners(&self) -> Vec<String> {
         Vec::new()
-    }
-    fn audit_view(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()
-    }
-
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        key: &AreaId,
-        lock: Lock,
-    ) -> QueryResult<Option<Self>> {
-        let query = areas::table.find(key.0).select(AreaRow::as_select());
-        let row = crate::first_row!(query, conn, lock)?;
-        Ok(row.map(Area::from))
-    }
-
-    async fn update(
-        conn: &mut AsyncPgConnection,
-        key: &AreaId,
-        values: &AreaValues,
-    ) -> QueryResult<Self> {
-        crate::update_row!(conn, areas, key.0, values, AreaRow).map(Area::from)
     }
 
     async fn value_owners(
@@ -365,10 +344,7 @@ crate::removable_row!(Area, areas, |key| key.0);
     responses(
         (status = 201, description = "The new area", body = Area,
             headers(("Location" = String, description = "The area's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateErrors,
     ),
 )]
 #[post("/areas")]
@@ -384,7 +360,7 @@ pub async fn create_area(writer: Writer, body: Json<NewArea>) -> Result<HttpResp
     operation_id = "updateArea",
     tag = "Areas",
     params(
-        ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
+        Key<Area>,
         IfMatch,
     ),
     request_body(content = AreaPatch, content_type = "application/merge-patch+json"),
@@ -392,22 +368,16 @@ pub async fn create_area(writer: Writer, body: Json<NewArea>) -> Result<HttpResp
     responses(
         (status = 200, description = "The changed area", body = Area,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/areas/{id}")]
 pub async fn update_area(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Area>,
     expected: IfMatch,
     body: Json<AreaPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AreaId::parse("id", &path.into_inner())?;
     let area = kernel::update::<Area>(&writer, &id, expected.0, body.0).await?;
     Ok(area.reply(&area.record))
 }
@@ -419,27 +389,21 @@ pub async fn update_area(
     operation_id = "deleteArea",
     tag = "Areas",
     params(
-        ("id" = Uuid, Path, description = "The area's id", example = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002"),
+        Key<Area>,
         IfMatch,
     ),
     security(("clientCredentials" = ["admin"])),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[delete("/areas/{id}")]
 pub async fn delete_area(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Area>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AreaId::parse("id", &path.into_inner())?;
     kernel::delete::<Area>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@
 //! lifecycle `proposed → incoming → ongoing → outgoing → completed` (and `cancelled` from any
 //! state before completion). Status changes only through transitions.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -13,19 +13,19 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
-    WriteErrors,
+    AuthErrors, ChangeErrors, ChangeErrorsWithoutConflict, CommonErrors, CreateErrors, NotFound,
+    ReadExport, ReadOne, UpsertErrors, WriteErrors,
 };
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, OptionalIfMatch, Query, merge_member};
+use crate::http::{ExternalPath, IfMatch, Json, OptionalIfMatch, Query, merge_member};
 use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Importable, Lock, Resource};
+use crate::kernel::{self, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
+use crate::rules;
 use crate::rules::MunicipalityCode;
-use crate::rules::{self, uuid_param};
 use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::assignments;
@@ -400,43 +400,11 @@ impl Resource for Assignment {
     type Values = AssignmentValues;
     type Patch = AssignmentPatch;
 
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn key(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn location(&self) -> String {
-        format!("/v1/assignments/{}", self.id)
-    }
+    crate::uuid_record!("/v1/assignments", assignments, AssignmentRow);
     fn owners(&self) -> Vec<String> {
         self.municipality_ids.clone()
     }
-    fn audit_view(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()
-    }
 
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        lock: Lock,
-    ) -> QueryResult<Option<Self>> {
-        let query = assignments::table
-            .find(*id)
-            .select(AssignmentRow::as_select());
-        let row = crate::first_row!(query, conn, lock)?;
-        Ok(row.map(Assignment::from))
-    }
-    async fn update(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        values: &AssignmentValues,
-    ) -> QueryResult<Self> {
-        crate::update_row!(conn, assignments, *id, values, AssignmentRow).map(Assignment::from)
-    }
     async fn value_owners(
         _: &mut AsyncPgConnection,
         values: &AssignmentValues,
@@ -522,14 +490,12 @@ pub(crate) async fn find(
 
 crate::sort_fields! {
     /// The fields the list sorts by.
-    AssignmentSort for assignments {
+    AssignmentSort for assignments with timestamps {
         Title = "title" => assignments::title,
         Status = "status" => assignments::status,
         StartDate = "startDate" => assignments::start_date; nulls last,
         EndDate = "endDate" => assignments::end_date; nulls last,
         BudgetSek = "budgetSek" => assignments::budget_sek,
-        CreatedAt = "createdAt" => assignments::created_at,
-        UpdatedAt = "updatedAt" => assignments::updated_at,
     }
 }
 
@@ -639,21 +605,8 @@ fn filter(
                     );
             }
         }
-        if let Some(s) = p.external_system.clone() {
-            query = query.filter(assignments::external_system.eq(s));
-        }
-        if let Some(i) = p.external_id.clone() {
-            query = query.filter(assignments::external_id.eq(i));
-        }
-        if let Some(text) = q.clone() {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "search @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text)
-                .sql(")"),
-            );
-        }
+        crate::external_filters!(query, assignments, p);
+        crate::full_text!(query, q.clone());
         query
     };
     Ok((paging, sort, filtered))
@@ -676,11 +629,7 @@ fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> Assignmen
         (status = 200, description = "A page of assignments (or every match, as CSV or NDJSON)",
             content((AssignmentPage = "application/json"), (String = "text/csv"), (Assignment = "application/x-ndjson")),
             headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExport,
     ),
 )]
 #[get("/assignments")]
@@ -705,24 +654,20 @@ pub async fn list_assignments(
 #[utoipa::path(
     operation_id = "getAssignment",
     tag = "Assignments",
-    params(("id" = Uuid, Path, description = "The assignment's id")),
+    params(Key<Assignment>),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The assignment", body = Assignment,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/assignments/{id}")]
 pub async fn get_assignment(
     req: HttpRequest,
     db: Db,
-    path: web::Path<String>,
+    Key(id, _): Key<Assignment>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let assignment = kernel::get::<Assignment>(&db, &id).await?;
     kernel::current(&req, &assignment, &assignment)
 }
@@ -738,10 +683,7 @@ pub async fn get_assignment(
     responses(
         (status = 201, description = "The new assignment", body = Assignment,
             headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateErrors,
     ),
 )]
 #[post("/assignments")]
@@ -762,7 +704,7 @@ pub async fn create_assignment(
     operation_id = "updateAssignment",
     tag = "Assignments",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
+        Key<Assignment>,
         IfMatch,
     ),
     request_body(content = AssignmentPatch, content_type = "application/merge-patch+json"),
@@ -770,22 +712,16 @@ pub async fn create_assignment(
     responses(
         (status = 200, description = "The changed assignment", body = Assignment,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/assignments/{id}")]
 pub async fn update_assignment(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Assignment>,
     expected: IfMatch,
     body: Json<AssignmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let assignment = kernel::update::<Assignment>(&writer, &id, expected.0, body.0).await?;
     Ok(assignment.reply(&assignment.record))
 }
@@ -797,26 +733,21 @@ pub async fn update_assignment(
     operation_id = "deleteAssignment",
     tag = "Assignments",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
+        Key<Assignment>,
         IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors,
-        NotFound,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrorsWithoutConflict,
     ),
 )]
 #[delete("/assignments/{id}")]
 pub async fn delete_assignment(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Assignment>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     kernel::delete::<Assignment>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -839,7 +770,7 @@ pub struct Transition {
     operation_id = "transitionAssignment",
     tag = "Assignments",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
+        Key<Assignment>,
         OptionalIfMatch,
     ),
     request_body = Transition,
@@ -863,11 +794,10 @@ pub struct Transition {
 #[post("/assignments/{id}/transitions")]
 pub async fn transition_assignment(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Assignment>,
     expected: OptionalIfMatch,
     body: Json<Transition>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let to = body.0.to;
     let assignment = writer
         .run(async |work| {
@@ -910,8 +840,7 @@ pub async fn transition_assignment(
     operation_id = "upsertAssignmentByExternalId",
     tag = "Assignments",
     params(
-        ("system" = String, Path, description = "The pushing system's name", example = "kramfors-diarium"),
-        ("externalId" = String, Path, description = "The record's id in that system", example = "KS-2022-114"),
+        ExternalPath,
         OptionalIfMatch,
     ),
     request_body = NewAssignment,
@@ -921,28 +850,18 @@ pub async fn transition_assignment(
             headers(("ETag" = String, description = "Strong entity tag"))),
         (status = 201, description = "Created", body = Assignment,
             headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        UpsertErrors,
     ),
 )]
 #[put("/assignments/by-external-id/{system}/{externalId}")]
 pub async fn upsert_assignment(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    path: ExternalPath,
     expected: OptionalIfMatch,
     body: Json<NewAssignment>,
 ) -> Result<HttpResponse, ApiError> {
-    let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    rules::external_ref_matches_path(
-        &mut new.external_system,
-        &mut new.external_id,
-        &system,
-        &external_id,
-    )?;
+    path.claim(&mut new.external_system, &mut new.external_id)?;
     let values = AssignmentValues::from_new(&new);
     let assignment = kernel::upsert::<Assignment>(&writer, values, expected.0).await?;
     Ok(assignment.reply(&assignment.record))

@@ -15,7 +15,7 @@ use crate::auth::credentials::{HASHING, hash_secret, new_secret};
 use crate::auth::{Authenticator, Scope};
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
+use crate::error::responses::{AuthErrors, CommonErrors, NotFound, ReadOne, WriteErrors};
 use crate::http::list;
 use crate::http::{Json, Query, conditional_json, version_etag};
 use crate::integration::work::{Change, Work, Writer};
@@ -330,10 +330,7 @@ fn parse_client_id(raw: &str) -> Result<Uuid, ApiError> {
     responses(
         (status = 200, description = "The client", body = ApiClient,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/clients/{id}")]

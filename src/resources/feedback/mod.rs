@@ -2,7 +2,7 @@
 //! the year's goals met (1–5), with a comment and suggested development, coordination or
 //! advocacy areas. The summary per goal is computed in SQL.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
@@ -14,19 +14,20 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
-    WriteErrors,
+    ChangeErrors, ChangeErrorsWithoutConflict, CreateErrors, ReadExport, ReadOne, UpsertErrors,
 };
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
+use crate::http::{
+    ExternalPath, IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member,
+};
 use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Importable, Lock, Resource};
+use crate::kernel::{self, Importable, Key, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
+use crate::rules;
 use crate::rules::MunicipalityCode;
-use crate::rules::{self, uuid_param};
 use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::{feedback, networks, plan_goals};
@@ -320,41 +321,11 @@ impl Resource for Feedback {
     type Values = FeedbackValues;
     type Patch = FeedbackPatch;
 
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn key(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn location(&self) -> String {
-        format!("/v1/feedback/{}", self.id)
-    }
+    crate::uuid_record!("/v1/feedback", feedback, FeedbackRow);
     fn owners(&self) -> Vec<String> {
         self.municipality_id.iter().cloned().collect()
     }
-    fn audit_view(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()
-    }
 
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        lock: Lock,
-    ) -> QueryResult<Option<Self>> {
-        let query = feedback::table.find(*id).select(FeedbackRow::as_select());
-        let row = crate::first_row!(query, conn, lock)?;
-        Ok(row.map(Feedback::from))
-    }
-    async fn update(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        values: &FeedbackValues,
-    ) -> QueryResult<Self> {
-        crate::update_row!(conn, feedback, *id, values, FeedbackRow).map(Feedback::from)
-    }
     async fn value_owners(
         _: &mut AsyncPgConnection,
         values: &FeedbackValues,
@@ -424,11 +395,9 @@ impl Importable for Feedback {
 
 crate::sort_fields! {
     /// The fields the list sorts by.
-    FeedbackSort for feedback {
+    FeedbackSort for feedback with timestamps {
         Year = "year" => feedback::year,
         Rating = "rating" => feedback::rating,
-        CreatedAt = "createdAt" => feedback::created_at,
-        UpdatedAt = "updatedAt" => feedback::updated_at,
     }
 }
 
@@ -514,21 +483,8 @@ fn filter(
         if let Some(r) = p.rating {
             query = query.filter(feedback::rating.eq(r));
         }
-        if let Some(s) = p.external_system.clone() {
-            query = query.filter(feedback::external_system.eq(s));
-        }
-        if let Some(i) = p.external_id.clone() {
-            query = query.filter(feedback::external_id.eq(i));
-        }
-        if let Some(text) = q.clone() {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "search @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text)
-                .sql(")"),
-            );
-        }
+        crate::external_filters!(query, feedback, p);
+        crate::full_text!(query, q.clone());
         query
     };
     Ok((paging, sort, filtered))
@@ -550,11 +506,7 @@ fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery
         (status = 200, description = "A page of feedback entries (or every match, as CSV or NDJSON)",
             content((FeedbackPage = "application/json"), (String = "text/csv"), (Feedback = "application/x-ndjson")),
             headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExport,
     ),
 )]
 #[get("/feedback")]
@@ -579,24 +531,20 @@ pub async fn list_feedback(
 #[utoipa::path(
     operation_id = "getFeedback",
     tag = "Feedback",
-    params(("id" = Uuid, Path, description = "The entry's id")),
+    params(Key<Feedback>),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The entry", body = Feedback,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/feedback/{id}")]
 pub async fn get_feedback(
     req: HttpRequest,
     db: Db,
-    path: web::Path<String>,
+    Key(id, _): Key<Feedback>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let entry = kernel::get::<Feedback>(&db, &id).await?;
     kernel::current(&req, &entry, &entry)
 }
@@ -613,10 +561,7 @@ pub async fn get_feedback(
     responses(
         (status = 201, description = "The new entry", body = Feedback,
             headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateErrors,
     ),
 )]
 #[post("/feedback")]
@@ -635,7 +580,7 @@ pub async fn create_feedback(
     operation_id = "updateFeedback",
     tag = "Feedback",
     params(
-        ("id" = Uuid, Path, description = "The entry's id"),
+        Key<Feedback>,
         IfMatch,
     ),
     request_body(content = FeedbackPatch, content_type = "application/merge-patch+json"),
@@ -643,22 +588,16 @@ pub async fn create_feedback(
     responses(
         (status = 200, description = "The changed entry", body = Feedback,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/feedback/{id}")]
 pub async fn update_feedback(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Feedback>,
     expected: IfMatch,
     body: Json<FeedbackPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let entry = kernel::update::<Feedback>(&writer, &id, expected.0, body.0).await?;
     Ok(entry.reply(&entry.record))
 }
@@ -670,26 +609,21 @@ pub async fn update_feedback(
     operation_id = "deleteFeedback",
     tag = "Feedback",
     params(
-        ("id" = Uuid, Path, description = "The entry's id"),
+        Key<Feedback>,
         IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors,
-        NotFound,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrorsWithoutConflict,
     ),
 )]
 #[delete("/feedback/{id}")]
 pub async fn delete_feedback(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Feedback>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     kernel::delete::<Feedback>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -703,8 +637,7 @@ pub async fn delete_feedback(
     operation_id = "upsertFeedbackByExternalId",
     tag = "Feedback",
     params(
-        ("system" = String, Path, description = "The pushing system's name", example = "enkatverktyget"),
-        ("externalId" = String, Path, description = "The record's id in that system", example = "svar-1187"),
+        ExternalPath,
         OptionalIfMatch,
     ),
     request_body = NewFeedback,
@@ -714,28 +647,18 @@ pub async fn delete_feedback(
             headers(("ETag" = String, description = "Strong entity tag"))),
         (status = 201, description = "Created", body = Feedback,
             headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        UpsertErrors,
     ),
 )]
 #[put("/feedback/by-external-id/{system}/{externalId}")]
 pub async fn upsert_feedback(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    path: ExternalPath,
     expected: OptionalIfMatch,
     body: Json<NewFeedback>,
 ) -> Result<HttpResponse, ApiError> {
-    let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    rules::external_ref_matches_path(
-        &mut new.external_system,
-        &mut new.external_id,
-        &system,
-        &external_id,
-    )?;
+    path.claim(&mut new.external_system, &mut new.external_id)?;
     let entry = kernel::upsert::<Feedback>(&writer, new.into(), expected.0).await?;
     Ok(entry.reply(&entry.record))
 }
@@ -925,10 +848,7 @@ pub struct SummaryParams {
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The summary", body = FeedbackSummary),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/feedback/summary")]

@@ -9,9 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
-};
+use crate::error::responses::{ChangeErrors, ReadOne, ReadPage};
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
@@ -314,9 +312,7 @@ pub async fn exists(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<bool>
     responses(
         (status = 200, description = "A page of municipalities", body = MunicipalityPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        CommonErrors,
+        ReadPage,
     ),
 )]
 #[get("/municipalities")]
@@ -350,10 +346,7 @@ pub async fn list_municipalities(
     responses(
         (status = 200, description = "The municipality", body = Municipality,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        NotFound,
-        AuthErrors,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/municipalities/{municipalityId}")]
@@ -400,12 +393,7 @@ pub struct MunicipalityPatch {
     responses(
         (status = 200, description = "The changed municipality", body = Municipality,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/municipalities/{municipalityId}")]

@@ -2,7 +2,7 @@
 //! their contact details are shown only to callers entitled to them, they never reach the logs
 //! or the audit log, and they are erased for good on request.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -14,22 +14,26 @@ use uuid::Uuid;
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
-    WriteErrors,
+    AuthErrors, ChangeErrors, ChangeErrorsWithoutConflict, CommonErrors, CreateErrors,
+    CreateUnderErrors, ReadExport, ReadExportUnder, ReadOne, UpsertErrors, WriteErrors,
 };
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
+use crate::http::{
+    ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey, Query, conditional_json, merge_member,
+    uuid_parameter, uuid_segments,
+};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, External, Importable, Lock, Resource};
+use crate::kernel::{self, External, Importable, Key, Lock, Resource};
 use crate::page_type;
+use crate::rules;
 use crate::rules::MunicipalityCode;
-use crate::rules::{self, uuid_param};
 use crate::store::checks;
 use crate::store::db::Db;
 use crate::store::schema::{network_members, networks};
 use crate::text_enum;
+use utoipa::openapi::path::Parameter;
 
 text_enum! {
     /// What kind of network: political, management (chefs-), staff (medarbetar-), subject-area
@@ -271,41 +275,11 @@ impl Resource for Network {
     type Values = NetworkValues;
     type Patch = NetworkPatch;
 
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn key(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn location(&self) -> String {
-        format!("/v1/networks/{}", self.id)
-    }
+    crate::uuid_record!("/v1/networks", networks, NetworkRow);
     fn owners(&self) -> Vec<String> {
         self.municipality_ids.clone()
     }
-    fn audit_view(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(self).ok()
-    }
 
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        lock: Lock,
-    ) -> QueryResult<Option<Self>> {
-        let query = networks::table.find(*id).select(NetworkRow::as_select());
-        let row = crate::first_row!(query, conn, lock)?;
-        Ok(row.map(Network::from))
-    }
-    async fn update(
-        conn: &mut AsyncPgConnection,
-        id: &Uuid,
-        values: &NetworkValues,
-    ) -> QueryResult<Self> {
-        crate::update_row!(conn, networks, *id, values, NetworkRow).map(Network::from)
-    }
     async fn value_owners(
         _: &mut AsyncPgConnection,
         values: &NetworkValues,
@@ -364,11 +338,9 @@ async fn find_network(
 
 crate::sort_fields! {
     /// The fields the list sorts by.
-    NetworkSort for networks {
+    NetworkSort for networks with timestamps {
         Name = "name" => networks::name,
         Kind = "kind" => networks::kind,
-        CreatedAt = "createdAt" => networks::created_at,
-        UpdatedAt = "updatedAt" => networks::updated_at,
     }
 }
 
@@ -438,21 +410,8 @@ fn network_filter(
         if let Some(m) = p.municipality_id.clone() {
             query = query.filter(networks::municipality_ids.contains(vec![m]));
         }
-        if let Some(s) = p.external_system.clone() {
-            query = query.filter(networks::external_system.eq(s));
-        }
-        if let Some(i) = p.external_id.clone() {
-            query = query.filter(networks::external_id.eq(i));
-        }
-        if let Some(text) = q.clone() {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "search @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text)
-                .sql(")"),
-            );
-        }
+        crate::external_filters!(query, networks, p);
+        crate::full_text!(query, q.clone());
         query
     };
     Ok((paging, sort, filtered))
@@ -475,11 +434,7 @@ fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
         (status = 200, description = "A page of networks (or every match, as CSV or NDJSON)",
             content((NetworkPage = "application/json"), (String = "text/csv"), (Network = "application/x-ndjson")),
             headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExport,
     ),
 )]
 #[get("/networks")]
@@ -504,24 +459,20 @@ pub async fn list_networks(
 #[utoipa::path(
     operation_id = "getNetwork",
     tag = "Networks",
-    params(("id" = Uuid, Path, description = "The network's id")),
+    params(Key<Network>),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The network", body = Network,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/networks/{id}")]
 pub async fn get_network(
     req: HttpRequest,
     db: Db,
-    path: web::Path<String>,
+    Key(id, _): Key<Network>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let network = kernel::get::<Network>(&db, &id).await?;
     kernel::current(&req, &network, &network)
 }
@@ -537,10 +488,7 @@ pub async fn get_network(
     responses(
         (status = 201, description = "The new network", body = Network,
             headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateErrors,
     ),
 )]
 #[post("/networks")]
@@ -559,7 +507,7 @@ pub async fn create_network(
     operation_id = "updateNetwork",
     tag = "Networks",
     params(
-        ("id" = Uuid, Path, description = "The network's id"),
+        Key<Network>,
         IfMatch,
     ),
     request_body(content = NetworkPatch, content_type = "application/merge-patch+json"),
@@ -567,22 +515,16 @@ pub async fn create_network(
     responses(
         (status = 200, description = "The changed network", body = Network,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/networks/{id}")]
 pub async fn update_network(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Network>,
     expected: IfMatch,
     body: Json<NetworkPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     let network = kernel::update::<Network>(&writer, &id, expected.0, body.0).await?;
     Ok(network.reply(&network.record))
 }
@@ -595,27 +537,21 @@ pub async fn update_network(
     operation_id = "deleteNetwork",
     tag = "Networks",
     params(
-        ("id" = Uuid, Path, description = "The network's id"),
+        Key<Network>,
         IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[delete("/networks/{id}")]
 pub async fn delete_network(
     writer: Writer,
-    path: web::Path<String>,
+    Key(id, _): Key<Network>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     kernel::delete::<Network>(&writer, &id, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -966,14 +902,17 @@ pub struct MemberListParams {
     pub municipality_id: Option<String>,
 }
 
-fn member_path(raw: &(String, String)) -> Result<MemberKey, ApiError> {
-    let mut v = Violations::default();
-    let network = v.check(uuid_param("id", &raw.0));
-    let member = v.check(uuid_param("memberId", &raw.1));
-    v.finish()?;
-    match (network, member) {
-        (Some(network), Some(id)) => Ok(MemberKey { network, id }),
-        _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
+impl PathKey for MemberKey {
+    fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        let [network, id] = uuid_segments(req, ["id", "memberId"])?;
+        Ok(MemberKey { network, id })
+    }
+
+    fn parameters(_: &str) -> Vec<Parameter> {
+        vec![
+            uuid_parameter("id", "The network's id"),
+            uuid_parameter("memberId", "The member's id"),
+        ]
     }
 }
 
@@ -983,17 +922,12 @@ fn member_path(raw: &(String, String)) -> Result<MemberKey, ApiError> {
 #[utoipa::path(
     operation_id = "listNetworkMembers",
     tag = "Networks",
-    params(("id" = Uuid, Path, description = "The network's id"), MemberListParams),
+    params(Key<Network>, MemberListParams),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "A page of members (or every member, as CSV or NDJSON)",
             content((MemberPage = "application/json"), (String = "text/csv"), (Member = "application/x-ndjson"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExportUnder,
     ),
 )]
 #[get("/networks/{id}/members")]
@@ -1002,11 +936,10 @@ pub async fn list_members(
     exports: Exporter,
     caller: Caller,
     db: Db,
-    path: web::Path<String>,
+    Key(network, _): Key<Network>,
     params: Query<MemberListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let format = export::negotiate(&req)?;
-    let network = uuid_param("id", &path)?;
     let p = params.0;
     let mut v = Violations::default();
     let paging = v.check(list::paging(p.limit, p.page));
@@ -1064,15 +997,12 @@ pub async fn list_members(
 #[utoipa::path(
     operation_id = "getNetworkMember",
     tag = "Networks",
-    params(("id" = Uuid, Path, description = "The network's id"), ("memberId" = Uuid, Path, description = "The member's id")),
+    params(Key<MemberRow>),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The member", body = Member,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/networks/{id}/members/{memberId}")]
@@ -1080,10 +1010,9 @@ pub async fn get_member(
     req: HttpRequest,
     caller: Caller,
     db: Db,
-    path: web::Path<(String, String)>,
+    key: Key<MemberRow>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = member_path(&path)?;
-    let row = kernel::get::<MemberRow>(&db, &key).await?;
+    let row = kernel::get::<MemberRow>(&db, &key.0).await?;
     let member = Member::for_caller(row.clone(), &caller);
     kernel::current(&req, &row, &member)
 }
@@ -1094,26 +1023,21 @@ pub async fn get_member(
 #[utoipa::path(
     operation_id = "createNetworkMember",
     tag = "Networks",
-    params(("id" = Uuid, Path, description = "The network's id")),
+    params(Key<Network>),
     request_body = NewMember,
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 201, description = "The new member", body = Member,
             headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateUnderErrors,
     ),
 )]
 #[post("/networks/{id}/members")]
 pub async fn create_member(
     writer: Writer,
-    path: web::Path<String>,
+    Key(network, _): Key<Network>,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let network = uuid_param("id", &path)?;
     let member = kernel::create::<MemberRow>(&writer, MemberValues::new(network, body.0)).await?;
     Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }
@@ -1125,8 +1049,7 @@ pub async fn create_member(
     operation_id = "updateNetworkMember",
     tag = "Networks",
     params(
-        ("id" = Uuid, Path, description = "The network's id"),
-        ("memberId" = Uuid, Path, description = "The member's id"),
+        Key<MemberRow>,
         IfMatch,
     ),
     request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
@@ -1134,23 +1057,17 @@ pub async fn create_member(
     responses(
         (status = 200, description = "The changed member", body = Member,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/networks/{id}/members/{memberId}")]
 pub async fn update_member(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    key: Key<MemberRow>,
     expected: IfMatch,
     body: Json<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = member_path(&path)?;
-    let member = kernel::update::<MemberRow>(&writer, &key, expected.0, body.0).await?;
+    let member = kernel::update::<MemberRow>(&writer, &key.0, expected.0, body.0).await?;
     Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }
 
@@ -1161,28 +1078,22 @@ pub async fn update_member(
     operation_id = "deleteNetworkMember",
     tag = "Networks",
     params(
-        ("id" = Uuid, Path, description = "The network's id"),
-        ("memberId" = Uuid, Path, description = "The member's id"),
+        Key<MemberRow>,
         IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 204, description = "Erased"),
-        AuthErrors,
-        NotFound,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrorsWithoutConflict,
     ),
 )]
 #[delete("/networks/{id}/members/{memberId}")]
 pub async fn delete_member(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    key: Key<MemberRow>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let key = member_path(&path)?;
-    kernel::delete::<MemberRow>(&writer, &key, expected.0).await?;
+    kernel::delete::<MemberRow>(&writer, &key.0, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -1261,8 +1172,7 @@ pub async fn erase_member(
     operation_id = "upsertNetworkByExternalId",
     tag = "Networks",
     params(
-        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-intranet"),
-        ("externalId" = String, Path, description = "The record's id in that system", example = "N-17"),
+        ExternalPath,
         OptionalIfMatch,
     ),
     request_body = NewNetwork,
@@ -1272,28 +1182,18 @@ pub async fn erase_member(
             headers(("ETag" = String, description = "Strong entity tag"))),
         (status = 201, description = "Created", body = Network,
             headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        UpsertErrors,
     ),
 )]
 #[put("/networks/by-external-id/{system}/{externalId}")]
 pub async fn upsert_network(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    path: ExternalPath,
     expected: OptionalIfMatch,
     body: Json<NewNetwork>,
 ) -> Result<HttpResponse, ApiError> {
-    let (system, external_id) = path.into_inner();
     let mut new = body.0;
-    rules::external_ref_matches_path(
-        &mut new.external_system,
-        &mut new.external_id,
-        &system,
-        &external_id,
-    )?;
+    path.claim(&mut new.external_system, &mut new.external_id)?;
     let values = NetworkValues::from_new(new);
     let network = kernel::upsert::<Network>(&writer, values, expected.0).await?;
     Ok(network.reply(&network.record))
@@ -1308,9 +1208,8 @@ pub async fn upsert_network(
     operation_id = "upsertNetworkMemberByExternalId",
     tag = "Networks",
     params(
-        ("id" = Uuid, Path, description = "The network's id"),
-        ("system" = String, Path, description = "The pushing system's name", example = "sundsvall-hr"),
-        ("externalId" = String, Path, description = "The person's id in that system", example = "E-4411"),
+                Key<Network>,
+        ExternalPath,
         OptionalIfMatch,
     ),
     request_body = NewMember,
@@ -1320,30 +1219,19 @@ pub async fn upsert_network(
             headers(("ETag" = String, description = "Strong entity tag"))),
         (status = 201, description = "Created", body = Member,
             headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[put("/networks/{id}/members/by-external-id/{system}/{externalId}")]
 pub async fn upsert_member(
     writer: Writer,
-    path: web::Path<(String, String, String)>,
+    Key(network, _): Key<Network>,
+    path: ExternalPath,
     expected: OptionalIfMatch,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let (network, system, external_id) = path.into_inner();
-    let network = uuid_param("id", &network)?;
     let mut new = body.0;
-    rules::external_ref_matches_path(
-        &mut new.external_system,
-        &mut new.external_id,
-        &system,
-        &external_id,
-    )?;
+    path.claim(&mut new.external_system, &mut new.external_id)?;
     let values = MemberValues::new(network, new);
     let member = kernel::upsert::<MemberRow>(&writer, values, expected.0).await?;
     Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))

@@ -12,9 +12,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotFound, PreconditionErrors, WriteErrors,
-};
+use crate::error::responses::{ChangeErrorsWithoutConflict, CreateErrors, ReadOne, ReadPage};
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
@@ -290,9 +288,7 @@ pub async fn find(conn: &mut AsyncPgConnection, year: i32) -> QueryResult<Option
     responses(
         (status = 200, description = "A page of plans", body = PlanPage,
             headers(("ETag" = String, description = "Strong entity tag of this page"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        CommonErrors,
+        ReadPage,
     ),
 )]
 #[get("/plans")]
@@ -324,10 +320,7 @@ pub async fn list_plans(
     responses(
         (status = 200, description = "The plan", body = Plan,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        NotFound,
-        AuthErrors,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/plans/{year}")]
@@ -647,10 +640,7 @@ impl Creatable for Plan {
     responses(
         (status = 201, description = "The new plan", body = Plan,
             headers(("Location" = String, description = "The plan's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateErrors,
     ),
 )]
 #[post("/plans")]
@@ -675,11 +665,7 @@ pub async fn create_plan(writer: Writer, body: Json<NewPlan>) -> Result<HttpResp
     responses(
         (status = 200, description = "The changed plan", body = Plan,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrorsWithoutConflict,
     ),
 )]
 #[patch("/plans/{year}")]

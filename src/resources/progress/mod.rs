@@ -2,7 +2,7 @@
 //! 2: May–Aug, 3: Sep–Dec) its progress, money spent, budget forecast and any deviation, so that
 //! deviations are caught early. One report per assignment, year and tertial.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -13,22 +13,26 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::error::responses::{
-    AuthErrors, CommonErrors, Conflict, NotAcceptable, NotFound, PreconditionErrors, TooManyOpen,
-    WriteErrors,
+    ChangeErrors, ChangeErrorsWithoutConflict, CreateUnderErrors, ReadExport, ReadExportUnder,
+    ReadOne,
 };
 use crate::error::{Violation, Violations};
 use crate::http::list;
-use crate::http::{IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member};
+use crate::http::{
+    ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey, Query, conditional_json, merge_member,
+    uuid_parameter, uuid_segments,
+};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
+use crate::kernel::{self, Creatable, External, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
-use crate::rules::{self, uuid_param};
+use crate::rules;
 use crate::store::db::Db;
 use crate::store::schema::progress_reports;
 use crate::text_enum;
+use utoipa::openapi::path::Parameter;
 
 text_enum! {
     /// How far the assignment deviates from its plan.
@@ -458,14 +462,17 @@ impl Importable for StoredReport {
     }
 }
 
-fn report_path(raw: &(String, String)) -> Result<ReportKey, ApiError> {
-    let mut v = Violations::default();
-    let a = v.check(uuid_param("id", &raw.0));
-    let r = v.check(uuid_param("reportId", &raw.1));
-    v.finish()?;
-    match (a, r) {
-        (Some(assignment), Some(id)) => Ok(ReportKey { assignment, id }),
-        _ => Err(ApiError::internal(anyhow::anyhow!("checked"))),
+impl PathKey for ReportKey {
+    fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        let [assignment, id] = uuid_segments(req, ["id", "reportId"])?;
+        Ok(ReportKey { assignment, id })
+    }
+
+    fn parameters(_: &str) -> Vec<Parameter> {
+        vec![
+            uuid_parameter("id", "The assignment's id"),
+            uuid_parameter("reportId", "The report's id"),
+        ]
     }
 }
 
@@ -537,15 +544,7 @@ async fn list(
         if let Some(d) = deviation {
             query = query.filter(progress_reports::deviation.eq(d.as_str()));
         }
-        if let Some(text) = q.clone() {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "search @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text)
-                .sql(")"),
-            );
-        }
+        crate::full_text!(query, q.clone());
         query
     };
     let ordered = (
@@ -594,17 +593,12 @@ async fn list(
 #[utoipa::path(
     operation_id = "listAssignmentReports",
     tag = "Progress reports",
-    params(("id" = Uuid, Path, description = "The assignment's id"), ReportListParams),
+    params(Key<Assignment>, ReportListParams),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "A page of reports",
             content((ProgressReportPage = "application/json"), (String = "text/csv"), (ProgressReport = "application/x-ndjson"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExportUnder,
     ),
 )]
 #[get("/assignments/{id}/reports")]
@@ -612,10 +606,9 @@ pub async fn list_assignment_reports(
     req: HttpRequest,
     exports: Exporter,
     db: Db,
-    path: web::Path<String>,
+    Key(id, _): Key<Assignment>,
     params: Query<ReportListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = uuid_param("id", &path)?;
     list(req, exports, &db, Some(id), params.0).await
 }
 
@@ -630,11 +623,7 @@ pub async fn list_assignment_reports(
     responses(
         (status = 200, description = "A page of reports",
             content((ProgressReportPage = "application/json"), (String = "text/csv"), (ProgressReport = "application/x-ndjson"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotAcceptable,
-        TooManyOpen,
-        CommonErrors,
+        ReadExport,
     ),
 )]
 #[get("/progress-reports")]
@@ -651,25 +640,21 @@ pub async fn list_progress_reports(
 #[utoipa::path(
     operation_id = "getAssignmentReport",
     tag = "Progress reports",
-    params(("id" = Uuid, Path, description = "The assignment's id"), ("reportId" = Uuid, Path, description = "The report's id")),
+    params(Key<StoredReport>),
     security(("clientCredentials" = ["read"])),
     responses(
         (status = 200, description = "The report", body = ProgressReport,
             headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
-        AuthErrors,
-        NotFound,
-        CommonErrors,
+        ReadOne,
     ),
 )]
 #[get("/assignments/{id}/reports/{reportId}")]
 pub async fn get_report(
     req: HttpRequest,
     db: Db,
-    path: web::Path<(String, String)>,
+    key: Key<StoredReport>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = report_path(&path)?;
-    let stored = kernel::get::<StoredReport>(&db, &key).await?;
+    let stored = kernel::get::<StoredReport>(&db, &key.0).await?;
     kernel::current(&req, &stored, &stored.report)
 }
 
@@ -680,26 +665,21 @@ pub async fn get_report(
 #[utoipa::path(
     operation_id = "createAssignmentReport",
     tag = "Progress reports",
-    params(("id" = Uuid, Path, description = "The assignment's id")),
+    params(Key<Assignment>),
     request_body = NewProgressReport,
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 201, description = "The new report", body = ProgressReport,
             headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        WriteErrors,
-        CommonErrors,
+        CreateUnderErrors,
     ),
 )]
 #[post("/assignments/{id}/reports")]
 pub async fn create_report(
     writer: Writer,
-    path: web::Path<String>,
+    Key(assignment, _): Key<Assignment>,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {
-    let assignment = uuid_param("id", &path)?;
     let values = ReportValues::new(assignment, body.0);
     let stored = kernel::create::<StoredReport>(&writer, values).await?;
     Ok(stored.reply(&stored.record.report))
@@ -712,8 +692,7 @@ pub async fn create_report(
     operation_id = "updateAssignmentReport",
     tag = "Progress reports",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
-        ("reportId" = Uuid, Path, description = "The report's id"),
+        Key<StoredReport>,
         IfMatch,
     ),
     request_body(content = ProgressReportPatch, content_type = "application/merge-patch+json"),
@@ -721,23 +700,17 @@ pub async fn create_report(
     responses(
         (status = 200, description = "The changed report", body = ProgressReport,
             headers(("ETag" = String, description = "The new strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[patch("/assignments/{id}/reports/{reportId}")]
 pub async fn update_report(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    key: Key<StoredReport>,
     expected: IfMatch,
     body: Json<ProgressReportPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = report_path(&path)?;
-    let stored = kernel::update::<StoredReport>(&writer, &key, expected.0, body.0).await?;
+    let stored = kernel::update::<StoredReport>(&writer, &key.0, expected.0, body.0).await?;
     Ok(stored.reply(&stored.record.report))
 }
 
@@ -748,28 +721,22 @@ pub async fn update_report(
     operation_id = "deleteAssignmentReport",
     tag = "Progress reports",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
-        ("reportId" = Uuid, Path, description = "The report's id"),
+        Key<StoredReport>,
         IfMatch,
     ),
     security(("clientCredentials" = ["write"])),
     responses(
         (status = 204, description = "Deleted"),
-        AuthErrors,
-        NotFound,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrorsWithoutConflict,
     ),
 )]
 #[delete("/assignments/{id}/reports/{reportId}")]
 pub async fn delete_report(
     writer: Writer,
-    path: web::Path<(String, String)>,
+    key: Key<StoredReport>,
     expected: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let key = report_path(&path)?;
-    kernel::delete::<StoredReport>(&writer, &key, expected.0).await?;
+    kernel::delete::<StoredReport>(&writer, &key.0, expected.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -783,9 +750,8 @@ pub async fn delete_report(
     operation_id = "upsertAssignmentReportByExternalId",
     tag = "Progress reports",
     params(
-        ("id" = Uuid, Path, description = "The assignment's id"),
-        ("system" = String, Path, description = "The pushing system's name", example = "projektportalen"),
-        ("externalId" = String, Path, description = "The report's id in that system", example = "R-2022-2"),
+                Key<Assignment>,
+        ExternalPath,
         OptionalIfMatch,
     ),
     request_body = NewProgressReport,
@@ -795,30 +761,19 @@ pub async fn delete_report(
             headers(("ETag" = String, description = "Strong entity tag"))),
         (status = 201, description = "Created", body = ProgressReport,
             headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        AuthErrors,
-        NotFound,
-        Conflict,
-        PreconditionErrors,
-        WriteErrors,
-        CommonErrors,
+        ChangeErrors,
     ),
 )]
 #[put("/assignments/{id}/reports/by-external-id/{system}/{externalId}")]
 pub async fn upsert_report(
     writer: Writer,
-    path: web::Path<(String, String, String)>,
+    Key(assignment, _): Key<Assignment>,
+    path: ExternalPath,
     expected: OptionalIfMatch,
     body: Json<NewProgressReport>,
 ) -> Result<HttpResponse, ApiError> {
-    let (assignment, system, external_id) = path.into_inner();
-    let assignment = uuid_param("id", &assignment)?;
     let mut n = body.0;
-    rules::external_ref_matches_path(
-        &mut n.external_system,
-        &mut n.external_id,
-        &system,
-        &external_id,
-    )?;
+    path.claim(&mut n.external_system, &mut n.external_id)?;
     let values = ReportValues::new(assignment, n);
     let stored = kernel::upsert::<StoredReport>(&writer, values, expected.0).await?;
     Ok(stored.reply(&stored.record.report))

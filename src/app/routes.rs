@@ -10,15 +10,16 @@ use crate::auth::token;
 use crate::integration::audit;
 use crate::integration::changes;
 use crate::integration::imports;
+use crate::kernel::operations::{Create, Delete, Get, List, Update, Upsert};
 use crate::reports;
-use crate::resources::areas;
-use crate::resources::assignments;
+use crate::resources::areas::{self, Area};
+use crate::resources::assignments::{self, Assignment};
 use crate::resources::clients;
-use crate::resources::feedback;
+use crate::resources::feedback::{self, Feedback};
 use crate::resources::municipalities;
-use crate::resources::networks;
+use crate::resources::networks::{self, MemberRow, Network};
 use crate::resources::plans;
-use crate::resources::progress;
+use crate::resources::progress::{self, StoredReport};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -30,10 +31,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(municipalities::get_municipality)
             .service(municipalities::update_municipality)
             .service(areas::list_areas)
-            .service(areas::create_area)
-            .service(areas::get_area)
-            .service(areas::update_area)
-            .service(areas::delete_area)
+            .service(Create::<Area>::new())
+            .service(Get::<Area>::new())
+            .service(Update::<Area>::new())
+            .service(Delete::<Area>::new())
             .service(plans::list_plans)
             .service(plans::create_plan)
             .service(plans::get_plan)
@@ -42,40 +43,40 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(clients::create_client)
             .service(clients::get_client)
             .service(clients::disable_client)
-            .service(networks::list_networks)
-            .service(networks::upsert_network)
-            .service(networks::create_network)
-            .service(networks::get_network)
-            .service(networks::update_network)
-            .service(networks::delete_network)
-            .service(networks::list_members)
-            .service(networks::upsert_member)
-            .service(networks::create_member)
-            .service(networks::get_member)
-            .service(networks::update_member)
-            .service(networks::delete_member)
+            .service(List::<Network>::new())
+            .service(Upsert::<Network>::new())
+            .service(Create::<Network>::new())
+            .service(Get::<Network>::new())
+            .service(Update::<Network>::new())
+            .service(Delete::<Network>::new())
+            .service(List::<MemberRow>::new())
+            .service(Upsert::<MemberRow>::new())
+            .service(Create::<MemberRow>::new())
+            .service(Get::<MemberRow>::new())
+            .service(Update::<MemberRow>::new())
+            .service(Delete::<MemberRow>::new())
             .service(networks::erase_member)
-            .service(assignments::list_assignments)
-            .service(assignments::upsert_assignment)
-            .service(assignments::create_assignment)
-            .service(assignments::get_assignment)
-            .service(assignments::update_assignment)
-            .service(assignments::delete_assignment)
+            .service(List::<Assignment>::new())
+            .service(Upsert::<Assignment>::new())
+            .service(Create::<Assignment>::new())
+            .service(Get::<Assignment>::new())
+            .service(Update::<Assignment>::new())
+            .service(Delete::<Assignment>::new())
             .service(assignments::transition_assignment)
-            .service(progress::list_assignment_reports)
-            .service(progress::upsert_report)
-            .service(progress::create_report)
-            .service(progress::get_report)
-            .service(progress::update_report)
-            .service(progress::delete_report)
+            .service(List::<StoredReport>::new())
+            .service(Upsert::<StoredReport>::new())
+            .service(Create::<StoredReport>::new())
+            .service(Get::<StoredReport>::new())
+            .service(Update::<StoredReport>::new())
+            .service(Delete::<StoredReport>::new())
             .service(progress::list_progress_reports)
-            .service(feedback::list_feedback)
-            .service(feedback::upsert_feedback)
-            .service(feedback::create_feedback)
+            .service(List::<Feedback>::new())
+            .service(Upsert::<Feedback>::new())
+            .service(Create::<Feedback>::new())
             .service(feedback::feedback_summary)
-            .service(feedback::get_feedback)
-            .service(feedback::update_feedback)
-            .service(feedback::delete_feedback)
+            .service(Get::<Feedback>::new())
+            .service(Update::<Feedback>::new())
+            .service(Delete::<Feedback>::new())
             .service(imports::import)
             .service(reports::get_tertial_report)
             .service(reports::get_annual_report)

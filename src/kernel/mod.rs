@@ -11,6 +11,8 @@
 //!
 //! No handler writes a resource's table, its audit entry or its idempotency mark by hand.
 
+pub mod operations;
+
 use std::fmt::Display;
 use std::marker::PhantomData;
 

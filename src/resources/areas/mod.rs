@@ -1,7 +1,7 @@
 //! Collaboration areas (verksamhetsområden): the fields in which the association supports the
 //! municipalities' cooperation.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{ChangeErrors, CreateErrors, ReadOne, ReadPage};
+use crate::error::responses::ReadPage;
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, PathKey, Query, conditional_json, merge_member};
-use crate::integration::work::Writer;
-use crate::kernel::{self, Key, Resource};
+use crate::http::{PathKey, Query, conditional_json, merge_member};
+use crate::kernel::Resource;
+use crate::kernel::operations::{Doc, Served};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
@@ -212,26 +213,43 @@ pub async fn list_areas(
     conditional_json(&req, &page, None)
 }
 
-/// Get a collaboration area
-#[utoipa::path(
-    operation_id = "getArea",
-    tag = "Areas",
-    security(("clientCredentials" = ["read"])),
-    params(Key<Area>),
-    responses(
-        (status = 200, description = "The area", body = Area,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/areas/{id}")]
-pub async fn get_area(
-    req: HttpRequest,
-    db: Db,
-    Key(id, _): Key<Area>,
-) -> Result<HttpResponse, ApiError> {
-    let area = kernel::get::<Area>(&db, &id).await?;
-    kernel::current(&req, &area, &area)
+impl Served for Area {
+    const ITEM: &'static str = "/areas/{id}";
+    const COLLECTION: &'static str = "/areas";
+    const TAG: &'static str = "Areas";
+    const WRITE_SCOPE: &'static str = "admin";
+    const DELETE_CONFLICTS: bool = true;
+    const GET: Doc = Doc {
+        id: "getArea",
+        summary: "Get a collaboration area",
+        description: "",
+    };
+    const CREATE: Doc = Doc {
+        id: "createArea",
+        summary: "Create a collaboration area",
+        description: "",
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateArea",
+        summary: "Change a collaboration area",
+        description: "JSON Merge Patch (RFC 7396). Requires `If-Match` with the area's current `ETag`.",
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteArea",
+        summary: "Delete a collaboration area",
+        description: "Requires `If-Match` with the area's current `ETag`.",
+    };
+    type Wire = Self;
+    type New = NewArea;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
+
+    fn values(_: (), new: NewArea) -> Self::Values {
+        new.into()
+    }
 }
 
 /// A new collaboration area.
@@ -334,76 +352,3 @@ impl Resource for Area {
 crate::creatable_row!(Area, areas, AreaRow);
 
 crate::removable_row!(Area, areas, |key| key.0);
-
-/// Create a collaboration area
-#[utoipa::path(
-    operation_id = "createArea",
-    tag = "Areas",
-    request_body = NewArea,
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 201, description = "The new area", body = Area,
-            headers(("Location" = String, description = "The area's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateErrors,
-    ),
-)]
-#[post("/areas")]
-pub async fn create_area(writer: Writer, body: Json<NewArea>) -> Result<HttpResponse, ApiError> {
-    let area = kernel::create::<Area>(&writer, body.0.into()).await?;
-    Ok(area.reply(&area.record))
-}
-
-/// Change a collaboration area
-///
-/// JSON Merge Patch (RFC 7396). Requires `If-Match` with the area's current `ETag`.
-#[utoipa::path(
-    operation_id = "updateArea",
-    tag = "Areas",
-    params(
-        Key<Area>,
-        IfMatch,
-    ),
-    request_body(content = AreaPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 200, description = "The changed area", body = Area,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/areas/{id}")]
-pub async fn update_area(
-    writer: Writer,
-    Key(id, _): Key<Area>,
-    expected: IfMatch,
-    body: Json<AreaPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let area = kernel::update::<Area>(&writer, &id, expected.0, body.0).await?;
-    Ok(area.reply(&area.record))
-}
-
-/// Delete a collaboration area
-///
-/// Requires `If-Match` with the area's current `ETag`.
-#[utoipa::path(
-    operation_id = "deleteArea",
-    tag = "Areas",
-    params(
-        Key<Area>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 204, description = "Deleted"),
-        ChangeErrors,
-    ),
-)]
-#[delete("/areas/{id}")]
-pub async fn delete_area(
-    writer: Writer,
-    Key(id, _): Key<Area>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<Area>(&writer, &id, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
-}

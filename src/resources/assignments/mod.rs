@@ -2,7 +2,7 @@
 //! lifecycle `proposed → incoming → ongoing → outgoing → completed` (and `cancelled` from any
 //! state before completion). Status changes only through transitions.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
+use actix_web::{HttpRequest, HttpResponse, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -11,16 +11,15 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::error::responses::{
-    AuthErrors, ChangeErrors, ChangeErrorsWithoutConflict, CommonErrors, CreateErrors, NotFound,
-    ReadExport, ReadOne, UpsertErrors, WriteErrors,
-};
+use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{ExternalPath, IfMatch, Json, OptionalIfMatch, Query, merge_member};
+use crate::http::{Json, OptionalIfMatch, merge_member};
 use crate::integration::export::{self, Exporter};
 use crate::integration::work::Writer;
+use crate::kernel::operations::{Doc, Listed, Pushed, Served};
 use crate::kernel::{self, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
@@ -616,140 +615,94 @@ fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> Assignmen
     AssignmentSort::order(query, sort).then_order_by(assignments::id.asc())
 }
 
-/// List development assignments
-///
-/// Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every
-/// matching assignment instead of one page.
-#[utoipa::path(
-    operation_id = "listAssignments",
-    tag = "Assignments",
-    params(AssignmentListParams),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "A page of assignments (or every match, as CSV or NDJSON)",
-            content((AssignmentPage = "application/json"), (String = "text/csv"), (Assignment = "application/x-ndjson")),
-            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        ReadExport,
-    ),
-)]
-#[get("/assignments")]
-pub async fn list_assignments(
-    req: HttpRequest,
-    exports: Exporter,
-    db: Db,
-    params: Query<AssignmentListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let format = export::negotiate(&req)?;
-    let (paging, sort, filtered) = filter(params.0)?;
-    crate::list_answer!(
-        req, exports, &db, format, "assignments", paging,
-        order: sorted(filtered(), &sort),
-        count: filtered(),
-        AssignmentRow => Assignment,
-        AssignmentPage
-    )
+impl Listed for Assignment {
+    const LIST: Doc = Doc {
+        id: "listAssignments",
+        summary: "List development assignments",
+        description: concat!(
+            "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every\n",
+            "matching assignment instead of one page.",
+        ),
+    };
+    const PLURAL: &'static str = "assignments";
+    type Params = AssignmentListParams;
+    type Page = AssignmentPage;
+
+    async fn list(
+        req: HttpRequest,
+        exports: Exporter,
+        db: Db,
+        _: Caller,
+        _: (),
+        params: AssignmentListParams,
+    ) -> Result<HttpResponse, ApiError> {
+        let format = export::negotiate(&req)?;
+        let (paging, sort, filtered) = filter(params)?;
+        crate::list_answer!(
+            req, exports, &db, format, "assignments", paging,
+            order: sorted(filtered(), &sort),
+            count: filtered(),
+            AssignmentRow => Assignment,
+            AssignmentPage
+        )
+    }
 }
 
-/// Get an assignment
-#[utoipa::path(
-    operation_id = "getAssignment",
-    tag = "Assignments",
-    params(Key<Assignment>),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "The assignment", body = Assignment,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/assignments/{id}")]
-pub async fn get_assignment(
-    req: HttpRequest,
-    db: Db,
-    Key(id, _): Key<Assignment>,
-) -> Result<HttpResponse, ApiError> {
-    let assignment = kernel::get::<Assignment>(&db, &id).await?;
-    kernel::current(&req, &assignment, &assignment)
+impl Served for Assignment {
+    const ITEM: &'static str = "/assignments/{id}";
+    const COLLECTION: &'static str = "/assignments";
+    const TAG: &'static str = "Assignments";
+    const GET: Doc = Doc {
+        id: "getAssignment",
+        summary: "Get an assignment",
+        description: "",
+    };
+    const CREATE: Doc = Doc {
+        id: "createAssignment",
+        summary: "Create an assignment",
+        description: "A client bound to a municipality creates assignments commissioned by that municipality only.",
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateAssignment",
+        summary: "Change an assignment",
+        description: concat!(
+            "JSON Merge Patch (RFC 7396); requires `If-Match`. The status changes only through\n",
+            "transitions.",
+        ),
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteAssignment",
+        summary: "Delete an assignment",
+        description: "Deletes the assignment with its progress reports. Requires `If-Match`.",
+    };
+    const UPSERT: Doc = Doc {
+        id: "upsertAssignmentByExternalId",
+        summary: "Create or replace an assignment by its external reference",
+        description: concat!(
+            "For systems that push their own records: the assignment whose `externalSystem`/`externalId`\n",
+            "are the path's is replaced by the body (or created, 201). The body's `status` is used only\n",
+            "when creating; afterwards the status moves through transitions. Repeating the same push\n",
+            "changes nothing (no new version, no audit entry, no change-feed entry). `If-Match` is\n",
+            "optional.",
+        ),
+    };
+    type Wire = Self;
+    type New = NewAssignment;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
+
+    fn values(_: (), new: NewAssignment) -> Self::Values {
+        AssignmentValues::from_new(&new)
+    }
 }
 
-/// Create an assignment
-///
-/// A client bound to a municipality creates assignments commissioned by that municipality only.
-#[utoipa::path(
-    operation_id = "createAssignment",
-    tag = "Assignments",
-    request_body = NewAssignment,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 201, description = "The new assignment", body = Assignment,
-            headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateErrors,
-    ),
-)]
-#[post("/assignments")]
-pub async fn create_assignment(
-    writer: Writer,
-    body: Json<NewAssignment>,
-) -> Result<HttpResponse, ApiError> {
-    let values = AssignmentValues::from_new(&body.0);
-    let assignment = kernel::create::<Assignment>(&writer, values).await?;
-    Ok(assignment.reply(&assignment.record))
-}
-
-/// Change an assignment
-///
-/// JSON Merge Patch (RFC 7396); requires `If-Match`. The status changes only through
-/// transitions.
-#[utoipa::path(
-    operation_id = "updateAssignment",
-    tag = "Assignments",
-    params(
-        Key<Assignment>,
-        IfMatch,
-    ),
-    request_body(content = AssignmentPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "The changed assignment", body = Assignment,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/assignments/{id}")]
-pub async fn update_assignment(
-    writer: Writer,
-    Key(id, _): Key<Assignment>,
-    expected: IfMatch,
-    body: Json<AssignmentPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let assignment = kernel::update::<Assignment>(&writer, &id, expected.0, body.0).await?;
-    Ok(assignment.reply(&assignment.record))
-}
-
-/// Delete an assignment
-///
-/// Deletes the assignment with its progress reports. Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "deleteAssignment",
-    tag = "Assignments",
-    params(
-        Key<Assignment>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 204, description = "Deleted"),
-        ChangeErrorsWithoutConflict,
-    ),
-)]
-#[delete("/assignments/{id}")]
-pub async fn delete_assignment(
-    writer: Writer,
-    Key(id, _): Key<Assignment>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<Assignment>(&writer, &id, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl Pushed for Assignment {
+    fn external_ref(new: &mut NewAssignment) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut new.external_system, &mut new.external_id)
+    }
 }
 
 /// A status change.
@@ -827,44 +780,6 @@ pub async fn transition_assignment(
         })
         .await?;
     Ok(kernel::reply(&assignment, false, &assignment))
-}
-
-/// Create or replace an assignment by its external reference
-///
-/// For systems that push their own records: the assignment whose `externalSystem`/`externalId`
-/// are the path's is replaced by the body (or created, 201). The body's `status` is used only
-/// when creating; afterwards the status moves through transitions. Repeating the same push
-/// changes nothing (no new version, no audit entry, no change-feed entry). `If-Match` is
-/// optional.
-#[utoipa::path(
-    operation_id = "upsertAssignmentByExternalId",
-    tag = "Assignments",
-    params(
-        ExternalPath,
-        OptionalIfMatch,
-    ),
-    request_body = NewAssignment,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "Replaced (or unchanged)", body = Assignment,
-            headers(("ETag" = String, description = "Strong entity tag"))),
-        (status = 201, description = "Created", body = Assignment,
-            headers(("Location" = String, description = "The assignment's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        UpsertErrors,
-    ),
-)]
-#[put("/assignments/by-external-id/{system}/{externalId}")]
-pub async fn upsert_assignment(
-    writer: Writer,
-    path: ExternalPath,
-    expected: OptionalIfMatch,
-    body: Json<NewAssignment>,
-) -> Result<HttpResponse, ApiError> {
-    let mut new = body.0;
-    path.claim(&mut new.external_system, &mut new.external_id)?;
-    let values = AssignmentValues::from_new(&new);
-    let assignment = kernel::upsert::<Assignment>(&writer, values, expected.0).await?;
-    Ok(assignment.reply(&assignment.record))
 }
 
 #[cfg(test)]

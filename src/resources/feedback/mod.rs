@@ -2,7 +2,7 @@
 //! the year's goals met (1–5), with a comment and suggested development, coordination or
 //! advocacy areas. The summary per goal is computed in SQL.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
@@ -12,18 +12,15 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::error::responses::{
-    ChangeErrors, ChangeErrorsWithoutConflict, CreateErrors, ReadExport, ReadOne, UpsertErrors,
-};
+use crate::error::responses::ReadOne;
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{
-    ExternalPath, IfMatch, Json, OptionalIfMatch, Query, conditional_json, merge_member,
-};
+use crate::http::{Query, conditional_json, merge_member};
 use crate::integration::export::{self, Exporter};
-use crate::integration::work::Writer;
-use crate::kernel::{self, Importable, Key, Resource};
+use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::{self, Importable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::rules;
@@ -494,173 +491,89 @@ fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery
     FeedbackSort::order(query, sort).then_order_by(feedback::id.asc())
 }
 
-/// List feedback entries
-///
-/// `Accept: text/csv` or `application/x-ndjson` streams every matching entry.
-#[utoipa::path(
-    operation_id = "listFeedback",
-    tag = "Feedback",
-    params(FeedbackListParams),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "A page of feedback entries (or every match, as CSV or NDJSON)",
-            content((FeedbackPage = "application/json"), (String = "text/csv"), (Feedback = "application/x-ndjson")),
-            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        ReadExport,
-    ),
-)]
-#[get("/feedback")]
-pub async fn list_feedback(
-    req: HttpRequest,
-    exports: Exporter,
-    db: Db,
-    params: Query<FeedbackListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let format = export::negotiate(&req)?;
-    let (paging, sort, filtered) = filter(params.0)?;
-    crate::list_answer!(
-        req, exports, &db, format, "feedback", paging,
-        order: sorted(filtered(), &sort),
-        count: filtered(),
-        FeedbackRow => Feedback,
-        FeedbackPage
-    )
+impl Listed for Feedback {
+    const LIST: Doc = Doc {
+        id: "listFeedback",
+        summary: "List feedback entries",
+        description: "`Accept: text/csv` or `application/x-ndjson` streams every matching entry.",
+    };
+    const PLURAL: &'static str = "feedback entries";
+    type Params = FeedbackListParams;
+    type Page = FeedbackPage;
+
+    async fn list(
+        req: HttpRequest,
+        exports: Exporter,
+        db: Db,
+        _: Caller,
+        _: (),
+        params: FeedbackListParams,
+    ) -> Result<HttpResponse, ApiError> {
+        let format = export::negotiate(&req)?;
+        let (paging, sort, filtered) = filter(params)?;
+        crate::list_answer!(
+            req, exports, &db, format, "feedback", paging,
+            order: sorted(filtered(), &sort),
+            count: filtered(),
+            FeedbackRow => Feedback,
+            FeedbackPage
+        )
+    }
 }
 
-/// Get a feedback entry
-#[utoipa::path(
-    operation_id = "getFeedback",
-    tag = "Feedback",
-    params(Key<Feedback>),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "The entry", body = Feedback,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/feedback/{id}")]
-pub async fn get_feedback(
-    req: HttpRequest,
-    db: Db,
-    Key(id, _): Key<Feedback>,
-) -> Result<HttpResponse, ApiError> {
-    let entry = kernel::get::<Feedback>(&db, &id).await?;
-    kernel::current(&req, &entry, &entry)
+impl Served for Feedback {
+    const ITEM: &'static str = "/feedback/{id}";
+    const COLLECTION: &'static str = "/feedback";
+    const TAG: &'static str = "Feedback";
+    const GET: Doc = Doc {
+        id: "getFeedback",
+        summary: "Get a feedback entry",
+        description: "",
+    };
+    const CREATE: Doc = Doc {
+        id: "createFeedback",
+        summary: "File a feedback entry",
+        description: concat!(
+            "The goal must be one of that year's plan. A client bound to a municipality files feedback\n",
+            "for its own municipality only (`municipalityId` set to it).",
+        ),
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateFeedback",
+        summary: "Change a feedback entry",
+        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteFeedback",
+        summary: "Delete a feedback entry",
+        description: "Requires `If-Match`.",
+    };
+    const UPSERT: Doc = Doc {
+        id: "upsertFeedbackByExternalId",
+        summary: "Create or replace a feedback entry by its external reference",
+        description: concat!(
+            "For systems that push their own records: the entry whose `externalSystem`/`externalId` are\n",
+            "the path's is replaced by the body (or created, 201). Repeating the same push changes nothing.\n",
+            "`If-Match` is optional.",
+        ),
+    };
+    type Wire = Self;
+    type New = NewFeedback;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
+
+    fn values(_: (), new: NewFeedback) -> Self::Values {
+        new.into()
+    }
 }
 
-/// File a feedback entry
-///
-/// The goal must be one of that year's plan. A client bound to a municipality files feedback
-/// for its own municipality only (`municipalityId` set to it).
-#[utoipa::path(
-    operation_id = "createFeedback",
-    tag = "Feedback",
-    request_body = NewFeedback,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 201, description = "The new entry", body = Feedback,
-            headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateErrors,
-    ),
-)]
-#[post("/feedback")]
-pub async fn create_feedback(
-    writer: Writer,
-    body: Json<NewFeedback>,
-) -> Result<HttpResponse, ApiError> {
-    let entry = kernel::create::<Feedback>(&writer, body.0.into()).await?;
-    Ok(entry.reply(&entry.record))
-}
-
-/// Change a feedback entry
-///
-/// JSON Merge Patch (RFC 7396); requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updateFeedback",
-    tag = "Feedback",
-    params(
-        Key<Feedback>,
-        IfMatch,
-    ),
-    request_body(content = FeedbackPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "The changed entry", body = Feedback,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/feedback/{id}")]
-pub async fn update_feedback(
-    writer: Writer,
-    Key(id, _): Key<Feedback>,
-    expected: IfMatch,
-    body: Json<FeedbackPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let entry = kernel::update::<Feedback>(&writer, &id, expected.0, body.0).await?;
-    Ok(entry.reply(&entry.record))
-}
-
-/// Delete a feedback entry
-///
-/// Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "deleteFeedback",
-    tag = "Feedback",
-    params(
-        Key<Feedback>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 204, description = "Deleted"),
-        ChangeErrorsWithoutConflict,
-    ),
-)]
-#[delete("/feedback/{id}")]
-pub async fn delete_feedback(
-    writer: Writer,
-    Key(id, _): Key<Feedback>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<Feedback>(&writer, &id, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Create or replace a feedback entry by its external reference
-///
-/// For systems that push their own records: the entry whose `externalSystem`/`externalId` are
-/// the path's is replaced by the body (or created, 201). Repeating the same push changes nothing.
-/// `If-Match` is optional.
-#[utoipa::path(
-    operation_id = "upsertFeedbackByExternalId",
-    tag = "Feedback",
-    params(
-        ExternalPath,
-        OptionalIfMatch,
-    ),
-    request_body = NewFeedback,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "Replaced (or unchanged)", body = Feedback,
-            headers(("ETag" = String, description = "Strong entity tag"))),
-        (status = 201, description = "Created", body = Feedback,
-            headers(("Location" = String, description = "The entry's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        UpsertErrors,
-    ),
-)]
-#[put("/feedback/by-external-id/{system}/{externalId}")]
-pub async fn upsert_feedback(
-    writer: Writer,
-    path: ExternalPath,
-    expected: OptionalIfMatch,
-    body: Json<NewFeedback>,
-) -> Result<HttpResponse, ApiError> {
-    let mut new = body.0;
-    path.claim(&mut new.external_system, &mut new.external_id)?;
-    let entry = kernel::upsert::<Feedback>(&writer, new.into(), expected.0).await?;
-    Ok(entry.reply(&entry.record))
+impl Pushed for Feedback {
+    fn external_ref(new: &mut NewFeedback) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut new.external_system, &mut new.external_id)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! their contact details are shown only to callers entitled to them, they never reach the logs
 //! or the audit log, and they are erased for good on request.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
+use actix_web::{HttpRequest, HttpResponse, post};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -13,19 +13,14 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
-use crate::error::responses::{
-    AuthErrors, ChangeErrors, ChangeErrorsWithoutConflict, CommonErrors, CreateErrors,
-    CreateUnderErrors, ReadExport, ReadExportUnder, ReadOne, UpsertErrors, WriteErrors,
-};
+use crate::error::responses::{AuthErrors, CommonErrors, WriteErrors};
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{
-    ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey, Query, conditional_json, merge_member,
-    uuid_parameter, uuid_segments,
-};
+use crate::http::{Json, PathKey, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Exporter, Format};
 use crate::integration::work::Writer;
-use crate::kernel::{self, External, Importable, Key, Lock, Resource};
+use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::{self, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules;
 use crate::rules::MunicipalityCode;
@@ -421,139 +416,94 @@ fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
     NetworkSort::order(query, sort).then_order_by(networks::id.asc())
 }
 
-/// List networks and presidia
-///
-/// Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every
-/// matching network instead of one page.
-#[utoipa::path(
-    operation_id = "listNetworks",
-    tag = "Networks",
-    params(NetworkListParams),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "A page of networks (or every match, as CSV or NDJSON)",
-            content((NetworkPage = "application/json"), (String = "text/csv"), (Network = "application/x-ndjson")),
-            headers(("ETag" = String, description = "Strong entity tag of this page (JSON only)"))),
-        ReadExport,
-    ),
-)]
-#[get("/networks")]
-pub async fn list_networks(
-    req: HttpRequest,
-    exports: Exporter,
-    db: Db,
-    params: Query<NetworkListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let format = export::negotiate(&req)?;
-    let (paging, sort, filtered) = network_filter(params.0)?;
-    crate::list_answer!(
-        req, exports, &db, format, "networks", paging,
-        order: sorted(filtered(), &sort),
-        count: filtered(),
-        NetworkRow => Network,
-        NetworkPage
-    )
+impl Listed for Network {
+    const LIST: Doc = Doc {
+        id: "listNetworks",
+        summary: "List networks and presidia",
+        description: concat!(
+            "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every\n",
+            "matching network instead of one page.",
+        ),
+    };
+    const PLURAL: &'static str = "networks";
+    type Params = NetworkListParams;
+    type Page = NetworkPage;
+
+    async fn list(
+        req: HttpRequest,
+        exports: Exporter,
+        db: Db,
+        _: Caller,
+        _: (),
+        params: NetworkListParams,
+    ) -> Result<HttpResponse, ApiError> {
+        let format = export::negotiate(&req)?;
+        let (paging, sort, filtered) = network_filter(params)?;
+        crate::list_answer!(
+            req, exports, &db, format, "networks", paging,
+            order: sorted(filtered(), &sort),
+            count: filtered(),
+            NetworkRow => Network,
+            NetworkPage
+        )
+    }
 }
 
-/// Get a network
-#[utoipa::path(
-    operation_id = "getNetwork",
-    tag = "Networks",
-    params(Key<Network>),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "The network", body = Network,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/networks/{id}")]
-pub async fn get_network(
-    req: HttpRequest,
-    db: Db,
-    Key(id, _): Key<Network>,
-) -> Result<HttpResponse, ApiError> {
-    let network = kernel::get::<Network>(&db, &id).await?;
-    kernel::current(&req, &network, &network)
+impl Served for Network {
+    const ITEM: &'static str = "/networks/{id}";
+    const COLLECTION: &'static str = "/networks";
+    const TAG: &'static str = "Networks";
+    const DELETE_CONFLICTS: bool = true;
+    const GET: Doc = Doc {
+        id: "getNetwork",
+        summary: "Get a network",
+        description: "",
+    };
+    const CREATE: Doc = Doc {
+        id: "createNetwork",
+        summary: "Create a network",
+        description: "A client bound to a municipality may create networks of that municipality only.",
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateNetwork",
+        summary: "Change a network",
+        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteNetwork",
+        summary: "Delete a network",
+        description: concat!(
+            "Deletes the network and its members; refused (409) while feedback entries refer to it.\n",
+            "Requires `If-Match`.",
+        ),
+    };
+    const UPSERT: Doc = Doc {
+        id: "upsertNetworkByExternalId",
+        summary: "Create or replace a network by its external reference",
+        description: concat!(
+            "For systems that push their own records: the network whose `externalSystem`/`externalId`\n",
+            "are the path's is replaced by the body (or created, 201). Repeating the same push changes\n",
+            "nothing: no new version, no audit entry, no change-feed entry. `If-Match` is optional: send it\n",
+            "to replace only the version you read.",
+        ),
+    };
+    type Wire = Self;
+    type New = NewNetwork;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
+
+    fn values(_: (), new: NewNetwork) -> Self::Values {
+        NetworkValues::from_new(new)
+    }
 }
 
-/// Create a network
-///
-/// A client bound to a municipality may create networks of that municipality only.
-#[utoipa::path(
-    operation_id = "createNetwork",
-    tag = "Networks",
-    request_body = NewNetwork,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 201, description = "The new network", body = Network,
-            headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateErrors,
-    ),
-)]
-#[post("/networks")]
-pub async fn create_network(
-    writer: Writer,
-    body: Json<NewNetwork>,
-) -> Result<HttpResponse, ApiError> {
-    let network = kernel::create::<Network>(&writer, NetworkValues::from_new(body.0)).await?;
-    Ok(network.reply(&network.record))
-}
-
-/// Change a network
-///
-/// JSON Merge Patch (RFC 7396); requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updateNetwork",
-    tag = "Networks",
-    params(
-        Key<Network>,
-        IfMatch,
-    ),
-    request_body(content = NetworkPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "The changed network", body = Network,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/networks/{id}")]
-pub async fn update_network(
-    writer: Writer,
-    Key(id, _): Key<Network>,
-    expected: IfMatch,
-    body: Json<NetworkPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let network = kernel::update::<Network>(&writer, &id, expected.0, body.0).await?;
-    Ok(network.reply(&network.record))
-}
-
-/// Delete a network
-///
-/// Deletes the network and its members; refused (409) while feedback entries refer to it.
-/// Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "deleteNetwork",
-    tag = "Networks",
-    params(
-        Key<Network>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 204, description = "Deleted"),
-        ChangeErrors,
-    ),
-)]
-#[delete("/networks/{id}")]
-pub async fn delete_network(
-    writer: Writer,
-    Key(id, _): Key<Network>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<Network>(&writer, &id, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl Pushed for Network {
+    fn external_ref(new: &mut NewNetwork) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut new.external_system, &mut new.external_id)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -916,185 +866,131 @@ impl PathKey for MemberKey {
     }
 }
 
-/// List a network's members
-///
-/// Sorted by name the Swedish way. Contact details only for entitled callers (see `Member`).
-#[utoipa::path(
-    operation_id = "listNetworkMembers",
-    tag = "Networks",
-    params(Key<Network>, MemberListParams),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "A page of members (or every member, as CSV or NDJSON)",
-            content((MemberPage = "application/json"), (String = "text/csv"), (Member = "application/x-ndjson"))),
-        ReadExportUnder,
-    ),
-)]
-#[get("/networks/{id}/members")]
-pub async fn list_members(
-    req: HttpRequest,
-    exports: Exporter,
-    caller: Caller,
-    db: Db,
-    Key(network, _): Key<Network>,
-    params: Query<MemberListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let format = export::negotiate(&req)?;
-    let p = params.0;
-    let mut v = Violations::default();
-    let paging = v.check(list::paging(p.limit, p.page));
-    if let Some(m) = &p.municipality_id {
-        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
-    }
-    v.finish()?;
-    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
-    let mut conn = db.conn().await?;
-    find_network(&mut conn, network, Lock::No).await?;
-    let municipality = p.municipality_id.clone();
-    let filtered = move || {
-        let mut q = network_members::table
-            .filter(network_members::network_id.eq(network))
-            .into_boxed();
-        if let Some(m) = municipality.clone() {
-            q = q.filter(network_members::municipality_id.eq(m));
+impl Listed for MemberRow {
+    const LIST: Doc = Doc {
+        id: "listNetworkMembers",
+        summary: "List a network's members",
+        description: "Sorted by name the Swedish way. Contact details only for entitled callers (see `Member`).",
+    };
+    const PLURAL: &'static str = "members";
+    type Params = MemberListParams;
+    type Page = MemberPage;
+
+    async fn list(
+        req: HttpRequest,
+        exports: Exporter,
+        db: Db,
+        caller: Caller,
+        network: Uuid,
+        params: MemberListParams,
+    ) -> Result<HttpResponse, ApiError> {
+        let format = export::negotiate(&req)?;
+        let p = params;
+        let mut v = Violations::default();
+        let paging = v.check(list::paging(p.limit, p.page));
+        if let Some(m) = &p.municipality_id {
+            v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
         }
-        q
-    };
-    if format != Format::Json {
-        drop(conn);
-        return exports
-            .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
-                let rows = filtered()
-                    .select(MemberRow::as_select())
-                    .order((network_members::name.asc(), network_members::id.asc()))
-                    .load_stream::<MemberRow>(&mut conn)
-                    .await?;
-                sink.drain(rows, |row| Member::for_caller(row, &caller))
-                    .await
-            })
-            .await;
+        v.finish()?;
+        let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+        let mut conn = db.conn().await?;
+        find_network(&mut conn, network, Lock::No).await?;
+        let municipality = p.municipality_id.clone();
+        let filtered = move || {
+            let mut q = network_members::table
+                .filter(network_members::network_id.eq(network))
+                .into_boxed();
+            if let Some(m) = municipality.clone() {
+                q = q.filter(network_members::municipality_id.eq(m));
+            }
+            q
+        };
+        if format != Format::Json {
+            drop(conn);
+            return exports
+                .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
+                    let rows = filtered()
+                        .select(MemberRow::as_select())
+                        .order((network_members::name.asc(), network_members::id.asc()))
+                        .load_stream::<MemberRow>(&mut conn)
+                        .await?;
+                    sink.drain(rows, |row| Member::for_caller(row, &caller))
+                        .await
+                })
+                .await;
+        }
+        let total: i64 = filtered().count().get_result(&mut conn).await?;
+        let rows: Vec<MemberRow> = filtered()
+            .select(MemberRow::as_select())
+            .order((network_members::name.asc(), network_members::id.asc()))
+            .limit(i64::from(paging.limit))
+            .offset(paging.offset())
+            .load(&mut conn)
+            .await?;
+        let items: Vec<Member> = rows
+            .into_iter()
+            .map(|r| Member::for_caller(r, &caller))
+            .collect();
+        let page = MemberPage {
+            meta: paging.meta(items.len(), total),
+            items,
+        };
+        conditional_json(&req, &page, None)
     }
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<MemberRow> = filtered()
-        .select(MemberRow::as_select())
-        .order((network_members::name.asc(), network_members::id.asc()))
-        .limit(i64::from(paging.limit))
-        .offset(paging.offset())
-        .load(&mut conn)
-        .await?;
-    let items: Vec<Member> = rows
-        .into_iter()
-        .map(|r| Member::for_caller(r, &caller))
-        .collect();
-    let page = MemberPage {
-        meta: paging.meta(items.len(), total),
-        items,
+}
+
+impl Served for MemberRow {
+    const ITEM: &'static str = "/networks/{id}/members/{memberId}";
+    const COLLECTION: &'static str = "/networks/{id}/members";
+    const TAG: &'static str = "Networks";
+    const DELETED: &'static str = "Erased";
+    const PARENT: &'static str = "network";
+    const GET: Doc = Doc {
+        id: "getNetworkMember",
+        summary: "Get a network member",
+        description: "",
     };
-    conditional_json(&req, &page, None)
+    const CREATE: Doc = Doc {
+        id: "createNetworkMember",
+        summary: "Add a member to a network",
+        description: "A client bound to a municipality adds members of that municipality only.",
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateNetworkMember",
+        summary: "Change a network member",
+        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteNetworkMember",
+        summary: "Remove a network member",
+        description: "Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.",
+    };
+    const UPSERT: Doc = Doc {
+        id: "upsertNetworkMemberByExternalId",
+        summary: "Create or replace a network member by its external reference",
+        description: concat!(
+            "For systems that push their own records (for example an intranet's staff directory): the\n",
+            "member of this network whose `externalSystem`/`externalId` are the path's is replaced by the\n",
+            "body (or created, 201). Repeating the same push changes nothing. `If-Match` is optional.",
+        ),
+    };
+    type Wire = Member;
+    type New = NewMember;
+    type Parent = Uuid;
+
+    fn wire(&self, caller: &Caller) -> Member {
+        Member::for_caller(self.clone(), caller)
+    }
+
+    fn values(network: Uuid, new: NewMember) -> Self::Values {
+        MemberValues::new(network, new)
+    }
 }
 
-/// Get a network member
-#[utoipa::path(
-    operation_id = "getNetworkMember",
-    tag = "Networks",
-    params(Key<MemberRow>),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "The member", body = Member,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/networks/{id}/members/{memberId}")]
-pub async fn get_member(
-    req: HttpRequest,
-    caller: Caller,
-    db: Db,
-    key: Key<MemberRow>,
-) -> Result<HttpResponse, ApiError> {
-    let row = kernel::get::<MemberRow>(&db, &key.0).await?;
-    let member = Member::for_caller(row.clone(), &caller);
-    kernel::current(&req, &row, &member)
-}
-
-/// Add a member to a network
-///
-/// A client bound to a municipality adds members of that municipality only.
-#[utoipa::path(
-    operation_id = "createNetworkMember",
-    tag = "Networks",
-    params(Key<Network>),
-    request_body = NewMember,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 201, description = "The new member", body = Member,
-            headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateUnderErrors,
-    ),
-)]
-#[post("/networks/{id}/members")]
-pub async fn create_member(
-    writer: Writer,
-    Key(network, _): Key<Network>,
-    body: Json<NewMember>,
-) -> Result<HttpResponse, ApiError> {
-    let member = kernel::create::<MemberRow>(&writer, MemberValues::new(network, body.0)).await?;
-    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
-}
-
-/// Change a network member
-///
-/// JSON Merge Patch (RFC 7396); requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updateNetworkMember",
-    tag = "Networks",
-    params(
-        Key<MemberRow>,
-        IfMatch,
-    ),
-    request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "The changed member", body = Member,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/networks/{id}/members/{memberId}")]
-pub async fn update_member(
-    writer: Writer,
-    key: Key<MemberRow>,
-    expected: IfMatch,
-    body: Json<MemberPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let member = kernel::update::<MemberRow>(&writer, &key.0, expected.0, body.0).await?;
-    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
-}
-
-/// Remove a network member
-///
-/// Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "deleteNetworkMember",
-    tag = "Networks",
-    params(
-        Key<MemberRow>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 204, description = "Erased"),
-        ChangeErrorsWithoutConflict,
-    ),
-)]
-#[delete("/networks/{id}/members/{memberId}")]
-pub async fn delete_member(
-    writer: Writer,
-    key: Key<MemberRow>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<MemberRow>(&writer, &key.0, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl Pushed for MemberRow {
+    fn external_ref(new: &mut NewMember) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut new.external_system, &mut new.external_id)
+    }
 }
 
 /// A request to erase a person from every network.
@@ -1160,79 +1056,4 @@ pub async fn erase_member(
         })
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResult { erased }))
-}
-
-/// Create or replace a network by its external reference
-///
-/// For systems that push their own records: the network whose `externalSystem`/`externalId`
-/// are the path's is replaced by the body (or created, 201). Repeating the same push changes
-/// nothing: no new version, no audit entry, no change-feed entry. `If-Match` is optional: send it
-/// to replace only the version you read.
-#[utoipa::path(
-    operation_id = "upsertNetworkByExternalId",
-    tag = "Networks",
-    params(
-        ExternalPath,
-        OptionalIfMatch,
-    ),
-    request_body = NewNetwork,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "Replaced (or unchanged)", body = Network,
-            headers(("ETag" = String, description = "Strong entity tag"))),
-        (status = 201, description = "Created", body = Network,
-            headers(("Location" = String, description = "The network's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        UpsertErrors,
-    ),
-)]
-#[put("/networks/by-external-id/{system}/{externalId}")]
-pub async fn upsert_network(
-    writer: Writer,
-    path: ExternalPath,
-    expected: OptionalIfMatch,
-    body: Json<NewNetwork>,
-) -> Result<HttpResponse, ApiError> {
-    let mut new = body.0;
-    path.claim(&mut new.external_system, &mut new.external_id)?;
-    let values = NetworkValues::from_new(new);
-    let network = kernel::upsert::<Network>(&writer, values, expected.0).await?;
-    Ok(network.reply(&network.record))
-}
-
-/// Create or replace a network member by its external reference
-///
-/// For systems that push their own records (for example an intranet's staff directory): the
-/// member of this network whose `externalSystem`/`externalId` are the path's is replaced by the
-/// body (or created, 201). Repeating the same push changes nothing. `If-Match` is optional.
-#[utoipa::path(
-    operation_id = "upsertNetworkMemberByExternalId",
-    tag = "Networks",
-    params(
-                Key<Network>,
-        ExternalPath,
-        OptionalIfMatch,
-    ),
-    request_body = NewMember,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "Replaced (or unchanged)", body = Member,
-            headers(("ETag" = String, description = "Strong entity tag"))),
-        (status = 201, description = "Created", body = Member,
-            headers(("Location" = String, description = "The member's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[put("/networks/{id}/members/by-external-id/{system}/{externalId}")]
-pub async fn upsert_member(
-    writer: Writer,
-    Key(network, _): Key<Network>,
-    path: ExternalPath,
-    expected: OptionalIfMatch,
-    body: Json<NewMember>,
-) -> Result<HttpResponse, ApiError> {
-    let mut new = body.0;
-    path.claim(&mut new.external_system, &mut new.external_id)?;
-    let values = MemberValues::new(network, new);
-    let member = kernel::upsert::<MemberRow>(&writer, values, expected.0).await?;
-    Ok(member.reply(&Member::for_caller(member.record.clone(), &writer.caller)))
 }

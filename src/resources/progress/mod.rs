@@ -2,7 +2,7 @@
 //! 2: May–Aug, 3: Sep–Dec) its progress, money spent, budget forecast and any deviation, so that
 //! deviations are caught early. One report per assignment, year and tertial.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -11,20 +11,15 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::error::responses::{
-    ChangeErrors, ChangeErrorsWithoutConflict, CreateUnderErrors, ReadExport, ReadExportUnder,
-    ReadOne,
-};
+use crate::error::responses::ReadExport;
 use crate::error::{Violation, Violations};
 use crate::http::list;
-use crate::http::{
-    ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey, Query, conditional_json, merge_member,
-    uuid_parameter, uuid_segments,
-};
+use crate::http::{PathKey, Query, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Exporter, Format};
-use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, External, Importable, Key, Lock, Resource};
+use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
@@ -587,29 +582,26 @@ async fn list(
     conditional_json(&req, &page, None)
 }
 
-/// List an assignment's progress reports
-///
-/// Newest period first. `Accept: text/csv` or `application/x-ndjson` streams them all.
-#[utoipa::path(
-    operation_id = "listAssignmentReports",
-    tag = "Progress reports",
-    params(Key<Assignment>, ReportListParams),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "A page of reports",
-            content((ProgressReportPage = "application/json"), (String = "text/csv"), (ProgressReport = "application/x-ndjson"))),
-        ReadExportUnder,
-    ),
-)]
-#[get("/assignments/{id}/reports")]
-pub async fn list_assignment_reports(
-    req: HttpRequest,
-    exports: Exporter,
-    db: Db,
-    Key(id, _): Key<Assignment>,
-    params: Query<ReportListParams>,
-) -> Result<HttpResponse, ApiError> {
-    list(req, exports, &db, Some(id), params.0).await
+impl Listed for StoredReport {
+    const LIST: Doc = Doc {
+        id: "listAssignmentReports",
+        summary: "List an assignment's progress reports",
+        description: "Newest period first. `Accept: text/csv` or `application/x-ndjson` streams them all.",
+    };
+    const PLURAL: &'static str = "progress reports";
+    type Params = ReportListParams;
+    type Page = ProgressReportPage;
+
+    async fn list(
+        req: HttpRequest,
+        exports: Exporter,
+        db: Db,
+        _: Caller,
+        id: Uuid,
+        params: ReportListParams,
+    ) -> Result<HttpResponse, ApiError> {
+        list(req, exports, &db, Some(id), params).await
+    }
 }
 
 /// List progress reports of every assignment
@@ -636,145 +628,59 @@ pub async fn list_progress_reports(
     list(req, exports, &db, None, params.0).await
 }
 
-/// Get a progress report
-#[utoipa::path(
-    operation_id = "getAssignmentReport",
-    tag = "Progress reports",
-    params(Key<StoredReport>),
-    security(("clientCredentials" = ["read"])),
-    responses(
-        (status = 200, description = "The report", body = ProgressReport,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/assignments/{id}/reports/{reportId}")]
-pub async fn get_report(
-    req: HttpRequest,
-    db: Db,
-    key: Key<StoredReport>,
-) -> Result<HttpResponse, ApiError> {
-    let stored = kernel::get::<StoredReport>(&db, &key.0).await?;
-    kernel::current(&req, &stored, &stored.report)
+impl Served for StoredReport {
+    const ITEM: &'static str = "/assignments/{id}/reports/{reportId}";
+    const COLLECTION: &'static str = "/assignments/{id}/reports";
+    const TAG: &'static str = "Progress reports";
+    const PARENT: &'static str = "assignment";
+    const GET: Doc = Doc {
+        id: "getAssignmentReport",
+        summary: "Get a progress report",
+        description: "",
+    };
+    const CREATE: Doc = Doc {
+        id: "createAssignmentReport",
+        summary: "Report progress for a tertial",
+        description: concat!(
+            "One report per assignment, year and tertial (409 for a second one); not for assignments that\n",
+            "are still `proposed` (409).",
+        ),
+    };
+    const UPDATE: Doc = Doc {
+        id: "updateAssignmentReport",
+        summary: "Change a progress report",
+        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
+    };
+    const DELETE: Doc = Doc {
+        id: "deleteAssignmentReport",
+        summary: "Delete a progress report",
+        description: "Requires `If-Match`.",
+    };
+    const UPSERT: Doc = Doc {
+        id: "upsertAssignmentReportByExternalId",
+        summary: "Create or replace a progress report by its external reference",
+        description: concat!(
+            "For systems that push their own reports: the assignment's report whose\n",
+            "`externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; year\n",
+            "and tertial identify it and do not change). Repeating the same push changes nothing.\n",
+            "`If-Match` is optional.",
+        ),
+    };
+    type Wire = ProgressReport;
+    type New = NewProgressReport;
+    type Parent = Uuid;
+
+    fn wire(&self, _: &Caller) -> ProgressReport {
+        self.report.clone()
+    }
+
+    fn values(assignment: Uuid, new: NewProgressReport) -> Self::Values {
+        ReportValues::new(assignment, new)
+    }
 }
 
-/// Report progress for a tertial
-///
-/// One report per assignment, year and tertial (409 for a second one); not for assignments that
-/// are still `proposed` (409).
-#[utoipa::path(
-    operation_id = "createAssignmentReport",
-    tag = "Progress reports",
-    params(Key<Assignment>),
-    request_body = NewProgressReport,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 201, description = "The new report", body = ProgressReport,
-            headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateUnderErrors,
-    ),
-)]
-#[post("/assignments/{id}/reports")]
-pub async fn create_report(
-    writer: Writer,
-    Key(assignment, _): Key<Assignment>,
-    body: Json<NewProgressReport>,
-) -> Result<HttpResponse, ApiError> {
-    let values = ReportValues::new(assignment, body.0);
-    let stored = kernel::create::<StoredReport>(&writer, values).await?;
-    Ok(stored.reply(&stored.record.report))
-}
-
-/// Change a progress report
-///
-/// JSON Merge Patch (RFC 7396); requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updateAssignmentReport",
-    tag = "Progress reports",
-    params(
-        Key<StoredReport>,
-        IfMatch,
-    ),
-    request_body(content = ProgressReportPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "The changed report", body = ProgressReport,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/assignments/{id}/reports/{reportId}")]
-pub async fn update_report(
-    writer: Writer,
-    key: Key<StoredReport>,
-    expected: IfMatch,
-    body: Json<ProgressReportPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let stored = kernel::update::<StoredReport>(&writer, &key.0, expected.0, body.0).await?;
-    Ok(stored.reply(&stored.record.report))
-}
-
-/// Delete a progress report
-///
-/// Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "deleteAssignmentReport",
-    tag = "Progress reports",
-    params(
-        Key<StoredReport>,
-        IfMatch,
-    ),
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 204, description = "Deleted"),
-        ChangeErrorsWithoutConflict,
-    ),
-)]
-#[delete("/assignments/{id}/reports/{reportId}")]
-pub async fn delete_report(
-    writer: Writer,
-    key: Key<StoredReport>,
-    expected: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    kernel::delete::<StoredReport>(&writer, &key.0, expected.0).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Create or replace a progress report by its external reference
-///
-/// For systems that push their own reports: the assignment's report whose
-/// `externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; year
-/// and tertial identify it and do not change). Repeating the same push changes nothing.
-/// `If-Match` is optional.
-#[utoipa::path(
-    operation_id = "upsertAssignmentReportByExternalId",
-    tag = "Progress reports",
-    params(
-                Key<Assignment>,
-        ExternalPath,
-        OptionalIfMatch,
-    ),
-    request_body = NewProgressReport,
-    security(("clientCredentials" = ["write"])),
-    responses(
-        (status = 200, description = "Replaced (or unchanged)", body = ProgressReport,
-            headers(("ETag" = String, description = "Strong entity tag"))),
-        (status = 201, description = "Created", body = ProgressReport,
-            headers(("Location" = String, description = "The report's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[put("/assignments/{id}/reports/by-external-id/{system}/{externalId}")]
-pub async fn upsert_report(
-    writer: Writer,
-    Key(assignment, _): Key<Assignment>,
-    path: ExternalPath,
-    expected: OptionalIfMatch,
-    body: Json<NewProgressReport>,
-) -> Result<HttpResponse, ApiError> {
-    let mut n = body.0;
-    path.claim(&mut n.external_system, &mut n.external_id)?;
-    let values = ReportValues::new(assignment, n);
-    let stored = kernel::upsert::<StoredReport>(&writer, values, expected.0).await?;
-    Ok(stored.reply(&stored.record.report))
+impl Pushed for StoredReport {
+    fn external_ref(new: &mut NewProgressReport) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut new.external_system, &mut new.external_id)
+    }
 }

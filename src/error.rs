@@ -745,4 +745,11 @@ impl Violations {
             Err(ApiError::Validation(self.0))
         }
     }
+
+    /// `value` if nothing was violated, the violations otherwise. For a value parsed through
+    /// [`Violations::check`], which is `None` only when its violation was recorded.
+    pub fn finish_with<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        self.finish()?;
+        value.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a checked value is missing")))
+    }
 }

@@ -85,6 +85,46 @@ pub struct SortKey<F> {
     pub descending: bool,
 }
 
+impl<F> SortKey<F> {
+    pub const fn asc(field: F) -> Self {
+        Self {
+            field,
+            descending: false,
+        }
+    }
+
+    pub const fn desc(field: F) -> Self {
+        Self {
+            field,
+            descending: true,
+        }
+    }
+}
+
+/// The page and the order a list request asks for.
+#[derive(Debug, Clone)]
+pub struct Listing<F> {
+    pub paging: Paging,
+    pub sort: Vec<SortKey<F>>,
+}
+
+/// The paging and sort keys of a list request (`default` without `sort`); what is wrong with
+/// them is added to `v`.
+pub fn listing<F: SortField>(
+    v: &mut crate::error::Violations,
+    limit: Option<u32>,
+    page: Option<u32>,
+    sort_keys: Option<&str>,
+    default: SortKey<F>,
+) -> Option<Listing<F>> {
+    let paging = v.check(paging(limit, page));
+    let sort = v.check(sort(sort_keys, &[default]));
+    Some(Listing {
+        paging: paging?,
+        sort: sort?,
+    })
+}
+
 /// A field a collection can be sorted by, named as in its JSON.
 pub trait SortField: Copy + PartialEq + Sized + 'static {
     const ALL: &'static [(&'static str, Self)];
@@ -279,6 +319,18 @@ macro_rules! list_params {
             #[param(default = $default, example = $example, pattern = $pattern)]
             pub sort: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Its paging and sort keys (`default` without `sort`); what is wrong with them is
+            /// added to `v`.
+            pub fn listing<F: $crate::http::list::SortField>(
+                &self,
+                v: &mut $crate::error::Violations,
+                default: $crate::http::list::SortKey<F>,
+            ) -> Option<$crate::http::list::Listing<F>> {
+                $crate::http::list::listing(v, self.limit, self.page, self.sort.as_deref(), default)
+            }
         }
     };
 }

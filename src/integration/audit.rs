@@ -189,8 +189,7 @@ pub async fn list_audit(
             v.push(name, format!("must be at most {max} characters"));
         }
     }
-    v.finish()?;
-    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let paging = v.finish_with(paging)?;
     let filtered = || {
         let mut q = audit_log::table.into_boxed();
         if let Some(t) = &p.resource_type {

@@ -447,8 +447,7 @@ pub async fn list_changes(
             );
         }
     }
-    v.finish()?;
-    let after = after.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let after = v.finish_with(after)?;
 
     // A long poll holds no connection while it waits: it takes one for each look and gives it
     // back before sleeping on the shared notification. It does count against the client's open

@@ -50,11 +50,24 @@ pub struct Doc {
 
 impl Doc {
     /// The documentation of an operation the resource does not offer.
-    pub const NONE: Doc = Doc {
-        id: "",
-        summary: "",
-        description: "",
-    };
+    pub const NONE: Doc = Doc::new("", "");
+
+    /// An operation with only a summary.
+    pub const fn new(id: &'static str, summary: &'static str) -> Self {
+        Self {
+            id,
+            summary,
+            description: "",
+        }
+    }
+
+    /// The same with a description.
+    pub const fn describe(self, description: &'static str) -> Self {
+        Self {
+            description,
+            ..self
+        }
+    }
 }
 
 /// A resource served through the standard operations.
@@ -112,14 +125,18 @@ pub trait Listed: Served {
     type Page: ToSchema;
 
     /// The answer: a page of the matches, or every match in the negotiated format.
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        caller: Caller,
-        parent: Self::Parent,
-        params: Self::Params,
-    ) -> Result<HttpResponse, ApiError>;
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError>;
+}
+
+/// A list request as the [`List`] operation received it.
+pub struct ListRequest<R: Listed> {
+    pub req: HttpRequest,
+    pub exports: Exporter,
+    pub db: Db,
+    pub caller: Caller,
+    /// The key of what the records live under (`()` at the top level).
+    pub parent: R::Parent,
+    pub params: R::Params,
 }
 
 /// The key of what a record lives under, from the request path (nothing at the top level).
@@ -153,7 +170,15 @@ async fn list<R: Listed>(
     parent: Under<R>,
     params: Query<R::Params>,
 ) -> Result<HttpResponse, ApiError> {
-    R::list(req, exports, db, caller, parent.0, params.0).await
+    R::list(ListRequest {
+        req,
+        exports,
+        db,
+        caller,
+        parent: parent.0,
+        params: params.0,
+    })
+    .await
 }
 
 async fn get<R: Served>(

@@ -137,20 +137,14 @@ struct ListFilter {
 impl AreaListParams {
     fn validate(self) -> Result<ListFilter, ApiError> {
         let mut v = Violations::default();
-        let paging = v.check(list::paging(self.limit, self.page));
-        let sort = v.check(list::sort(
-            self.sort.as_deref(),
-            &[SortKey {
-                field: AreaSort::Name,
-                descending: false,
-            }],
-        ));
+        let listing = self.listing(&mut v, SortKey::asc(AreaSort::Name));
         let q = v.check(list::search_text(self.q));
-        v.finish()?;
-        match (paging, sort, q) {
-            (Some(paging), Some(sort), Some(q)) => Ok(ListFilter { paging, sort, q }),
-            _ => Err(ApiError::internal(anyhow::anyhow!("unreachable: checked"))),
-        }
+        let (listing, q) = v.finish_with(listing.zip(q))?;
+        Ok(ListFilter {
+            paging: listing.paging,
+            sort: listing.sort,
+            q,
+        })
     }
 }
 
@@ -219,26 +213,13 @@ impl Served for Area {
     const TAG: &'static str = "Areas";
     const WRITE_SCOPE: &'static str = "admin";
     const DELETE_CONFLICTS: bool = true;
-    const GET: Doc = Doc {
-        id: "getArea",
-        summary: "Get a collaboration area",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createArea",
-        summary: "Create a collaboration area",
-        description: "",
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateArea",
-        summary: "Change a collaboration area",
-        description: "JSON Merge Patch (RFC 7396). Requires `If-Match` with the area's current `ETag`.",
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteArea",
-        summary: "Delete a collaboration area",
-        description: "Requires `If-Match` with the area's current `ETag`.",
-    };
+    const GET: Doc = Doc::new("getArea", "Get a collaboration area");
+    const CREATE: Doc = Doc::new("createArea", "Create a collaboration area");
+    const UPDATE: Doc = Doc::new("updateArea", "Change a collaboration area").describe(
+        "JSON Merge Patch (RFC 7396). Requires `If-Match` with the area's current `ETag`.",
+    );
+    const DELETE: Doc = Doc::new("deleteArea", "Delete a collaboration area")
+        .describe("Requires `If-Match` with the area's current `ETag`.");
     type Wire = Self;
     type New = NewArea;
     type Parent = ();

@@ -2,7 +2,7 @@
 //! lifecycle `proposed → incoming → ongoing → outgoing → completed` (and `cancelled` from any
 //! state before completion). Status changes only through transitions.
 
-use actix_web::{HttpRequest, HttpResponse, post};
+use actix_web::{HttpResponse, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -15,18 +15,17 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortKey};
+use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, OptionalIfMatch, merge_member};
-use crate::integration::export::{self, Exporter};
+use crate::integration::export::{self};
 use crate::integration::work::Writer;
-use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
 use crate::kernel::{self, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::rules;
 use crate::rules::MunicipalityCode;
 use crate::store::checks;
-use crate::store::db::Db;
 use crate::store::schema::assignments;
 use crate::text_enum;
 
@@ -540,23 +539,9 @@ type AssignmentQuery = assignments::BoxedQuery<'static, diesel::pg::Pg>;
 #[allow(clippy::type_complexity)]
 fn filter(
     p: AssignmentListParams,
-) -> Result<
-    (
-        Paging,
-        Vec<SortKey<AssignmentSort>>,
-        impl Fn() -> AssignmentQuery,
-    ),
-    ApiError,
-> {
+) -> Result<(Listing<AssignmentSort>, impl Fn() -> AssignmentQuery), ApiError> {
     let mut v = Violations::default();
-    let paging = v.check(list::paging(p.limit, p.page));
-    let sort = v.check(list::sort(
-        p.sort.as_deref(),
-        &[SortKey {
-            field: AssignmentSort::Title,
-            descending: false,
-        }],
-    ));
+    let listing = p.listing(&mut v, SortKey::asc(AssignmentSort::Title));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
         v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
@@ -566,10 +551,7 @@ fn filter(
             v.push("activeIn", "must be a year between 2000 and 2100");
         }
     }
-    v.finish()?;
-    let (Some(paging), Some(sort)) = (paging, sort) else {
-        return Err(ApiError::internal(anyhow::anyhow!("checked")));
-    };
+    let listing = v.finish_with(listing)?;
     let filtered = move || {
         let mut query = assignments::table.into_boxed();
         if let Some(s) = p.status {
@@ -608,7 +590,7 @@ fn filter(
         crate::full_text!(query, q.clone());
         query
     };
-    Ok((paging, sort, filtered))
+    Ok((listing, filtered))
 }
 
 fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> AssignmentQuery {
@@ -616,31 +598,27 @@ fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> Assignmen
 }
 
 impl Listed for Assignment {
-    const LIST: Doc = Doc {
-        id: "listAssignments",
-        summary: "List development assignments",
-        description: concat!(
-            "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every\n",
-            "matching assignment instead of one page.",
-        ),
-    };
+    const LIST: Doc = Doc::new("listAssignments", "List development assignments").describe(
+        "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every \
+         matching assignment instead of one page.",
+    );
     const PLURAL: &'static str = "assignments";
     type Params = AssignmentListParams;
     type Page = AssignmentPage;
 
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        _: Caller,
-        _: (),
-        params: AssignmentListParams,
-    ) -> Result<HttpResponse, ApiError> {
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
+        let ListRequest {
+            req,
+            exports,
+            db,
+            params,
+            ..
+        } = request;
         let format = export::negotiate(&req)?;
-        let (paging, sort, filtered) = filter(params)?;
+        let (listing, filtered) = filter(params)?;
         crate::list_answer!(
-            req, exports, &db, format, "assignments", paging,
-            order: sorted(filtered(), &sort),
+            req, exports, &db, format, "assignments", listing.paging,
+            order: sorted(filtered(), &listing.sort),
             count: filtered(),
             AssignmentRow => Assignment,
             AssignmentPage
@@ -652,40 +630,28 @@ impl Served for Assignment {
     const ITEM: &'static str = "/assignments/{id}";
     const COLLECTION: &'static str = "/assignments";
     const TAG: &'static str = "Assignments";
-    const GET: Doc = Doc {
-        id: "getAssignment",
-        summary: "Get an assignment",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createAssignment",
-        summary: "Create an assignment",
-        description: "A client bound to a municipality creates assignments commissioned by that municipality only.",
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateAssignment",
-        summary: "Change an assignment",
-        description: concat!(
-            "JSON Merge Patch (RFC 7396); requires `If-Match`. The status changes only through\n",
-            "transitions.",
-        ),
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteAssignment",
-        summary: "Delete an assignment",
-        description: "Deletes the assignment with its progress reports. Requires `If-Match`.",
-    };
-    const UPSERT: Doc = Doc {
-        id: "upsertAssignmentByExternalId",
-        summary: "Create or replace an assignment by its external reference",
-        description: concat!(
-            "For systems that push their own records: the assignment whose `externalSystem`/`externalId`\n",
-            "are the path's is replaced by the body (or created, 201). The body's `status` is used only\n",
-            "when creating; afterwards the status moves through transitions. Repeating the same push\n",
-            "changes nothing (no new version, no audit entry, no change-feed entry). `If-Match` is\n",
-            "optional.",
-        ),
-    };
+    const GET: Doc = Doc::new("getAssignment", "Get an assignment");
+    const CREATE: Doc = Doc::new("createAssignment", "Create an assignment").describe(
+        "A client bound to a municipality creates assignments commissioned by that municipality \
+         only.",
+    );
+    const UPDATE: Doc = Doc::new("updateAssignment", "Change an assignment").describe(
+        "JSON Merge Patch (RFC 7396); requires `If-Match`. The status changes only through \
+         transitions.",
+    );
+    const DELETE: Doc = Doc::new("deleteAssignment", "Delete an assignment")
+        .describe("Deletes the assignment with its progress reports. Requires `If-Match`.");
+    const UPSERT: Doc = Doc::new(
+        "upsertAssignmentByExternalId",
+        "Create or replace an assignment by its external reference",
+    )
+    .describe(
+        "For systems that push their own records: the assignment whose \
+         `externalSystem`/`externalId` are the path's is replaced by the body (or created, 201). \
+         The body's `status` is used only when creating; afterwards the status moves through \
+         transitions. Repeating the same push changes nothing (no new version, no audit entry, no \
+         change-feed entry). `If-Match` is optional.",
+    );
     type Wire = Self;
     type New = NewAssignment;
     type Parent = ();

@@ -286,8 +286,7 @@ pub async fn list_clients(
     if let Some(m) = &p.municipality_id {
         v.check(MunicipalityId::parse("municipalityId", m));
     }
-    v.finish()?;
-    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let paging = v.finish_with(paging)?;
     let filtered = || {
         let mut q = api_clients::table.into_boxed();
         if let Some(m) = &p.municipality_id {

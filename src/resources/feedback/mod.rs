@@ -16,10 +16,10 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::responses::ReadOne;
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortKey};
+use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Query, conditional_json, merge_member};
-use crate::integration::export::{self, Exporter};
-use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::integration::export::{self};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
 use crate::kernel::{self, Importable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
@@ -432,23 +432,9 @@ type FeedbackQuery = feedback::BoxedQuery<'static, diesel::pg::Pg>;
 #[allow(clippy::type_complexity)]
 fn filter(
     p: FeedbackListParams,
-) -> Result<
-    (
-        Paging,
-        Vec<SortKey<FeedbackSort>>,
-        impl Fn() -> FeedbackQuery,
-    ),
-    ApiError,
-> {
+) -> Result<(Listing<FeedbackSort>, impl Fn() -> FeedbackQuery), ApiError> {
     let mut v = Violations::default();
-    let paging = v.check(list::paging(p.limit, p.page));
-    let sort = v.check(list::sort(
-        p.sort.as_deref(),
-        &[SortKey {
-            field: FeedbackSort::CreatedAt,
-            descending: true,
-        }],
-    ));
+    let listing = p.listing(&mut v, SortKey::desc(FeedbackSort::CreatedAt));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
         v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
@@ -459,10 +445,7 @@ fn filter(
     if p.year.is_some_and(|y| !(MIN_YEAR..=MAX_YEAR).contains(&y)) {
         v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
     }
-    v.finish()?;
-    let (Some(paging), Some(sort)) = (paging, sort) else {
-        return Err(ApiError::internal(anyhow::anyhow!("checked")));
-    };
+    let listing = v.finish_with(listing)?;
     let filtered = move || {
         let mut query = feedback::table.into_boxed();
         if let Some(y) = p.year {
@@ -484,7 +467,7 @@ fn filter(
         crate::full_text!(query, q.clone());
         query
     };
-    Ok((paging, sort, filtered))
+    Ok((listing, filtered))
 }
 
 fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery {
@@ -492,28 +475,25 @@ fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery
 }
 
 impl Listed for Feedback {
-    const LIST: Doc = Doc {
-        id: "listFeedback",
-        summary: "List feedback entries",
-        description: "`Accept: text/csv` or `application/x-ndjson` streams every matching entry.",
-    };
+    const LIST: Doc = Doc::new("listFeedback", "List feedback entries")
+        .describe("`Accept: text/csv` or `application/x-ndjson` streams every matching entry.");
     const PLURAL: &'static str = "feedback entries";
     type Params = FeedbackListParams;
     type Page = FeedbackPage;
 
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        _: Caller,
-        _: (),
-        params: FeedbackListParams,
-    ) -> Result<HttpResponse, ApiError> {
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
+        let ListRequest {
+            req,
+            exports,
+            db,
+            params,
+            ..
+        } = request;
         let format = export::negotiate(&req)?;
-        let (paging, sort, filtered) = filter(params)?;
+        let (listing, filtered) = filter(params)?;
         crate::list_answer!(
-            req, exports, &db, format, "feedback", paging,
-            order: sorted(filtered(), &sort),
+            req, exports, &db, format, "feedback", listing.paging,
+            order: sorted(filtered(), &listing.sort),
             count: filtered(),
             FeedbackRow => Feedback,
             FeedbackPage
@@ -525,38 +505,24 @@ impl Served for Feedback {
     const ITEM: &'static str = "/feedback/{id}";
     const COLLECTION: &'static str = "/feedback";
     const TAG: &'static str = "Feedback";
-    const GET: Doc = Doc {
-        id: "getFeedback",
-        summary: "Get a feedback entry",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createFeedback",
-        summary: "File a feedback entry",
-        description: concat!(
-            "The goal must be one of that year's plan. A client bound to a municipality files feedback\n",
-            "for its own municipality only (`municipalityId` set to it).",
-        ),
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateFeedback",
-        summary: "Change a feedback entry",
-        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteFeedback",
-        summary: "Delete a feedback entry",
-        description: "Requires `If-Match`.",
-    };
-    const UPSERT: Doc = Doc {
-        id: "upsertFeedbackByExternalId",
-        summary: "Create or replace a feedback entry by its external reference",
-        description: concat!(
-            "For systems that push their own records: the entry whose `externalSystem`/`externalId` are\n",
-            "the path's is replaced by the body (or created, 201). Repeating the same push changes nothing.\n",
-            "`If-Match` is optional.",
-        ),
-    };
+    const GET: Doc = Doc::new("getFeedback", "Get a feedback entry");
+    const CREATE: Doc = Doc::new("createFeedback", "File a feedback entry").describe(
+        "The goal must be one of that year's plan. A client bound to a municipality files \
+         feedback for its own municipality only (`municipalityId` set to it).",
+    );
+    const UPDATE: Doc = Doc::new("updateFeedback", "Change a feedback entry")
+        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const DELETE: Doc =
+        Doc::new("deleteFeedback", "Delete a feedback entry").describe("Requires `If-Match`.");
+    const UPSERT: Doc = Doc::new(
+        "upsertFeedbackByExternalId",
+        "Create or replace a feedback entry by its external reference",
+    )
+    .describe(
+        "For systems that push their own records: the entry whose `externalSystem`/`externalId` \
+         are the path's is replaced by the body (or created, 201). Repeating the same push \
+         changes nothing. `If-Match` is optional.",
+    );
     type Wire = Self;
     type New = NewFeedback;
     type Parent = ();

@@ -113,30 +113,20 @@ struct ListFilter {
 impl MunicipalityListParams {
     fn validate(self) -> Result<ListFilter, ApiError> {
         let mut v = Violations::default();
-        let paging = v.check(list::paging(self.limit, self.page));
-        let sort = v.check(list::sort(
-            self.sort.as_deref(),
-            &[SortKey {
-                field: MunicipalitySort::Name,
-                descending: false,
-            }],
-        ));
+        let listing = self.listing(&mut v, SortKey::asc(MunicipalitySort::Name));
         let q = v.check(list::search_text(self.q));
         if let Some(c) = &self.county_code {
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_digit()) {
                 v.push("countyCode", "must be a two-digit county code, e.g. 22");
             }
         }
-        v.finish()?;
-        match (paging, sort, q) {
-            (Some(paging), Some(sort), Some(q)) => Ok(ListFilter {
-                paging,
-                sort,
-                q,
-                county_code: self.county_code,
-            }),
-            _ => Err(ApiError::internal(anyhow::anyhow!("unreachable: checked"))),
-        }
+        let (listing, q) = v.finish_with(listing.zip(q))?;
+        Ok(ListFilter {
+            paging: listing.paging,
+            sort: listing.sort,
+            q,
+            county_code: self.county_code,
+        })
     }
 }
 

@@ -15,17 +15,16 @@ use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors, WriteErrors};
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Paging, SortKey};
+use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, PathKey, conditional_json, merge_member, uuid_parameter, uuid_segments};
-use crate::integration::export::{self, Exporter, Format};
+use crate::integration::export::{self, Format};
 use crate::integration::work::Writer;
-use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
 use crate::kernel::{self, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules;
 use crate::rules::MunicipalityCode;
 use crate::store::checks;
-use crate::store::db::Db;
 use crate::store::schema::{network_members, networks};
 use crate::text_enum;
 use utoipa::openapi::path::Parameter;
@@ -373,24 +372,14 @@ type NetworkQuery = networks::BoxedQuery<'static, diesel::pg::Pg>;
 #[allow(clippy::type_complexity)]
 fn network_filter(
     p: NetworkListParams,
-) -> Result<(Paging, Vec<SortKey<NetworkSort>>, impl Fn() -> NetworkQuery), ApiError> {
+) -> Result<(Listing<NetworkSort>, impl Fn() -> NetworkQuery), ApiError> {
     let mut v = Violations::default();
-    let paging = v.check(list::paging(p.limit, p.page));
-    let sort = v.check(list::sort(
-        p.sort.as_deref(),
-        &[SortKey {
-            field: NetworkSort::Name,
-            descending: false,
-        }],
-    ));
+    let listing = p.listing(&mut v, SortKey::asc(NetworkSort::Name));
     let q = v.check(list::search_text(p.q)).flatten();
     if let Some(m) = &p.municipality_id {
         v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
     }
-    v.finish()?;
-    let (Some(paging), Some(sort)) = (paging, sort) else {
-        return Err(ApiError::internal(anyhow::anyhow!("checked")));
-    };
+    let listing = v.finish_with(listing)?;
     let filtered = move || {
         let mut query = networks::table.into_boxed();
         if let Some(k) = p.kind {
@@ -409,7 +398,7 @@ fn network_filter(
         crate::full_text!(query, q.clone());
         query
     };
-    Ok((paging, sort, filtered))
+    Ok((listing, filtered))
 }
 
 fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
@@ -417,31 +406,27 @@ fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
 }
 
 impl Listed for Network {
-    const LIST: Doc = Doc {
-        id: "listNetworks",
-        summary: "List networks and presidia",
-        description: concat!(
-            "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every\n",
-            "matching network instead of one page.",
-        ),
-    };
+    const LIST: Doc = Doc::new("listNetworks", "List networks and presidia").describe(
+        "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every \
+         matching network instead of one page.",
+    );
     const PLURAL: &'static str = "networks";
     type Params = NetworkListParams;
     type Page = NetworkPage;
 
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        _: Caller,
-        _: (),
-        params: NetworkListParams,
-    ) -> Result<HttpResponse, ApiError> {
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
+        let ListRequest {
+            req,
+            exports,
+            db,
+            params,
+            ..
+        } = request;
         let format = export::negotiate(&req)?;
-        let (paging, sort, filtered) = network_filter(params)?;
+        let (listing, filtered) = network_filter(params)?;
         crate::list_answer!(
-            req, exports, &db, format, "networks", paging,
-            order: sorted(filtered(), &sort),
+            req, exports, &db, format, "networks", listing.paging,
+            order: sorted(filtered(), &listing.sort),
             count: filtered(),
             NetworkRow => Network,
             NetworkPage
@@ -454,39 +439,26 @@ impl Served for Network {
     const COLLECTION: &'static str = "/networks";
     const TAG: &'static str = "Networks";
     const DELETE_CONFLICTS: bool = true;
-    const GET: Doc = Doc {
-        id: "getNetwork",
-        summary: "Get a network",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createNetwork",
-        summary: "Create a network",
-        description: "A client bound to a municipality may create networks of that municipality only.",
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateNetwork",
-        summary: "Change a network",
-        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteNetwork",
-        summary: "Delete a network",
-        description: concat!(
-            "Deletes the network and its members; refused (409) while feedback entries refer to it.\n",
-            "Requires `If-Match`.",
-        ),
-    };
-    const UPSERT: Doc = Doc {
-        id: "upsertNetworkByExternalId",
-        summary: "Create or replace a network by its external reference",
-        description: concat!(
-            "For systems that push their own records: the network whose `externalSystem`/`externalId`\n",
-            "are the path's is replaced by the body (or created, 201). Repeating the same push changes\n",
-            "nothing: no new version, no audit entry, no change-feed entry. `If-Match` is optional: send it\n",
-            "to replace only the version you read.",
-        ),
-    };
+    const GET: Doc = Doc::new("getNetwork", "Get a network");
+    const CREATE: Doc = Doc::new("createNetwork", "Create a network").describe(
+        "A client bound to a municipality may create networks of that municipality only.",
+    );
+    const UPDATE: Doc = Doc::new("updateNetwork", "Change a network")
+        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const DELETE: Doc = Doc::new("deleteNetwork", "Delete a network").describe(
+        "Deletes the network and its members; refused (409) while feedback entries refer to it. \
+         Requires `If-Match`.",
+    );
+    const UPSERT: Doc = Doc::new(
+        "upsertNetworkByExternalId",
+        "Create or replace a network by its external reference",
+    )
+    .describe(
+        "For systems that push their own records: the network whose `externalSystem`/`externalId` \
+         are the path's is replaced by the body (or created, 201). Repeating the same push \
+         changes nothing: no new version, no audit entry, no change-feed entry. `If-Match` is \
+         optional: send it to replace only the version you read.",
+    );
     type Wire = Self;
     type New = NewNetwork;
     type Parent = ();
@@ -867,23 +839,24 @@ impl PathKey for MemberKey {
 }
 
 impl Listed for MemberRow {
-    const LIST: Doc = Doc {
-        id: "listNetworkMembers",
-        summary: "List a network's members",
-        description: "Sorted by name the Swedish way. Contact details only for entitled callers (see `Member`).",
-    };
+    const LIST: Doc = Doc::new("listNetworkMembers", "List a network's members").describe(
+        "Sorted by name the Swedish way. Contact details only for entitled callers (see \
+         `Member`).",
+    );
     const PLURAL: &'static str = "members";
     type Params = MemberListParams;
     type Page = MemberPage;
 
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        caller: Caller,
-        network: Uuid,
-        params: MemberListParams,
-    ) -> Result<HttpResponse, ApiError> {
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
+        let ListRequest {
+            req,
+            exports,
+            db,
+            caller,
+            parent: network,
+            params,
+            ..
+        } = request;
         let format = export::negotiate(&req)?;
         let p = params;
         let mut v = Violations::default();
@@ -891,8 +864,7 @@ impl Listed for MemberRow {
         if let Some(m) = &p.municipality_id {
             v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
         }
-        v.finish()?;
-        let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+        let paging = v.finish_with(paging)?;
         let mut conn = db.conn().await?;
         find_network(&mut conn, network, Lock::No).await?;
         let municipality = p.municipality_id.clone();
@@ -945,35 +917,24 @@ impl Served for MemberRow {
     const TAG: &'static str = "Networks";
     const DELETED: &'static str = "Erased";
     const PARENT: &'static str = "network";
-    const GET: Doc = Doc {
-        id: "getNetworkMember",
-        summary: "Get a network member",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createNetworkMember",
-        summary: "Add a member to a network",
-        description: "A client bound to a municipality adds members of that municipality only.",
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateNetworkMember",
-        summary: "Change a network member",
-        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteNetworkMember",
-        summary: "Remove a network member",
-        description: "Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.",
-    };
-    const UPSERT: Doc = Doc {
-        id: "upsertNetworkMemberByExternalId",
-        summary: "Create or replace a network member by its external reference",
-        description: concat!(
-            "For systems that push their own records (for example an intranet's staff directory): the\n",
-            "member of this network whose `externalSystem`/`externalId` are the path's is replaced by the\n",
-            "body (or created, 201). Repeating the same push changes nothing. `If-Match` is optional.",
-        ),
-    };
+    const GET: Doc = Doc::new("getNetworkMember", "Get a network member");
+    const CREATE: Doc = Doc::new("createNetworkMember", "Add a member to a network")
+        .describe("A client bound to a municipality adds members of that municipality only.");
+    const UPDATE: Doc = Doc::new("updateNetworkMember", "Change a network member")
+        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const DELETE: Doc = Doc::new("deleteNetworkMember", "Remove a network member").describe(
+        "Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.",
+    );
+    const UPSERT: Doc = Doc::new(
+        "upsertNetworkMemberByExternalId",
+        "Create or replace a network member by its external reference",
+    )
+    .describe(
+        "For systems that push their own records (for example an intranet's staff directory): the \
+         member of this network whose `externalSystem`/`externalId` are the path's is replaced by \
+         the body (or created, 201). Repeating the same push changes nothing. `If-Match` is \
+         optional.",
+    );
     type Wire = Member;
     type New = NewMember;
     type Parent = Uuid;

@@ -181,14 +181,7 @@ fn check_year(v: &mut Violations, field: &str, year: Option<i32>) {
 impl PlanListParams {
     fn validate(self) -> Result<ListFilter, ApiError> {
         let mut v = Violations::default();
-        let paging = v.check(list::paging(self.limit, self.page));
-        let sort = v.check(list::sort(
-            self.sort.as_deref(),
-            &[SortKey {
-                field: PlanSort::Year,
-                descending: true,
-            }],
-        ));
+        let listing = self.listing(&mut v, SortKey::desc(PlanSort::Year));
         let q = v.check(list::search_text(self.q));
         check_year(&mut v, "year", self.year);
         check_year(&mut v, "fromYear", self.from_year);
@@ -198,18 +191,15 @@ impl PlanListParams {
                 v.push("toYear", "must not be before fromYear");
             }
         }
-        v.finish()?;
-        match (paging, sort, q) {
-            (Some(paging), Some(sort), Some(q)) => Ok(ListFilter {
-                paging,
-                sort,
-                year: self.year,
-                from_year: self.from_year,
-                to_year: self.to_year,
-                q,
-            }),
-            _ => Err(ApiError::internal(anyhow::anyhow!("unreachable: checked"))),
-        }
+        let (listing, q) = v.finish_with(listing.zip(q))?;
+        Ok(ListFilter {
+            paging: listing.paging,
+            sort: listing.sort,
+            year: self.year,
+            from_year: self.from_year,
+            to_year: self.to_year,
+            q,
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::{Violation, Violations};
 use crate::http::list;
 use crate::http::{PathKey, Query, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Exporter, Format};
-use crate::kernel::operations::{Doc, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
 use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
@@ -517,8 +517,7 @@ async fn list(
     if p.tertial.is_some_and(|t| !(1..=3).contains(&t)) {
         v.push("tertial", "must be 1, 2 or 3");
     }
-    v.finish()?;
-    let paging = paging.ok_or_else(|| ApiError::internal(anyhow::anyhow!("checked")))?;
+    let paging = v.finish_with(paging)?;
     let mut conn = db.conn().await?;
     if let Some(a) = assignment {
         assignments::find(&mut conn, a, Lock::No).await?;
@@ -583,23 +582,26 @@ async fn list(
 }
 
 impl Listed for StoredReport {
-    const LIST: Doc = Doc {
-        id: "listAssignmentReports",
-        summary: "List an assignment's progress reports",
-        description: "Newest period first. `Accept: text/csv` or `application/x-ndjson` streams them all.",
-    };
+    const LIST: Doc = Doc::new(
+        "listAssignmentReports",
+        "List an assignment's progress reports",
+    )
+    .describe(
+        "Newest period first. `Accept: text/csv` or `application/x-ndjson` streams them all.",
+    );
     const PLURAL: &'static str = "progress reports";
     type Params = ReportListParams;
     type Page = ProgressReportPage;
 
-    async fn list(
-        req: HttpRequest,
-        exports: Exporter,
-        db: Db,
-        _: Caller,
-        id: Uuid,
-        params: ReportListParams,
-    ) -> Result<HttpResponse, ApiError> {
+    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
+        let ListRequest {
+            req,
+            exports,
+            db,
+            parent: id,
+            params,
+            ..
+        } = request;
         list(req, exports, &db, Some(id), params).await
     }
 }
@@ -633,39 +635,26 @@ impl Served for StoredReport {
     const COLLECTION: &'static str = "/assignments/{id}/reports";
     const TAG: &'static str = "Progress reports";
     const PARENT: &'static str = "assignment";
-    const GET: Doc = Doc {
-        id: "getAssignmentReport",
-        summary: "Get a progress report",
-        description: "",
-    };
-    const CREATE: Doc = Doc {
-        id: "createAssignmentReport",
-        summary: "Report progress for a tertial",
-        description: concat!(
-            "One report per assignment, year and tertial (409 for a second one); not for assignments that\n",
-            "are still `proposed` (409).",
-        ),
-    };
-    const UPDATE: Doc = Doc {
-        id: "updateAssignmentReport",
-        summary: "Change a progress report",
-        description: "JSON Merge Patch (RFC 7396); requires `If-Match`.",
-    };
-    const DELETE: Doc = Doc {
-        id: "deleteAssignmentReport",
-        summary: "Delete a progress report",
-        description: "Requires `If-Match`.",
-    };
-    const UPSERT: Doc = Doc {
-        id: "upsertAssignmentReportByExternalId",
-        summary: "Create or replace a progress report by its external reference",
-        description: concat!(
-            "For systems that push their own reports: the assignment's report whose\n",
-            "`externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; year\n",
-            "and tertial identify it and do not change). Repeating the same push changes nothing.\n",
-            "`If-Match` is optional.",
-        ),
-    };
+    const GET: Doc = Doc::new("getAssignmentReport", "Get a progress report");
+    const CREATE: Doc = Doc::new("createAssignmentReport", "Report progress for a tertial")
+    .describe(
+        "One report per assignment, year and tertial (409 for a second one); not for assignments \
+         that are still `proposed` (409).",
+    );
+    const UPDATE: Doc = Doc::new("updateAssignmentReport", "Change a progress report")
+        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const DELETE: Doc = Doc::new("deleteAssignmentReport", "Delete a progress report")
+        .describe("Requires `If-Match`.");
+    const UPSERT: Doc = Doc::new(
+        "upsertAssignmentReportByExternalId",
+        "Create or replace a progress report by its external reference",
+    )
+    .describe(
+        "For systems that push their own reports: the assignment's report whose \
+         `externalSystem`/`externalId` are the path's is replaced by the body (or created, 201; \
+         year and tertial identify it and do not change). Repeating the same push changes \
+         nothing. `If-Match` is optional.",
+    );
     type Wire = ProgressReport;
     type New = NewProgressReport;
     type Parent = Uuid;

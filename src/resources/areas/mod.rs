@@ -62,19 +62,9 @@ impl AreaId {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = areas, check_for_backend(diesel::pg::Pg))]
-struct AreaRow {
-    id: Uuid,
-    name: String,
-    description: String,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// A collaboration area (verksamhetsområde).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = areas, check_for_backend(diesel::pg::Pg))]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "name": "Digitalisering",
@@ -91,19 +81,6 @@ pub struct Area {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<AreaRow> for Area {
-    fn from(r: AreaRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            description: r.description,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }
 
 page_type!(AreaPage, Area, "A page of collaboration areas.");
@@ -148,7 +125,7 @@ impl AreaListParams {
     }
 }
 
-async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i64)> {
+async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Area>, i64)> {
     let filtered = || {
         let mut q = areas::table.into_boxed();
         if let Some(text) = &f.q {
@@ -166,7 +143,7 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<AreaRow>, i
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let rows = AreaSort::order(filtered(), &f.sort)
-        .select(AreaRow::as_select())
+        .select(Area::as_select())
         .then_order_by(areas::id.asc())
         .limit(i64::from(f.paging.limit))
         .offset(f.paging.offset())
@@ -199,7 +176,7 @@ pub async fn list_areas(
     let filter = params.0.validate()?;
     let mut conn = db.conn().await?;
     let (rows, total) = list(&mut conn, &filter).await?;
-    let items: Vec<Area> = rows.into_iter().map(Into::into).collect();
+    let items: Vec<Area> = rows;
     let page = AreaPage {
         meta: filter.paging.meta(items.len(), total),
         items,
@@ -282,7 +259,7 @@ impl Resource for Area {
     type Values = AreaValues;
     type Patch = AreaPatch;
 
-    crate::uuid_record!("/v1/areas", areas, AreaRow);
+    crate::uuid_record!("/v1/areas", areas, Area);
     /// Areas are the association's reference data: no municipality owns one.
     fn owners(&self) -> Vec<String> {
         Vec::new()
@@ -330,6 +307,6 @@ impl Resource for Area {
     }
 }
 
-crate::creatable_row!(Area, areas, AreaRow);
+crate::creatable_row!(Area, areas, Area);
 
 crate::removable_row!(Area, areas, |key| key.0);

@@ -70,32 +70,9 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = assignments, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct AssignmentRow {
-    pub(crate) id: Uuid,
-    title: String,
-    description: String,
-    pub(crate) municipality_ids: Vec<String>,
-    area_id: Uuid,
-    challenge: Option<Challenge>,
-    funding_type: FundingType,
-    funder: Option<String>,
-    budget_sek: i64,
-    partners: Vec<String>,
-    start_date: Option<NaiveDate>,
-    end_date: Option<NaiveDate>,
-    responsible: Option<String>,
-    pub(crate) status: AssignmentStatus,
-    external_system: Option<String>,
-    external_id: Option<String>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// A development assignment.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = assignments, check_for_backend(diesel::pg::Pg))]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "title": "Resurscentrum mot våld",
@@ -134,32 +111,6 @@ pub struct Assignment {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<AssignmentRow> for Assignment {
-    fn from(r: AssignmentRow) -> Self {
-        Self {
-            id: r.id,
-            title: r.title,
-            description: r.description,
-            municipality_ids: r.municipality_ids,
-            area_id: r.area_id,
-            challenge: r.challenge,
-            funding_type: r.funding_type,
-            funder: r.funder,
-            budget_sek: r.budget_sek,
-            partners: r.partners,
-            start_date: r.start_date,
-            end_date: r.end_date,
-            responsible: r.responsible,
-            status: r.status,
-            external_system: r.external_system,
-            external_id: r.external_id,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }
 
 page_type!(AssignmentPage, Assignment, "A page of assignments.");
@@ -398,7 +349,7 @@ impl Resource for Assignment {
     type Values = AssignmentValues;
     type Patch = AssignmentPatch;
 
-    crate::uuid_record!("/v1/assignments", assignments, AssignmentRow);
+    crate::uuid_record!("/v1/assignments", assignments, Assignment);
     fn owners(&self) -> Vec<String> {
         self.municipality_ids.clone()
     }
@@ -444,7 +395,7 @@ impl Resource for Assignment {
     }
 }
 
-crate::creatable_row!(Assignment, assignments, AssignmentRow);
+crate::creatable_row!(Assignment, assignments, Assignment);
 
 // Its progress reports go with it (`ON DELETE CASCADE`).
 crate::removable_row!(Assignment, assignments, |id| *id);
@@ -452,7 +403,7 @@ crate::removable_row!(Assignment, assignments, |id| *id);
 crate::external_row!(
     Assignment,
     assignments,
-    AssignmentRow,
+    Assignment,
     "assignments_external_system_external_id_key"
 );
 
@@ -620,7 +571,7 @@ impl Listed for Assignment {
             req, exports, &db, format, "assignments", listing.paging,
             order: sorted(filtered(), &listing.sort),
             count: filtered(),
-            AssignmentRow => Assignment,
+            Assignment => Assignment,
             AssignmentPage
         )
     }
@@ -737,10 +688,9 @@ pub async fn transition_assignment(
             }
             let after = diesel::update(assignments::table.find(id))
                 .set(assignments::status.eq(to))
-                .returning(AssignmentRow::as_returning())
+                .returning(Assignment::as_returning())
                 .get_result(work.conn())
-                .await
-                .map(Assignment::from)?;
+                .await?;
             kernel::audit(work, "transition", Some(&before), Some(&after)).await?;
             Ok(after)
         })

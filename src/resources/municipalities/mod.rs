@@ -20,21 +20,9 @@ use crate::store::db::{Db, PgConn};
 use crate::store::schema::municipalities;
 use crate::store::seed::is_valid_organisation_number;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = municipalities, check_for_backend(diesel::pg::Pg))]
-struct MunicipalityRow {
-    id: String,
-    name: String,
-    official_name: String,
-    county_code: String,
-    organisation_number: Option<String>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// A member municipality of Kommunförbundet Västernorrland.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = municipalities, check_for_backend(diesel::pg::Pg))]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "2281", "name": "Sundsvall", "officialName": "Sundsvalls kommun", "countyCode": "22",
@@ -59,21 +47,6 @@ pub struct Municipality {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<MunicipalityRow> for Municipality {
-    fn from(r: MunicipalityRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            official_name: r.official_name,
-            county_code: r.county_code,
-            organisation_number: r.organisation_number,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }
 
 page_type!(MunicipalityPage, Municipality, "A page of municipalities.");
@@ -130,7 +103,7 @@ impl MunicipalityListParams {
     }
 }
 
-async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<MunicipalityRow>, i64)> {
+async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipality>, i64)> {
     let filtered = || {
         let mut q = municipalities::table.into_boxed();
         if let Some(text) = &f.q {
@@ -150,7 +123,7 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipalit
     };
     let total: i64 = filtered().count().get_result(conn).await?;
     let rows = MunicipalitySort::order(filtered(), &f.sort)
-        .select(MunicipalityRow::as_select())
+        .select(Municipality::as_select())
         .then_order_by(municipalities::id.asc())
         .limit(i64::from(f.paging.limit))
         .offset(f.paging.offset())
@@ -205,9 +178,9 @@ impl Resource for Municipality {
     ) -> QueryResult<Option<Self>> {
         let query = municipalities::table
             .find(id.as_str())
-            .select(MunicipalityRow::as_select());
+            .select(Municipality::as_select());
         let row = crate::first_row!(query, conn, lock)?;
-        Ok(row.map(Municipality::from))
+        Ok(row)
     }
     async fn update(
         conn: &mut AsyncPgConnection,
@@ -216,10 +189,9 @@ impl Resource for Municipality {
     ) -> QueryResult<Self> {
         diesel::update(municipalities::table.find(id.as_str()))
             .set(values)
-            .returning(MunicipalityRow::as_returning())
+            .returning(Municipality::as_returning())
             .get_result(conn)
             .await
-            .map(Municipality::from)
     }
     async fn value_owners(
         _: &mut AsyncPgConnection,
@@ -314,7 +286,7 @@ pub async fn list_municipalities(
     let filter = params.0.validate()?;
     let mut conn = db.conn().await?;
     let (rows, total) = list(&mut conn, &filter).await?;
-    let items: Vec<Municipality> = rows.into_iter().map(Into::into).collect();
+    let items: Vec<Municipality> = rows;
     let page = MunicipalityPage {
         meta: filter.paging.meta(items.len(), total),
         items,

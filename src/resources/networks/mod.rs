@@ -49,26 +49,9 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = networks, check_for_backend(diesel::pg::Pg))]
-struct NetworkRow {
-    id: Uuid,
-    name: String,
-    kind: NetworkKind,
-    area_id: Option<Uuid>,
-    description: String,
-    municipality_ids: Vec<String>,
-    coordinator: Option<String>,
-    status: NetworkStatus,
-    external_system: Option<String>,
-    external_id: Option<String>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// A network or presidium coordinated by the association.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = networks, check_for_backend(diesel::pg::Pg))]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "3e1c8b7a-5a7e-4b8e-9f0e-8a1d2c3b4a51", "name": "Kommundirektörsnätverket", "kind": "management",
@@ -97,26 +80,6 @@ pub struct Network {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<NetworkRow> for Network {
-    fn from(r: NetworkRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            kind: r.kind,
-            area_id: r.area_id,
-            description: r.description,
-            municipality_ids: r.municipality_ids,
-            coordinator: r.coordinator,
-            status: r.status,
-            external_system: r.external_system,
-            external_id: r.external_id,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }
 
 page_type!(NetworkPage, Network, "A page of networks.");
@@ -269,7 +232,7 @@ impl Resource for Network {
     type Values = NetworkValues;
     type Patch = NetworkPatch;
 
-    crate::uuid_record!("/v1/networks", networks, NetworkRow);
+    crate::uuid_record!("/v1/networks", networks, Network);
     fn owners(&self) -> Vec<String> {
         self.municipality_ids.clone()
     }
@@ -301,7 +264,7 @@ impl Resource for Network {
     }
 }
 
-crate::creatable_row!(Network, networks, NetworkRow);
+crate::creatable_row!(Network, networks, Network);
 
 // Its members go with it (`ON DELETE CASCADE`); feedback keeps it (`in use`).
 crate::removable_row!(Network, networks, |id| *id);
@@ -309,7 +272,7 @@ crate::removable_row!(Network, networks, |id| *id);
 crate::external_row!(
     Network,
     networks,
-    NetworkRow,
+    Network,
     "networks_external_system_external_id_key"
 );
 
@@ -428,7 +391,7 @@ impl Listed for Network {
             req, exports, &db, format, "networks", listing.paging,
             order: sorted(filtered(), &listing.sort),
             count: filtered(),
-            NetworkRow => Network,
+            Network => Network,
             NetworkPage
         )
     }

@@ -38,27 +38,9 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = progress_reports, check_for_backend(diesel::pg::Pg))]
-struct ReportRow {
-    id: Uuid,
-    assignment_id: Uuid,
-    year: i32,
-    tertial: i16,
-    summary: String,
-    spent_sek: i64,
-    forecast_sek: i64,
-    deviation: Deviation,
-    deviation_note: Option<String>,
-    external_system: Option<String>,
-    external_id: Option<String>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
 /// An assignment's report for one tertial.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = progress_reports, check_for_backend(diesel::pg::Pg))]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "assignmentId": "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
@@ -89,27 +71,6 @@ pub struct ProgressReport {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<ReportRow> for ProgressReport {
-    fn from(r: ReportRow) -> Self {
-        Self {
-            id: r.id,
-            assignment_id: r.assignment_id,
-            year: r.year,
-            tertial: r.tertial,
-            summary: r.summary,
-            spent_sek: r.spent_sek,
-            forecast_sek: r.forecast_sek,
-            deviation: r.deviation,
-            deviation_note: r.deviation_note,
-            external_system: r.external_system,
-            external_id: r.external_id,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
 }
 
 page_type!(
@@ -211,10 +172,10 @@ pub struct ReportValues {
 }
 
 impl ReportValues {
-    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<ReportRow> {
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<ProgressReport> {
         diesel::insert_into(progress_reports::table)
             .values((progress_reports::id.eq(Uuid::new_v4()), self))
-            .returning(ReportRow::as_returning())
+            .returning(ProgressReport::as_returning())
             .get_result(conn)
             .await
     }
@@ -272,10 +233,10 @@ pub struct StoredReport {
 }
 
 impl StoredReport {
-    async fn of(conn: &mut AsyncPgConnection, row: ReportRow) -> QueryResult<Self> {
+    async fn of(conn: &mut AsyncPgConnection, row: ProgressReport) -> QueryResult<Self> {
         let owners = assignments::find_owners(conn, row.assignment_id).await?;
         Ok(Self {
-            report: row.into(),
+            report: row,
             owners: owners.unwrap_or_default(),
         })
     }
@@ -321,7 +282,7 @@ impl Resource for StoredReport {
         let query = progress_reports::table
             .filter(progress_reports::assignment_id.eq(key.assignment))
             .filter(progress_reports::id.eq(key.id))
-            .select(ReportRow::as_select());
+            .select(ProgressReport::as_select());
         let row = crate::first_row!(query, conn, lock)?;
         match row {
             Some(row) => Ok(Some(Self::of(conn, row).await?)),
@@ -333,7 +294,7 @@ impl Resource for StoredReport {
         key: &ReportKey,
         values: &ReportValues,
     ) -> QueryResult<Self> {
-        let row = crate::update_row!(conn, progress_reports, key.id, values, ReportRow)?;
+        let row = crate::update_row!(conn, progress_reports, key.id, values, ProgressReport)?;
         Self::of(conn, row).await
     }
 
@@ -431,11 +392,11 @@ impl External for StoredReport {
         conn: &mut AsyncPgConnection,
         values: &ReportValues,
     ) -> QueryResult<Option<Self>> {
-        let row: Option<ReportRow> = progress_reports::table
+        let row: Option<ProgressReport> = progress_reports::table
             .filter(progress_reports::assignment_id.eq(values.assignment_id))
             .filter(progress_reports::external_system.eq(&values.external_system))
             .filter(progress_reports::external_id.eq(&values.external_id))
-            .select(ReportRow::as_select())
+            .select(ProgressReport::as_select())
             .for_update()
             .first(conn)
             .await
@@ -557,8 +518,8 @@ async fn list(
                 move |sink, mut conn| async move {
                     let rows = filtered()
                         .order(ordered)
-                        .select(ReportRow::as_select())
-                        .load_stream::<ReportRow>(&mut conn)
+                        .select(ProgressReport::as_select())
+                        .load_stream::<ProgressReport>(&mut conn)
                         .await?;
                     sink.drain(rows, ProgressReport::from).await
                 },
@@ -566,14 +527,14 @@ async fn list(
             .await;
     }
     let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<ReportRow> = filtered()
+    let rows: Vec<ProgressReport> = filtered()
         .order(ordered)
-        .select(ReportRow::as_select())
+        .select(ProgressReport::as_select())
         .limit(i64::from(paging.limit))
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let items: Vec<ProgressReport> = rows.into_iter().map(Into::into).collect();
+    let items: Vec<ProgressReport> = rows;
     let page = ProgressReportPage {
         meta: paging.meta(items.len(), total),
         items,

@@ -179,42 +179,68 @@ macro_rules! external_row {
     };
 }
 
-/// The answer to a list request: every match streamed as CSV or NDJSON when the client asked for
-/// one (`$format`), else one page of JSON with the count of all matches and its entity tag.
-/// `$query` is the filtered and ordered query and `$count` the filtered one; each is evaluated
-/// where it is used.
+/// `Listed` for a resource kept in one table (`$table`, its rows read as `$row` and served as
+/// the resource's `Wire`): every match streamed as CSV or NDJSON (`$export` names the file) when
+/// the client asked for one, else one page of JSON with the count of all matches and its entity
+/// tag. `$filter` turns the list parameters into their [`Listing`](crate::http::list::Listing)
+/// and a function that returns the filtered query; `$sort` orders it (then by id, so that pages
+/// are stable).
 #[macro_export]
-macro_rules! list_answer {
-    ($req:expr, $exports:expr, $db:expr, $format:expr, $name:literal, $paging:expr,
-     order: $query:expr, count: $count:expr, $row:ty => $wire:ty, $page:ident) => {{
-        use diesel::{QueryDsl, SelectableHelper};
-        use diesel_async::RunQueryDsl;
-        if $format != $crate::integration::export::Format::Json {
-            return $exports
-                .respond::<$wire, _, _>($format, $name, $db, move |sink, mut conn| async move {
-                    let rows = $query
-                        .select(<$row>::as_select())
-                        .load_stream::<$row>(&mut conn)
-                        .await?;
-                    sink.drain(rows, <$wire>::from).await
-                })
-                .await;
+macro_rules! table_list {
+    ($record:ty, $table:ident, $row:ty, $export:literal, $params:ty => $page:ident,
+     filter: $filter:ident, sort: $sort:ty, plural: $plural:literal, $doc:expr $(,)?) => {
+        impl $crate::kernel::operations::Listed for $record {
+            const LIST: $crate::kernel::operations::Doc = $doc;
+            const PLURAL: &'static str = $plural;
+            type Params = $params;
+            type Page = $page;
+
+            async fn list(
+                request: $crate::kernel::operations::ListRequest<Self>,
+            ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                type Wire = <$record as $crate::kernel::operations::Served>::Wire;
+                let format = $crate::integration::export::negotiate(&request.req)?;
+                let (listing, filtered) = $filter(request.params)?;
+                if format != $crate::integration::export::Format::Json {
+                    let sort = listing.sort;
+                    let db = &request.db;
+                    return request
+                        .exports
+                        .respond::<Wire, _, _>(
+                            format,
+                            $export,
+                            db,
+                            move |sink, mut conn| async move {
+                                let rows = <$sort>::order(filtered(), &sort)
+                                    .then_order_by($table::id.asc())
+                                    .select(<$row>::as_select())
+                                    .load_stream::<$row>(&mut conn)
+                                    .await?;
+                                sink.drain(rows, Wire::from).await
+                            },
+                        )
+                        .await;
+                }
+                let mut conn = request.db.conn().await?;
+                let total: i64 = filtered().count().get_result(&mut conn).await?;
+                let rows: Vec<$row> = <$sort>::order(filtered(), &listing.sort)
+                    .then_order_by($table::id.asc())
+                    .select(<$row>::as_select())
+                    .limit(i64::from(listing.paging.limit))
+                    .offset(listing.paging.offset())
+                    .load(&mut conn)
+                    .await?;
+                let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
+                let page = $page {
+                    meta: listing.paging.meta(items.len(), total),
+                    items,
+                };
+                $crate::http::conditional_json(&request.req, &page, None)
+            }
         }
-        let mut conn = $db.conn().await?;
-        let total: i64 = $count.count().get_result(&mut conn).await?;
-        let rows: Vec<$row> = $query
-            .select(<$row>::as_select())
-            .limit(i64::from($paging.limit))
-            .offset($paging.offset())
-            .load(&mut conn)
-            .await?;
-        let items: Vec<$wire> = rows.into_iter().map(<$wire>::from).collect();
-        let page = $page {
-            meta: $paging.meta(items.len(), total),
-            items,
-        };
-        $crate::http::conditional_json(&$req, &page, None)
-    }};
+    };
 }
 
 /// Whether a merge-patch member was sent as `null`.

@@ -17,9 +17,8 @@ use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, OptionalIfMatch, merge_member};
-use crate::integration::export::{self};
 use crate::integration::work::Writer;
-use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, Pushed, Served};
 use crate::kernel::{self, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
@@ -544,38 +543,14 @@ fn filter(
     Ok((listing, filtered))
 }
 
-fn sorted(query: AssignmentQuery, sort: &[SortKey<AssignmentSort>]) -> AssignmentQuery {
-    AssignmentSort::order(query, sort).then_order_by(assignments::id.asc())
-}
-
-impl Listed for Assignment {
-    const LIST: Doc = Doc::new("listAssignments", "List development assignments").describe(
+crate::table_list!(
+    Assignment, assignments, Assignment, "assignments", AssignmentListParams => AssignmentPage,
+    filter: filter, sort: AssignmentSort, plural: "assignments",
+    Doc::new("listAssignments", "List development assignments").describe(
         "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every \
          matching assignment instead of one page.",
-    );
-    const PLURAL: &'static str = "assignments";
-    type Params = AssignmentListParams;
-    type Page = AssignmentPage;
-
-    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
-        let ListRequest {
-            req,
-            exports,
-            db,
-            params,
-            ..
-        } = request;
-        let format = export::negotiate(&req)?;
-        let (listing, filtered) = filter(params)?;
-        crate::list_answer!(
-            req, exports, &db, format, "assignments", listing.paging,
-            order: sorted(filtered(), &listing.sort),
-            count: filtered(),
-            Assignment => Assignment,
-            AssignmentPage
-        )
-    }
-}
+    ),
+);
 
 impl Served for Assignment {
     const ITEM: &'static str = "/assignments/{id}";

@@ -18,8 +18,7 @@ use crate::error::responses::ReadOne;
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Query, conditional_json, merge_member};
-use crate::integration::export::{self};
-use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, Pushed, Served};
 use crate::kernel::{self, Importable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
@@ -470,36 +469,12 @@ fn filter(
     Ok((listing, filtered))
 }
 
-fn sorted(query: FeedbackQuery, sort: &[SortKey<FeedbackSort>]) -> FeedbackQuery {
-    FeedbackSort::order(query, sort).then_order_by(feedback::id.asc())
-}
-
-impl Listed for Feedback {
-    const LIST: Doc = Doc::new("listFeedback", "List feedback entries")
-        .describe("`Accept: text/csv` or `application/x-ndjson` streams every matching entry.");
-    const PLURAL: &'static str = "feedback entries";
-    type Params = FeedbackListParams;
-    type Page = FeedbackPage;
-
-    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
-        let ListRequest {
-            req,
-            exports,
-            db,
-            params,
-            ..
-        } = request;
-        let format = export::negotiate(&req)?;
-        let (listing, filtered) = filter(params)?;
-        crate::list_answer!(
-            req, exports, &db, format, "feedback", listing.paging,
-            order: sorted(filtered(), &listing.sort),
-            count: filtered(),
-            FeedbackRow => Feedback,
-            FeedbackPage
-        )
-    }
-}
+crate::table_list!(
+    Feedback, feedback, FeedbackRow, "feedback", FeedbackListParams => FeedbackPage,
+    filter: filter, sort: FeedbackSort, plural: "feedback entries",
+    Doc::new("listFeedback", "List feedback entries")
+        .describe("`Accept: text/csv` or `application/x-ndjson` streams every matching entry."),
+);
 
 impl Served for Feedback {
     const ITEM: &'static str = "/feedback/{id}";

@@ -364,38 +364,14 @@ fn network_filter(
     Ok((listing, filtered))
 }
 
-fn sorted(query: NetworkQuery, sort: &[SortKey<NetworkSort>]) -> NetworkQuery {
-    NetworkSort::order(query, sort).then_order_by(networks::id.asc())
-}
-
-impl Listed for Network {
-    const LIST: Doc = Doc::new("listNetworks", "List networks and presidia").describe(
+crate::table_list!(
+    Network, networks, Network, "networks", NetworkListParams => NetworkPage,
+    filter: network_filter, sort: NetworkSort, plural: "networks",
+    Doc::new("listNetworks", "List networks and presidia").describe(
         "Filters combine with AND. `Accept: text/csv` or `application/x-ndjson` streams every \
          matching network instead of one page.",
-    );
-    const PLURAL: &'static str = "networks";
-    type Params = NetworkListParams;
-    type Page = NetworkPage;
-
-    async fn list(request: ListRequest<Self>) -> Result<HttpResponse, ApiError> {
-        let ListRequest {
-            req,
-            exports,
-            db,
-            params,
-            ..
-        } = request;
-        let format = export::negotiate(&req)?;
-        let (listing, filtered) = network_filter(params)?;
-        crate::list_answer!(
-            req, exports, &db, format, "networks", listing.paging,
-            order: sorted(filtered(), &listing.sort),
-            count: filtered(),
-            Network => Network,
-            NetworkPage
-        )
-    }
-}
+    ),
+);
 
 impl Served for Network {
     const ITEM: &'static str = "/networks/{id}";

@@ -259,6 +259,21 @@ pub fn refuse_nulls(members: &[(&str, bool)]) -> Result<(), ApiError> {
     v.finish()
 }
 
+/// A record's values as they will be written (a create, a replace, or a patch applied to the
+/// current record), with the resource's own rules. The JSON endpoints and the importer both run
+/// them, so a value is refused the same way, with the same message, on either path.
+#[allow(async_fn_in_trait)]
+pub trait Form {
+    /// The rules that need no database (lengths, formats, enums, cross-field rules), with every
+    /// violation at once.
+    fn check(&self, v: &mut Violations);
+    /// The rules that read the database (references to other records), in the work's
+    /// transaction.
+    async fn check_references(&self, _conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
 /// A stored resource of the API.
 ///
 /// The futures of these methods are not `Send`: they run on actix's single-threaded workers.
@@ -272,7 +287,7 @@ pub trait Resource: Sized {
     type Key: Display;
     /// A complete, not yet validated record as the client sent it (a create, a replace, or a
     /// patch applied to the current record).
-    type Values;
+    type Values: Form;
     /// A JSON Merge Patch (RFC 7396) of the record.
     type Patch;
 
@@ -303,17 +318,6 @@ pub trait Resource: Sized {
         conn: &mut AsyncPgConnection,
         values: &Self::Values,
     ) -> Result<Vec<String>, ApiError>;
-    /// The record's rules that need no database (lengths, formats, enums, cross-field rules),
-    /// with every violation at once. The JSON endpoints and the importer both run these.
-    fn check(values: &Self::Values, v: &mut Violations);
-    /// The rules that read the database (references to other records), in the work's
-    /// transaction.
-    async fn check_references(
-        _conn: &mut AsyncPgConnection,
-        _values: &Self::Values,
-    ) -> Result<(), ApiError> {
-        Ok(())
-    }
 
     /// Rules of the patch itself (members that may not be null), checked before anything is
     /// read.
@@ -382,7 +386,7 @@ pub fn check_row<R: Importable>(row: Map<String, Value>) -> Vec<Violation> {
         Err(violations) => violations,
         Ok(values) => {
             let mut v = Violations::default();
-            R::check(&values, &mut v);
+            values.check(&mut v);
             v.into_vec()
         }
     }
@@ -564,9 +568,9 @@ async fn admit<R: Resource>(work: &mut Work<'_>, values: &R::Values) -> Result<(
     let owners = R::value_owners(work.conn(), values).await?;
     work.bind(&owners)?;
     let mut v = Violations::default();
-    R::check(values, &mut v);
+    values.check(&mut v);
     v.finish()?;
-    R::check_references(work.conn(), values).await
+    values.check_references(work.conn()).await
 }
 
 /// Writes a new record in the work, with its audit entry.

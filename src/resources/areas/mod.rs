@@ -15,8 +15,8 @@ use crate::error::Violations;
 use crate::error::responses::ReadPage;
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{PathKey, Query, conditional_json, merge_member};
-use crate::kernel::Resource;
 use crate::kernel::operations::{Doc, Served};
+use crate::kernel::{Form, Resource};
 use crate::page_type;
 use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
@@ -252,6 +252,17 @@ impl From<NewArea> for AreaValues {
     }
 }
 
+impl Form for AreaValues {
+    fn check(&self, v: &mut Violations) {
+        if self.name.is_empty() || self.name.chars().count() > 200 {
+            v.push("name", "must be 1 to 200 characters");
+        }
+        if self.description.chars().count() > 4000 {
+            v.push("description", "must be at most 4000 characters");
+        }
+    }
+}
+
 impl Resource for Area {
     const KIND: &'static str = "area";
     const NOUN: &'static str = "area";
@@ -270,15 +281,6 @@ impl Resource for Area {
         _: &AreaValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(Vec::new())
-    }
-
-    fn check(values: &AreaValues, v: &mut Violations) {
-        if values.name.is_empty() || values.name.chars().count() > 200 {
-            v.push("name", "must be 1 to 200 characters");
-        }
-        if values.description.chars().count() > 4000 {
-            v.push("description", "must be at most 4000 characters");
-        }
     }
 
     fn check_patch(patch: &AreaPatch) -> Result<(), ApiError> {

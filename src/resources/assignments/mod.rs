@@ -19,7 +19,7 @@ use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, OptionalIfMatch, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::operations::{Doc, Pushed, Served};
-use crate::kernel::{self, Importable, Key, Lock, Resource};
+use crate::kernel::{self, Form, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
 use crate::rules;
@@ -288,7 +288,9 @@ impl AssignmentValues {
             external_id: p.external_id.unwrap_or(current.external_id),
         }
     }
+}
 
+impl Form for AssignmentValues {
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         rules::required_text(v, "title", &self.title, 300);
@@ -358,15 +360,6 @@ impl Resource for Assignment {
         values: &AssignmentValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_ids.clone())
-    }
-    fn check(values: &AssignmentValues, v: &mut Violations) {
-        values.check(v)
-    }
-    async fn check_references(
-        conn: &mut AsyncPgConnection,
-        values: &AssignmentValues,
-    ) -> Result<(), ApiError> {
-        values.check_references(conn).await
     }
     fn check_patch(p: &AssignmentPatch) -> Result<(), ApiError> {
         let mut v = Violations::default();

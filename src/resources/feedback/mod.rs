@@ -19,7 +19,7 @@ use crate::error::{Violation, Violations};
 use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Query, conditional_json, merge_member};
 use crate::kernel::operations::{Doc, Pushed, Served};
-use crate::kernel::{self, Importable, Resource};
+use crate::kernel::{self, Form, Importable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
 use crate::rules;
@@ -243,7 +243,7 @@ pub struct FeedbackValues {
     external_id: Option<String>,
 }
 
-impl FeedbackValues {
+impl Form for FeedbackValues {
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
@@ -327,15 +327,6 @@ impl Resource for Feedback {
         values: &FeedbackValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_id.iter().cloned().collect())
-    }
-    fn check(values: &FeedbackValues, v: &mut Violations) {
-        values.check(v)
-    }
-    async fn check_references(
-        conn: &mut AsyncPgConnection,
-        values: &FeedbackValues,
-    ) -> Result<(), ApiError> {
-        values.check_references(conn).await
     }
 
     fn check_patch(p: &FeedbackPatch) -> Result<(), ApiError> {

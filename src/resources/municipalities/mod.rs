@@ -13,7 +13,7 @@ use crate::error::responses::{ChangeErrors, ReadOne, ReadPage};
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Lock, Resource};
+use crate::kernel::{self, Form, Lock, Resource};
 use crate::page_type;
 use crate::rules::MunicipalityId;
 use crate::store::db::{Db, PgConn};
@@ -144,6 +144,27 @@ pub struct MunicipalityValues {
     organisation_number: Option<String>,
 }
 
+impl Form for MunicipalityValues {
+    fn check(&self, v: &mut Violations) {
+        for (field, text, max) in [
+            ("name", &self.name, 100),
+            ("officialName", &self.official_name, 200),
+        ] {
+            if text.is_empty() || text.chars().count() > max {
+                v.push(field, format!("must be 1 to {max} characters"));
+            }
+        }
+        if let Some(orgnr) = &self.organisation_number {
+            if !is_valid_organisation_number(orgnr) {
+                v.push(
+                    "organisationNumber",
+                    "must be NNNNNN-NNNN with a valid check digit (Luhn)",
+                );
+            }
+        }
+    }
+}
+
 impl Resource for Municipality {
     const KIND: &'static str = "municipality";
     const NOUN: &'static str = "municipality";
@@ -198,24 +219,6 @@ impl Resource for Municipality {
         values: &MunicipalityValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(vec![values.id.clone()])
-    }
-    fn check(values: &MunicipalityValues, v: &mut Violations) {
-        for (field, text, max) in [
-            ("name", &values.name, 100),
-            ("officialName", &values.official_name, 200),
-        ] {
-            if text.is_empty() || text.chars().count() > max {
-                v.push(field, format!("must be 1 to {max} characters"));
-            }
-        }
-        if let Some(orgnr) = &values.organisation_number {
-            if !is_valid_organisation_number(orgnr) {
-                v.push(
-                    "organisationNumber",
-                    "must be NNNNNN-NNNN with a valid check digit (Luhn)",
-                );
-            }
-        }
     }
     fn check_patch(patch: &MunicipalityPatch) -> Result<(), ApiError> {
         let mut v = Violations::default();

@@ -20,7 +20,7 @@ use crate::http::{Json, PathKey, conditional_json, merge_member, uuid_parameter,
 use crate::integration::export::{self, Format};
 use crate::integration::work::Writer;
 use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
-use crate::kernel::{self, External, Importable, Lock, Resource};
+use crate::kernel::{self, External, Form, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules;
 use crate::rules::MunicipalityCode;
@@ -201,7 +201,9 @@ impl NetworkValues {
             external_id: p.external_id.unwrap_or_else(|| row.external_id.clone()),
         }
     }
+}
 
+impl Form for NetworkValues {
     /// The rules that need no database, every violation at once.
     fn check(&self, v: &mut Violations) {
         rules::required_text(v, "name", &self.name, 200);
@@ -225,6 +227,33 @@ impl NetworkValues {
     }
 }
 
+impl Form for MemberValues {
+    /// The rules that need no database, every violation at once.
+    fn check(&self, v: &mut Violations) {
+        rules::required_text(v, "name", &self.name, 200);
+        rules::email(v, "email", self.email.as_deref());
+        rules::optional_text(v, "phone", self.phone.as_deref(), 50);
+        rules::optional_text(v, "title", self.title.as_deref(), 200);
+        if let Some(m) = &self.municipality_id {
+            rules::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
+        }
+        rules::external_ref(
+            v,
+            self.external_system.as_deref(),
+            self.external_id.as_deref(),
+        );
+    }
+
+    /// The rules that read the database (references).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        find_network(conn, self.network_id, Lock::ForUpdate).await?;
+        if let Some(m) = &self.municipality_id {
+            checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Resource for Network {
     const KIND: &'static str = "network";
     const NOUN: &'static str = "network";
@@ -242,15 +271,6 @@ impl Resource for Network {
         values: &NetworkValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_ids.clone())
-    }
-    fn check(values: &NetworkValues, v: &mut Violations) {
-        values.check(v)
-    }
-    async fn check_references(
-        conn: &mut AsyncPgConnection,
-        values: &NetworkValues,
-    ) -> Result<(), ApiError> {
-        values.check_references(conn).await
     }
     fn check_patch(p: &NetworkPatch) -> Result<(), ApiError> {
         kernel::refuse_nulls(&[
@@ -575,33 +595,6 @@ pub(crate) struct MemberValues {
     external_id: Option<String>,
 }
 
-impl MemberValues {
-    /// The rules that need no database, every violation at once.
-    fn check(&self, v: &mut Violations) {
-        rules::required_text(v, "name", &self.name, 200);
-        rules::email(v, "email", self.email.as_deref());
-        rules::optional_text(v, "phone", self.phone.as_deref(), 50);
-        rules::optional_text(v, "title", self.title.as_deref(), 200);
-        if let Some(m) = &self.municipality_id {
-            rules::municipality_codes(v, "municipalityId", std::slice::from_ref(m));
-        }
-        rules::external_ref(
-            v,
-            self.external_system.as_deref(),
-            self.external_id.as_deref(),
-        );
-    }
-
-    /// The rules that read the database (references).
-    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-        find_network(conn, self.network_id, Lock::ForUpdate).await?;
-        if let Some(m) = &self.municipality_id {
-            checks::municipalities_exist(conn, "municipalityId", std::slice::from_ref(m)).await?;
-        }
-        Ok(())
-    }
-}
-
 /// A member's key: its network's id and its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MemberKey {
@@ -671,15 +664,6 @@ impl Resource for MemberRow {
         values: &MemberValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(values.municipality_id.iter().cloned().collect())
-    }
-    fn check(values: &MemberValues, v: &mut Violations) {
-        values.check(v)
-    }
-    async fn check_references(
-        conn: &mut AsyncPgConnection,
-        values: &MemberValues,
-    ) -> Result<(), ApiError> {
-        values.check_references(conn).await
     }
     fn check_patch(p: &MemberPatch) -> Result<(), ApiError> {
         match p.name {

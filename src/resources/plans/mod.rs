@@ -16,7 +16,7 @@ use crate::error::responses::{ChangeErrorsWithoutConflict, CreateErrors, ReadOne
 use crate::http::list::{self, Paging, SortKey};
 use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Lock, Resource};
+use crate::kernel::{self, Creatable, Form, Lock, Resource};
 use crate::page_type;
 use crate::rules;
 use crate::store::db::{Db, PgConn};
@@ -430,6 +430,38 @@ impl From<NewPlan> for PlanValues {
     }
 }
 
+impl Form for PlanValues {
+    fn check(&self, v: &mut Violations) {
+        check_year(v, "year", Some(self.year));
+        rules::required_text(v, "title", &self.title, 200);
+        rules::optional_text(v, "vision", Some(&self.vision), 1000);
+        for &challenge in Challenge::ALL {
+            let count = self
+                .goals
+                .iter()
+                .filter(|g| g.challenge == challenge)
+                .count();
+            if count != 1 {
+                v.push(
+                    "goals",
+                    format!("must have exactly one {} goal", challenge.as_str()),
+                );
+            }
+        }
+        for (i, g) in self.goals.iter().enumerate() {
+            rules::required_text(v, &format!("goals[{i}].name"), &g.name, 200);
+            rules::optional_text(v, &format!("goals[{i}].theme"), g.theme.as_deref(), 200);
+            rules::required_text(v, &format!("goals[{i}].statement"), &g.statement, 2000);
+        }
+        for c in &self.unknown_goals {
+            v.push("goals", format!("the plan has no {} goal", c.as_str()));
+        }
+        for i in &self.repeated_goals {
+            v.push(format!("goals[{i}].challenge"), "is listed twice");
+        }
+    }
+}
+
 impl Resource for Plan {
     const KIND: &'static str = "plan";
     const NOUN: &'static str = "plan";
@@ -512,35 +544,6 @@ impl Resource for Plan {
         _: &PlanValues,
     ) -> Result<Vec<String>, ApiError> {
         Ok(Vec::new())
-    }
-    fn check(values: &PlanValues, v: &mut Violations) {
-        check_year(v, "year", Some(values.year));
-        rules::required_text(v, "title", &values.title, 200);
-        rules::optional_text(v, "vision", Some(&values.vision), 1000);
-        for &challenge in Challenge::ALL {
-            let count = values
-                .goals
-                .iter()
-                .filter(|g| g.challenge == challenge)
-                .count();
-            if count != 1 {
-                v.push(
-                    "goals",
-                    format!("must have exactly one {} goal", challenge.as_str()),
-                );
-            }
-        }
-        for (i, g) in values.goals.iter().enumerate() {
-            rules::required_text(v, &format!("goals[{i}].name"), &g.name, 200);
-            rules::optional_text(v, &format!("goals[{i}].theme"), g.theme.as_deref(), 200);
-            rules::required_text(v, &format!("goals[{i}].statement"), &g.statement, 2000);
-        }
-        for c in &values.unknown_goals {
-            v.push("goals", format!("the plan has no {} goal", c.as_str()));
-        }
-        for i in &values.repeated_goals {
-            v.push(format!("goals[{i}].challenge"), "is listed twice");
-        }
     }
     fn patched(&self, patch: PlanPatch) -> PlanValues {
         let mut goals: Vec<NewGoal> = self

@@ -19,7 +19,7 @@ use crate::http::list;
 use crate::http::{PathKey, Query, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Exporter, Format};
 use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
-use crate::kernel::{self, Creatable, External, Importable, Lock, Resource};
+use crate::kernel::{self, Creatable, External, Form, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
@@ -179,7 +179,38 @@ impl ReportValues {
             .get_result(conn)
             .await
     }
+}
 
+/// A report's key: its assignment's id and its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportKey {
+    pub assignment: Uuid,
+    pub id: Uuid,
+}
+
+impl std::fmt::Display for ReportKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of assignment {}", self.id, self.assignment)
+    }
+}
+
+/// A stored report with the municipalities of its assignment, who own it.
+pub struct StoredReport {
+    pub report: ProgressReport,
+    owners: Vec<String>,
+}
+
+impl StoredReport {
+    async fn of(conn: &mut AsyncPgConnection, row: ProgressReport) -> QueryResult<Self> {
+        let owners = assignments::find_owners(conn, row.assignment_id).await?;
+        Ok(Self {
+            report: row,
+            owners: owners.unwrap_or_default(),
+        })
+    }
+}
+
+impl Form for ReportValues {
     fn check(&self, v: &mut Violations) {
         if !(MIN_YEAR..=MAX_YEAR).contains(&self.year) {
             v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
@@ -211,34 +242,17 @@ impl ReportValues {
             self.external_id.as_deref(),
         );
     }
-}
 
-/// A report's key: its assignment's id and its own.
-#[derive(Debug, Clone, Copy)]
-pub struct ReportKey {
-    pub assignment: Uuid,
-    pub id: Uuid,
-}
-
-impl std::fmt::Display for ReportKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} of assignment {}", self.id, self.assignment)
-    }
-}
-
-/// A stored report with the municipalities of its assignment, who own it.
-pub struct StoredReport {
-    pub report: ProgressReport,
-    owners: Vec<String>,
-}
-
-impl StoredReport {
-    async fn of(conn: &mut AsyncPgConnection, row: ProgressReport) -> QueryResult<Self> {
-        let owners = assignments::find_owners(conn, row.assignment_id).await?;
-        Ok(Self {
-            report: row,
-            owners: owners.unwrap_or_default(),
-        })
+    /// Its assignment exists and reports progress (it is past `proposed`).
+    async fn check_references(&self, conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+        let owner = assignments::find(conn, self.assignment_id, Lock::No).await?;
+        if owner.status == AssignmentStatus::Proposed {
+            return Err(ApiError::Conflict(
+                "A proposed assignment does not report progress; move it to incoming first"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -306,25 +320,6 @@ impl Resource for StoredReport {
         assignments::find_owners(conn, values.assignment_id)
             .await?
             .ok_or_else(|| kernel::not_found::<Assignment>(&values.assignment_id))
-    }
-
-    fn check(values: &ReportValues, v: &mut Violations) {
-        values.check(v)
-    }
-
-    /// Its assignment exists and reports progress (it is past `proposed`).
-    async fn check_references(
-        conn: &mut AsyncPgConnection,
-        values: &ReportValues,
-    ) -> Result<(), ApiError> {
-        let owner = assignments::find(conn, values.assignment_id, Lock::No).await?;
-        if owner.status == AssignmentStatus::Proposed {
-            return Err(ApiError::Conflict(
-                "A proposed assignment does not report progress; move it to incoming first"
-                    .to_owned(),
-            ));
-        }
-        Ok(())
     }
 
     fn check_patch(p: &ProgressReportPatch) -> Result<(), ApiError> {

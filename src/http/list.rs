@@ -293,7 +293,8 @@ macro_rules! sort_nulls {
 
 /// Declares a list's query parameters: `limit` and `page` as every list has them, `sort` with
 /// its documentation (default, example and the pattern of its keys, which a test checks against
-/// the server), and the list's own filters.
+/// the server), `externalSystem` and `externalId` for a collection systems push to
+/// (`external(system = …, id = …)`, the examples), and the list's own filters.
 #[macro_export]
 macro_rules! list_params {
     (
@@ -301,6 +302,7 @@ macro_rules! list_params {
         pub struct $name:ident {
             $(#[doc = $sort_doc:literal])+
             sort(default = $default:tt, example = $example:tt, pattern = $pattern:tt),
+            $(external(system = $system:literal, id = $id:literal),)?
             $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
         }
     ) => {
@@ -318,6 +320,14 @@ macro_rules! list_params {
             $(#[doc = $sort_doc])+
             #[param(default = $default, example = $example, pattern = $pattern)]
             pub sort: Option<String>,
+            $(
+            /// Only the record with this external reference (with `externalId`).
+            #[param(example = $system)]
+            pub external_system: Option<String>,
+            /// Only the record with this external id (with `externalSystem`).
+            #[param(example = $id)]
+            pub external_id: Option<String>,
+            )?
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 

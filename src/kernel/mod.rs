@@ -371,7 +371,7 @@ pub trait External: Creatable {
 }
 
 /// A resource that files load in bulk (`POST /v1/imports/{collection}`). Each row is read into
-/// the resource's own form and checked by its own rules ([`Resource::check`]), so a file's line
+/// the resource's own form and checked by its own rules ([`Form::check`]), so a file's line
 /// gets exactly the violations the JSON endpoint gives the same values, with the line added.
 pub trait Importable: Creatable {
     /// The collection's name in the import's path.

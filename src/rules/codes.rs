@@ -13,6 +13,14 @@ impl std::fmt::Display for MunicipalityId {
 }
 
 impl MunicipalityId {
+    /// An optional kommunkod (a list filter): when given, it must be one; what is wrong goes
+    /// to `v`.
+    pub fn check_optional(v: &mut crate::error::Violations, field: &str, raw: Option<&str>) {
+        if let Some(raw) = raw {
+            v.check(Self::parse(field, raw));
+        }
+    }
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
         if raw.len() == 4 && raw.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(raw.to_owned()))

@@ -446,6 +446,7 @@ crate::list_params! {
         /// Sort keys, `-` for descending: `title`, `status`, `startDate`, `endDate`, `budgetSek`,
         /// `createdAt`, `updatedAt`.
         sort(default = "title", example = "-budgetSek", pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"),
+        external(system = "kramfors-diarium", id = "KS 2022/114"),
         /// Only assignments in this state.
         #[param(example = "ongoing")]
         pub status: Option<AssignmentStatus>,
@@ -464,12 +465,6 @@ crate::list_params! {
         /// Only assignments running at some time during this year (by start and end date).
         #[param(minimum = 2000, maximum = 2100, example = 2022)]
         pub active_in: Option<i32>,
-        /// Only the assignment with this external reference (with `externalId`).
-        #[param(example = "kramfors-diarium")]
-        pub external_system: Option<String>,
-        /// Only the assignment with this external id (with `externalSystem`).
-        #[param(example = "KS 2022/114")]
-        pub external_id: Option<String>,
         /// Full-text search with Swedish stemming in title, description, funder and responsible
         /// (`kompetensförsörjningen` finds `kompetensförsörjning`).
         #[param(max_length = 200, example = "våld")]
@@ -486,9 +481,11 @@ fn filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(AssignmentSort::Title));
     let q = v.check(list::search_text(p.q)).flatten();
-    if let Some(m) = &p.municipality_id {
-        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
-    }
+    crate::rules::MunicipalityId::check_optional(
+        &mut v,
+        "municipalityId",
+        p.municipality_id.as_deref(),
+    );
     if let Some(y) = p.active_in {
         if !(crate::resources::plans::MIN_YEAR..=crate::resources::plans::MAX_YEAR).contains(&y) {
             v.push("activeIn", "must be a year between 2000 and 2100");

@@ -283,9 +283,11 @@ pub async fn list_clients(
     let p = params.0;
     let mut v = Violations::default();
     let paging = v.check(list::paging(p.limit, p.page));
-    if let Some(m) = &p.municipality_id {
-        v.check(MunicipalityId::parse("municipalityId", m));
-    }
+    crate::rules::MunicipalityId::check_optional(
+        &mut v,
+        "municipalityId",
+        p.municipality_id.as_deref(),
+    );
     let paging = v.finish_with(paging)?;
     let filtered = || {
         let mut q = api_clients::table.into_boxed();

@@ -393,6 +393,7 @@ crate::list_params! {
     pub struct FeedbackListParams {
         /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
         sort(default = "-createdAt", example = "-rating", pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"),
+        external(system = "enkatverktyget", id = "svar-1187"),
         /// Only entries of this year.
         #[param(minimum = 2000, maximum = 2100, example = 2022)]
         pub year: Option<i32>,
@@ -407,10 +408,6 @@ crate::list_params! {
         /// Only entries with this rating.
         #[param(minimum = 1, maximum = 5, example = 4)]
         pub rating: Option<i16>,
-        /// Only the entry with this external reference (with `externalId`).
-        pub external_system: Option<String>,
-        /// Only the entry with this external id (with `externalSystem`).
-        pub external_id: Option<String>,
         /// Full-text search with Swedish stemming in the comment.
         #[param(max_length = 200, example = "kompetensförsörjningen")]
         pub q: Option<String>,
@@ -426,9 +423,11 @@ fn filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::desc(FeedbackSort::CreatedAt));
     let q = v.check(list::search_text(p.q)).flatten();
-    if let Some(m) = &p.municipality_id {
-        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
-    }
+    crate::rules::MunicipalityId::check_optional(
+        &mut v,
+        "municipalityId",
+        p.municipality_id.as_deref(),
+    );
     if p.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         v.push("rating", "must be 1, 2, 3, 4 or 5");
     }

@@ -326,6 +326,7 @@ crate::list_params! {
     pub struct NetworkListParams {
         /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
         sort(default = "name", example = "name", pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"),
+        external(system = "sundsvall-intranet", id = "N-17"),
         /// Only networks of this kind.
         #[param(example = "management")]
         pub kind: Option<NetworkKind>,
@@ -338,12 +339,6 @@ crate::list_params! {
         /// Only networks this municipality takes part in.
         #[param(pattern = "^[0-9]{4}$", example = "2281")]
         pub municipality_id: Option<String>,
-        /// Only the network with this external reference (with `externalId`).
-        #[param(example = "sundsvall-intranet")]
-        pub external_system: Option<String>,
-        /// Only the network with this external id (with `externalSystem`).
-        #[param(example = "N-17")]
-        pub external_id: Option<String>,
         /// Full-text search with Swedish stemming in name, description and coordinator.
         #[param(max_length = 200, example = "kommundirektörer")]
         pub q: Option<String>,
@@ -359,9 +354,11 @@ fn network_filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(NetworkSort::Name));
     let q = v.check(list::search_text(p.q)).flatten();
-    if let Some(m) = &p.municipality_id {
-        v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
-    }
+    crate::rules::MunicipalityId::check_optional(
+        &mut v,
+        "municipalityId",
+        p.municipality_id.as_deref(),
+    );
     let listing = v.finish_with(listing)?;
     let filtered = move || {
         let mut query = networks::table.into_boxed();
@@ -784,9 +781,11 @@ impl Listed for MemberRow {
         let p = params;
         let mut v = Violations::default();
         let paging = v.check(list::paging(p.limit, p.page));
-        if let Some(m) = &p.municipality_id {
-            v.check(crate::rules::MunicipalityId::parse("municipalityId", m));
-        }
+        crate::rules::MunicipalityId::check_optional(
+            &mut v,
+            "municipalityId",
+            p.municipality_id.as_deref(),
+        );
         let paging = v.finish_with(paging)?;
         let mut conn = db.conn().await?;
         find_network(&mut conn, network, Lock::No).await?;

@@ -659,7 +659,7 @@ pub mod responses {
         /// None of the media types in `Accept` can be produced.
         #[response(status = 406, content_type = "application/problem+json", example = json!({
             "type": "/problems/not-acceptable", "title": "Not acceptable", "status": 406,
-            "detail": "This resource can be represented as application/json",
+            "detail": "This list can be had as application/json, text/csv or application/x-ndjson",
             "instance": "/v1/municipalities", "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"}))]
         NotAcceptable(Problem),
     }

@@ -12,11 +12,11 @@ use crate::integration::changes;
 use crate::integration::imports;
 use crate::kernel::operations::{Create, Delete, Get, List, Update, Upsert};
 use crate::reports;
-use crate::resources::areas::{self, Area};
+use crate::resources::areas::Area;
 use crate::resources::assignments::{self, Assignment};
 use crate::resources::clients;
 use crate::resources::feedback::{self, Feedback};
-use crate::resources::municipalities;
+use crate::resources::municipalities::Municipality;
 use crate::resources::networks::{self, MemberRow, Network};
 use crate::resources::plans;
 use crate::resources::progress::{self, StoredReport};
@@ -27,10 +27,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(meta::api_info)
             .service(meta::openapi_document)
             .service(token::token)
-            .service(municipalities::list_municipalities)
-            .service(municipalities::get_municipality)
-            .service(municipalities::update_municipality)
-            .service(areas::list_areas)
+            .service(List::<Municipality>::new())
+            .service(Get::<Municipality>::new())
+            .service(Update::<Municipality>::new())
+            .service(List::<Area>::new())
             .service(Create::<Area>::new())
             .service(Get::<Area>::new())
             .service(Update::<Area>::new())

@@ -94,19 +94,25 @@ pub trait Served: Resource<Key: PathKey, Patch: DeserializeOwned + ToSchema> + '
 
     /// The record as a client reads it.
     type Wire: Serialize + ToSchema;
-    /// What a client sends to create one (`POST`, `PUT` by external reference).
-    type New: DeserializeOwned + ToSchema + 'static;
     /// The key of what the record lives under in its path: `()` for a top-level collection.
     type Parent: PathKey;
 
     /// The record as this caller may read it (members' contact details only for the entitled).
     fn wire(&self, caller: &Caller) -> Self::Wire;
+}
+
+/// A served resource that clients create (the [`Create`] operation, and [`Upsert`] with
+/// [`Pushed`]).
+pub trait Posted: Served + Creatable {
+    /// What a client sends to create one (`POST`, `PUT` by external reference).
+    type New: DeserializeOwned + ToSchema + 'static;
+
     /// The values of a new record under `parent`.
     fn values(parent: Self::Parent, new: Self::New) -> Self::Values;
 }
 
 /// A served resource that systems push by their own ids (the [`Upsert`] operation).
-pub trait Pushed: Served + External {
+pub trait Pushed: Posted + External {
     /// The external reference of a new record (`externalSystem`, `externalId`), which a push
     /// fills from its path.
     fn external_ref(new: &mut Self::New) -> (&mut Option<String>, &mut Option<String>);
@@ -191,7 +197,7 @@ async fn get<R: Served>(
     super::current(&req, &record, &record.wire(&caller))
 }
 
-async fn create<R: Served + Creatable>(
+async fn create<R: Posted>(
     writer: Writer,
     parent: Under<R>,
     body: Json<R::New>,
@@ -279,13 +285,13 @@ operations! {
     /// `GET` of one record.
     Get<R: Resource> = Get Get get GET with Parts::default(), R::Wire;
     /// `POST` to the collection.
-    Create<R: Creatable> = Post Post create CREATE with Parts::default(), R::Wire, R::New;
+    Create<R: Posted> = Post Post create CREATE with posted_parts::<R>(), R::Wire, R::New;
     /// `PATCH` (JSON Merge Patch) of one record, `If-Match` required.
-    Update<R: Resource> = Patch Patch update UPDATE with Parts::default(), R::Wire, R::Patch;
+    Update<R: Resource> = Patch Patch update UPDATE with patch_parts::<R>(), R::Wire, R::Patch;
     /// `DELETE` of one record, `If-Match` required.
     Delete<R: Removable> = Delete Delete delete DELETE with Parts::default(), R::Wire;
     /// `PUT` by external reference: create, replace, or leave as it is.
-    Upsert<R: Pushed> = Put Put upsert UPSERT with Parts::default(), R::Wire, R::New;
+    Upsert<R: Pushed> = Put Put upsert UPSERT with posted_parts::<R>(), R::Wire, R::New;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,6 +342,25 @@ fn answer<T: ToSchema>(description: String, headers: &[(&str, &str)]) -> RefOr<R
 struct Parts {
     query: Vec<Parameter>,
     page: Option<RefOr<Response>>,
+    /// The request body's schema and media type.
+    body: Option<(String, &'static str)>,
+}
+
+fn posted_parts<R: Posted>() -> Parts {
+    Parts {
+        body: Some((R::New::name().into_owned(), "application/json")),
+        ..Parts::default()
+    }
+}
+
+fn patch_parts<R: Served>() -> Parts {
+    Parts {
+        body: Some((
+            R::Patch::name().into_owned(),
+            "application/merge-patch+json",
+        )),
+        ..Parts::default()
+    }
 }
 
 fn list_parts<R: Listed>() -> Parts {
@@ -365,6 +390,7 @@ fn list_parts<R: Listed>() -> Parts {
     Parts {
         query: R::Params::into_params(|| Some(ParameterIn::Query)),
         page: Some(answer.into()),
+        body: None,
     }
 }
 
@@ -449,12 +475,7 @@ fn operation<R: Served>(op: Op, doc: Doc, parts: Parts) -> Operation {
             "clientCredentials",
             [scope],
         )]));
-    let body = match op {
-        Op::Create | Op::Upsert => Some((R::New::name(), "application/json")),
-        Op::Update => Some((R::Patch::name(), "application/merge-patch+json")),
-        Op::List | Op::Get | Op::Delete => None,
-    };
-    if let Some((schema, content_type)) = body {
+    if let Some((schema, content_type)) = parts.body {
         let content = ContentBuilder::new()
             .schema(Some(Ref::from_schema_name(schema)))
             .build();

@@ -798,6 +798,66 @@ async fn plans_are_created_and_goals_edited_by_administrators() {
 }
 
 #[actix_web::test]
+async fn municipalities_and_areas_export_like_every_list() {
+    let app = TestApp::new().await;
+    let csv = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri("/v1/municipalities?sort=id")
+                .insert_header(("Accept", "text/csv")),
+        )
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = String::from_utf8(csv.body[3..].to_vec()).expect("UTF-8");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("record")[0].to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["2260", "2262", "2280", "2281", "2282", "2283", "2284"],
+        "every municipality, in the order asked for"
+    );
+
+    let nd = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri("/v1/areas?q=digitalisering")
+                .insert_header(("Accept", "application/x-ndjson")),
+        )
+        .await;
+    assert_eq!(nd.status, 200);
+    let names: Vec<String> = nd
+        .text()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON line");
+            v["name"].as_str().expect("name").to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["Digitalisering"],
+        "the filter applies to the export"
+    );
+
+    app.call_as(
+        &app.reader,
+        TestRequest::get()
+            .uri("/v1/areas")
+            .insert_header(("Accept", "application/pdf")),
+    )
+    .await
+    .problem(406, "not-acceptable");
+}
+
+#[actix_web::test]
 async fn lists_export_as_csv_for_excel_and_as_ndjson() {
     let app = TestApp::new().await;
     let w = writer(&app, None).await;

@@ -1,10 +1,10 @@
 //! Collaboration areas (verksamhetsområden): the fields in which the association supports the
 //! municipalities' cooperation.
 
-use actix_web::{HttpRequest, HttpResponse, get};
+use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::prelude::{AsChangeset, Insertable, QueryDsl, Queryable, Selectable};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -12,13 +12,11 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::ReadPage;
-use crate::http::list::{self, Paging, SortKey};
-use crate::http::{PathKey, Query, conditional_json, merge_member};
-use crate::kernel::operations::{Doc, Served};
+use crate::http::list::{self, Listing, SortKey};
+use crate::http::{PathKey, merge_member};
+use crate::kernel::operations::{Doc, Posted, Served};
 use crate::kernel::{Form, Resource};
 use crate::page_type;
-use crate::store::db::{Db, PgConn};
 use crate::store::schema::areas;
 use utoipa::openapi::path::Parameter;
 
@@ -105,31 +103,17 @@ crate::list_params! {
     }
 }
 
-struct ListFilter {
-    paging: Paging,
-    sort: Vec<SortKey<AreaSort>>,
-    q: Option<String>,
-}
+type AreaQuery = areas::BoxedQuery<'static, diesel::pg::Pg>;
 
-impl AreaListParams {
-    fn validate(self) -> Result<ListFilter, ApiError> {
-        let mut v = Violations::default();
-        let listing = self.listing(&mut v, SortKey::asc(AreaSort::Name));
-        let q = v.check(list::search_text(self.q));
-        let (listing, q) = v.finish_with(listing.zip(q))?;
-        Ok(ListFilter {
-            paging: listing.paging,
-            sort: listing.sort,
-            q,
-        })
-    }
-}
-
-async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Area>, i64)> {
-    let filtered = || {
-        let mut q = areas::table.into_boxed();
-        if let Some(text) = &f.q {
-            q = q.filter(
+fn filter(p: AreaListParams) -> Result<(Listing<AreaSort>, impl Fn() -> AreaQuery), ApiError> {
+    let mut v = Violations::default();
+    let listing = p.listing(&mut v, SortKey::asc(AreaSort::Name));
+    let q = v.check(list::search_text(p.q)).flatten();
+    let listing = v.finish_with(listing)?;
+    let filtered = move || {
+        let mut query = areas::table.into_boxed();
+        if let Some(text) = q.clone() {
+            query = query.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "(to_tsvector('swedish', name || ' ' || description) @@ websearch_to_tsquery('swedish', ",
                 )
@@ -139,50 +123,20 @@ async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Area>, i64)
                 .sql(") > 0)"),
             );
         }
-        q
+        query
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let rows = AreaSort::order(filtered(), &f.sort)
-        .select(Area::as_select())
-        .then_order_by(areas::id.asc())
-        .limit(i64::from(f.paging.limit))
-        .offset(f.paging.offset())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+    Ok((listing, filtered))
 }
 
-/// List the collaboration areas
-///
-/// The areas within which the association supports the municipalities' cooperation, sorted by
-/// name the Swedish way unless `sort` says otherwise.
-#[utoipa::path(
-    operation_id = "listAreas",
-    tag = "Areas",
-    security(("clientCredentials" = ["read"])),
-    params(AreaListParams),
-    responses(
-        (status = 200, description = "A page of areas", body = AreaPage,
-            headers(("ETag" = String, description = "Strong entity tag of this page"))),
-        ReadPage,
+crate::table_list!(
+    Area, areas, Area, "areas", AreaListParams => AreaPage,
+    filter: filter, sort: AreaSort, plural: "areas",
+    Doc::new("listAreas", "List the collaboration areas").describe(
+        "The areas within which the association supports the municipalities' cooperation, \
+         sorted by name the Swedish way unless `sort` says otherwise. `Accept: text/csv` or \
+         `application/x-ndjson` streams every matching area instead of one page.",
     ),
-)]
-#[get("/areas")]
-pub async fn list_areas(
-    req: HttpRequest,
-    db: Db,
-    params: Query<AreaListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let filter = params.0.validate()?;
-    let mut conn = db.conn().await?;
-    let (rows, total) = list(&mut conn, &filter).await?;
-    let items: Vec<Area> = rows;
-    let page = AreaPage {
-        meta: filter.paging.meta(items.len(), total),
-        items,
-    };
-    conditional_json(&req, &page, None)
-}
+);
 
 impl Served for Area {
     const ITEM: &'static str = "/areas/{id}";
@@ -198,12 +152,15 @@ impl Served for Area {
     const DELETE: Doc = Doc::new("deleteArea", "Delete a collaboration area")
         .describe("Requires `If-Match` with the area's current `ETag`.");
     type Wire = Self;
-    type New = NewArea;
     type Parent = ();
 
     fn wire(&self, _: &Caller) -> Self {
         self.clone()
     }
+}
+
+impl Posted for Area {
+    type New = NewArea;
 
     fn values(_: (), new: NewArea) -> Self::Values {
         new.into()

@@ -18,7 +18,7 @@ use crate::error::{Violation, Violations};
 use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, OptionalIfMatch, merge_member};
 use crate::integration::work::Writer;
-use crate::kernel::operations::{Doc, Pushed, Served};
+use crate::kernel::operations::{Doc, Posted, Pushed, Served};
 use crate::kernel::{self, Form, Importable, Key, Lock, Resource};
 use crate::page_type;
 use crate::resources::plans::Challenge;
@@ -569,12 +569,15 @@ impl Served for Assignment {
          change-feed entry). `If-Match` is optional.",
     );
     type Wire = Self;
-    type New = NewAssignment;
     type Parent = ();
 
     fn wire(&self, _: &Caller) -> Self {
         self.clone()
     }
+}
+
+impl Posted for Assignment {
+    type New = NewAssignment;
 
     fn values(_: (), new: NewAssignment) -> Self::Values {
         AssignmentValues::from_new(&new)

@@ -18,7 +18,7 @@ use crate::error::responses::ReadOne;
 use crate::error::{Violation, Violations};
 use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Query, conditional_json, merge_member};
-use crate::kernel::operations::{Doc, Pushed, Served};
+use crate::kernel::operations::{Doc, Posted, Pushed, Served};
 use crate::kernel::{self, Form, Importable, Resource};
 use crate::page_type;
 use crate::resources::plans::{Challenge, MAX_YEAR, MIN_YEAR};
@@ -489,12 +489,15 @@ impl Served for Feedback {
          changes nothing. `If-Match` is optional.",
     );
     type Wire = Self;
-    type New = NewFeedback;
     type Parent = ();
 
     fn wire(&self, _: &Caller) -> Self {
         self.clone()
     }
+}
+
+impl Posted for Feedback {
+    type New = NewFeedback;
 
     fn values(_: (), new: NewFeedback) -> Self::Values {
         new.into()

@@ -1,24 +1,26 @@
 //! The seven member municipalities, addressed by their SCB kommunkod.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, web};
+use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{ChangeErrors, ReadOne, ReadPage};
-use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
-use crate::integration::work::Writer;
-use crate::kernel::{self, Form, Lock, Resource};
+use crate::http::list::{self, Listing, SortKey};
+use crate::http::{PathKey, merge_member};
+use crate::kernel::operations::{Doc, Served};
+use crate::kernel::{Form, Lock, Resource};
 use crate::page_type;
 use crate::rules::MunicipalityId;
-use crate::store::db::{Db, PgConn};
+use crate::store::db::PgConn;
 use crate::store::schema::municipalities;
 use crate::store::seed::is_valid_organisation_number;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
 
 /// A member municipality of Kommunförbundet Västernorrland.
 #[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
@@ -76,60 +78,98 @@ crate::list_params! {
     }
 }
 
-struct ListFilter {
-    paging: Paging,
-    sort: Vec<SortKey<MunicipalitySort>>,
-    q: Option<String>,
-    county_code: Option<String>,
-}
+type MunicipalityQuery = municipalities::BoxedQuery<'static, diesel::pg::Pg>;
 
-impl MunicipalityListParams {
-    fn validate(self) -> Result<ListFilter, ApiError> {
-        let mut v = Violations::default();
-        let listing = self.listing(&mut v, SortKey::asc(MunicipalitySort::Name));
-        let q = v.check(list::search_text(self.q));
-        if let Some(c) = &self.county_code {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_digit()) {
-                v.push("countyCode", "must be a two-digit county code, e.g. 22");
-            }
+fn filter(
+    p: MunicipalityListParams,
+) -> Result<(Listing<MunicipalitySort>, impl Fn() -> MunicipalityQuery), ApiError> {
+    let mut v = Violations::default();
+    let listing = p.listing(&mut v, SortKey::asc(MunicipalitySort::Name));
+    let q = v.check(list::search_text(p.q)).flatten();
+    if let Some(c) = &p.county_code {
+        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_digit()) {
+            v.push("countyCode", "must be a two-digit county code, e.g. 22");
         }
-        let (listing, q) = v.finish_with(listing.zip(q))?;
-        Ok(ListFilter {
-            paging: listing.paging,
-            sort: listing.sort,
-            q,
-            county_code: self.county_code,
-        })
     }
-}
-
-async fn list(conn: &mut PgConn, f: &ListFilter) -> QueryResult<(Vec<Municipality>, i64)> {
-    let filtered = || {
-        let mut q = municipalities::table.into_boxed();
-        if let Some(text) = &f.q {
-            let needle = text.to_lowercase();
-            q = q.filter(
+    let listing = v.finish_with(listing)?;
+    let county_code = p.county_code;
+    let filtered = move || {
+        let mut query = municipalities::table.into_boxed();
+        if let Some(text) = &q {
+            query = query.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "strpos(lower(name || ' ' || official_name), ",
                 )
-                .bind::<diesel::sql_types::Text, _>(needle)
+                .bind::<diesel::sql_types::Text, _>(text.to_lowercase())
                 .sql(") > 0"),
             );
         }
-        if let Some(c) = &f.county_code {
-            q = q.filter(municipalities::county_code.eq(c.clone()));
+        if let Some(c) = county_code.clone() {
+            query = query.filter(municipalities::county_code.eq(c));
         }
-        q
+        query
     };
-    let total: i64 = filtered().count().get_result(conn).await?;
-    let rows = MunicipalitySort::order(filtered(), &f.sort)
-        .select(Municipality::as_select())
-        .then_order_by(municipalities::id.asc())
-        .limit(i64::from(f.paging.limit))
-        .offset(f.paging.offset())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+    Ok((listing, filtered))
+}
+
+crate::table_list!(
+    Municipality, municipalities, Municipality, "municipalities",
+    MunicipalityListParams => MunicipalityPage,
+    filter: filter, sort: MunicipalitySort, plural: "municipalities",
+    Doc::new("listMunicipalities", "List the member municipalities").describe(
+        "The seven municipalities of Västernorrland county, sorted by name the Swedish way \
+         unless `sort` says otherwise. Answers `304 Not Modified` when `If-None-Match` matches. \
+         `Accept: text/csv` or `application/x-ndjson` streams them all instead of one page.",
+    ),
+);
+
+/// A municipality is addressed by its kommunkod, `{municipalityId}`.
+impl PathKey for MunicipalityId {
+    fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        let raw = req.match_info().get("municipalityId").unwrap_or_default();
+        MunicipalityId::parse("municipalityId", raw)
+    }
+
+    fn parameters(_: &str) -> Vec<Parameter> {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[0-9]{4}$"));
+        vec![
+            ParameterBuilder::new()
+                .name("municipalityId")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The four-digit kommunkod"))
+                .schema(Some(schema))
+                .example(Some(serde_json::json!("2281")))
+                .build(),
+        ]
+    }
+}
+
+impl Served for Municipality {
+    const ITEM: &'static str = "/municipalities/{municipalityId}";
+    const COLLECTION: &'static str = "/municipalities";
+    const TAG: &'static str = "Municipalities";
+    const WRITE_SCOPE: &'static str = "admin";
+    const GET: Doc = Doc::new("getMunicipality", "Get a municipality").describe(
+        "One municipality by its kommunkod. Answers `304 Not Modified` when `If-None-Match` \
+         matches its `ETag`.",
+    );
+    const UPDATE: Doc = Doc::new(
+        "updateMunicipality",
+        "Correct a municipality's reference data",
+    )
+    .describe(
+        "JSON Merge Patch (RFC 7396) of the name, official name or organisation number \
+             (checked with the Luhn algorithm). The kommunkod cannot change. Requires `If-Match`.",
+    );
+    type Wire = Self;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
 }
 
 /// What is written of a municipality: the current one with a patch applied.
@@ -265,66 +305,6 @@ pub async fn exists(conn: &mut PgConn, id: &MunicipalityId) -> QueryResult<bool>
         .await
 }
 
-/// List the member municipalities
-///
-/// The seven municipalities of Västernorrland county, sorted by name the Swedish way unless
-/// `sort` says otherwise. Answers `304 Not Modified` when `If-None-Match` matches.
-#[utoipa::path(
-    operation_id = "listMunicipalities",
-    tag = "Municipalities",
-    security(("clientCredentials" = ["read"])),
-    params(MunicipalityListParams),
-    responses(
-        (status = 200, description = "A page of municipalities", body = MunicipalityPage,
-            headers(("ETag" = String, description = "Strong entity tag of this page"))),
-        ReadPage,
-    ),
-)]
-#[get("/municipalities")]
-pub async fn list_municipalities(
-    req: HttpRequest,
-    db: Db,
-    params: Query<MunicipalityListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let filter = params.0.validate()?;
-    let mut conn = db.conn().await?;
-    let (rows, total) = list(&mut conn, &filter).await?;
-    let items: Vec<Municipality> = rows;
-    let page = MunicipalityPage {
-        meta: filter.paging.meta(items.len(), total),
-        items,
-    };
-    conditional_json(&req, &page, None)
-}
-
-/// Get a municipality
-///
-/// One municipality by its kommunkod. Answers `304 Not Modified` when `If-None-Match` matches
-/// its `ETag`.
-#[utoipa::path(
-    operation_id = "getMunicipality",
-    tag = "Municipalities",
-    security(("clientCredentials" = ["read"])),
-    params(
-        ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2281", pattern = "^[0-9]{4}$"),
-    ),
-    responses(
-        (status = 200, description = "The municipality", body = Municipality,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/municipalities/{municipalityId}")]
-pub async fn get_municipality(
-    req: HttpRequest,
-    db: Db,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
-    let municipality = kernel::get::<Municipality>(&db, &id).await?;
-    kernel::current(&req, &municipality, &municipality)
-}
-
 /// Changes to a municipality's reference data (JSON Merge Patch, RFC 7396).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -340,38 +320,6 @@ pub struct MunicipalityPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}-[0-9]{4}$")]
     pub organisation_number: Option<Option<String>>,
-}
-
-/// Correct a municipality's reference data
-///
-/// JSON Merge Patch (RFC 7396) of the name, official name or organisation number (checked with
-/// the Luhn algorithm). The kommunkod cannot change. Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updateMunicipality",
-    tag = "Municipalities",
-    params(
-        ("municipalityId" = String, Path, description = "The four-digit kommunkod", example = "2280", pattern = "^[0-9]{4}$"),
-        IfMatch,
-    ),
-    request_body(content = MunicipalityPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 200, description = "The changed municipality", body = Municipality,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrors,
-    ),
-)]
-#[patch("/municipalities/{municipalityId}")]
-pub async fn update_municipality(
-    writer: Writer,
-    path: web::Path<String>,
-    expected: IfMatch,
-    body: Json<MunicipalityPatch>,
-) -> Result<HttpResponse, ApiError> {
-    writer.caller.may_write_for([path.as_str()])?;
-    let id = MunicipalityId::parse("municipalityId", &path.into_inner())?;
-    let municipality = kernel::update::<Municipality>(&writer, &id, expected.0, body.0).await?;
-    Ok(municipality.reply(&municipality.record))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::http::list::{self, Listing, SortKey};
 use crate::http::{Json, PathKey, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Format};
 use crate::integration::work::Writer;
-use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Posted, Pushed, Served};
 use crate::kernel::{self, External, Form, Importable, Lock, Resource};
 use crate::page_type;
 use crate::rules;
@@ -416,12 +416,15 @@ impl Served for Network {
          optional: send it to replace only the version you read.",
     );
     type Wire = Self;
-    type New = NewNetwork;
     type Parent = ();
 
     fn wire(&self, _: &Caller) -> Self {
         self.clone()
     }
+}
+
+impl Posted for Network {
+    type New = NewNetwork;
 
     fn values(_: (), new: NewNetwork) -> Self::Values {
         NetworkValues::from_new(new)
@@ -858,12 +861,15 @@ impl Served for MemberRow {
          optional.",
     );
     type Wire = Member;
-    type New = NewMember;
     type Parent = Uuid;
 
     fn wire(&self, caller: &Caller) -> Member {
         Member::for_caller(self.clone(), caller)
     }
+}
+
+impl Posted for MemberRow {
+    type New = NewMember;
 
     fn values(network: Uuid, new: NewMember) -> Self::Values {
         MemberValues::new(network, new)

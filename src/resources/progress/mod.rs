@@ -18,7 +18,7 @@ use crate::error::{Violation, Violations};
 use crate::http::list;
 use crate::http::{PathKey, Query, conditional_json, merge_member, uuid_parameter, uuid_segments};
 use crate::integration::export::{self, Exporter, Format};
-use crate::kernel::operations::{Doc, ListRequest, Listed, Pushed, Served};
+use crate::kernel::operations::{Doc, ListRequest, Listed, Posted, Pushed, Served};
 use crate::kernel::{self, Creatable, External, Form, Importable, Lock, Resource};
 use crate::page_type;
 use crate::resources::assignments::{self, Assignment, AssignmentStatus};
@@ -612,12 +612,15 @@ impl Served for StoredReport {
          nothing. `If-Match` is optional.",
     );
     type Wire = ProgressReport;
-    type New = NewProgressReport;
     type Parent = Uuid;
 
     fn wire(&self, _: &Caller) -> ProgressReport {
         self.report.clone()
     }
+}
+
+impl Posted for StoredReport {
+    type New = NewProgressReport;
 
     fn values(assignment: Uuid, new: NewProgressReport) -> Self::Values {
         ReportValues::new(assignment, new)

@@ -18,7 +18,7 @@ use crate::resources::clients;
 use crate::resources::feedback::{self, Feedback};
 use crate::resources::municipalities::Municipality;
 use crate::resources::networks::{self, MemberRow, Network};
-use crate::resources::plans;
+use crate::resources::plans::{self, Plan};
 use crate::resources::progress::{self, StoredReport};
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -36,9 +36,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(Update::<Area>::new())
             .service(Delete::<Area>::new())
             .service(plans::list_plans)
-            .service(plans::create_plan)
-            .service(plans::get_plan)
-            .service(plans::update_plan)
+            .service(Create::<Plan>::new())
+            .service(Get::<Plan>::new())
+            .service(Update::<Plan>::new())
             .service(clients::list_clients)
             .service(clients::create_client)
             .service(clients::get_client)

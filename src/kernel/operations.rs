@@ -80,6 +80,8 @@ pub trait Served: Resource<Key: PathKey, Patch: DeserializeOwned + ToSchema> + '
     const TAG: &'static str;
     /// The scope a write needs: `write`, or `admin` for the association's reference data.
     const WRITE_SCOPE: &'static str = "write";
+    /// Whether a change can conflict with other records (a unique name: 409).
+    const UPDATE_CONFLICTS: bool = true;
     /// Whether a delete can be refused because others still refer to the record (409).
     const DELETE_CONFLICTS: bool = false;
     /// What the 204 of a delete says happened.
@@ -423,7 +425,8 @@ fn operation<R: Served>(op: Op, doc: Doc, parts: Parts) -> Operation {
         Op::Get => ReadOne::responses(),
         Op::Create if under => CreateUnderErrors::responses(),
         Op::Create => CreateErrors::responses(),
-        Op::Update => ChangeErrors::responses(),
+        Op::Update if R::UPDATE_CONFLICTS => ChangeErrors::responses(),
+        Op::Update => ChangeErrorsWithoutConflict::responses(),
         Op::Delete if R::DELETE_CONFLICTS => ChangeErrors::responses(),
         Op::Delete => ChangeErrorsWithoutConflict::responses(),
         Op::Upsert if under => ChangeErrors::responses(),

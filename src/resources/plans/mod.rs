@@ -3,20 +3,23 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{ChangeErrorsWithoutConflict, CreateErrors, ReadOne, ReadPage};
+use crate::error::responses::ReadPage;
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{IfMatch, Json, Query, conditional_json, merge_member};
-use crate::integration::work::Writer;
-use crate::kernel::{self, Creatable, Form, Lock, Resource};
+use crate::http::{PathKey, Query, conditional_json, merge_member};
+use crate::kernel::operations::{Doc, Posted, Served};
+use crate::kernel::{Creatable, Form, Lock, Resource};
 use crate::page_type;
 use crate::rules;
 use crate::store::db::{Db, PgConn};
@@ -297,33 +300,6 @@ pub async fn list_plans(
     conditional_json(&req, &page, None)
 }
 
-/// Get a year's plan
-///
-/// The plan of one year with its three challenges and goal statements.
-#[utoipa::path(
-    operation_id = "getPlan",
-    tag = "Plans",
-    security(("clientCredentials" = ["read"])),
-    params(
-        ("year" = i32, Path, description = "The plan's year", example = 2022, minimum = 2000, maximum = 2100),
-    ),
-    responses(
-        (status = 200, description = "The plan", body = Plan,
-            headers(("ETag" = String, description = "Strong entity tag: the quoted version"))),
-        ReadOne,
-    ),
-)]
-#[get("/plans/{year}")]
-pub async fn get_plan(
-    req: HttpRequest,
-    db: Db,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let year = parse_year(&path)?;
-    let plan = kernel::get::<Plan>(&db, &year).await?;
-    kernel::current(&req, &plan, &plan)
-}
-
 /// A goal of a new plan.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -465,16 +441,15 @@ impl Form for PlanValues {
 impl Resource for Plan {
     const KIND: &'static str = "plan";
     const NOUN: &'static str = "plan";
-    /// The plan's year.
-    type Key = i32;
+    type Key = PlanYear;
     type Values = PlanValues;
     type Patch = PlanPatch;
 
     fn id(&self) -> String {
         self.year.to_string()
     }
-    fn key(&self) -> i32 {
-        self.year
+    fn key(&self) -> PlanYear {
+        PlanYear(self.year)
     }
     fn version(&self) -> i64 {
         self.version
@@ -492,12 +467,12 @@ impl Resource for Plan {
 
     async fn find(
         conn: &mut AsyncPgConnection,
-        year: &i32,
+        year: &PlanYear,
         lock: Lock,
     ) -> QueryResult<Option<Self>> {
         if lock == Lock::ForUpdate {
             let locked: Option<i32> = plans::table
-                .find(*year)
+                .find(year.0)
                 .select(plans::year)
                 .for_update()
                 .first(conn)
@@ -507,14 +482,14 @@ impl Resource for Plan {
                 return Ok(None);
             }
         }
-        find(conn, *year).await
+        find(conn, year.0).await
     }
     async fn update(
         conn: &mut AsyncPgConnection,
-        year: &i32,
+        year: &PlanYear,
         values: &PlanValues,
     ) -> QueryResult<Self> {
-        diesel::update(plans::table.find(*year))
+        diesel::update(plans::table.find(year.0))
             .set((
                 plans::title.eq(&values.title),
                 plans::vision.eq(&values.vision),
@@ -524,7 +499,7 @@ impl Resource for Plan {
         for g in &values.goals {
             diesel::update(
                 plan_goals::table
-                    .filter(plan_goals::year.eq(*year))
+                    .filter(plan_goals::year.eq(year.0))
                     .filter(plan_goals::challenge.eq(g.challenge)),
             )
             .set((
@@ -535,7 +510,7 @@ impl Resource for Plan {
             .execute(conn)
             .await?;
         }
-        find(conn, *year)
+        find(conn, year.0)
             .await?
             .ok_or(diesel::result::Error::NotFound)
     }
@@ -622,65 +597,77 @@ impl Creatable for Plan {
     }
 }
 
-/// Create a year's plan
-///
-/// A plan has exactly three goals, one per challenge (`core`, `focus`, `internal`).
-#[utoipa::path(
-    operation_id = "createPlan",
-    tag = "Plans",
-    request_body = NewPlan,
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 201, description = "The new plan", body = Plan,
-            headers(("Location" = String, description = "The plan's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        CreateErrors,
-    ),
-)]
-#[post("/plans")]
-pub async fn create_plan(writer: Writer, body: Json<NewPlan>) -> Result<HttpResponse, ApiError> {
-    let plan = kernel::create::<Plan>(&writer, body.0.into()).await?;
-    Ok(plan.reply(&plan.record))
+/// A plan's key: its year, at `{year}` in the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanYear(pub i32);
+
+impl std::fmt::Display for PlanYear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
-/// Change a year's plan or its goals
-///
-/// Title and vision as in JSON Merge Patch; `goals` lists goals to change, each identified by its
-/// `challenge`. Requires `If-Match`.
-#[utoipa::path(
-    operation_id = "updatePlan",
-    tag = "Plans",
-    params(
-        ("year" = i32, Path, description = "The plan's year", example = 2022, minimum = 2000, maximum = 2100),
-        IfMatch,
-    ),
-    request_body(content = PlanPatch, content_type = "application/merge-patch+json"),
-    security(("clientCredentials" = ["admin"])),
-    responses(
-        (status = 200, description = "The changed plan", body = Plan,
-            headers(("ETag" = String, description = "The new strong entity tag"))),
-        ChangeErrorsWithoutConflict,
-    ),
-)]
-#[patch("/plans/{year}")]
-pub async fn update_plan(
-    writer: Writer,
-    path: web::Path<String>,
-    expected: IfMatch,
-    body: Json<PlanPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let year = parse_year(&path)?;
-    let plan = kernel::update::<Plan>(&writer, &year, expected.0, body.0).await?;
-    Ok(plan.reply(&plan.record))
+impl PathKey for PlanYear {
+    fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
+        req.match_info()
+            .get("year")
+            .and_then(|raw| raw.parse::<i32>().ok())
+            .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
+            .map(PlanYear)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "year",
+                    format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
+                )
+            })
+    }
+
+    fn parameters(_: &str) -> Vec<Parameter> {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(MIN_YEAR))
+            .maximum(Some(MAX_YEAR));
+        vec![
+            ParameterBuilder::new()
+                .name("year")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The plan's year"))
+                .schema(Some(schema))
+                .example(Some(serde_json::json!(2022)))
+                .build(),
+        ]
+    }
 }
 
-fn parse_year(raw: &str) -> Result<i32, ApiError> {
-    raw.parse::<i32>()
-        .ok()
-        .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "year",
-                format!("must be a year between {MIN_YEAR} and {MAX_YEAR}"),
-            )
-        })
+impl Served for Plan {
+    const ITEM: &'static str = "/plans/{year}";
+    const COLLECTION: &'static str = "/plans";
+    const TAG: &'static str = "Plans";
+    const WRITE_SCOPE: &'static str = "admin";
+    const UPDATE_CONFLICTS: bool = false;
+    const GET: Doc = Doc::new("getPlan", "Get a year's plan")
+        .describe("The plan of one year with its three challenges and goal statements.");
+    const CREATE: Doc = Doc::new("createPlan", "Create a year's plan").describe(
+        "A plan has exactly three goals, one per challenge (`core`, `focus`, `internal`).",
+    );
+    const UPDATE: Doc = Doc::new("updatePlan", "Change a year's plan or its goals").describe(
+        "Title and vision as in JSON Merge Patch; `goals` lists goals to change, each identified \
+         by its `challenge`. Requires `If-Match`.",
+    );
+    type Wire = Self;
+    type Parent = ();
+
+    fn wire(&self, _: &Caller) -> Self {
+        self.clone()
+    }
+}
+
+impl Posted for Plan {
+    type New = NewPlan;
+
+    fn values(_: (), new: NewPlan) -> PlanValues {
+        new.into()
+    }
 }

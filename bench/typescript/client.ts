@@ -14,9 +14,15 @@ function expect(ok: boolean, what: string): void {
   checks += 1;
 }
 
-const municipalities = await api.GET("/v1/municipalities", { params: { query: { sort: "-name", limit: 10 } } });
-expect(municipalities.data?.items.length === 7, "seven municipalities");
-expect(municipalities.data?._meta.totalRecords === 7, "totalRecords is 7");
+// A list answers JSON, CSV or NDJSON, and its type says so; JSON is what these calls ask for.
+function jsonPage<T extends object>(data: T | string | undefined): Extract<T, { items: unknown }> {
+  if (typeof data === "object" && data !== null && "items" in data) return data as Extract<T, { items: unknown }>;
+  throw new Error("expected a JSON page");
+}
+
+const municipalities = jsonPage((await api.GET("/v1/municipalities", { params: { query: { sort: "-name", limit: 10 } } })).data);
+expect(municipalities.items.length === 7, "seven municipalities");
+expect(municipalities._meta.totalRecords === 7, "totalRecords is 7");
 
 const sundsvall = await api.GET("/v1/municipalities/{municipalityId}", { params: { path: { municipalityId: "2281" } } });
 expect(sundsvall.data?.name === "Sundsvall", "2281 is Sundsvall");
@@ -51,12 +57,8 @@ expect(pushed.response.status === 201 && pushed.data?.kind === "staff", "network
 const networks = await api.GET("/v1/networks", {
   params: { query: { externalSystem: "typad-klient", sort: "-updatedAt", limit: 5 } },
 });
-// The list answers JSON, CSV or NDJSON; the type says so, and JSON is what was asked for.
-const page = networks.data;
-expect(typeof page === "object" && page !== null && "items" in page, "a JSON page");
-if (typeof page === "object" && page !== null && "items" in page) {
-  expect(page.items.some((n) => n.id === pushed.data?.id), "the pushed network is listed");
-}
+const page = jsonPage(networks.data);
+expect(page.items.some((n) => n.id === pushed.data?.id), "the pushed network is listed");
 
 const members = await api.POST("/v1/networks/{id}/members", {
   params: { path: { id: pushed.data!.id } },

@@ -187,6 +187,87 @@ pub struct Config {
     /// How long deletions stay in the change feed (older cursors get 410).
     pub tombstone_retention: Duration,
     pub imports: ImportLimits,
+    /// The OpenID Connect providers whose tokens of people are accepted (empty: none).
+    pub oidc: Vec<IssuerSettings>,
+}
+
+/// A trusted OpenID Connect provider (`SAMVERKAN_OIDC_ISSUERS`, a JSON array of these, or
+/// `SAMVERKAN_OIDC_ISSUERS_FILE`, a file holding it): whose tokens, for which audience, and how
+/// their claims map to this API's scopes and to a municipality.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IssuerSettings {
+    /// The issuer exactly as its tokens' `iss` and its discovery document name it, e.g.
+    /// `https://login.microsoftonline.com/<tenant>/v2.0`.
+    pub issuer: String,
+    /// The audience its tokens must carry for this API (`aud`), e.g. `api://samverkan`.
+    pub audience: String,
+    /// The client whose roles count in Keycloak's `resource_access.<clientId>.roles`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Role, scope (`scp`) or group name → the API scopes it grants (`read`, `write`, `import`,
+    /// `admin`).
+    pub scopes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The claim that holds the person's kommunkod, if the provider issues one.
+    #[serde(default)]
+    pub municipality_claim: Option<String>,
+    /// Group (or role) → the kommunkod it binds the person to.
+    #[serde(default)]
+    pub municipality_groups: std::collections::BTreeMap<String, String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds (at most 300).
+    #[serde(default = "default_oidc_leeway")]
+    pub leeway_seconds: u64,
+    /// The least time between two fetches of the provider's keys, in seconds: an unknown `kid`
+    /// refetches them at most this often.
+    #[serde(default = "default_oidc_refetch")]
+    pub refetch_seconds: u64,
+}
+
+fn default_oidc_leeway() -> u64 {
+    60
+}
+
+fn default_oidc_refetch() -> u64 {
+    60
+}
+
+fn parse_issuers(text: &str) -> Result<Vec<IssuerSettings>, String> {
+    let issuers: Vec<IssuerSettings> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    for issuer in &issuers {
+        if issuer.leeway_seconds > 300 {
+            return Err(format!(
+                "{}: leewaySeconds must be at most 300",
+                issuer.issuer
+            ));
+        }
+        if !(issuer.issuer.starts_with("https://") || issuer.issuer.starts_with("http://127.0.0.1"))
+        {
+            return Err(format!(
+                "{}: an issuer must be an https URL (http only on 127.0.0.1)",
+                issuer.issuer
+            ));
+        }
+        for (role, scopes) in &issuer.scopes {
+            if let Some(bad) = scopes
+                .iter()
+                .find(|s| !matches!(s.as_str(), "read" | "write" | "import" | "admin"))
+            {
+                return Err(format!(
+                    "{}: role {role}: {bad} is not a scope (read, write, import, admin)",
+                    issuer.issuer
+                ));
+            }
+        }
+        for (group, code) in &issuer.municipality_groups {
+            if code.len() != 4 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "{}: group {group}: {code} is not a four-digit kommunkod",
+                    issuer.issuer
+                ));
+            }
+        }
+    }
+    Ok(issuers)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +433,25 @@ impl Config {
                 Some(import_defaults.max_rows),
             )?,
         };
+        let oidc = match (
+            get("SAMVERKAN_OIDC_ISSUERS"),
+            get("SAMVERKAN_OIDC_ISSUERS_FILE"),
+        ) {
+            (Some(text), _) => parse_issuers(&text).map_err(|message| ConfigError {
+                name: "SAMVERKAN_OIDC_ISSUERS",
+                message,
+            })?,
+            (None, Some(file)) => std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse_issuers(&text))
+                .map_err(|message| ConfigError {
+                    name: "SAMVERKAN_OIDC_ISSUERS_FILE",
+                    message,
+                })?,
+            (None, None) => Vec::new(),
+        };
         Ok(Self {
+            oidc,
             imports,
             tombstone_retention,
             database,
@@ -411,6 +510,27 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from(".samverkan"));
         assert_eq!(c.log_format, LogFormat::Auto);
+    }
+
+    #[test]
+    fn identity_providers_are_read_and_checked() {
+        let ok = r#"[{"issuer": "https://login.microsoftonline.com/t/v2.0", "audience": "api://samverkan",
+            "scopes": {"Samverkan.Write": ["read", "write"]}, "municipalityGroups": {"g": "2281"}}]"#;
+        let c = config(&[("SAMVERKAN_OIDC_ISSUERS", ok)]).expect("valid");
+        assert_eq!(c.oidc.len(), 1);
+        assert_eq!(c.oidc[0].leeway_seconds, 60);
+        assert_eq!(c.oidc[0].refetch_seconds, 60);
+        for bad in [
+            "not json",
+            r#"[{"issuer": "http://idp.example/x", "audience": "a", "scopes": {}}]"#,
+            r#"[{"issuer": "https://idp.example/x", "audience": "a", "scopes": {"r": ["superuser"]}}]"#,
+            r#"[{"issuer": "https://idp.example/x", "audience": "a", "scopes": {}, "leewaySeconds": 3600}]"#,
+            r#"[{"issuer": "https://idp.example/x", "audience": "a", "scopes": {}, "municipalityGroups": {"g": "Sundsvall"}}]"#,
+            r#"[{"issuer": "https://idp.example/x", "audience": "a", "scopes": {}, "colour": "red"}]"#,
+        ] {
+            let e = config(&[("SAMVERKAN_OIDC_ISSUERS", bad)]).expect_err(bad);
+            assert_eq!(e.name, "SAMVERKAN_OIDC_ISSUERS", "{bad}");
+        }
     }
 
     #[test]

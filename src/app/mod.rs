@@ -62,6 +62,7 @@ impl AppState {
                 config.jwt.clone(),
                 config.rate_limits,
                 config.trusted_proxies.clone(),
+                &config.oidc,
                 db.clone(),
             )),
             notifier: web::Data::new(ChangeNotifier::new(db.url())),

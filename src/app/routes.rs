@@ -6,6 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::meta;
+use crate::auth::me;
 use crate::auth::token;
 use crate::integration::audit;
 use crate::integration::changes;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(meta::api_info)
             .service(meta::openapi_document)
             .service(token::token)
+            .service(me::me)
             .service(List::<Municipality>::new())
             .service(Get::<Municipality>::new())
             .service(Update::<Municipality>::new())

@@ -7,6 +7,8 @@
 
 pub mod credentials;
 pub mod keys;
+pub mod me;
+pub mod oidc;
 pub mod routes;
 pub mod token;
 
@@ -103,13 +105,17 @@ pub fn scopes_to_string(scopes: &[Scope]) -> String {
         .join(" ")
 }
 
-/// The authenticated API client making the request.
+/// Who makes the request: an API client, or a person signed in at a trusted identity provider.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The client; for a person, a stable id derived from issuer and subject (it keys the
+    /// per-caller budgets).
     pub client_id: Uuid,
     pub scopes: Vec<Scope>,
-    /// The municipality the client is bound to, if any.
+    /// The municipality the client (or person) is bound to, if any.
     pub municipality_id: Option<String>,
+    /// The person, when the token is a person's.
+    pub person: Option<oidc::Person>,
 }
 
 impl Caller {
@@ -156,7 +162,10 @@ impl Caller {
 
     /// The audit log's name for this caller.
     pub fn actor(&self) -> String {
-        format!("client:{}", self.client_id)
+        match &self.person {
+            Some(person) => format!("person:{}|{}", person.issuer, person.subject),
+            None => format!("client:{}", self.client_id),
+        }
     }
 }
 
@@ -236,6 +245,21 @@ impl FromRequest for Db {
     }
 }
 
+/// The 401 for a token `jsonwebtoken` refused, saying why.
+fn token_error(e: &jsonwebtoken::errors::Error) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    let message = match e.kind() {
+        K::ExpiredSignature => "The access token has expired".to_owned(),
+        K::ImmatureSignature => "The access token is not valid yet".to_owned(),
+        K::InvalidAudience => "The access token is for another audience".to_owned(),
+        K::InvalidIssuer => "The access token is from another issuer".to_owned(),
+        K::InvalidSignature => "The access token's signature is invalid".to_owned(),
+        K::MissingRequiredClaim(c) => format!("The access token lacks the {c} claim"),
+        _ => "The access token is invalid".to_owned(),
+    };
+    ApiError::Unauthorized(message)
+}
+
 /// The claims of our access tokens (RFC 9068).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -263,6 +287,8 @@ pub struct Authenticator {
     status: Mutex<HashMap<Uuid, (Instant, bool)>>,
     pub limits: RateLimits,
     trusted_proxies: Vec<crate::config::IpNet>,
+    /// The OpenID Connect providers whose tokens of people are accepted.
+    providers: oidc::Providers,
 }
 
 const STATUS_TTL: Duration = Duration::from_secs(30);
@@ -274,6 +300,7 @@ impl Authenticator {
         settings: JwtSettings,
         limits: RateLimits,
         trusted_proxies: Vec<crate::config::IpNet>,
+        providers: &[crate::config::IssuerSettings],
         db: Db,
     ) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -291,6 +318,7 @@ impl Authenticator {
             status: Mutex::new(HashMap::new()),
             limits,
             trusted_proxies,
+            providers: oidc::Providers::new(providers),
         }
     }
 
@@ -322,6 +350,25 @@ impl Authenticator {
             .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <token>`"))?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthorized("The access token is malformed"))?;
+        #[derive(Deserialize)]
+        struct Issuer {
+            iss: Option<String>,
+        }
+        let issuer = jsonwebtoken::dangerous::insecure_decode_claims::<Issuer>(token)
+            .map_err(|_| unauthorized("The access token is malformed"))?
+            .iss;
+        if let Some(issuer) = issuer.filter(|i| *i != self.settings.issuer) {
+            let provider = self.providers.find(&issuer).ok_or_else(|| {
+                unauthorized("The access token is from an issuer this API does not trust")
+            })?;
+            let verified = provider.verify(token, &header).await?;
+            return Ok(Caller {
+                client_id: verified.person.id(),
+                scopes: verified.scopes,
+                municipality_id: verified.municipality_id,
+                person: Some(verified.person),
+            });
+        }
         if header.alg != Algorithm::EdDSA {
             return Err(unauthorized("The access token's algorithm is not accepted"));
         }
@@ -337,22 +384,8 @@ impl Authenticator {
             .as_deref()
             .and_then(|kid| self.keys.find(kid))
             .ok_or_else(|| unauthorized("The access token is signed with an unknown key"))?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(
-            |e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                match e.kind() {
-                    K::ExpiredSignature => unauthorized("The access token has expired"),
-                    K::ImmatureSignature => unauthorized("The access token is not valid yet"),
-                    K::InvalidAudience => unauthorized("The access token is for another audience"),
-                    K::InvalidIssuer => unauthorized("The access token is from another issuer"),
-                    K::InvalidSignature => unauthorized("The access token's signature is invalid"),
-                    K::MissingRequiredClaim(c) => {
-                        unauthorized(&format!("The access token lacks the {c} claim"))
-                    }
-                    _ => unauthorized("The access token is invalid"),
-                }
-            },
-        )?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
+            .map_err(|e| token_error(&e))?;
         let claims = data.claims;
         // Our tokens live `token_ttl`; one issued in the future or meant to outlive that was not
         // issued by this service as configured (a stolen key, a clock far off): refused.
@@ -380,6 +413,7 @@ impl Authenticator {
             client_id,
             scopes,
             municipality_id: claims.municipality_id,
+            person: None,
         })
     }
 

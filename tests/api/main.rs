@@ -14,6 +14,7 @@ mod integration;
 mod meta;
 mod open_requests;
 mod openapi;
+mod people;
 mod reference_data;
 mod reports;
 mod security;

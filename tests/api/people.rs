@@ -1,0 +1,465 @@
+//! People signing in at their organisation's identity provider: a test OpenID Connect provider
+//! (discovery document and JWKS over HTTP on 127.0.0.1, RSA and EC keys) issues tokens shaped
+//! like Entra ID's and Keycloak's, and the API accepts exactly the ones it should.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::test::TestRequest;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, test_config};
+
+/// Test keys, made for these tests with openssl (`genpkey`); they sign nothing else.
+const RSA_1: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7JZ04UZC6J7xD
+xfF6wof7F9PmDJTAf3A6Z6ZRD7vN8dCVI27DA77ta1mm16uNuEbp0UYex2+GOTH+
+arXd0O5hmS9kH0hgmBnIzbxp0ENBnyn3hc6f+gCMPnrybDSdC4CCHH9+Q2xTji/X
+q87ke5NewOIYcmWe7hlRsK43L1mdWpf4rois8/Lqpdw83LfQAjp+fFNYVVmm13i3
+MSXeoyTxYAdLC4ohWrzULSPCmZ7bfk6x1MMqXJs82dtUGxj66mbRdhzTQD4AiZnk
++kWleMv6KwD+zTCioSy86HCWqDLuU9K4ycumwRQ5IU50CF3QGVbcEVQVM4os4QTU
+4NKN3kmVAgMBAAECggEAC/SldFtbmlTfBVpgKKZETyFwz03G8/xANG76NEwDxK6Z
+02lB0nILELpOriaxhjp7R0UwDFfT01iUjcsN5seJ7xC88xG/izI0VXx1OLJOFaNg
+KDizYEt1nQAB1Tpd6xl4wnclGvEeOsFG46mNbFHLsp4yY3rtbIeL9QjLPGnJORDc
+Nu2jXwi+EXMSlrvbWMsMoRxJ9TJgThMfgbD4Pb/jjC8pkoqGRLpn/Vl1DTiTiVaO
+HugBMnh9pquA4dApGbQd7Ew5krgCQxlvYQhtbBTYAWY0Z20c096iKPtIryYnCmg2
+SaKh/niNMGcEU8WdhguNrntphmaLPTW5Jn8OGhK5mQKBgQDvv2otJ/ysxwOxfycZ
+yxqUrmxMJ4ukerHG0X2SOJ2yoHOJBEw170sZ8kWo1+k5i/MhK/X515x7UBayA6CB
+313VRUZpi5x92TsSPKJOqoCZyY6voF5RI84DDGgCb272nbH9hgvJiIFbiGNlKzLO
+phtV90Z/JzSI/GOOV4rf+/DavQKBgQDH1V1Y/JMM9OUC/kBpgGD63xBA0iUqZ/9h
+5mf1ntQpGv8BLQuO4SukjF1/H/gmNsodNvw0zYi0UIrAbkzEZN1B3YAhKU58E7KY
+caVNDpyIshKpSaxauDJhKA81rKMklkLcvmM67lqlastZZFplAoSpf+mCzsb4xDQ/
++v30F0ADuQKBgDo6RiJTfOXFrBr249s63ejQeBMC48J93iGIjbPutjZFC+pyNcQ/
+qwDRO6PnVIiaeeFLmQEmIaY9bFWt1dTVGCgNHC3UL5zNHrCuM0lh1bwEHPiAvYd9
+Z7KL19MHl26kHC+T19cJpUlC1ckjdcKEy0zUsrV9IyBGFDPlBSCjQvsNAoGAINoM
+zJJJQnoIJCPURwPZ7aQ6Mc3aWkxaiaetM4325wMPJQxYuBaAbD6/KCUDUJT1STQ+
+5hdb//i1tsjrSeYjEa7uX4VA59j9JV6ZhD+AsGBF/RqlgQyDC8HgLjzBXURunYeX
+HJsOv978qyd6TNzLHmpu4xhHUaI/zLzgfv5LgdECgYEApbLZdq+EU/SSPZr9XPmQ
+Mm4aC3/FaHqVAJMH5PCDQh/pAmP8KO8pI868xATaIB+I4vs3zYLQrhj/60UjuiuC
+5qrDsgAMYbIDBUPli+R/VgyH8wkKZagRDMqhXc6nHu3gSnm1A3UWWUDfPTwmE7wp
+piOHi/yx/Br8+H0lhSidkjo=
+-----END PRIVATE KEY-----
+";
+const RSA_2: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDM9AfGKgxzgvd5
+CAAlSLUuyFbH4sncoKOj93TZAbGmP04N/Iuwhoe4a59wCoK72gysGOVR/7suNSRm
+JTYgszEWYAa3OYYADTClLMmslvaXj4ym8CJf5lFnegJNKHu43jTIWUujQrYXlK/T
+OlW5hwXYTQCZeUCuH5ZslYE955ds8BsZlC+9Uiw83Nn96UbD2L/WYG84SGuafShR
+ovAh5+3om43FHPaJyZbchiHJWaBwNMal8YNw27CJXd8ijeXnJ9vLYkUZYWSxT9OL
+rLQQDZfsXuO+9/qKY34EXMBrhuQ43ucrY/nwQ8X2aZYugOL/K3jUlN7fK2NjyP4S
+aRBu7edlAgMBAAECggEACy4YqneqvDZdt413LJF9yLKHAVpetplQs+YQyrGr9iyn
+3l1zZUrBZo8AYIVCQmsPm+ezwrhXhprBhIztGfWMbPMKCr6pj6EokSoTSkXl57id
+7JFW3rJaqHFgZMMblKcSbAdq99nwwvKKcNRSzs8Nw5HXwYd6vsTcWMoDBdR3Tyrk
+2/koeKxlj4cnGH+P5+nyHhyx/VrdQvHQ4xrq9WBfxuxtargTcI4454SWtQhOR/PD
+CnTJmcn+tcKU+B0NGO+TwKVmnxw6VffRWDT4H3WVoEn3fRZG4h+dCqcO59cIFU5n
+aRKg2DFZvo2pbfa0TF6SiWr3lvK11AqpGvBPL9+sAQKBgQDvOXPvykujSGe8R06h
+oIrACzdz8MGqXmgbEXrloLRED9nI1mO970T3OgLPRl5pZncilUUG6tAsYl8HjhiF
+irOr4AlAiIFDYgUXBNM0kd3Qyl0q9yAMFFNhp5/nY1L8jX9ccLkf2aOmpi4ID3hh
+8HpryxaBxm8gLbiZqcrjbUX1AQKBgQDbU1e25yXh+DOfECOaXNEcpcs9J9B3ooxd
+ByuLl/MPy7WkoGuWFDR1+jKs1kLNCgYuQPM7P0DUKAx3kysII/pnVAc4za6LkAPS
+XZSooxX+IxwpRgjFQffS33zKN2WtpHbDaKxKPWxanK5qjwTnqrxM10KR8x6YzQ0W
+dLCkSv4+ZQKBgQCiorGiRSrVEGWOCAB6O5X45+dESFqxw8sNE/40XOQRHaGXO8HF
+oASH+4Vre1C2YXX/KfIquLrcYehvT3h2WYy6/e3sVKFkuR/yvVIFfGGMD/f1PNsp
+uyvQyVAZ1FnX3y7GHtCMyb7LjlDfI/1YwE/KNuDPS6PDAbJtrZSEt4aHAQKBgQCK
+eM8bYkrPpWXqGkVwMwOvg5mSre13awAVx+4dPz0tjt7K5qGmanFIv0N5Tfl0/Mw0
+Lbujf2cNy487e4YiqJxy2mGI4os+ABn5mi2+XuEGx+ICyP3GlMTDtWhTP7CJdhmp
+fA+y+57Kgru3+T4OigRCu3GDNizuKiAGOnw/7j0g5QKBgQCOodoVX74nvsIrYHVj
+7dz68u8aT0xrFxt5pxLgC9RbUH3L4WkUj4mFDa5pWWOYhBDq8DG0SmohfIYqgJLg
+JM8QOzA+Eo8W6NgaiQ6W/C15vCVrEJGgoRqpeakDbwH76WcrOII5ylgPErfZdWe6
+J/DumW0M+8Yzpekzgd6v+5gV2A==
+-----END PRIVATE KEY-----
+";
+const EC_1: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgEPDsxUqABeTRUbtA
+2KV0qZuFSxRX7+XEUj1YLHySxfihRANCAARSvF7yMtspkK7D4AvPkQuNqm9ygpXh
+ndr1WaA4Z+I2qe14Cwf719j14R4reduJ9ILCxxOOt0i4sNjOQA7gMUDu
+-----END PRIVATE KEY-----
+";
+
+const AUDIENCE: &str = "api://samverkan";
+/// The Entra ID group whose members are Sundsvall's staff.
+const SUNDSVALL_GROUP: &str = "5b0f6f0e-2281-4c1e-9a51-000000002281";
+
+/// The provider's state, which a test changes while the API runs.
+struct IdpState {
+    issuer: String,
+    keys: Vec<Value>,
+    up: bool,
+    key_fetches: usize,
+}
+
+/// A test OpenID Connect provider on 127.0.0.1: its discovery document at
+/// `<issuer>/.well-known/openid-configuration` and its keys at `<issuer>/keys`.
+struct Idp {
+    issuer: String,
+    state: Arc<Mutex<IdpState>>,
+}
+
+fn public_jwk(pem: &str, alg: Algorithm, kid: &str) -> Value {
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+        _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
+    }
+    .expect("test key");
+    let mut jwk = Jwk::from_encoding_key(&key, alg).expect("jwk");
+    jwk.common.key_id = Some(kid.to_owned());
+    let mut value = serde_json::to_value(jwk).expect("jwk json");
+    value["use"] = json!("sig");
+    value
+}
+
+async fn discovery(state: web::Data<Mutex<IdpState>>) -> HttpResponse {
+    let s = state.lock().expect("idp");
+    if !s.up {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    HttpResponse::Ok().json(json!({
+        "issuer": s.issuer,
+        "jwks_uri": format!("{}/keys", s.issuer),
+        "authorization_endpoint": format!("{}/authorize", s.issuer),
+        "token_endpoint": format!("{}/token", s.issuer),
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+    }))
+}
+
+async fn keys(state: web::Data<Mutex<IdpState>>) -> HttpResponse {
+    let mut s = state.lock().expect("idp");
+    if !s.up {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    s.key_fetches += 1;
+    HttpResponse::Ok().json(json!({ "keys": s.keys }))
+}
+
+impl Idp {
+    async fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let issuer = format!("http://127.0.0.1:{port}/tenant/v2.0");
+        let state = Arc::new(Mutex::new(IdpState {
+            issuer: issuer.clone(),
+            keys: vec![
+                public_jwk(RSA_1, Algorithm::RS256, "rsa-1"),
+                public_jwk(EC_1, Algorithm::ES256, "ec-1"),
+            ],
+            up: true,
+            key_fetches: 0,
+        }));
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route(
+                    "/tenant/v2.0/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/tenant/v2.0/keys", web::get().to(keys))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        actix_web::rt::spawn(server);
+        Idp { issuer, state }
+    }
+
+    /// The API's settings for this provider: Entra ID's app roles and Keycloak's realm and
+    /// client roles map to scopes; a group binds to Sundsvall.
+    fn settings(&self, refetch_seconds: u64) -> Value {
+        json!({
+            "issuer": self.issuer,
+            "audience": AUDIENCE,
+            "clientId": "samverkan-api",
+            "scopes": {
+                "Samverkan.Read": ["read"],
+                "Samverkan.Write": ["read", "write"],
+                "samverkan-admin": ["read", "write", "admin"],
+            },
+            "municipalityGroups": { SUNDSVALL_GROUP: "2281" },
+            "leewaySeconds": 30,
+            "refetchSeconds": refetch_seconds,
+        })
+    }
+
+    async fn app(&self, refetch_seconds: u64) -> TestApp {
+        let mut config = test_config();
+        config.oidc = serde_json::from_value(json!([self.settings(refetch_seconds)]))
+            .expect("issuer settings");
+        TestApp::with_config(config).await
+    }
+
+    fn key_fetches(&self) -> usize {
+        self.state.lock().expect("idp").key_fetches
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// An access token as Entra ID issues one for this API to a member of Sundsvall's staff.
+fn entra_claims(issuer: &str) -> Value {
+    json!({
+        "iss": issuer, "aud": AUDIENCE, "iat": now() - 5, "nbf": now() - 5, "exp": now() + 600,
+        "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+        "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+        "tid": "9188040d-6c67-4c5b-b112-36a304b66dad",
+        "name": "Anna Lindqvist", "preferred_username": "anna.lindqvist@sundsvall.se",
+        "roles": ["Samverkan.Write"], "scp": "access_as_user", "groups": [SUNDSVALL_GROUP],
+    })
+}
+
+fn sign(pem: &str, alg: Algorithm, kid: &str, claims: &Value) -> String {
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+        _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
+    }
+    .expect("test key");
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+async fn me(app: &TestApp, token: &str) -> crate::support::Res {
+    app.call_as(token, TestRequest::get().uri("/v1/me")).await
+}
+
+#[actix_web::test]
+async fn an_entra_id_token_signs_in_a_person_with_their_roles_and_municipality() {
+    let idp = Idp::start().await;
+    let app = idp.app(60).await;
+    let token = sign(RSA_1, Algorithm::RS256, "rsa-1", &entra_claims(&idp.issuer));
+    let res = me(&app, &token).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let me = res.json();
+    assert_eq!(me["kind"], "person");
+    assert_eq!(me["displayName"], "Anna Lindqvist");
+    assert_eq!(me["username"], "anna.lindqvist@sundsvall.se");
+    assert_eq!(me["issuer"], idp.issuer);
+    assert_eq!(me["subject"], "00000000-0000-0000-66f3-3332eca7ea81");
+    assert_eq!(me["scopes"], json!(["read", "write"]));
+    assert_eq!(me["municipalityId"], "2281");
+
+    // The person reads, and writes what belongs to their municipality only.
+    let list = app
+        .call_as(&token, TestRequest::get().uri("/v1/networks"))
+        .await;
+    assert_eq!(list.status, 200);
+    let own = app
+        .call_as(
+            &token,
+            TestRequest::post().uri("/v1/networks").set_json(
+                json!({"name": "Sundsvalls HR-nätverk", "kind": "staff", "municipalityIds": ["2281"]}),
+            ),
+        )
+        .await;
+    assert_eq!(own.status, 201, "{}", own.text());
+    app.call_as(
+        &token,
+        TestRequest::post().uri("/v1/networks").set_json(
+            json!({"name": "Timrås nätverk", "kind": "staff", "municipalityIds": ["2262"]}),
+        ),
+    )
+    .await
+    .problem(403, "forbidden");
+    // No admin role: no admin operations.
+    app.call_as(&token, TestRequest::get().uri("/v1/clients"))
+        .await
+        .problem(403, "forbidden");
+    assert_eq!(idp.key_fetches(), 1, "the keys are fetched once and cached");
+}
+
+#[actix_web::test]
+async fn a_keycloak_token_maps_realm_and_client_roles() {
+    let idp = Idp::start().await;
+    let app = idp.app(60).await;
+    let claims = json!({
+        "iss": idp.issuer, "aud": [AUDIENCE, "account"], "iat": now(), "exp": now() + 300,
+        "sub": "f1b2c3d4-0000-4000-8000-000000000001", "preferred_username": "kfadmin",
+        "name": "Kim Förbund", "realm_access": {"roles": ["offline_access", "Samverkan.Read"]},
+        "resource_access": {"samverkan-api": {"roles": ["samverkan-admin"]},
+                            "other-client": {"roles": ["Samverkan.Write"]}},
+    });
+    let token = sign(EC_1, Algorithm::ES256, "ec-1", &claims);
+    let res = me(&app, &token).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let me = res.json();
+    assert_eq!(me["subject"], "f1b2c3d4-0000-4000-8000-000000000001");
+    assert_eq!(me["scopes"], json!(["read", "write", "admin"]));
+    assert_eq!(
+        me["municipalityId"],
+        Value::Null,
+        "acts for the association"
+    );
+    let clients = app
+        .call_as(&token, TestRequest::get().uri("/v1/clients"))
+        .await;
+    assert_eq!(clients.status, 200, "{}", clients.text());
+}
+
+#[actix_web::test]
+async fn tokens_a_resource_server_must_refuse_are_refused() {
+    let idp = Idp::start().await;
+    let app = idp.app(60).await;
+    let good = entra_claims(&idp.issuer);
+    let with = |patch: Value| {
+        let mut claims = good.clone();
+        for (k, v) in patch.as_object().expect("object") {
+            claims[k] = v.clone();
+        }
+        claims
+    };
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let rsa_n = public_jwk(RSA_1, Algorithm::RS256, "rsa-1")["n"]
+        .as_str()
+        .expect("n")
+        .to_owned();
+    let cases: Vec<(&str, &str, String)> = vec![
+        (
+            "another audience",
+            "audience",
+            sign(
+                RSA_1,
+                Algorithm::RS256,
+                "rsa-1",
+                &with(json!({"aud": "api://other"})),
+            ),
+        ),
+        (
+            "expired beyond the leeway",
+            "expired",
+            sign(
+                RSA_1,
+                Algorithm::RS256,
+                "rsa-1",
+                &with(json!({"exp": now() - 120})),
+            ),
+        ),
+        (
+            "not valid yet",
+            "not valid yet",
+            sign(
+                RSA_1,
+                Algorithm::RS256,
+                "rsa-1",
+                &with(json!({"nbf": now() + 300})),
+            ),
+        ),
+        (
+            "an issuer that is not trusted",
+            "does not trust",
+            sign(
+                RSA_1,
+                Algorithm::RS256,
+                "rsa-1",
+                &with(json!({"iss": "https://login.example.net/evil/v2.0"})),
+            ),
+        ),
+        (
+            "a key the provider does not publish",
+            "does not publish",
+            sign(RSA_2, Algorithm::RS256, "rsa-9", &good),
+        ),
+        (
+            "signed by another key under a published kid",
+            "signature",
+            sign(RSA_2, Algorithm::RS256, "rsa-1", &good),
+        ),
+        (
+            "an RSA key used as an EC one (algorithm confusion)",
+            "algorithm",
+            sign(EC_1, Algorithm::ES256, "rsa-1", &good),
+        ),
+        ("HS256 keyed with the public key", "algorithm", {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some("rsa-1".to_owned());
+            jsonwebtoken::encode(&header, &good, &EncodingKey::from_secret(rsa_n.as_bytes()))
+                .expect("hs256")
+        }),
+        (
+            "alg none",
+            "malformed",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "kid": "rsa-1"})),
+                b64(&good)
+            ),
+        ),
+        (
+            "no subject",
+            "sub claim",
+            sign(RSA_1, Algorithm::RS256, "rsa-1", &{
+                let mut c = good.clone();
+                c.as_object_mut().expect("object").remove("sub");
+                c.as_object_mut().expect("object").remove("oid");
+                c
+            }),
+        ),
+    ];
+    for (case, why, token) in cases {
+        let res = me(&app, &token).await;
+        let problem = res.problem(401, "unauthorized");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(why), "{case}: {detail}");
+    }
+    // A token the service issues itself keeps working beside the provider's.
+    let own = me(&app, &app.reader).await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.json()["kind"], "client");
+}
+
+#[actix_web::test]
+async fn rotated_keys_are_picked_up_without_a_restart() {
+    let idp = Idp::start().await;
+    let app = idp.app(0).await;
+    let claims = entra_claims(&idp.issuer);
+    let old = sign(RSA_1, Algorithm::RS256, "rsa-1", &claims);
+    assert_eq!(me(&app, &old).await.status, 200);
+    // The provider rotates: rsa-2 replaces rsa-1.
+    idp.state.lock().expect("idp").keys = vec![public_jwk(RSA_2, Algorithm::RS256, "rsa-2")];
+    let new = sign(RSA_2, Algorithm::RS256, "rsa-2", &claims);
+    assert_eq!(me(&app, &new).await.status, 200, "the new key is fetched");
+    assert_eq!(me(&app, &old).await.status, 401, "the retired key is gone");
+}
+
+#[actix_web::test]
+async fn made_up_kids_do_not_hammer_the_provider() {
+    let idp = Idp::start().await;
+    let app = idp.app(60).await;
+    let claims = entra_claims(&idp.issuer);
+    for i in 0..20 {
+        let token = sign(RSA_2, Algorithm::RS256, &format!("bogus-{i}"), &claims);
+        assert_eq!(me(&app, &token).await.status, 401);
+    }
+    assert_eq!(
+        idp.key_fetches(),
+        1,
+        "one fetch per refetch interval, whatever the tokens say"
+    );
+}
+
+#[actix_web::test]
+async fn a_provider_that_is_down_leaves_cached_keys_working_and_answers_503_for_the_rest() {
+    let idp = Idp::start().await;
+    let app = idp.app(0).await;
+    let claims = entra_claims(&idp.issuer);
+    let known = sign(RSA_1, Algorithm::RS256, "rsa-1", &claims);
+    assert_eq!(me(&app, &known).await.status, 200);
+    idp.state.lock().expect("idp").up = false;
+    assert_eq!(me(&app, &known).await.status, 200, "its key is cached");
+    let unknown = sign(RSA_2, Algorithm::RS256, "rsa-2", &claims);
+    let started = std::time::Instant::now();
+    let res = me(&app, &unknown).await;
+    res.problem(503, "service-unavailable");
+    assert!(res.header("retry-after").is_some(), "Retry-After");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "never a hang"
+    );
+}

@@ -189,6 +189,26 @@ pub struct Config {
     pub imports: ImportLimits,
     /// The OpenID Connect providers whose tokens of people are accepted (empty: none).
     pub oidc: Vec<IssuerSettings>,
+    /// The origins of the browser apps allowed to call the API (`SAMVERKAN_CORS_ORIGINS`).
+    pub cors_origins: Vec<String>,
+}
+
+/// A comma-separated list of origins (`https://host[:port]`, no path, no wildcard).
+fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("{origin}: an origin is https://host[:port]"))?;
+        if rest.is_empty() || rest.contains(['/', '*', '?', '#', ' ']) {
+            return Err(format!(
+                "{origin}: an origin is a scheme, a host and a port, without path or wildcard"
+            ));
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(origins)
 }
 
 /// A trusted OpenID Connect provider (`SAMVERKAN_OIDC_ISSUERS`, a JSON array of these, or
@@ -450,7 +470,13 @@ impl Config {
                 })?,
             (None, None) => Vec::new(),
         };
+        let cors_origins = parse_origins(&get("SAMVERKAN_CORS_ORIGINS").unwrap_or_default())
+            .map_err(|message| ConfigError {
+                name: "SAMVERKAN_CORS_ORIGINS",
+                message,
+            })?;
         Ok(Self {
+            cors_origins,
             oidc,
             imports,
             tombstone_retention,
@@ -510,6 +536,28 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.data_dir, PathBuf::from(".samverkan"));
         assert_eq!(c.log_format, LogFormat::Auto);
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let c = config(&[(
+            "SAMVERKAN_CORS_ORIGINS",
+            "https://app.kfvn.se, http://localhost:5173",
+        )])
+        .expect("valid");
+        assert_eq!(
+            c.cors_origins,
+            ["https://app.kfvn.se", "http://localhost:5173"]
+        );
+        for bad in [
+            "*",
+            "https://*.kfvn.se",
+            "app.kfvn.se",
+            "https://app.kfvn.se/",
+        ] {
+            let e = config(&[("SAMVERKAN_CORS_ORIGINS", bad)]).expect_err(bad);
+            assert_eq!(e.name, "SAMVERKAN_CORS_ORIGINS");
+        }
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub struct AppState {
     imports: web::Data<crate::config::ImportLimits>,
     row_checks: web::Data<crate::integration::imports::RowChecks>,
     open: web::Data<crate::http::ratelimit::OpenRequests>,
+    cors: web::Data<crate::auth::cors::CorsOrigins>,
 }
 
 impl AppState {
@@ -67,6 +68,7 @@ impl AppState {
             )),
             notifier: web::Data::new(ChangeNotifier::new(db.url())),
             imports: web::Data::new(config.imports),
+            cors: web::Data::new(crate::auth::cors::CorsOrigins(config.cors_origins.clone())),
             row_checks: web::Data::new(crate::resources::row_checks()),
             open: web::Data::new(crate::http::ratelimit::OpenRequests::new(
                 config.open_limits,
@@ -123,6 +125,7 @@ pub fn build(
         .app_data(state.imports.clone())
         .app_data(state.row_checks.clone())
         .app_data(state.open.clone())
+        .app_data(state.cors.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)
@@ -150,6 +153,7 @@ pub fn build(
         .wrap(from_fn(idempotency::middleware))
         .wrap(from_fn(auth::authorize))
         .wrap(from_fn(context::request_context))
+        .wrap(from_fn(auth::cors::middleware))
 }
 
 /// A bound, not yet running server.

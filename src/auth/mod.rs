@@ -5,6 +5,7 @@
 //! place, before the handler runs, and leaves the [`Caller`] in the request for the handlers'
 //! finer checks (municipality binding) and the audit log.
 
+pub mod cors;
 pub mod credentials;
 pub mod keys;
 pub mod me;

@@ -463,3 +463,189 @@ async fn a_provider_that_is_down_leaves_cached_keys_working_and_answers_503_for_
         "never a hang"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Browsers: CORS for the apps on the allow-list
+
+const APP_ORIGIN: &str = "http://app.kfvn.test:5173";
+
+async fn browser_app() -> TestApp {
+    let mut config = test_config();
+    config.cors_origins = vec![APP_ORIGIN.to_owned()];
+    TestApp::with_config(config).await
+}
+
+fn sample_path(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closing brace") + start;
+        out.push_str(match &rest[start + 1..end] {
+            "year" => "2022",
+            "tertial" => "2",
+            "municipalityId" => "2281",
+            "system" | "externalId" | "collection" | "format" => "x",
+            _ => "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn header_set(value: Option<&str>) -> std::collections::BTreeSet<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[actix_web::test]
+async fn preflights_name_the_methods_each_route_really_has() {
+    let app = browser_app().await;
+    let doc = app
+        .call(TestRequest::get().uri("/v1/openapi.json"))
+        .await
+        .json();
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() > 30, "{}", paths.len());
+    for (pattern, item) in paths {
+        let mut methods: std::collections::BTreeSet<String> =
+            ["get", "put", "post", "patch", "delete"]
+                .into_iter()
+                .filter(|m| item.get(*m).is_some())
+                .map(|m| m.to_ascii_uppercase())
+                .collect();
+        if methods.contains("GET") {
+            methods.insert("HEAD".to_owned());
+        }
+        let uri = sample_path(pattern);
+        let first = methods.iter().next().expect("a method").clone();
+        let res = app
+            .call(
+                TestRequest::default()
+                    .method(actix_web::http::Method::OPTIONS)
+                    .uri(&uri)
+                    .insert_header(("Origin", APP_ORIGIN))
+                    .insert_header(("Access-Control-Request-Method", first.as_str()))
+                    .insert_header(("Access-Control-Request-Headers", "authorization,if-match")),
+            )
+            .await;
+        assert_eq!(res.status, 204, "{uri}: {}", res.text());
+        assert_eq!(
+            res.header("access-control-allow-origin"),
+            Some(APP_ORIGIN),
+            "{uri}"
+        );
+        assert_eq!(
+            header_set(res.header("access-control-allow-methods")),
+            methods,
+            "{uri}"
+        );
+        let allowed = header_set(res.header("access-control-allow-headers"));
+        for h in [
+            "AUTHORIZATION",
+            "CONTENT-TYPE",
+            "IF-MATCH",
+            "IF-NONE-MATCH",
+            "IDEMPOTENCY-KEY",
+            "X-REQUEST-ID",
+        ] {
+            assert!(allowed.contains(h), "{uri}: {h}");
+        }
+        assert!(
+            res.header("vary").is_some_and(|v| v.contains("Origin")),
+            "{uri}"
+        );
+
+        let stranger = app
+            .call(
+                TestRequest::default()
+                    .method(actix_web::http::Method::OPTIONS)
+                    .uri(&uri)
+                    .insert_header(("Origin", "http://evil.test"))
+                    .insert_header(("Access-Control-Request-Method", first.as_str())),
+            )
+            .await;
+        assert_eq!(
+            stranger.header("access-control-allow-origin"),
+            None,
+            "{uri}: an origin not on the list gets no CORS headers"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn answers_to_an_allowed_origin_are_readable_errors_included() {
+    let app = browser_app().await;
+    let from_app = |req: TestRequest| req.insert_header(("Origin", APP_ORIGIN));
+    let ok = app
+        .call_as(
+            &app.reader,
+            from_app(TestRequest::get().uri("/v1/municipalities/2281")),
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(APP_ORIGIN));
+    let exposed = header_set(ok.header("access-control-expose-headers"));
+    for h in [
+        "ETAG",
+        "LOCATION",
+        "X-REQUEST-ID",
+        "RETRY-AFTER",
+        "IDEMPOTENT-REPLAYED",
+    ] {
+        assert!(exposed.contains(h), "{h}");
+    }
+    assert_eq!(ok.header("access-control-allow-credentials"), None);
+
+    let anonymous = app
+        .call(from_app(TestRequest::get().uri("/v1/municipalities")))
+        .await;
+    anonymous.problem(401, "unauthorized");
+    assert_eq!(
+        anonymous.header("access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+
+    let admin = app.token(&[samverkan::auth::Scope::Admin], None).await;
+    let stale = app
+        .call_as(
+            &admin,
+            from_app(
+                TestRequest::patch()
+                    .uri("/v1/municipalities/2281")
+                    .insert_header(("If-Match", "\"999\""))
+                    .insert_header(("Content-Type", "application/merge-patch+json"))
+                    .set_payload(r#"{"name": "Sundsvall"}"#),
+            ),
+        )
+        .await;
+    stale.problem(412, "precondition-failed");
+    assert_eq!(
+        stale.header("access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
+
+    let stranger = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri("/v1/municipalities/2281")
+                .insert_header(("Origin", "http://evil.test")),
+        )
+        .await;
+    assert_eq!(
+        stranger.status, 200,
+        "the server answers; the browser keeps it from the page"
+    );
+    assert_eq!(stranger.header("access-control-allow-origin"), None);
+    assert!(
+        stranger
+            .header("vary")
+            .is_some_and(|v| v.contains("Origin"))
+    );
+}

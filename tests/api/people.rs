@@ -649,3 +649,147 @@ async fn answers_to_an_allowed_origin_are_readable_errors_included() {
             .is_some_and(|v| v.contains("Origin"))
     );
 }
+
+/// What a page in the browser reported back.
+#[derive(Default)]
+struct PageState {
+    page: String,
+    results: Vec<Value>,
+}
+
+async fn page(state: web::Data<Mutex<PageState>>) -> HttpResponse {
+    let html = state.lock().expect("page").page.clone();
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+async fn result(state: web::Data<Mutex<PageState>>, body: web::Json<Value>) -> HttpResponse {
+    state.lock().expect("page").results.push(body.0);
+    HttpResponse::NoContent().finish()
+}
+
+/// Opens `url` in headless Chromium and waits (at most 30 s) for the page to post its result.
+async fn open_in_chromium(url: &str, state: &Arc<Mutex<PageState>>) -> Value {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "a Chromium for the browser test: `apt-get install chromium` (.ci/run installs it)",
+        );
+    let profile = tempfile_dir();
+    let mut child = std::process::Command::new(chromium)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            &format!("--user-data-dir={}", profile.display()),
+            url,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let started = std::time::Instant::now();
+    let found = loop {
+        if let Some(r) = state.lock().expect("page").results.pop() {
+            break Some(r);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            break None;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&profile);
+    found.expect("the page reported within 30 s")
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("samverkan-chromium-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("profile dir");
+    dir
+}
+
+/// The page a frontend on another origin would be: it calls the API with a bearer token, reads
+/// a 200 with its ETag and a 412 problem, and posts what it saw back to where it came from.
+fn frontend_page(api: &str, reader: &str, admin: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>Samverkan frontend</title><script>
+(async () => {{
+  const out = {{ origin: location.origin }};
+  try {{
+    const r = await fetch("{api}/v1/municipalities/2281", {{ headers: {{ Authorization: "Bearer {reader}" }} }});
+    out.status = r.status; out.etag = r.headers.get("ETag"); out.name = (await r.json()).name;
+    const p = await fetch("{api}/v1/municipalities/2281", {{ method: "PATCH",
+      headers: {{ Authorization: "Bearer {admin}", "If-Match": "\"999\"", "Content-Type": "application/merge-patch+json" }},
+      body: JSON.stringify({{ name: "Sundsvall" }}) }});
+    out.staleStatus = p.status; out.staleContentType = p.headers.get("Content-Type");
+    out.staleType = (await p.json()).type; out.currentEtag = p.headers.get("ETag");
+  }} catch (e) {{ out.error = String(e); }}
+  await fetch("/result", {{ method: "POST", headers: {{ "Content-Type": "application/json" }}, body: JSON.stringify(out) }});
+}})();
+</script>"#
+    )
+}
+
+#[actix_web::test]
+async fn a_browser_app_on_the_list_reads_answers_and_problems_and_one_off_the_list_is_blocked() {
+    // The frontend's own server, on another port: another origin.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let page_port = listener.local_addr().expect("addr").port();
+    let state = Arc::new(Mutex::new(PageState::default()));
+    let data = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/app.html", web::get().to(page))
+            .route("/result", web::post().to(result))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .expect("listen")
+    .run();
+    actix_web::rt::spawn(server);
+
+    let mut config = test_config();
+    config.cors_origins = vec![format!("http://127.0.0.1:{page_port}")];
+    let app = TestApp::with_config(config).await;
+    let api_port = app.listen().await;
+    let admin = app.token(&[samverkan::auth::Scope::Admin], None).await;
+    state.lock().expect("page").page =
+        frontend_page(&format!("http://127.0.0.1:{api_port}"), &app.reader, &admin);
+
+    let seen = open_in_chromium(&format!("http://127.0.0.1:{page_port}/app.html"), &state).await;
+    assert_eq!(seen["error"], Value::Null, "{seen}");
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["name"], "Sundsvall", "{seen}");
+    assert_eq!(seen["etag"], "\"1\"", "the script reads the ETag: {seen}");
+    assert_eq!(seen["staleStatus"], 412, "{seen}");
+    assert_eq!(
+        seen["staleContentType"], "application/problem+json",
+        "{seen}"
+    );
+    assert_eq!(seen["staleType"], "/problems/precondition-failed", "{seen}");
+    assert_eq!(seen["currentEtag"], "\"1\"", "{seen}");
+
+    // The same page from an origin not on the list: the browser blocks the answers.
+    let blocked = open_in_chromium(&format!("http://localhost:{page_port}/app.html"), &state).await;
+    assert_eq!(blocked["origin"], format!("http://localhost:{page_port}"));
+    assert_eq!(blocked["status"], Value::Null, "{blocked}");
+    assert!(
+        blocked["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Failed to fetch")),
+        "{blocked}"
+    );
+}

@@ -112,6 +112,11 @@ enum ClientsCommand {
         /// The client id.
         id: String,
     },
+    /// Enable a disabled client again.
+    Enable {
+        /// The client id.
+        id: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -345,7 +350,16 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
             ClientsCommand::Disable { id } => {
                 let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("{id} is not a client id"))?;
                 let client = Work::run(&db, Actor::command_line(), None, None, async |work| {
-                    clients::disable(work, id).await
+                    clients::disable(work, id, clients::DisabledBy::Operator).await
+                })
+                .await
+                .map_err(show)?;
+                println!("{}", serde_json::to_string(&client)?);
+            }
+            ClientsCommand::Enable { id } => {
+                let id = uuid::Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("{id} is not a client id"))?;
+                let client = Work::run(&db, Actor::command_line(), None, None, async |work| {
+                    clients::enable(work, id).await
                 })
                 .await
                 .map_err(show)?;

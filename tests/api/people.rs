@@ -793,3 +793,56 @@ async fn a_browser_app_on_the_list_reads_answers_and_problems_and_one_off_the_li
         "{blocked}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guard rails for administrators
+
+#[actix_web::test]
+async fn administrators_cannot_lock_the_administration_out() {
+    let idp = Idp::start().await;
+    let app = idp.app(60).await;
+    let person_admin = sign(
+        EC_1,
+        Algorithm::ES256,
+        "ec-1",
+        &json!({
+            "iss": idp.issuer, "aud": AUDIENCE, "iat": now(), "exp": now() + 300,
+            "sub": "admin-person", "resource_access": {"samverkan-api": {"roles": ["samverkan-admin"]}},
+        }),
+    );
+    let (only_admin, _) = app.client(&[samverkan::auth::Scope::Admin], None).await;
+    let disable = |id: uuid::Uuid| TestRequest::post().uri(&format!("/v1/clients/{id}/disable"));
+
+    // The last enabled administrator client stays.
+    let res = app.call_as(&person_admin, disable(only_admin)).await;
+    let problem = res.problem(409, "conflict");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("last enabled administrator")),
+        "{problem}"
+    );
+
+    // With a second one, the first may go; but no administrator disables its own client.
+    let second_token = app.token(&[samverkan::auth::Scope::Admin], None).await;
+    let second = me(&app, &second_token).await.json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let own = app
+        .call_as(
+            &second_token,
+            TestRequest::post().uri(&format!("/v1/clients/{second}/disable")),
+        )
+        .await;
+    let problem = own.problem(409, "conflict");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("its own client")),
+        "{problem}"
+    );
+    let res = app.call_as(&second_token, disable(only_admin)).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.json()["disabledAt"].is_string());
+}

@@ -15,7 +15,7 @@ use crate::auth::credentials::{HASHING, hash_secret, new_secret};
 use crate::auth::{Authenticator, Scope};
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::error::responses::{AuthErrors, CommonErrors, NotFound, ReadOne, WriteErrors};
+use crate::error::responses::{AuthErrors, CommonErrors, Conflict, NotFound, ReadOne, WriteErrors};
 use crate::http::list;
 use crate::http::{Json, Query, conditional_json, version_etag};
 use crate::integration::work::{Change, Work, Writer};
@@ -187,8 +187,29 @@ pub async fn create(
     })
 }
 
+/// Who asks for a client to be disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisabledBy {
+    /// An administrator through the API: it may not disable its own client or the last
+    /// enabled administrator, which would lock everyone out of the API's administration.
+    Administrator(Uuid),
+    /// The operator at the command line, who can always enable a client again.
+    Operator,
+}
+
 /// Disables a client in the work (idempotent); its tokens stop working within a minute.
-pub async fn disable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiError> {
+pub async fn disable(work: &mut Work<'_>, id: Uuid, by: DisabledBy) -> Result<ApiClient, ApiError> {
+    if by == DisabledBy::Administrator(id) {
+        return Err(ApiError::Conflict(
+            "An administrator cannot disable its own client; another administrator, or the \
+             operator with `samverkan clients disable`, can"
+                .to_owned(),
+        ));
+    }
+    // Two administrators disabling each other at once must not both succeed.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('samverkan.client-admins'))")
+        .execute(work.conn())
+        .await?;
     let before: ClientRow = api_clients::table
         .find(id)
         .select(ClientRow::as_select())
@@ -200,6 +221,23 @@ pub async fn disable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiErro
     if before.disabled_at.is_some() {
         return Ok(ApiClient::from(before));
     }
+    let admin = Scope::Admin.as_str().to_owned();
+    if matches!(by, DisabledBy::Administrator(_)) && before.scopes.contains(&admin) {
+        let others: i64 = api_clients::table
+            .filter(api_clients::id.ne(id))
+            .filter(api_clients::disabled_at.is_null())
+            .filter(api_clients::scopes.contains(vec![admin]))
+            .count()
+            .get_result(work.conn())
+            .await?;
+        if others == 0 {
+            return Err(ApiError::Conflict(
+                "This is the last enabled administrator client: disabling it would leave nobody \
+                 to administer the API. Create or enable another administrator first"
+                    .to_owned(),
+            ));
+        }
+    }
     let after: ClientRow = diesel::update(api_clients::table.find(id))
         .set(api_clients::disabled_at.eq(diesel::dsl::now))
         .returning(ClientRow::as_returning())
@@ -207,6 +245,29 @@ pub async fn disable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiErro
         .await?;
     let (before, after) = (ApiClient::from(before), ApiClient::from(after));
     record(work, "disable", Some(&before), Some(&after)).await?;
+    Ok(after)
+}
+
+/// Enables a disabled client again in the work (idempotent): the operator's way back.
+pub async fn enable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiError> {
+    let before: ClientRow = api_clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .for_update()
+        .first(work.conn())
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found(format!("Client {id}")))?;
+    if before.disabled_at.is_none() {
+        return Ok(ApiClient::from(before));
+    }
+    let after: ClientRow = diesel::update(api_clients::table.find(id))
+        .set(api_clients::disabled_at.eq(None::<DateTime<Utc>>))
+        .returning(ClientRow::as_returning())
+        .get_result(work.conn())
+        .await?;
+    let (before, after) = (ApiClient::from(before), ApiClient::from(after));
+    record(work, "enable", Some(&before), Some(&after)).await?;
     Ok(after)
 }
 
@@ -395,7 +456,9 @@ pub async fn create_client(
 /// Disable an API client
 ///
 /// Disables the client at once: it can get no new tokens, and its tokens stop working within a
-/// minute. Disabling a disabled client changes nothing.
+/// minute. Disabling a disabled client changes nothing. Refused (409) for the caller's own
+/// client and for the last enabled administrator client; the operator re-enables a client with
+/// `samverkan clients enable`.
 #[utoipa::path(
     operation_id = "disableClient",
     tag = "Clients",
@@ -405,6 +468,7 @@ pub async fn create_client(
         (status = 200, description = "The disabled client", body = ApiClient),
         AuthErrors,
         NotFound,
+        Conflict,
         WriteErrors,
         CommonErrors,
     ),
@@ -417,7 +481,8 @@ pub async fn disable_client(
 ) -> Result<HttpResponse, ApiError> {
     writer.caller.may_write_for_association()?;
     let id = parse_client_id(&path.into_inner())?;
-    let client = writer.run(async |work| disable(work, id).await).await?;
+    let by = DisabledBy::Administrator(writer.caller.client_id);
+    let client = writer.run(async |work| disable(work, id, by).await).await?;
     auth.forget(id);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, version_etag(client.version)))

@@ -25,6 +25,8 @@ use crate::telemetry::current_request;
 pub struct Actor {
     pub client_id: Option<Uuid>,
     pub name: String,
+    /// The person, when a person signed in at an identity provider made it.
+    pub person: Option<crate::auth::oidc::Person>,
 }
 
 impl Actor {
@@ -33,6 +35,7 @@ impl Actor {
         Self {
             client_id: None,
             name: "command-line".to_owned(),
+            person: None,
         }
     }
 }
@@ -40,8 +43,10 @@ impl Actor {
 impl From<&Caller> for Actor {
     fn from(c: &Caller) -> Self {
         Self {
-            client_id: Some(c.client_id),
+            // A person's id is this API's, not an API client's.
+            client_id: c.person.is_none().then_some(c.client_id),
             name: c.actor(),
+            person: c.person.clone(),
         }
     }
 }
@@ -63,6 +68,9 @@ pub(super) async fn record(
             audit_log::before.eq(&change.before),
             audit_log::after.eq(&change.after),
             audit_log::request_id.eq(current_request().map(|r| r.id)),
+            audit_log::person_issuer.eq(actor.person.as_ref().map(|p| &p.issuer)),
+            audit_log::person_subject.eq(actor.person.as_ref().map(|p| &p.subject)),
+            audit_log::person_name.eq(actor.person.as_ref().and_then(|p| p.name.as_ref())),
         ))
         .execute(conn)
         .await?;
@@ -82,6 +90,21 @@ struct AuditRow {
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
     request_id: Option<String>,
+    person_issuer: Option<String>,
+    person_subject: Option<String>,
+    person_name: Option<String>,
+}
+
+/// The person who made a change, as their identity provider named them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPerson {
+    /// The identity provider (its issuer).
+    pub issuer: String,
+    /// The person's id there (`oid` for Entra ID, else `sub`).
+    pub subject: String,
+    /// Their name at the time, for people to read.
+    pub name: Option<String>,
 }
 
 /// One recorded change.
@@ -92,7 +115,7 @@ struct AuditRow {
     "actor": "client:0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11", "action": "update", "resourceType": "area",
     "resourceId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
     "before": {"name": "Digitalisering", "version": 1}, "after": {"name": "Digitalisering & IT", "version": 2},
-    "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c"
+    "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c", "person": null
 }))]
 pub struct AuditEntry {
     /// Increases with every entry.
@@ -110,6 +133,9 @@ pub struct AuditEntry {
     /// The resource after the change (personal data redacted); null for a deletion.
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
+    /// The person who made the change, when a person signed in made it; null for an API
+    /// client or the command line.
+    pub person: Option<AuditPerson>,
 }
 
 page_type!(
@@ -138,6 +164,16 @@ pub struct AuditListParams {
     /// Only changes made by this client.
     #[param(example = "0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11")]
     pub client_id: Option<Uuid>,
+    /// Only changes made by the person with this id at their identity provider (`subject` in
+    /// `person`; with `personIssuer` when several providers are trusted).
+    #[param(max_length = 200, example = "00000000-0000-0000-66f3-3332eca7ea81")]
+    pub person: Option<String>,
+    /// With `person`: only that person at this identity provider.
+    #[param(
+        max_length = 500,
+        example = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+    )]
+    pub person_issuer: Option<String>,
     /// Only this action (`create`, `update`, `delete`, …).
     #[param(max_length = 50, example = "update")]
     pub action: Option<String>,
@@ -184,6 +220,8 @@ pub async fn list_audit(
         ("resourceType", &p.resource_type, 50),
         ("resourceId", &p.resource_id, 200),
         ("action", &p.action, 50),
+        ("person", &p.person, 200),
+        ("personIssuer", &p.person_issuer, 500),
     ] {
         if value.as_ref().is_some_and(|s| s.chars().count() > max) {
             v.push(name, format!("must be at most {max} characters"));
@@ -203,6 +241,12 @@ pub async fn list_audit(
         }
         if let Some(a) = &p.action {
             q = q.filter(audit_log::action.eq(a.clone()));
+        }
+        if let Some(s) = &p.person {
+            q = q.filter(audit_log::person_subject.eq(s.clone()));
+        }
+        if let Some(i) = &p.person_issuer {
+            q = q.filter(audit_log::person_issuer.eq(i.clone()));
         }
         if let Some(from) = p.from {
             q = q.filter(audit_log::occurred_at.ge(from));
@@ -234,6 +278,14 @@ pub async fn list_audit(
             before: r.before,
             after: r.after,
             request_id: r.request_id,
+            person: r
+                .person_issuer
+                .zip(r.person_subject)
+                .map(|(issuer, subject)| AuditPerson {
+                    issuer,
+                    subject,
+                    name: r.person_name,
+                }),
         })
         .collect();
     let page = AuditPage {

@@ -73,6 +73,9 @@ diesel::table! {
         before -> Nullable<Jsonb>,
         after -> Nullable<Jsonb>,
         request_id -> Nullable<Text>,
+        person_issuer -> Nullable<Text>,
+        person_subject -> Nullable<Text>,
+        person_name -> Nullable<Text>,
     }
 }
 

@@ -270,6 +270,37 @@ async fn an_entra_id_token_signs_in_a_person_with_their_roles_and_municipality()
         .await
         .problem(403, "forbidden");
     assert_eq!(idp.key_fetches(), 1, "the keys are fetched once and cached");
+
+    // The audit log says who did it, and is filtered by person.
+    let admin = app.token(&[samverkan::auth::Scope::Admin], None).await;
+    let audit = app
+        .call_as(
+            &admin,
+            TestRequest::get()
+                .uri("/v1/audit?person=00000000-0000-0000-66f3-3332eca7ea81&resourceType=network"),
+        )
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.text());
+    let items = audit.json()["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["action"], "create");
+    assert_eq!(items[0]["person"]["name"], "Anna Lindqvist");
+    assert_eq!(items[0]["person"]["issuer"], idp.issuer);
+    assert_eq!(items[0]["clientId"], Value::Null);
+    assert!(
+        items[0]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("person:")),
+        "{}",
+        items[0]
+    );
+    let nobody = app
+        .call_as(
+            &admin,
+            TestRequest::get().uri("/v1/audit?person=someone-else"),
+        )
+        .await;
+    assert_eq!(nobody.json()["_meta"]["totalRecords"], 0);
 }
 
 #[actix_web::test]

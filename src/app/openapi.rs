@@ -71,7 +71,11 @@ impl Modify for Security {
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [flow],
                 "Client credentials (RFC 6749 §4.4). The access token is an EdDSA-signed JWT \
-                 (typ at+jwt) verifiable with /.well-known/jwks.json.",
+                 (typ at+jwt) verifiable with /.well-known/jwks.json. Every operation also \
+                 accepts, in the same `Authorization: Bearer` header, a person's access token \
+                 from an OpenID Connect provider the deployment trusts (`SAMVERKAN_OIDC_ISSUERS`): \
+                 its roles, scopes or groups map to these same scopes. `GET /v1/me` says who the \
+                 token is and what it may do.",
             )),
         );
     }

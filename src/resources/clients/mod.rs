@@ -210,14 +210,7 @@ pub async fn disable(work: &mut Work<'_>, id: Uuid, by: DisabledBy) -> Result<Ap
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('samverkan.client-admins'))")
         .execute(work.conn())
         .await?;
-    let before: ClientRow = api_clients::table
-        .find(id)
-        .select(ClientRow::as_select())
-        .for_update()
-        .first(work.conn())
-        .await
-        .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("Client {id}")))?;
+    let before = locked(work, id).await?;
     if before.disabled_at.is_some() {
         return Ok(ApiClient::from(before));
     }
@@ -248,16 +241,21 @@ pub async fn disable(work: &mut Work<'_>, id: Uuid, by: DisabledBy) -> Result<Ap
     Ok(after)
 }
 
-/// Enables a disabled client again in the work (idempotent): the operator's way back.
-pub async fn enable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiError> {
-    let before: ClientRow = api_clients::table
+/// The client, locked for the rest of the work, or its 404.
+async fn locked(work: &mut Work<'_>, id: Uuid) -> Result<ClientRow, ApiError> {
+    api_clients::table
         .find(id)
         .select(ClientRow::as_select())
         .for_update()
         .first(work.conn())
         .await
         .optional()?
-        .ok_or_else(|| ApiError::not_found(format!("Client {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("Client {id}")))
+}
+
+/// Enables a disabled client again in the work (idempotent): the operator's way back.
+pub async fn enable(work: &mut Work<'_>, id: Uuid) -> Result<ApiClient, ApiError> {
+    let before = locked(work, id).await?;
     if before.disabled_at.is_none() {
         return Ok(ApiClient::from(before));
     }

@@ -104,6 +104,9 @@ enum ClientsCommand {
         /// Bind the client to one municipality (kommunkod), e.g. 2281.
         #[arg(long)]
         municipality: Option<String>,
+        /// Let the client say on whose behalf it writes (`X-Sent-By`).
+        #[arg(long)]
+        acts_for_users: bool,
     },
     /// List every client as JSON lines.
     List,
@@ -319,6 +322,7 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
                 name,
                 scopes,
                 municipality,
+                acts_for_users,
             } => {
                 let scopes = scopes
                     .iter()
@@ -329,6 +333,7 @@ fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {
                     name,
                     scopes,
                     municipality_id: municipality,
+                    acts_for_users,
                 };
                 let credentials = clients::prepare(&new).await.map_err(show)?;
                 let created = Work::run(&db, Actor::command_line(), None, None, async |work| {

@@ -75,7 +75,10 @@ impl Modify for Security {
                  accepts, in the same `Authorization: Bearer` header, a person's access token \
                  from an OpenID Connect provider the deployment trusts (`SAMVERKAN_OIDC_ISSUERS`): \
                  its roles, scopes or groups map to these same scopes. `GET /v1/me` says who the \
-                 token is and what it may do.",
+                 token is and what it may do. A client created with `actsForUsers` may send \
+                 `X-Sent-By: type=adAccount; <user>` with a write to say on whose behalf it \
+                 writes (kept in the audit log); from any other caller the header is refused \
+                 (403).",
             )),
         );
     }

@@ -26,6 +26,7 @@ type Stored = (
     Option<String>,
     Option<DateTime<Utc>>,
     String,
+    bool,
 );
 
 /// At most this many secret checks run at once (each needs ~19 MiB and tens of milliseconds).
@@ -65,6 +66,7 @@ pub struct VerifiedClient {
     pub id: Uuid,
     pub scopes: Vec<Scope>,
     pub municipality_id: Option<String>,
+    pub acts_for_users: bool,
 }
 
 /// Checks a client id and secret. `None` for an unknown id, a wrong secret or a disabled client,
@@ -85,6 +87,7 @@ pub async fn verify(
                     api_clients::municipality_id,
                     api_clients::disabled_at,
                     api_clients::secret_hash,
+                    api_clients::acts_for_users,
                 ))
                 .first::<Stored>(&mut conn)
                 .await
@@ -105,11 +108,14 @@ pub async fn verify(
         .await
         .map_err(ApiError::internal)?;
     Ok(match row {
-        Some((id, scopes, municipality_id, None, _)) if matches => Some(VerifiedClient {
-            id,
-            scopes: Scope::from_stored(&scopes),
-            municipality_id,
-        }),
+        Some((id, scopes, municipality_id, None, _, acts_for_users)) if matches => {
+            Some(VerifiedClient {
+                id,
+                scopes: Scope::from_stored(&scopes),
+                municipality_id,
+                acts_for_users,
+            })
+        }
         _ => None,
     })
 }

@@ -117,6 +117,8 @@ pub struct Caller {
     pub municipality_id: Option<String>,
     /// The person, when the token is a person's.
     pub person: Option<oidc::Person>,
+    /// The client may say on whose behalf it writes (`X-Sent-By`).
+    pub acts_for_users: bool,
 }
 
 impl Caller {
@@ -271,6 +273,9 @@ pub struct Claims {
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub municipality_id: Option<String>,
+    /// The client may say on whose behalf it writes (`X-Sent-By`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acts_for_users: bool,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -368,6 +373,7 @@ impl Authenticator {
                 scopes: verified.scopes,
                 municipality_id: verified.municipality_id,
                 person: Some(verified.person),
+                acts_for_users: false,
             });
         }
         if header.alg != Algorithm::EdDSA {
@@ -415,6 +421,7 @@ impl Authenticator {
             scopes,
             municipality_id: claims.municipality_id,
             person: None,
+            acts_for_users: claims.acts_for_users,
         })
     }
 

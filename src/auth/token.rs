@@ -141,6 +141,7 @@ pub fn issue(
         client_id: client.id.to_string(),
         scope: scopes_to_string(scopes),
         municipality_id: client.municipality_id.clone(),
+        acts_for_users: client.acts_for_users,
         iat: now,
         nbf: now,
         exp: now + ttl as i64,

@@ -27,6 +27,8 @@ pub struct Actor {
     pub name: String,
     /// The person, when a person signed in at an identity provider made it.
     pub person: Option<crate::auth::oidc::Person>,
+    /// On whose behalf a client that may act for its users said it wrote (`X-Sent-By`).
+    pub sent_by: Option<String>,
 }
 
 impl Actor {
@@ -36,6 +38,7 @@ impl Actor {
             client_id: None,
             name: "command-line".to_owned(),
             person: None,
+            sent_by: None,
         }
     }
 }
@@ -47,6 +50,7 @@ impl From<&Caller> for Actor {
             client_id: c.person.is_none().then_some(c.client_id),
             name: c.actor(),
             person: c.person.clone(),
+            sent_by: None,
         }
     }
 }
@@ -71,6 +75,7 @@ pub(super) async fn record(
             audit_log::person_issuer.eq(actor.person.as_ref().map(|p| &p.issuer)),
             audit_log::person_subject.eq(actor.person.as_ref().map(|p| &p.subject)),
             audit_log::person_name.eq(actor.person.as_ref().and_then(|p| p.name.as_ref())),
+            audit_log::sent_by.eq(&actor.sent_by),
         ))
         .execute(conn)
         .await?;
@@ -93,6 +98,7 @@ struct AuditRow {
     person_issuer: Option<String>,
     person_subject: Option<String>,
     person_name: Option<String>,
+    sent_by: Option<String>,
 }
 
 /// The person who made a change, as their identity provider named them.
@@ -115,7 +121,8 @@ pub struct AuditPerson {
     "actor": "client:0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11", "action": "update", "resourceType": "area",
     "resourceId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
     "before": {"name": "Digitalisering", "version": 1}, "after": {"name": "Digitalisering & IT", "version": 2},
-    "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c", "person": null
+    "requestId": "3f0c1a52-6e53-4b8c-9d1e-2f4f6f6a1b7c", "person": null,
+    "sentBy": "type=adAccount; anli01"
 }))]
 pub struct AuditEntry {
     /// Increases with every entry.
@@ -136,6 +143,9 @@ pub struct AuditEntry {
     /// The person who made the change, when a person signed in made it; null for an API
     /// client or the command line.
     pub person: Option<AuditPerson>,
+    /// On whose behalf the client said it wrote (`X-Sent-By`, e.g. `type=adAccount; anli01`),
+    /// for a client allowed to act for its users.
+    pub sent_by: Option<String>,
 }
 
 page_type!(
@@ -286,6 +296,7 @@ pub async fn list_audit(
                     subject,
                     name: r.person_name,
                 }),
+            sent_by: r.sent_by,
         })
         .collect();
     let page = AuditPage {

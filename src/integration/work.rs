@@ -137,6 +137,43 @@ pub struct Writer {
     pub caller: Caller,
     db: Db,
     key: Option<IdempotencyKey>,
+    /// On whose behalf the client writes (`X-Sent-By`), when it may say so.
+    sent_by: Option<String>,
+}
+
+/// The `X-Sent-By` header (as Sundsvall's APIs use it: `type=adAccount; anli01`): on whose
+/// behalf a client writes. Only a client an administrator allowed to act for its users may
+/// send it (403 otherwise); it must be `type=<kind>; <user>`, at most 200 characters.
+pub const SENT_BY: &str = "X-Sent-By";
+
+fn sent_by(req: &HttpRequest, caller: &Caller) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(SENT_BY) else {
+        return Ok(None);
+    };
+    if !caller.acts_for_users || caller.person.is_some() {
+        return Err(ApiError::Forbidden(
+            "This client may not act on behalf of its users (X-Sent-By); an administrator can \
+             allow it (actsForUsers)"
+                .to_owned(),
+        ));
+    }
+    let text = value.to_str().ok().map(str::trim).unwrap_or_default();
+    let well_formed = text.chars().count() <= 200
+        && !text.chars().any(char::is_control)
+        && text.strip_prefix("type=").is_some_and(|rest| {
+            rest.split_once(';').is_some_and(|(kind, user)| {
+                !kind.trim().is_empty()
+                    && kind.chars().all(|c| c.is_ascii_alphanumeric())
+                    && !user.trim().is_empty()
+            })
+        });
+    if !well_formed {
+        return Err(ApiError::invalid(
+            SENT_BY,
+            "must be `type=<kind>; <user>`, e.g. `type=adAccount; anli01`, at most 200 characters",
+        ));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 impl Writer {
@@ -155,7 +192,8 @@ impl Writer {
         conn: &mut AsyncPgConnection,
         body: impl AsyncFnOnce(&mut Work<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let actor = Actor::from(&self.caller);
+        let mut actor = Actor::from(&self.caller);
+        actor.sent_by = self.sent_by.clone();
         let caller = Some(self.caller.clone());
         Work::run_on(conn, actor, caller, self.key.clone(), body).await
     }
@@ -175,7 +213,13 @@ impl FromRequest for Writer {
             let caller = Caller::from_request(req, payload).into_inner()?;
             let db = Db::from_request(req, payload).into_inner()?;
             let key = req.extensions().get::<IdempotencyKey>().cloned();
-            Ok(Writer { caller, db, key })
+            let sent_by = sent_by(req, &caller)?;
+            Ok(Writer {
+                caller,
+                db,
+                key,
+                sent_by,
+            })
         })();
         std::future::ready(writer)
     }

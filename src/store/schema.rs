@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         disabled_at -> Nullable<Timestamptz>,
+        acts_for_users -> Bool,
     }
 }
 
@@ -76,6 +77,7 @@ diesel::table! {
         person_issuer -> Nullable<Text>,
         person_subject -> Nullable<Text>,
         person_name -> Nullable<Text>,
+        sent_by -> Nullable<Text>,
     }
 }
 

@@ -877,3 +877,99 @@ async fn administrators_cannot_lock_the_administration_out() {
     assert_eq!(res.status, 200, "{}", res.text());
     assert!(res.json()["disabledAt"].is_string());
 }
+
+// ---------------------------------------------------------------------------------------------
+// A machine client writing on behalf of its users
+
+#[actix_web::test]
+async fn a_client_allowed_to_act_for_its_users_says_on_whose_behalf_it_writes() {
+    let app = TestApp::new().await;
+    let admin = app.token(&[samverkan::auth::Scope::Admin], None).await;
+    let created = app
+        .call_as(
+            &admin,
+            TestRequest::post().uri("/v1/clients").set_json(json!({
+                "name": "Sundsvalls intranät", "scopes": ["read", "write"],
+                "municipalityId": "2281", "actsForUsers": true,
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    assert_eq!(created["client"]["actsForUsers"], true);
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        created["clientId"].as_str().expect("id"),
+        created["clientSecret"].as_str().expect("secret")
+    );
+    let token = app
+        .call(
+            TestRequest::post()
+                .uri("/v1/oauth/token")
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(form),
+        )
+        .await
+        .json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let network = |name: &str| {
+        TestRequest::post()
+            .uri("/v1/networks")
+            .set_json(json!({"name": name, "kind": "staff", "municipalityIds": ["2281"]}))
+    };
+    let res = app
+        .call_as(
+            &token,
+            network("Intranätets nätverk").insert_header(("X-Sent-By", "type=adAccount; anli01")),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let id = res.json()["id"].as_str().expect("id").to_owned();
+    let audit = app
+        .call_as(
+            &admin,
+            TestRequest::get().uri(&format!("/v1/audit?resourceId={id}")),
+        )
+        .await
+        .json();
+    assert_eq!(audit["items"][0]["sentBy"], "type=adAccount; anli01");
+    assert_eq!(
+        audit["items"][0]["clientId"], created["clientId"],
+        "the client is recorded too"
+    );
+
+    let res = app
+        .call_as(
+            &token,
+            network("Trasigt").insert_header(("X-Sent-By", "anli01")),
+        )
+        .await;
+    let problem = res.problem(400, "validation-failed");
+    assert_eq!(problem["violations"][0]["field"], "X-Sent-By");
+
+    // A client that is not allowed may not say it, and nothing is written.
+    let plain = app
+        .token(
+            &[samverkan::auth::Scope::Read, samverkan::auth::Scope::Write],
+            None,
+        )
+        .await;
+    app.call_as(
+        &plain,
+        network("Otillåtet").insert_header(("X-Sent-By", "type=adAccount; anli01")),
+    )
+    .await
+    .problem(403, "forbidden");
+    let list = app.get("/v1/networks?limit=500").await.json();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Intranätets nätverk"), "{names:?}");
+    assert!(!names.contains(&"Otillåtet"), "{names:?}");
+    assert!(!names.contains(&"Trasigt"), "{names:?}");
+}

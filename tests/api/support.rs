@@ -289,6 +289,7 @@ impl TestApp {
             name: format!("test client {}", uuid::Uuid::new_v4().simple()),
             scopes: scopes.to_vec(),
             municipality_id: municipality.map(str::to_owned),
+            acts_for_users: false,
         };
         let credentials = clients::prepare(&new).await.expect("credentials");
         let created = Work::run_on(&mut conn, Actor::command_line(), None, None, async |work| {
@@ -315,6 +316,7 @@ impl TestApp {
             id,
             scopes: scopes.to_vec(),
             municipality_id: municipality.map(str::to_owned),
+            acts_for_users: false,
         };
         token::issue(self.state.authenticator(), &client, scopes)
             .expect("issue a token")
@@ -360,6 +362,7 @@ impl TestApp {
             id: uuid::Uuid::new_v4(),
             scopes: vec![Scope::Read],
             municipality_id: None,
+            acts_for_users: false,
         };
         let token = token::issue(state.authenticator(), &client, &[Scope::Read])
             .expect("token")

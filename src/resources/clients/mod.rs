@@ -35,6 +35,7 @@ struct ClientRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    acts_for_users: bool,
 }
 
 /// An API client (never with its secret).
@@ -43,7 +44,8 @@ struct ClientRow {
 #[schema(example = json!({
     "id": "0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11", "name": "Sundsvalls intranät",
     "scopes": ["read", "write"], "municipalityId": "2281", "version": 1,
-    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z", "disabledAt": null
+    "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z", "disabledAt": null,
+    "actsForUsers": false
 }))]
 pub struct ApiClient {
     /// The client id (`client_id` at the token endpoint).
@@ -58,6 +60,8 @@ pub struct ApiClient {
     pub updated_at: DateTime<Utc>,
     /// When the client was disabled; its tokens stop working within a minute.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Whether it may say on whose behalf it writes (`X-Sent-By`), which the audit log keeps.
+    pub acts_for_users: bool,
 }
 
 impl From<ClientRow> for ApiClient {
@@ -71,6 +75,7 @@ impl From<ClientRow> for ApiClient {
             created_at: r.created_at,
             updated_at: r.updated_at,
             disabled_at: r.disabled_at,
+            acts_for_users: r.acts_for_users,
         }
     }
 }
@@ -82,7 +87,8 @@ impl From<ClientRow> for ApiClient {
     "clientId": "0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11", "clientSecret": "q8Yx3h0b1m6lW2rP9tZs4Vn7Kd5Fg0Ha1Jc3Le6Mo8Q",
     "client": {"id": "0b6f3a44-1c1d-4a59-8e8a-3f2f6f0d2b11", "name": "Sundsvalls intranät",
         "scopes": ["read", "write"], "municipalityId": "2281", "version": 1,
-        "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z", "disabledAt": null}
+        "createdAt": "2026-11-22T10:00:00Z", "updatedAt": "2026-11-22T10:00:00Z", "disabledAt": null,
+        "actsForUsers": true}
 }))]
 pub struct CreatedClient {
     pub client_id: Uuid,
@@ -105,6 +111,10 @@ pub struct NewClient {
     /// Bind the client to one municipality (kommunkod).
     #[schema(pattern = "^[0-9]{4}$")]
     pub municipality_id: Option<String>,
+    /// Allow the client (an intranet, a case system) to say on whose behalf it writes, in
+    /// `X-Sent-By`; the audit log keeps it beside the client. Default `false`.
+    #[serde(default)]
+    pub acts_for_users: bool,
 }
 
 fn validate(new: &NewClient) -> Result<(), ApiError> {
@@ -174,6 +184,7 @@ pub async fn create(
             api_clients::scopes.eq(&scope_names),
             api_clients::municipality_id.eq(&new.municipality_id),
             api_clients::secret_hash.eq(&credentials.hash),
+            api_clients::acts_for_users.eq(new.acts_for_users),
         ))
         .returning(ClientRow::as_returning())
         .get_result(work.conn())

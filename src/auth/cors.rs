@@ -40,16 +40,16 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let origins = req
+    let Some(origins) = req
         .app_data::<web::Data<CorsOrigins>>()
-        .map(|o| o.get_ref().clone())
-        .unwrap_or_default();
-    if origins.0.is_empty() {
+        .filter(|o| !o.0.is_empty())
+        .cloned()
+    else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
-    }
+    };
     let origin = req
         .headers()
         .get(header::ORIGIN)

@@ -84,6 +84,10 @@ impl Providers {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
     /// The provider that issues tokens with this `iss`.
     pub fn find(&self, issuer: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.settings.issuer == issuer)

@@ -17,7 +17,7 @@ pub use extract::{
     JSON_BODY_LIMIT, Json, Query, body_idle_timeout, find_nul, from_value, is_json, json_error,
     merge_member, path_error, payload_error, read_body,
 };
-pub use path::{ExternalPath, PathKey, uuid_parameter, uuid_segments};
+pub use path::{ExternalPath, PathKey, path_parameter, segment, uuid_parameter, uuid_segments};
 
 use actix_web::HttpRequest;
 

@@ -18,7 +18,7 @@ pub trait PathKey: Sized {
 }
 
 /// The raw text of path segment `name`.
-fn segment<'r>(req: &'r HttpRequest, name: &str) -> Result<&'r str, ApiError> {
+pub fn segment<'r>(req: &'r HttpRequest, name: &str) -> Result<&'r str, ApiError> {
     req.match_info()
         .get(name)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the route has no {{{name}}} segment")))
@@ -40,6 +40,23 @@ pub fn uuid_segments<const N: usize>(
     Ok(ids)
 }
 
+/// A required path parameter with this schema.
+pub fn path_parameter(
+    name: &str,
+    description: &str,
+    schema: ObjectBuilder,
+    example: Option<serde_json::Value>,
+) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .example(example)
+        .build()
+}
+
 /// A required path parameter of type string.
 fn string_parameter(
     name: &str,
@@ -51,14 +68,12 @@ fn string_parameter(
     if let Some(format) = format {
         schema = schema.format(Some(SchemaFormat::KnownFormat(format)));
     }
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .description(Some(description))
-        .schema(Some(schema))
-        .example(example.map(serde_json::Value::from))
-        .build()
+    path_parameter(
+        name,
+        description,
+        schema,
+        example.map(serde_json::Value::from),
+    )
 }
 
 /// A required UUID path parameter.

@@ -319,24 +319,41 @@ fn collect<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     T::schemas(schemas);
 }
 
-/// A JSON answer of `T` with the headers named.
-fn answer<T: ToSchema>(description: String, headers: &[(&str, &str)]) -> RefOr<Response> {
-    let content = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name(T::name())))
-        .build();
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content("application/json", content);
+/// A response in these media types (each with its schema), with the string headers named.
+fn response(
+    description: String,
+    contents: Vec<(&str, RefOr<Schema>)>,
+    headers: &[(&str, &str)],
+) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new().description(description);
     for (name, description) in headers {
         let header = HeaderBuilder::new()
-            .schema(Some(
-                utoipa::openapi::ObjectBuilder::new().schema_type(Type::String),
-            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
             .description(Some(*description))
             .build();
         response = response.header(*name, header);
     }
+    for (media_type, schema) in contents {
+        response = response.content(
+            media_type,
+            ContentBuilder::new().schema(Some(schema)).build(),
+        );
+    }
     response.build().into()
+}
+
+/// The schema of `T`, by reference.
+fn schema_of<T: ToSchema>() -> RefOr<Schema> {
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// A JSON answer of `T` with the headers named.
+fn answer<T: ToSchema>(description: String, headers: &[(&str, &str)]) -> RefOr<Response> {
+    response(
+        description,
+        vec![("application/json", schema_of::<T>())],
+        headers,
+    )
 }
 
 /// What only some operations document: a list's query parameters and its page.
@@ -366,32 +383,21 @@ fn patch_parts<R: Served>() -> Parts {
 }
 
 fn list_parts<R: Listed>() -> Parts {
-    let page = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name(R::Page::name())))
-        .build();
-    let csv = ContentBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .build();
-    let lines = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name(R::Wire::name())))
-        .build();
-    let etag = HeaderBuilder::new()
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .description(Some("Strong entity tag of this page (JSON only)"))
-        .build();
-    let answer = ResponseBuilder::new()
-        .description(format!(
-            "A page of {} (or every match, as CSV or NDJSON)",
-            R::PLURAL
-        ))
-        .header("ETag", etag)
-        .content("application/json", page)
-        .content("text/csv", csv)
-        .content("application/x-ndjson", lines)
-        .build();
+    let csv = RefOr::T(Schema::Object(
+        ObjectBuilder::new().schema_type(Type::String).build(),
+    ));
+    let page = response(
+        format!("A page of {} (or every match, as CSV or NDJSON)", R::PLURAL),
+        vec![
+            ("application/json", schema_of::<R::Page>()),
+            ("text/csv", csv),
+            ("application/x-ndjson", schema_of::<R::Wire>()),
+        ],
+        &[("ETag", "Strong entity tag of this page (JSON only)")],
+    );
     Parts {
         query: R::Params::into_params(|| Some(ParameterIn::Query)),
-        page: Some(answer.into()),
+        page: Some(page),
         body: None,
     }
 }

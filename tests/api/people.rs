@@ -97,12 +97,17 @@ struct Idp {
     state: Arc<Mutex<IdpState>>,
 }
 
-fn public_jwk(pem: &str, alg: Algorithm, kid: &str) -> Value {
-    let key = match alg {
+/// A test key, for signing with `alg` (ES256 or an RSA algorithm).
+fn encoding_key(pem: &str, alg: Algorithm) -> EncodingKey {
+    match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
         _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
     }
-    .expect("test key");
+    .expect("test key")
+}
+
+fn public_jwk(pem: &str, alg: Algorithm, kid: &str) -> Value {
+    let key = encoding_key(pem, alg);
     let mut jwk = Jwk::from_encoding_key(&key, alg).expect("jwk");
     jwk.common.key_id = Some(kid.to_owned());
     let mut value = serde_json::to_value(jwk).expect("jwk json");
@@ -213,11 +218,7 @@ fn entra_claims(issuer: &str) -> Value {
 }
 
 fn sign(pem: &str, alg: Algorithm, kid: &str, claims: &Value) -> String {
-    let key = match alg {
-        Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
-        _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
-    }
-    .expect("test key");
+    let key = encoding_key(pem, alg);
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, &key).expect("sign")

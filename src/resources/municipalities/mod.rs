@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::http::list::{self, Listing, SortKey};
-use crate::http::{PathKey, merge_member};
+use crate::http::{PathKey, merge_member, path_parameter, segment};
 use crate::kernel::operations::{Doc, Served};
 use crate::kernel::{Form, Lock, Resource};
 use crate::page_type;
@@ -19,8 +19,8 @@ use crate::rules::MunicipalityId;
 use crate::store::db::PgConn;
 use crate::store::schema::municipalities;
 use crate::store::seed::is_valid_organisation_number;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::{ObjectBuilder, Type};
 
 /// A member municipality of Kommunförbundet Västernorrland.
 #[derive(Debug, Clone, Serialize, ToSchema, Queryable, Selectable)]
@@ -126,24 +126,19 @@ crate::table_list!(
 /// A municipality is addressed by its kommunkod, `{municipalityId}`.
 impl PathKey for MunicipalityId {
     fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
-        let raw = req.match_info().get("municipalityId").unwrap_or_default();
-        MunicipalityId::parse("municipalityId", raw)
+        MunicipalityId::parse("municipalityId", segment(req, "municipalityId")?)
     }
 
     fn parameters(_: &str) -> Vec<Parameter> {
         let schema = ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some("^[0-9]{4}$"));
-        vec![
-            ParameterBuilder::new()
-                .name("municipalityId")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The four-digit kommunkod"))
-                .schema(Some(schema))
-                .example(Some(serde_json::json!("2281")))
-                .build(),
-        ]
+        vec![path_parameter(
+            "municipalityId",
+            "The four-digit kommunkod",
+            schema,
+            Some(serde_json::json!("2281")),
+        )]
     }
 }
 

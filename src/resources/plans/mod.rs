@@ -9,15 +9,15 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
+use utoipa::openapi::path::Parameter;
+use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::ReadPage;
 use crate::http::list::{self, Paging, SortKey};
-use crate::http::{PathKey, Query, conditional_json, merge_member};
+use crate::http::{PathKey, Query, conditional_json, merge_member, path_parameter, segment};
 use crate::kernel::operations::{Doc, Posted, Served};
 use crate::kernel::{Creatable, Form, Lock, Resource};
 use crate::page_type;
@@ -609,9 +609,9 @@ impl std::fmt::Display for PlanYear {
 
 impl PathKey for PlanYear {
     fn from_path(req: &HttpRequest) -> Result<Self, ApiError> {
-        req.match_info()
-            .get("year")
-            .and_then(|raw| raw.parse::<i32>().ok())
+        segment(req, "year")?
+            .parse::<i32>()
+            .ok()
             .filter(|y| (MIN_YEAR..=MAX_YEAR).contains(y))
             .map(PlanYear)
             .ok_or_else(|| {
@@ -628,16 +628,12 @@ impl PathKey for PlanYear {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
             .minimum(Some(MIN_YEAR))
             .maximum(Some(MAX_YEAR));
-        vec![
-            ParameterBuilder::new()
-                .name("year")
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .description(Some("The plan's year"))
-                .schema(Some(schema))
-                .example(Some(serde_json::json!(2022)))
-                .build(),
-        ]
+        vec![path_parameter(
+            "year",
+            "The plan's year",
+            schema,
+            Some(serde_json::json!(2022)),
+        )]
     }
 }
 

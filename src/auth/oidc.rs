@@ -119,6 +119,10 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized(message.to_owned())
 }
 
+fn unpublished() -> ApiError {
+    unauthorized("The access token is signed with a key its provider does not publish")
+}
+
 impl Provider {
     fn new(settings: IssuerSettings) -> Self {
         Self {
@@ -155,22 +159,27 @@ impl Provider {
         }
         let interval = Duration::from_secs(self.settings.refetch_seconds);
         let last = self.cache.read().ok().and_then(|c| c.attempt);
-        let may_fetch = last.is_none_or(|(at, _)| at.elapsed() >= interval);
-        if may_fetch {
+        if last.is_none_or(|(at, _)| at.elapsed() >= interval) {
             let fetched = self.fetch().await;
+            let failed = fetched.is_err();
+            let keys = fetched.map_err(|e| {
+                tracing::warn!(issuer = %self.settings.issuer, error = %e, "fetching the provider's keys failed");
+            });
             if let Ok(mut cache) = self.cache.write() {
-                cache.attempt = Some((Instant::now(), fetched.is_err()));
-                if let Ok(keys) = &fetched {
-                    cache.keys = keys.clone();
+                cache.attempt = Some((Instant::now(), failed));
+                if let Ok(keys) = keys {
+                    cache.keys = keys;
                     cache.fetched_at = Some(Instant::now());
                 }
             }
-            if let Err(e) = &fetched {
-                tracing::warn!(issuer = %self.settings.issuer, error = %e, "fetching the provider's keys failed");
+            if !failed {
+                // The provider's keys as they are now: a key it no longer publishes is retired.
+                return self.cached(kid).0.ok_or_else(unpublished);
             }
         }
-        let (key, _) = self.cached(kid);
-        if let Some(key) = key.or(again) {
+        // Not fetched now (too soon after the last fetch, or the provider failed): a key cached
+        // earlier still serves.
+        if let Some(key) = again {
             return Ok(key);
         }
         let failed = self
@@ -182,9 +191,7 @@ impl Provider {
         if failed {
             Err(self.unreachable())
         } else {
-            Err(unauthorized(
-                "The access token is signed with a key its provider does not publish",
-            ))
+            Err(unpublished())
         }
     }
 

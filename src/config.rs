@@ -191,6 +191,26 @@ pub struct Config {
     pub oidc: Vec<IssuerSettings>,
     /// The origins of the browser apps allowed to call the API (`SAMVERKAN_CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
+    /// Where clients reach this service (`SAMVERKAN_PUBLIC_URL`, `https://host[:port][/path]`),
+    /// for the links it hands out; when unset, the request's host.
+    pub public_url: Option<String>,
+}
+
+/// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url}: expected https://host[:port][/path]"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['?', '#', ' ', '*']) || rest.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "{url}: expected https://host[:port][/path], without query or fragment"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// A comma-separated list of origins (`https://host[:port]`, no path, no wildcard).
@@ -475,7 +495,15 @@ impl Config {
                 name: "SAMVERKAN_CORS_ORIGINS",
                 message,
             })?;
+        let public_url = get("SAMVERKAN_PUBLIC_URL")
+            .map(|raw| parse_public_url(&raw))
+            .transpose()
+            .map_err(|message| ConfigError {
+                name: "SAMVERKAN_PUBLIC_URL",
+                message,
+            })?;
         Ok(Self {
+            public_url,
             cors_origins,
             oidc,
             imports,
@@ -527,6 +555,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_public_url_is_a_base_without_query() {
+        assert_eq!(
+            parse_public_url("https://samverkan.kfvn.se/").as_deref(),
+            Ok("https://samverkan.kfvn.se")
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080/api").as_deref(),
+            Ok("http://127.0.0.1:8080/api")
+        );
+        for bad in [
+            "samverkan.kfvn.se",
+            "ftp://x",
+            "https://",
+            "https://x/?a=1",
+            "https://x/#f",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub enum ApiError {
     Conflict(String),
     /// The resource is gone for good (410), e.g. a change-feed cursor past the retention.
     Gone(String),
+    /// A shared link that was revoked or has expired (410).
+    LinkGone(String),
     /// A reused `Idempotency-Key` with a different request (422).
     IdempotencyMismatch,
     /// `If-Match` does not match the current version (412); carries the current `ETag`.
@@ -166,6 +168,7 @@ impl ApiError {
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
             ApiError::Gone(_) => ("cursor-expired", "Cursor expired"),
+            ApiError::LinkGone(_) => ("link-gone", "Link no longer valid"),
             ApiError::IdempotencyMismatch => ("idempotency-key-reused", "Idempotency key reused"),
             ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
@@ -204,6 +207,7 @@ impl ApiError {
             | ApiError::Forbidden(d)
             | ApiError::Conflict(d)
             | ApiError::Gone(d)
+            | ApiError::LinkGone(d)
             | ApiError::Busy(d, _)
             | ApiError::RequestTimeout(d)
             | ApiError::Unavailable(d) => (Some(d.clone()), vec![]),
@@ -289,7 +293,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone(_) | ApiError::LinkGone(_) => StatusCode::GONE,
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,

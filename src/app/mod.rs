@@ -49,12 +49,13 @@ pub struct AppState {
     row_checks: web::Data<crate::integration::imports::RowChecks>,
     open: web::Data<crate::http::ratelimit::OpenRequests>,
     cors: web::Data<crate::auth::cors::CorsOrigins>,
+    public_url: web::Data<http::PublicUrl>,
 }
 
 impl AppState {
     /// Fails when the route list declares an operation the gate could not enforce.
     pub fn new(db: Db, config: &Config, keys: SigningKeys) -> anyhow::Result<Self> {
-        let doc = openapi::document();
+        let doc = openapi::served(config.oidc.first().map(|p| p.issuer.as_str()));
         let body = openapi::to_pretty_json(&doc);
         let etag = http::content_etag(body.as_bytes());
         Ok(Self {
@@ -69,6 +70,7 @@ impl AppState {
             notifier: web::Data::new(ChangeNotifier::new(db.url())),
             imports: web::Data::new(config.imports),
             cors: web::Data::new(crate::auth::cors::CorsOrigins(config.cors_origins.clone())),
+            public_url: web::Data::new(http::PublicUrl(config.public_url.clone())),
             row_checks: web::Data::new(crate::resources::row_checks()),
             open: web::Data::new(crate::http::ratelimit::OpenRequests::new(
                 config.open_limits,
@@ -126,6 +128,7 @@ pub fn build(
         .app_data(state.row_checks.clone())
         .app_data(state.open.clone())
         .app_data(state.cors.clone())
+        .app_data(state.public_url.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)
@@ -143,10 +146,16 @@ pub fn build(
         )
         .service(
             SwaggerUi::new("/docs/{_:.*}").config(
-                SwaggerConfig::new(["/v1/openapi.json"])
-                    .validator_url("none")
-                    .try_it_out_enabled(true)
-                    .display_operation_id(true),
+                // People sign in from the docs page with the authorization code flow and PKCE
+                // (the provider's `openIdConnect` scheme; the client id is typed in the dialog).
+                SwaggerConfig::with_oauth_config(
+                    ["/v1/openapi.json"],
+                    utoipa_swagger_ui::oauth::Config::new()
+                        .use_pkce_with_authorization_code_grant(true),
+                )
+                .validator_url("none")
+                .try_it_out_enabled(true)
+                .display_operation_id(true),
             ),
         )
         .default_service(web::to(fallback))

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document: the common parts here, the operations from [`crate::app::routes`].
 
 use actix_web::App;
-use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, OAuth2, OpenIdConnect, Scopes, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -41,6 +43,8 @@ text never contains NUL (U+0000). A request body that stops arriving is answered
         (name = "Feedback", description = "The networks' judgement of the year's goals (Röster från kommunerna)."),
         (name = "Imports", description = "Bulk loads from CSV (Swedish Excel) or NDJSON: all or nothing, line-numbered errors."),
         (name = "Reports", description = "The board's tertial and annual reports."),
+        (name = "Report links", description = "Links that open one report in any browser without \
+a token, for board members: signed, expiring, revocable, audited."),
         (name = "Changes", description = "The change feed, for systems that mirror this service."),
         (name = "Clients", description = "API clients (administrators)."),
         (name = "Audit", description = "Who changed what, when (administrators)."),
@@ -74,8 +78,8 @@ impl Modify for Security {
                  (typ at+jwt) verifiable with /.well-known/jwks.json. Every operation also \
                  accepts, in the same `Authorization: Bearer` header, a person's access token \
                  from an OpenID Connect provider the deployment trusts (`SAMVERKAN_OIDC_ISSUERS`): \
-                 its roles, scopes or groups map to these same scopes. `GET /v1/me` says who the \
-                 token is and what it may do. A client created with `actsForUsers` may send \
+                 its roles, scopes or groups map to these same scopes (the `openIdConnect` \
+                 scheme). `GET /v1/me` says who the token is and what it may do. A client created with `actsForUsers` may send \
                  `X-Sent-By: type=adAccount; <user>` with a write to say on whose behalf it \
                  writes (kept in the audit log); from any other caller the header is refused \
                  (403).",
@@ -84,14 +88,85 @@ impl Modify for Security {
     }
 }
 
-/// The complete document, built from the same route list as the app.
+/// The discovery document the committed OpenAPI document names for people's sign-in: Microsoft
+/// Entra ID's, for any organisation. A deployment serves its first configured provider's instead.
+pub const DEFAULT_DISCOVERY: &str =
+    "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration";
+
+/// The complete document, built from the same route list as the app, as committed (people's
+/// sign-in through [`DEFAULT_DISCOVERY`]).
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    served(None)
+}
+
+/// The document a deployment serves: people sign in at `issuer` (its discovery document), the
+/// first provider it trusts.
+pub fn served(issuer: Option<&str>) -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let discovery = match issuer {
+        Some(issuer) => format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ),
+        None => DEFAULT_DISCOVERY.to_owned(),
+    };
+    people_may_sign_in(&mut doc, discovery);
     doc
+}
+
+/// Declares the second way in, a person's token from a trusted OpenID Connect provider, and
+/// names it beside every client-credentials requirement with the same scopes: the gate accepts
+/// either token for every protected operation, and the route table checks that the two
+/// alternatives agree.
+fn people_may_sign_in(doc: &mut utoipa::openapi::OpenApi, discovery: String) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut scheme = OpenIdConnect::new(discovery);
+    scheme.description = Some(
+        "A person's access token from the organisation's OpenID Connect provider (Microsoft \
+         Entra ID, Keycloak, …), obtained by the browser app with the authorization code flow \
+         and PKCE, for this API's audience; sent as `Authorization: Bearer`. Its roles, `scp` \
+         or groups map to the scopes `read`, `write`, `import` and `admin` as the deployment \
+         configures (`SAMVERKAN_OIDC_ISSUERS`); the scopes named here are this API's. The \
+         served document names the deployment's first trusted provider."
+            .to_owned(),
+    );
+    components.add_security_scheme(
+        crate::auth::PEOPLE_SCHEME,
+        SecurityScheme::OpenIdConnect(scheme),
+    );
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some(security) = op.security.as_mut() else {
+                continue;
+            };
+            let people: Vec<SecurityRequirement> = security
+                .iter()
+                .filter_map(|requirement| {
+                    let value = serde_json::to_value(requirement).ok()?;
+                    let scopes = value.get(crate::auth::SCHEME)?.as_array()?.clone();
+                    let scopes: Vec<String> = scopes
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect();
+                    Some(SecurityRequirement::new(crate::auth::PEOPLE_SCHEME, scopes))
+                })
+                .collect();
+            security.extend(people);
+        }
+    }
 }
 
 /// The document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).

@@ -82,6 +82,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(imports::import)
             .service(reports::get_tertial_report)
             .service(reports::get_annual_report)
+            .service(reports::links::list_report_links)
+            .service(reports::links::create_report_link)
+            .service(reports::links::get_report_link)
+            .service(reports::links::revoke_report_link)
+            .service(reports::links::open_report_link)
             .service(changes::list_changes)
             .service(audit::list_audit),
     )

@@ -27,6 +27,9 @@ pub struct SigningKeys {
     pub encoding: EncodingKey,
     /// The current key first, then the previous one when rotating.
     pub verification: Vec<VerificationKey>,
+    /// The HMAC key of report links, derived from the current signing key: a new signing key
+    /// revokes every link made under the old one.
+    pub link_key: [u8; 32],
 }
 
 /// A public key in JWK form (RFC 8037 OKP).
@@ -102,10 +105,14 @@ impl SigningKeys {
             }
             verification.push(verification_key(prev_kid, &prev));
         }
+        let mut derivation = Sha256::new();
+        derivation.update(b"samverkan report links v1\0");
+        derivation.update(signing.to_bytes());
         Ok(Self {
             kid,
             encoding,
             verification,
+            link_key: derivation.finalize().into(),
         })
     }
 

@@ -40,6 +40,9 @@ use keys::SigningKeys;
 
 /// The name of the security scheme in the OpenAPI document.
 pub const SCHEME: &str = "clientCredentials";
+/// The security scheme of a person's token from a trusted OpenID Connect provider; every
+/// operation that names [`SCHEME`] names this one too, with the same scopes.
+pub const PEOPLE_SCHEME: &str = "openIdConnect";
 
 /// What a client may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -18,7 +18,7 @@ struct RouteMethod {
 /// The operations that are public on purpose. Every other operation must declare a bearer
 /// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
 /// declares neither, so a new handler cannot end up unauthenticated by omission.
-pub const PUBLIC_OPERATIONS: [&str; 7] = [
+pub const PUBLIC_OPERATIONS: [&str; 8] = [
     "getApiInfo",
     "getOpenApiDocument",
     "createToken",
@@ -26,6 +26,7 @@ pub const PUBLIC_OPERATIONS: [&str; 7] = [
     "getLiveness",
     "getReadiness",
     "getMetrics",
+    "openReportLink",
 ];
 
 /// What the route table says about a request.
@@ -168,19 +169,26 @@ fn required_scopes(
     if requirements.is_empty() {
         return Ok(None);
     }
-    let mut found = None;
+    let mut found: Option<Vec<crate::auth::Scope>> = None;
     for requirement in &requirements {
         let Some(object) = requirement.as_object() else {
             return Err("a security requirement is not an object".to_owned());
         };
         for (scheme, scopes) in object {
-            if scheme != crate::auth::SCHEME {
+            if scheme != crate::auth::SCHEME && scheme != crate::auth::PEOPLE_SCHEME {
                 return Err(format!("unknown security scheme {scheme:?}"));
             }
             let mut parsed = Vec::new();
             for scope in scopes.as_array().into_iter().flatten() {
                 let scope = scope.as_str().unwrap_or_default();
                 parsed.push(scope.parse().map_err(|e: String| e)?);
+            }
+            // Either token is checked the same way: alternatives that asked for different
+            // scopes could not both be enforced.
+            if found.as_ref().is_some_and(|f| *f != parsed) {
+                return Err(format!(
+                    "the security alternatives name different scopes ({scheme:?})"
+                ));
             }
             found = Some(parsed);
         }

@@ -44,3 +44,22 @@ pub fn client_address(req: &HttpRequest, trusted: &[crate::config::IpNet]) -> St
         .unwrap_or(peer)
         .to_string()
 }
+
+/// Where clients reach this service, for the absolute links it hands out (a report link): the
+/// configured `SAMVERKAN_PUBLIC_URL`, else the scheme and host of the request (behind a proxy,
+/// from `Forwarded` or `X-Forwarded-Host`/`-Proto`).
+#[derive(Debug, Clone, Default)]
+pub struct PublicUrl(pub Option<String>);
+
+impl PublicUrl {
+    /// The base URL, without a trailing `/`.
+    pub fn base(&self, req: &actix_web::HttpRequest) -> String {
+        match &self.0 {
+            Some(url) => url.clone(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
+}

@@ -41,6 +41,16 @@ impl Actor {
             sent_by: None,
         }
     }
+
+    /// Whoever opened a report link (`link:<id>`): the link is all that is known of them.
+    pub fn link(id: Uuid) -> Self {
+        Self {
+            client_id: None,
+            name: format!("link:{id}"),
+            person: None,
+            sent_by: None,
+        }
+    }
 }
 
 impl From<&Caller> for Actor {

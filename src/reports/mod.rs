@@ -6,6 +6,8 @@
 //! Status is taken "at the end of the period" from the status history, so a past period's report
 //! stays the same when assignments move on.
 
+pub mod links;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -534,13 +536,6 @@ pub async fn annual_report(
 // ---------------------------------------------------------------------------------------------
 // Representations
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-    Html,
-}
-
 /// Parameters of a report.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -560,21 +555,17 @@ crate::text_enum! {
     }
 }
 
-fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<Format, ApiError> {
+fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<ReportFormat, ApiError> {
     if let Some(f) = &p.format {
-        return match ReportFormat::parse(f) {
-            Some(ReportFormat::Json) => Ok(Format::Json),
-            Some(ReportFormat::Csv) => Ok(Format::Csv),
-            Some(ReportFormat::Html) => Ok(Format::Html),
-            None => Err(ApiError::invalid("format", "must be json, csv or html")),
-        };
+        return ReportFormat::parse(f)
+            .ok_or_else(|| ApiError::invalid("format", "must be json, csv or html"));
     }
     let accept = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mut best: Option<(f32, Format)> = None;
+    let mut best: Option<(f32, ReportFormat)> = None;
     for range in accept.split(',').filter(|r| !r.trim().is_empty()) {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -587,9 +578,9 @@ fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<Format, ApiError> {
             .next()
             .unwrap_or(1.0);
         let f = match media.as_str() {
-            "application/json" | "application/*" | "*/*" => Format::Json,
-            "text/csv" => Format::Csv,
-            "text/html" | "text/*" => Format::Html,
+            "application/json" | "application/*" | "*/*" => ReportFormat::Json,
+            "text/csv" => ReportFormat::Csv,
+            "text/html" | "text/*" => ReportFormat::Html,
             _ => continue,
         };
         if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
@@ -598,7 +589,7 @@ fn format_of(req: &HttpRequest, p: &ReportParams) -> Result<Format, ApiError> {
     }
     match (best, accept.trim().is_empty()) {
         (Some((_, f)), _) => Ok(f),
-        (None, true) => Ok(Format::Json),
+        (None, true) => Ok(ReportFormat::Json),
         (None, false) => Err(ApiError::NotAcceptable(
             "Reports can be had as application/json, text/csv or text/html".to_owned(),
         )),
@@ -844,11 +835,20 @@ fn rating_chart(goal: &AnnualGoal) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;line-height:1.45}\
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-td.n,th.n{text-align:right;white-space:nowrap}.muted{color:#555}@media print{body{margin:0}h2{page-break-after:avoid}}";
+td.n,th.n{text-align:right;white-space:nowrap}.muted{color:#555}\
+.notice{background:#eef4fb;border:1px solid #9db8d9;padding:.6rem .8rem;border-radius:.3rem}@media print{body{margin:0}h2{page-break-after:avoid}}";
 
-fn page(title: &str, body: &str) -> HttpResponse {
+/// A page: `notice` (already HTML) goes above the report, as a shared link's "who shared it".
+fn page(title: &str, notice: Option<&str>, body: &str) -> HttpResponse {
+    let (robots, notice) = match notice {
+        Some(n) => (
+            "<meta name=\"robots\" content=\"noindex, nofollow\">",
+            format!("<p class=\"notice\">{n}</p>"),
+        ),
+        None => ("", String::new()),
+    };
     let html = format!(
-        "<!DOCTYPE html><html lang=\"sv\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}\
+        "<!DOCTYPE html><html lang=\"sv\"><head><meta charset=\"utf-8\">{robots}<title>{}</title><style>{STYLE}</style></head><body>{notice}{body}\
          <p class=\"muted\">Kommunförbundet Västernorrland · Samverkan API</p></body></html>",
         esc(title)
     );
@@ -889,7 +889,7 @@ fn assignment_table(rows: &[ReportedAssignment]) -> String {
     t
 }
 
-fn tertial_html(r: &TertialReport) -> HttpResponse {
+fn tertial_html(r: &TertialReport, notice: Option<&str>) -> HttpResponse {
     let title = format!(
         "Tertialrapport {} – tertial {} {}",
         r.year, r.tertial, r.year
@@ -942,10 +942,10 @@ fn tertial_html(r: &TertialReport) -> HttpResponse {
         "<h2>Saknar återrapportering</h2>{}",
         assignment_table(&r.missing_reports)
     );
-    page(&title, &b)
+    page(&title, notice, &b)
 }
 
-fn annual_html(r: &AnnualReport) -> HttpResponse {
+fn annual_html(r: &AnnualReport, notice: Option<&str>) -> HttpResponse {
     let title = format!("Verksamhetsberättelse {}", r.year);
     let mut b = format!(
         "<h1>Verksamhetsberättelse {}</h1><p class=\"muted\">{} · Vision: ”{}”</p>",
@@ -1021,7 +1021,7 @@ fn annual_html(r: &AnnualReport) -> HttpResponse {
         );
     }
     b.push_str("</table>");
-    page(&title, &b)
+    page(&title, notice, &b)
 }
 
 fn check_year(year: &str) -> Result<i32, ApiError> {
@@ -1077,15 +1077,7 @@ pub async fn get_tertial_report(
         .filter(|t| (1..=3).contains(t))
         .ok_or_else(|| ApiError::invalid("tertial", "must be 1, 2 or 3"))?;
     let mut conn = db.conn().await?;
-    let report = tertial_report(&mut conn, year, tertial).await?;
-    Ok(match format {
-        Format::Json => conditional_json(&req, &report, None)?,
-        Format::Csv => csv_response(
-            &format!("tertialrapport-{year}-{tertial}"),
-            tertial_csv(&report),
-        ),
-        Format::Html => tertial_html(&report),
-    })
+    render(&req, &mut conn, Which::Tertial(year, tertial), format, None).await
 }
 
 /// The annual report (verksamhetsberättelse)
@@ -1119,16 +1111,49 @@ pub async fn get_annual_report(
     let format = format_of(&req, &params.0)?;
     let year = check_year(&path)?;
     let mut conn = db.conn().await?;
-    let report = annual_report(&mut conn, year)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
-    Ok(match format {
-        Format::Json => conditional_json(&req, &report, None)?,
-        Format::Csv => csv_response(
-            &format!("verksamhetsberattelse-{year}"),
-            annual_csv(&report),
-        ),
-        Format::Html => annual_html(&report),
+    render(&req, &mut conn, Which::Annual(year), format, None).await
+}
+
+/// Which report: a year's tertial, or a year's annual report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Tertial(i32, i16),
+    Annual(i32),
+}
+
+/// The report in `format`; an HTML page shows `notice` (HTML) above it.
+pub(crate) async fn render(
+    req: &HttpRequest,
+    conn: &mut AsyncPgConnection,
+    which: Which,
+    format: ReportFormat,
+    notice: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(match which {
+        Which::Tertial(year, tertial) => {
+            let report = tertial_report(conn, year, tertial).await?;
+            match format {
+                ReportFormat::Json => conditional_json(req, &report, None)?,
+                ReportFormat::Csv => csv_response(
+                    &format!("tertialrapport-{year}-{tertial}"),
+                    tertial_csv(&report),
+                ),
+                ReportFormat::Html => tertial_html(&report, notice),
+            }
+        }
+        Which::Annual(year) => {
+            let report = annual_report(conn, year)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("The plan for {year}")))?;
+            match format {
+                ReportFormat::Json => conditional_json(req, &report, None)?,
+                ReportFormat::Csv => csv_response(
+                    &format!("verksamhetsberattelse-{year}"),
+                    annual_csv(&report),
+                ),
+                ReportFormat::Html => annual_html(&report, notice),
+            }
+        }
     })
 }
 

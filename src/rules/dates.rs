@@ -84,6 +84,42 @@ pub fn instant_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<DateTime<U
         .transpose()
 }
 
+/// The local time in Sweden (Europe/Stockholm: CET, and CEST from 01:00 UTC on the last Sunday
+/// of March to 01:00 UTC on the last Sunday of October, the EU rule since 1996).
+pub fn stockholm(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    use chrono::{Datelike, Duration, TimeZone};
+    let last_sunday = |month: u32| {
+        let first_of_next = NaiveDate::from_ymd_opt(at.year(), month + 1, 1).unwrap_or_default();
+        let last = first_of_next - Duration::days(1);
+        let back = i64::from(last.weekday().num_days_from_sunday());
+        let day = last - Duration::days(back);
+        Utc.from_utc_datetime(&day.and_hms_opt(1, 0, 0).unwrap_or_default())
+    };
+    let summer = at >= last_sunday(3) && at < last_sunday(10);
+    at.naive_utc() + Duration::hours(if summer { 2 } else { 1 })
+}
+
+/// A date as Swedes write it in running text: `2 december 2026`.
+pub fn swedish_date(date: NaiveDate) -> String {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let month = MONTHS[date.month0() as usize];
+    format!("{} {month} {}", date.day(), date.year())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +169,21 @@ mod tests {
         ] {
             assert!(parse_instant(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn swedish_local_time_follows_summer_time() {
+        let at = |s: &str| parse_instant(s).unwrap();
+        let local = |s: &str| stockholm(at(s)).format("%Y-%m-%d %H:%M").to_string();
+        assert_eq!(local("2026-01-15T12:00:00Z"), "2026-01-15 13:00");
+        assert_eq!(local("2026-07-01T12:00:00Z"), "2026-07-01 14:00");
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(local("2026-03-29T00:59:00Z"), "2026-03-29 01:59");
+        assert_eq!(local("2026-03-29T01:00:00Z"), "2026-03-29 03:00");
+        assert_eq!(local("2026-10-25T00:59:00Z"), "2026-10-25 02:59");
+        assert_eq!(local("2026-10-25T01:00:00Z"), "2026-10-25 02:00");
+        assert_eq!(local("2026-12-31T23:30:00Z"), "2027-01-01 00:30");
+        let date = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        assert_eq!(swedish_date(date), "2 december 2026");
     }
 }

@@ -194,6 +194,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    report_links (id) {
+        id -> Uuid,
+        report -> Text,
+        year -> Int4,
+        tertial -> Nullable<Int2>,
+        format -> Text,
+        description -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        owner_id -> Uuid,
+        shared_by -> Text,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_by -> Nullable<Text>,
+        open_count -> Int8,
+        last_opened_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(plan_goals -> plans (year));
 diesel::joinable!(api_clients -> municipalities (municipality_id));
 diesel::joinable!(networks -> areas (area_id));
@@ -219,4 +240,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignment_status_history,
     progress_reports,
     feedback,
+    report_links,
 );

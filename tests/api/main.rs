@@ -11,6 +11,7 @@ mod hardening;
 mod http_layer;
 mod imports;
 mod integration;
+mod links;
 mod meta;
 mod open_requests;
 mod openapi;

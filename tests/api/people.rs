@@ -703,19 +703,8 @@ async fn result(state: web::Data<Mutex<PageState>>, body: web::Json<Value>) -> H
 
 /// Opens `url` in headless Chromium and waits (at most 30 s) for the page to post its result.
 async fn open_in_chromium(url: &str, state: &Arc<Mutex<PageState>>) -> Value {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect(
-            "a Chromium for the browser test: `apt-get install chromium` (.ci/run installs it)",
-        );
     let profile = tempfile_dir();
-    let mut child = std::process::Command::new(chromium)
+    let mut child = std::process::Command::new(crate::support::chromium())
         .args([
             "--headless=new",
             "--no-sandbox",
@@ -745,7 +734,7 @@ async fn open_in_chromium(url: &str, state: &Arc<Mutex<PageState>>) -> Value {
     found.expect("the page reported within 30 s")
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
+pub(crate) fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("samverkan-chromium-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("profile dir");
     dir

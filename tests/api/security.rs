@@ -489,13 +489,18 @@ pub(crate) fn sample_requests(
                     },
                 )
                 .replace("CLIENT", &client.to_string());
-            let scopes = op["security"].as_array().map(|reqs| {
-                reqs.iter()
-                    .filter_map(|r| r["clientCredentials"].as_array())
-                    .flatten()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect::<Vec<_>>()
-            });
+            let scopes_of = |scheme: &str| {
+                op["security"].as_array().map(|reqs| {
+                    reqs.iter()
+                        .filter_map(|r| r[scheme].as_array())
+                        .flatten()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+            };
+            let scopes = scopes_of("clientCredentials");
+            // A person's token (OpenID Connect) is the other way in, with the same scopes.
+            assert_eq!(scopes, scopes_of("openIdConnect"), "{method} {path}");
             out.push((method.to_uppercase(), uri, scopes));
         }
     }
@@ -530,6 +535,7 @@ async fn every_operation_enforces_the_scope_it_declares() {
         "/health/live",
         "/health/ready",
         "/metrics",
+        "/v1/shared/{token}",
     ];
     let requests = sample_requests(&doc, target);
     assert!(requests.len() >= 20, "{}", requests.len());

@@ -492,3 +492,18 @@ pub async fn fresh_rate_window() {
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }
+
+/// The Chromium the browser tests run (headless), found on the `PATH`.
+pub fn chromium() -> &'static str {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "a Chromium for the browser tests: `apt-get install chromium` (.ci/run installs it)",
+        )
+}

@@ -248,6 +248,14 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// The I/O error under a CSV error (the body's bytes could not be read or decoded).
+fn io_error(e: &csv::Error) -> Option<&std::io::Error> {
+    match e.kind() {
+        csv::ErrorKind::Io(e) => Some(e),
+        _ => None,
+    }
+}
+
 /// Reads a CSV cell as the column wants it.
 fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
     if raw.contains('\0') {
@@ -373,11 +381,22 @@ fn parse(
     tx: mpsc::Sender<Parsed>,
 ) {
     let send = |p: Parsed| tx.blocking_send(p).is_ok();
+    // A file's bytes that are not text this service reads: one problem, on its line, that says
+    // how to save the file from Excel.
+    let unreadable = |e: &std::io::Error| {
+        let problem = match crate::integration::encoding::encoding_error(e) {
+            Some(found) => Violation::at(found.line, "body", found.message.clone()),
+            None => Violation::at(1, "body", format!("the body could not be read: {e}")),
+        };
+        send(Parsed::Error(problem));
+    };
     let lines = std::rc::Rc::new(std::cell::RefCell::new(Lines::default()));
+    // Excel's encodings (UTF-8 with or without BOM, Windows-1252, UTF-16 with BOM) arrive as
+    // UTF-8 without a BOM, so line numbers count the lines a person sees.
     let mut reader = std::io::BufReader::with_capacity(
         64 * 1024,
         CountingReader {
-            inner: reader,
+            inner: crate::integration::encoding::Decoded::new(reader),
             offset: 0,
             lines: lines.clone(),
         },
@@ -389,29 +408,28 @@ fn parse(
     };
     if csv {
         use std::io::BufRead;
-        // Skip a UTF-8 BOM; pick the separator from the header line.
-        let (bom, delimiter) = match reader.fill_buf() {
+        // The separator is the one the header line uses most: `;` (Swedish Excel), `,`, or
+        // TAB ("Unicode-text").
+        let delimiter = match reader.fill_buf() {
             Ok(buf) => {
-                let bom = buf.starts_with(&[0xEF, 0xBB, 0xBF]);
-                let head = &buf[if bom { 3 } else { 0 }..];
-                let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
-                let semis = first.iter().filter(|b| **b == b';').count();
-                let commas = first.iter().filter(|b| **b == b',').count();
-                (bom, if semis > commas { b';' } else { b',' })
+                let first = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+                let count = |c: u8| first.iter().filter(|b| **b == c).count();
+                let (semis, commas, tabs) = (count(b';'), count(b','), count(b'\t'));
+                if tabs > semis.max(commas) {
+                    b'\t'
+                } else if semis > commas {
+                    b';'
+                } else {
+                    b','
+                }
             }
             Err(e) => {
-                send(Parsed::Fatal(ApiError::BadRequest(format!(
-                    "The body could not be read: {e}"
-                ))));
+                unreadable(&e);
                 return;
             }
         };
-        if bom {
-            reader.consume(3);
-        }
-        let skipped = if bom { 3 } else { 0 };
         let line_of = |pos: Option<&csv::Position>| {
-            pos.map(|p| lines.borrow_mut().line_at(p.byte() + skipped))
+            pos.map(|p| lines.borrow_mut().line_at(p.byte()))
                 .unwrap_or(0)
         };
         let mut csv = csv::ReaderBuilder::new()
@@ -421,6 +439,12 @@ fn parse(
             .from_reader(reader);
         let headers: Vec<String> = match csv.headers() {
             Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
+            Err(e) if io_error(&e).is_some() => {
+                if let Some(e) = io_error(&e) {
+                    unreadable(e);
+                }
+                return;
+            }
             Err(e) => {
                 send(Parsed::Error(Violation::at(
                     1,
@@ -469,6 +493,12 @@ fn parse(
             match csv.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {}
+                Err(e) if io_error(&e).is_some() => {
+                    if let Some(e) = io_error(&e) {
+                        unreadable(e);
+                    }
+                    return;
+                }
                 Err(e) => {
                     let line = line_of(e.position());
                     send(Parsed::Error(Violation::at(
@@ -541,6 +571,10 @@ fn parse(
             match reader.read_line(&mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}
+                Err(e) if crate::integration::encoding::encoding_error(&e).is_some() => {
+                    unreadable(&e);
+                    return;
+                }
                 Err(e) => {
                     send(Parsed::Error(Violation::at(
                         line_no + 1,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod encoding;
 pub mod export;
 pub mod idempotency;
 pub mod imports;

@@ -127,6 +127,87 @@ async fn csv_from_swedish_excel_loads() {
     );
 }
 
+/// The files Excel writes, byte for byte: "CSV (semikolonavgränsad)" (Windows-1252, `;`, CRLF)
+/// and "Unicode-text" (UTF-16 LE with its mark, TAB, CRLF), with quoted line breaks; and the
+/// ones it cannot be read from get one problem that says how to save them.
+#[actix_web::test]
+async fn the_files_swedish_excel_writes_load() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let net = network(&app).await;
+    let comment = "“Bra” för Härnösand; 5 000 € till Örnsköldsvik\r\nNästa år: Ånge";
+    let semicolons = format!(
+        "year;goal;networkId;municipalityId;rating;comment\r\n\
+         2022;focus;{net};2280;4;\"“Bra” för Härnösand; 5 000 € till Örnsköldsvik\r\nNästa år: Ånge\"\r\n"
+    );
+    // Windows-1252: å = E5, ä = E4, ö = F6, Ö = D6, € = 80, “ = 93, ” = 94.
+    let cp1252: Vec<u8> = semicolons
+        .chars()
+        .map(|c| match c {
+            'å' => 0xE5,
+            'ä' => 0xE4,
+            'ö' => 0xF6,
+            'Ö' => 0xD6,
+            'Å' => 0xC5,
+            '€' => 0x80,
+            '“' => 0x93,
+            '”' => 0x94,
+            c if c.is_ascii() => c as u8,
+            c => panic!("{c} is not in the test's table"),
+        })
+        .collect();
+    assert!(std::str::from_utf8(&cp1252).is_err());
+    let res = load(&app, &importer, "feedback", "text/csv", cp1252, "").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["created"], 1);
+    let got = app.get("/v1/feedback?municipalityId=2280").await.json();
+    assert_eq!(got["items"][0]["comment"], comment, "{got}");
+
+    let tabs = format!(
+        "year\tgoal\tnetworkId\tmunicipalityId\trating\tcomment\r\n\
+         2022\tcore\t{net}\t2284\t3\t\"Två rader:\r\nsamverkan i Örnsköldsvik\"\r\n"
+    );
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in tabs.encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let res = load(&app, &importer, "feedback", "text/csv", utf16, "").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let got = app.get("/v1/feedback?municipalityId=2284").await.json();
+    assert_eq!(
+        got["items"][0]["comment"], "Två rader:\r\nsamverkan i Örnsköldsvik",
+        "{got}"
+    );
+
+    // A workbook, UTF-16 without its mark, and a file that turns from UTF-8 to Windows-1252 on
+    // line 3: one problem each, on its line, saying how to save the file.
+    let mut no_mark = Vec::new();
+    for unit in tabs.encode_utf16() {
+        no_mark.extend(unit.to_le_bytes());
+    }
+    let mixed = [
+        format!("year;goal;networkId;rating;comment\r\n2022;focus;{net};4;Härnösand\r\n")
+            .into_bytes(),
+        format!("2022;core;{net};3;Timr").into_bytes(),
+        vec![0xE5, b'\r', b'\n'],
+    ]
+    .concat();
+    for (body, line, says) in [
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00".to_vec(), 1, ".xlsx"),
+        (no_mark, 1, "UTF-16"),
+        (mixed, 3, "mixes two encodings"),
+    ] {
+        let res = load(&app, &importer, "feedback", "text/csv", body, "").await;
+        let p = res.problem(400, "validation-failed");
+        assert_eq!(p["violations"].as_array().map(Vec::len), Some(1), "{p}");
+        assert_eq!(p["violations"][0]["line"], line, "{p}");
+        let message = p["violations"][0]["message"].as_str().expect("message");
+        assert!(message.contains(says), "{message}");
+        assert!(message.contains("Spara som"), "{message}");
+    }
+    assert_eq!(count(&app, "/v1/feedback").await, 2);
+}
+
 #[actix_web::test]
 async fn one_bad_line_among_fifty_thousand_writes_nothing_and_is_named() {
     let app = TestApp::new().await;

@@ -166,27 +166,73 @@ enum Parsed {
     Fatal(ApiError),
 }
 
-/// Server-owned fields, as an export writes them: accepted and ignored, so that an export can be
-/// loaded back.
+/// Server-owned fields, as an export writes them. `id` and `version` say which record a row
+/// updates and which version the file was exported at (the row's `If-Match`); the timestamps
+/// are accepted and ignored, so that an export can be loaded back.
 const SERVER_OWNED: [&str; 4] = ["id", "version", "createdAt", "updatedAt"];
 
-/// Drops the server-owned fields; a row naming an existing record's `id` without an external
-/// reference would create a second record, so it is refused instead of duplicated.
-fn strip_server_owned(line: u64, data: &mut Map<String, Value>, problems: &mut Vec<Violation>) {
-    let id = data
-        .get("id")
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.trim().is_empty());
-    let external = data.get("externalId").and_then(Value::as_str).is_some();
-    for key in SERVER_OWNED {
-        data.remove(key);
+/// Which record a row updates, and at which version it was exported.
+#[derive(Debug, Default)]
+struct Identity {
+    id: Option<String>,
+    version: Option<i64>,
+}
+
+/// Takes the server-owned fields out of a row (the resource's rules know nothing of them),
+/// checking `id` (a UUID) and `version` (a whole number from 1).
+fn take_server_owned(
+    line: u64,
+    data: &mut Map<String, Value>,
+    problems: &mut Vec<Violation>,
+) -> Identity {
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(Value::String(s.trim().to_owned())),
+        Some(Value::Null) | None => None,
+        Some(Value::String(_)) => None,
+        Some(other) => Some(other),
+    };
+    let mut identity = Identity::default();
+    let id = text(data.remove("id"));
+    let named = id.is_some();
+    match id {
+        Some(Value::String(s)) if uuid::Uuid::parse_str(&s).is_ok() => identity.id = Some(s),
+        Some(_) => problems.push(Violation::at(line, "id", "must be a UUID, as exported")),
+        None => {}
     }
-    if id && !external {
-        problems.push(Violation::at(
-            line,
-            "id",
-            "rows are matched by externalSystem/externalId; without them this row would create a copy of the record with this id",
-        ));
+    if let Some(v) = text(data.remove("version")) {
+        let n = match &v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse::<i64>().ok(),
+            _ => None,
+        };
+        match n.filter(|n| *n >= 1) {
+            Some(n) if identity.id.is_some() => identity.version = Some(n),
+            // The id is wrong already: said once.
+            Some(_) if named => {}
+            Some(_) => problems.push(Violation::at(
+                line,
+                "version",
+                "is the version of the record named by id; this row has no id",
+            )),
+            None => problems.push(Violation::at(
+                line,
+                "version",
+                "must be a whole number from 1, as exported",
+            )),
+        }
+    }
+    data.remove("createdAt");
+    data.remove("updatedAt");
+    identity
+}
+
+/// Puts a checked row's identity back, for the database's part.
+fn restore(identity: Identity, data: &mut Map<String, Value>) {
+    if let Some(id) = identity.id {
+        data.insert("id".to_owned(), Value::String(id));
+    }
+    if let Some(version) = identity.version {
+        data.insert("version".to_owned(), Value::from(version));
     }
 }
 
@@ -371,6 +417,21 @@ fn check_row(
     }
 }
 
+/// The resource's rules on a row whatever else is wrong with it, so that a file's problems come
+/// all at once; a field whose cell could not be read is not reported again as missing.
+fn check_rules(
+    collection: Collection,
+    check: RowCheck,
+    line: u64,
+    data: &mut Map<String, Value>,
+    problems: &mut Vec<Violation>,
+) {
+    let mut found = Vec::new();
+    check_row(collection, check, line, data, &mut found);
+    let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+    problems.extend(found.into_iter().filter(|p| !reported.contains(&p.field)));
+}
+
 /// Parses the body on a blocking thread, sending rows and problems back.
 fn parse(
     collection: Collection,
@@ -541,10 +602,9 @@ fn parse(
                     Err(message) => problems.push(Violation::at(line, name.as_str(), message)),
                 }
             }
-            strip_server_owned(line, &mut data, &mut problems);
-            if problems.is_empty() {
-                check_row(collection, check, line, &mut data, &mut problems);
-            }
+            let identity = take_server_owned(line, &mut data, &mut problems);
+            check_rules(collection, check, line, &mut data, &mut problems);
+            restore(identity, &mut data);
             let ok = if problems.is_empty() {
                 send(Parsed::Row(Row { line, data }))
             } else {
@@ -600,10 +660,9 @@ fn parse(
             let ok = match parsed {
                 Ok(mut data) => {
                     let mut problems = Vec::new();
-                    strip_server_owned(line_no, &mut data, &mut problems);
-                    if problems.is_empty() {
-                        check_row(collection, check, line_no, &mut data, &mut problems);
-                    }
+                    let identity = take_server_owned(line_no, &mut data, &mut problems);
+                    check_rules(collection, check, line_no, &mut data, &mut problems);
+                    restore(identity, &mut data);
                     if problems.is_empty() {
                         send(Parsed::Row(Row {
                             line: line_no,
@@ -656,6 +715,11 @@ struct Statements {
     /// and the dry-run counts (`changed` says whether the values differ).
     existing: &'static str,
     apply: &'static str,
+    /// The table, and the columns a row with an `id` updates (the same names in `src`).
+    table: &'static str,
+    updated: &'static [&'static str],
+    /// The owners of a record `t` of the table, for the binding check.
+    owners: &'static str,
 }
 
 fn statements(c: Collection) -> Statements {
@@ -682,6 +746,17 @@ fn statements(c: Collection) -> Statements {
                     WHERE (networks.name, networks.kind, networks.area_id, networks.description, networks.municipality_ids, networks.coordinator, networks.status) \
                     IS DISTINCT FROM (excluded.name, excluded.kind, excluded.area_id, excluded.description, excluded.municipality_ids, excluded.coordinator, excluded.status) \
                     RETURNING (xmax = 0) AS inserted",
+            table: "networks",
+            updated: &[
+                "name",
+                "kind",
+                "area_id",
+                "description",
+                "municipality_ids",
+                "coordinator",
+                "status",
+            ],
+            owners: "t.municipality_ids",
         },
         Collection::Members => Statements {
             src: "SELECT line, (d->>'networkId')::uuid AS network_id, d->>'name' AS name, d->>'email' AS email, \
@@ -702,6 +777,16 @@ fn statements(c: Collection) -> Statements {
                     WHERE (network_members.network_id, network_members.name, network_members.email, network_members.phone, network_members.title, network_members.municipality_id) \
                     IS DISTINCT FROM (excluded.network_id, excluded.name, excluded.email, excluded.phone, excluded.title, excluded.municipality_id) \
                     RETURNING (xmax = 0) AS inserted",
+            table: "network_members",
+            updated: &[
+                "network_id",
+                "name",
+                "email",
+                "phone",
+                "title",
+                "municipality_id",
+            ],
+            owners: "ARRAY_REMOVE(ARRAY[t.municipality_id], NULL)",
         },
         Collection::Assignments => Statements {
             src: "SELECT line, d->>'title' AS title, coalesce(d->>'description', '') AS description, \
@@ -731,6 +816,22 @@ fn statements(c: Collection) -> Statements {
                     WHERE (assignments.title, assignments.description, assignments.municipality_ids, assignments.area_id, assignments.challenge, assignments.funding_type, assignments.funder, assignments.budget_sek, assignments.partners, assignments.start_date, assignments.end_date, assignments.responsible) \
                     IS DISTINCT FROM (excluded.title, excluded.description, excluded.municipality_ids, excluded.area_id, excluded.challenge, excluded.funding_type, excluded.funder, excluded.budget_sek, excluded.partners, excluded.start_date, excluded.end_date, excluded.responsible) \
                     RETURNING (xmax = 0) AS inserted",
+            table: "assignments",
+            updated: &[
+                "title",
+                "description",
+                "municipality_ids",
+                "area_id",
+                "challenge",
+                "funding_type",
+                "funder",
+                "budget_sek",
+                "partners",
+                "start_date",
+                "end_date",
+                "responsible",
+            ],
+            owners: "t.municipality_ids",
         },
         Collection::ProgressReports => Statements {
             src: "SELECT line, (d->>'assignmentId')::uuid AS assignment_id, (d->>'year')::int AS year, (d->>'tertial')::smallint AS tertial, \
@@ -745,9 +846,9 @@ fn statements(c: Collection) -> Statements {
                          SELECT line, count(*) OVER (PARTITION BY assignment_id, year, tertial) AS n FROM src) x WHERE n > 1 \
                      UNION ALL SELECT s.line, 'tertial', 'the assignment already has a report for this tertial' \
                      FROM src s JOIN progress_reports r ON r.assignment_id = s.assignment_id AND r.year = s.year AND r.tertial = s.tertial \
-                     WHERE s.external_id IS NULL OR r.external_system IS DISTINCT FROM s.external_system OR r.external_id IS DISTINCT FROM s.external_id \
+                     WHERE r.id IS DISTINCT FROM s.id AND (s.external_id IS NULL OR r.external_system IS DISTINCT FROM s.external_system OR r.external_id IS DISTINCT FROM s.external_id) \
                      UNION ALL SELECT s.line, 'tertial', 'a report''s assignment, year and tertial do not change' \
-                     FROM src s JOIN progress_reports r ON r.external_system = s.external_system AND r.external_id = s.external_id \
+                     FROM src s JOIN progress_reports r ON r.id = s.id OR (s.id IS NULL AND r.external_system = s.external_system AND r.external_id = s.external_id) \
                      WHERE (r.assignment_id, r.year, r.tertial) IS DISTINCT FROM (s.assignment_id, s.year, s.tertial)",
             existing: "SELECT s.line, a.municipality_ids AS owners, \
                        (t.summary, t.spent_sek, t.forecast_sek, t.deviation, t.deviation_note) \
@@ -761,6 +862,15 @@ fn statements(c: Collection) -> Statements {
                     WHERE (progress_reports.summary, progress_reports.spent_sek, progress_reports.forecast_sek, progress_reports.deviation, progress_reports.deviation_note) \
                     IS DISTINCT FROM (excluded.summary, excluded.spent_sek, excluded.forecast_sek, excluded.deviation, excluded.deviation_note) \
                     RETURNING (xmax = 0) AS inserted",
+            table: "progress_reports",
+            updated: &[
+                "summary",
+                "spent_sek",
+                "forecast_sek",
+                "deviation",
+                "deviation_note",
+            ],
+            owners: "(SELECT a.municipality_ids FROM assignments a WHERE a.id = t.assignment_id)",
         },
         Collection::Feedback => Statements {
             src: "SELECT line, (d->>'year')::int AS year, d->>'goal' AS goal, (d->>'networkId')::uuid AS network_id, \
@@ -785,8 +895,28 @@ fn statements(c: Collection) -> Statements {
                     WHERE (feedback.year, feedback.goal, feedback.network_id, feedback.municipality_id, feedback.rating, feedback.comment, feedback.suggestions) \
                     IS DISTINCT FROM (excluded.year, excluded.goal, excluded.network_id, excluded.municipality_id, excluded.rating, excluded.comment, excluded.suggestions) \
                     RETURNING (xmax = 0) AS inserted",
+            table: "feedback",
+            updated: &[
+                "year",
+                "goal",
+                "network_id",
+                "municipality_id",
+                "rating",
+                "comment",
+                "suggestions",
+            ],
+            owners: "ARRAY_REMOVE(ARRAY[t.municipality_id], NULL)",
         },
     }
+}
+
+/// `t.a, t.b, …`: the columns qualified by a table alias.
+fn columns_of(alias: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(diesel::QueryableByName)]
@@ -860,12 +990,15 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
 /// Bulk-load a collection
 ///
 /// `collection` is `networks`, `members`, `assignments`, `progress-reports` or `feedback`. Send
-/// `text/csv` (header row of field names; `,` or `;` detected; optional UTF-8 BOM; quoted
-/// fields may hold separators and newlines; lists `|`-separated; suggestions as
-/// `kind:text|kind:text`) or `application/x-ndjson` (one JSON object per line). All or nothing:
-/// if any line is wrong nothing is written, and the problem lists every bad line (at most 1 000)
-/// with `line`, `field` and `message`. Rows with `externalSystem`/`externalId` upsert by them
-/// (unchanged rows are not written at all); rows without create. `?dryRun=true` reports what
+/// `text/csv` (header row of field names; `;`, `,` or TAB detected; UTF-8 with or without BOM,
+/// Windows-1252, or UTF-16 with BOM, as Excel saves them; quoted fields may hold separators and
+/// newlines; lists `|`-separated; suggestions as `kind:text|kind:text`) or
+/// `application/x-ndjson` (one JSON object per line). All or nothing: if any line is wrong
+/// nothing is written, and the problem lists every problem of the file (at most 1 000) with
+/// `line`, `field` and `message`. A row with an `id` (as exported) updates that record, and its
+/// `version`, when given, is the row's `If-Match`: a record changed since the export is a
+/// `conflict` on that line. Rows with `externalSystem`/`externalId` upsert by them; rows with
+/// neither create. Unchanged rows are not written at all. `?dryRun=true` reports what
 /// would happen. At most 200 MiB and 1 000 000 rows. A client bound to a municipality may load
 /// only its municipality's records.
 #[utoipa::path(
@@ -1073,6 +1206,26 @@ async fn finish(
     dry_run: bool,
 ) -> Result<ImportResult, ApiError> {
     let sql = statements(collection);
+    // Every row, with the record it names (`id`) and the version it was exported at; the rows
+    // without an `id` (`src` in the upsert statements), and the rows with one.
+    let all = format!(
+        "{}, (d->>'id')::uuid AS id, (d->>'version')::bigint AS version FROM import_rows",
+        sql.src.strip_suffix(" FROM import_rows").unwrap_or(sql.src)
+    );
+    let by_ref = format!("src_all AS ({all}), src AS (SELECT * FROM src_all WHERE id IS NULL)");
+    let t_cols = columns_of("t", sql.updated);
+    let s_cols = columns_of("s", sql.updated);
+    let table = sql.table;
+    let by_id = format!(
+        "SELECT s.line, 'id' AS field, 'no record in {name} has this id: it may have been deleted since the export' AS message \
+         FROM src s WHERE s.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = s.id) \
+         UNION ALL SELECT s.line, 'version', 'conflict: the record was changed after this file was exported (it is at version ' \
+             || t.version || ', the row at ' || s.version || '); export it again and make the change there' \
+         FROM src s JOIN {table} t ON t.id = s.id WHERE s.version IS NOT NULL AND s.version <> t.version \
+         UNION ALL SELECT line, 'id', 'this id is on more than one line' FROM ( \
+             SELECT line, count(*) OVER (PARTITION BY id) AS n FROM src WHERE id IS NOT NULL) x WHERE n > 1",
+        name = collection.name()
+    );
     {
         // The set-based check and write of a large file may take longer than an ordinary
         // statement may; for this transaction only.
@@ -1083,8 +1236,9 @@ async fn finish(
              SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
              WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";
         let problems: Vec<Problem> = diesel::sql_query(format!(
-            "WITH src AS ({}) SELECT * FROM ({} UNION ALL {duplicates}) p ORDER BY line LIMIT {ERROR_CAP}",
-            sql.src, sql.checks
+            "WITH src AS ({all}) SELECT * FROM ({} UNION ALL {duplicates} UNION ALL {by_id}) p \
+             ORDER BY line LIMIT {ERROR_CAP}",
+            sql.checks
         ))
         .load(work.conn())
         .await?;
@@ -1096,10 +1250,14 @@ async fn finish(
                     .collect(),
             ));
         }
-        let existing: Vec<Existing> =
-            diesel::sql_query(format!("WITH src AS ({}) {}", sql.src, sql.existing))
-                .load(work.conn())
-                .await?;
+        let existing: Vec<Existing> = diesel::sql_query(format!(
+            "WITH {by_ref} {} UNION ALL SELECT s.line, {} AS owners, \
+             ({t_cols}) IS DISTINCT FROM ({s_cols}) AS changed \
+             FROM src_all s JOIN {table} t ON t.id = s.id",
+            sql.existing, sql.owners
+        ))
+        .load(work.conn())
+        .await?;
         let mut forbidden = Vec::new();
         for e in &existing {
             let owners = e.owners.clone().unwrap_or_default();
@@ -1160,10 +1318,16 @@ async fn finish(
                 unchanged: would_keep,
             });
         }
+        let columns = sql.updated.join(", ");
         let counts: Counts = diesel::sql_query(format!(
-            "WITH src AS ({}), written AS ({}) \
-             SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated FROM written",
-            sql.src, sql.apply
+            "WITH {by_ref}, \
+             by_id AS (UPDATE {table} t SET ({columns}) = ROW({s_cols}) FROM src_all s \
+                 WHERE s.id IS NOT NULL AND t.id = s.id AND ({t_cols}) IS DISTINCT FROM ({s_cols}) \
+                 RETURNING false AS inserted), \
+             written AS ({}) \
+             SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated \
+             FROM (SELECT inserted FROM written UNION ALL SELECT inserted FROM by_id) w",
+            sql.apply
         ))
         .get_result(work.conn())
         .await?;

@@ -1089,3 +1089,216 @@ async fn every_field_rule_is_the_same_through_json_and_csv() {
         );
     }
 }
+
+/// Records created over HTTP, exported, edited in Excel and loaded back: rows match by `id`,
+/// `version` is each row's `If-Match`, unchanged rows write nothing, and every problem of the
+/// file comes at once.
+#[actix_web::test]
+async fn an_export_edited_in_excel_loads_back_by_id() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let writer = app.token(&[Scope::Write], None).await;
+    let net = network(&app).await;
+    for (goal, rating) in [("focus", 3), ("core", 4), ("internal", 5)] {
+        let res = app
+            .call_as(
+                &writer,
+                TestRequest::post().uri("/v1/feedback").set_json(json!({
+                    "year": 2022, "goal": goal, "networkId": net, "rating": rating,
+                    "comment": "Bra; men \"mer\" behövs\nnästa år"})),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let export = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri("/v1/feedback?sort=rating")
+                .insert_header(("Accept", "text/csv")),
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    // Edit the file as Excel would: read it, change one cell, write it back (`;`, BOM, CRLF).
+    let edit = |body: &[u8], changes: &[(usize, &str, &str)]| -> Vec<u8> {
+        let text = std::str::from_utf8(body).expect("utf-8");
+        let text = text.trim_start_matches('\u{feff}');
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let headers = reader.headers().expect("header").clone();
+        let mut rows: Vec<csv::StringRecord> =
+            reader.records().map(|r| r.expect("a record")).collect();
+        for (row, column, value) in changes {
+            let at = headers.iter().position(|h| h == *column).expect("column");
+            let mut cells: Vec<String> = rows[*row].iter().map(str::to_owned).collect();
+            cells[at] = (*value).to_owned();
+            rows[*row] = csv::StringRecord::from(cells);
+        }
+        let mut out = vec![0xEF, 0xBB, 0xBF];
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        writer.write_record(&headers).expect("header");
+        for r in &rows {
+            writer.write_record(r).expect("row");
+        }
+        writer.flush().expect("flush");
+        drop(writer);
+        out
+    };
+    // Unchanged: nothing to do.
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        export.body.clone(),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        (
+            res.json()["created"].clone(),
+            res.json()["updated"].clone(),
+            res.json()["unchanged"].clone()
+        ),
+        (json!(0), json!(0), json!(3))
+    );
+    // One rating changed: a dry run says so, the load writes that one row only.
+    let edited = edit(&export.body, &[(0, "rating", "1")]);
+    let dry = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        edited.clone(),
+        "?dryRun=true",
+    )
+    .await;
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    assert_eq!(
+        (
+            dry.json()["updated"].clone(),
+            dry.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(2))
+    );
+    let res = load(&app, &importer, "feedback", "text/csv", edited, "").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        (
+            res.json()["updated"].clone(),
+            res.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(2))
+    );
+    let items = app.get("/v1/feedback?sort=rating").await.json()["items"].clone();
+    let summary: Vec<(i64, i64)> = items
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|f| {
+            (
+                f["rating"].as_i64().expect("rating"),
+                f["version"].as_i64().expect("version"),
+            )
+        })
+        .collect();
+    assert_eq!(summary, [(1, 2), (4, 1), (5, 1)]);
+    assert_eq!(items[0]["comment"], "Bra; men \"mer\" behövs\nnästa år");
+    assert_eq!(count(&app, "/v1/feedback").await, 3);
+
+    // The old file again: its first row was exported at version 1, the record is at 2 now.
+    let stale = edit(&export.body, &[(0, "rating", "2")]);
+    let res = load(&app, &importer, "feedback", "text/csv", stale, "").await;
+    let p = res.problem(400, "validation-failed");
+    assert_eq!(p["violations"][0]["line"], 2, "{p}");
+    assert_eq!(p["violations"][0]["field"], "version", "{p}");
+    assert!(
+        p["violations"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("conflict")),
+        "{p}"
+    );
+    assert_eq!(
+        app.get("/v1/feedback?sort=rating").await.json()["items"][0]["rating"],
+        1
+    );
+
+    // Every problem at once: a rating of 7, a goal that is no goal, an id that is no UUID,
+    // whatever their kind. (Each record takes two lines: its comment has a line break.)
+    let fresh = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri("/v1/feedback?sort=rating")
+                .insert_header(("Accept", "text/csv")),
+        )
+        .await;
+    let broken = edit(
+        &fresh.body,
+        &[
+            (0, "rating", "7"),
+            (1, "goal", "fokusområde"),
+            (1, "id", "not-a-uuid"),
+        ],
+    );
+    let res = load(&app, &importer, "feedback", "text/csv", broken, "").await;
+    let p = res.problem(400, "validation-failed");
+    let found: Vec<(i64, String)> = p["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_i64().expect("line"),
+                v["field"].as_str().expect("field").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 3, "{found:?}");
+    for expected in [(2, "rating"), (4, "goal"), (4, "id")] {
+        assert!(
+            found.contains(&(expected.0, expected.1.to_owned())),
+            "{expected:?} in {found:?}"
+        );
+    }
+    // The unknown id is found by the database's checks, once the file's own are passed.
+    let unknown = edit(
+        &fresh.body,
+        &[(2, "id", "5a0f3c1e-8d2b-4f6a-9c7e-1b2d3e4f5a6b")],
+    );
+    let p = load(&app, &importer, "feedback", "text/csv", unknown, "")
+        .await
+        .problem(400, "validation-failed");
+    assert_eq!(
+        (
+            p["violations"][0]["line"].clone(),
+            p["violations"][0]["field"].clone()
+        ),
+        (json!(6), json!("id")),
+        "{p}"
+    );
+    // Without the id column the rows are new records.
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        edit(&fresh.body, &[(0, "id", ""), (0, "version", "")]),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        (
+            res.json()["created"].clone(),
+            res.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(2))
+    );
+    assert_eq!(count(&app, "/v1/feedback").await, 4);
+}

@@ -267,17 +267,7 @@ async fn every_bad_line_is_listed_and_references_are_checked() {
     )
     .await
     .problem(400, "validation-failed");
-    let found: Vec<(u64, String)> = p["violations"]
-        .as_array()
-        .expect("violations")
-        .iter()
-        .map(|v| {
-            (
-                v["line"].as_u64().expect("line"),
-                v["field"].as_str().expect("field").to_owned(),
-            )
-        })
-        .collect();
+    let found = crate::support::violation_lines(&p);
     // Line-level problems are all reported; reference checks run once the lines are sound.
     assert_eq!(
         found,
@@ -1248,17 +1238,7 @@ async fn an_export_edited_in_excel_loads_back_by_id() {
     );
     let res = load(&app, &importer, "feedback", "text/csv", broken, "").await;
     let p = res.problem(400, "validation-failed");
-    let found: Vec<(i64, String)> = p["violations"]
-        .as_array()
-        .expect("violations")
-        .iter()
-        .map(|v| {
-            (
-                v["line"].as_i64().expect("line"),
-                v["field"].as_str().expect("field").to_owned(),
-            )
-        })
-        .collect();
+    let found = crate::support::violation_lines(&p);
     assert_eq!(found.len(), 3, "{found:?}");
     for expected in [(2, "rating"), (4, "goal"), (4, "id")] {
         assert!(

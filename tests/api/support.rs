@@ -507,3 +507,18 @@ pub fn chromium() -> &'static str {
             "a Chromium for the browser tests: `apt-get install chromium` (.ci/run installs it)",
         )
 }
+
+/// The violations of a bulk load's problem as `(line, field)`.
+pub fn violation_lines(problem: &serde_json::Value) -> Vec<(u64, String)> {
+    problem["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().expect("line"),
+                v["field"].as_str().expect("field").to_owned(),
+            )
+        })
+        .collect()
+}

@@ -47,6 +47,7 @@ pub struct AppState {
     feed: web::Data<FeedSettings>,
     imports: web::Data<crate::config::ImportLimits>,
     row_checks: web::Data<crate::integration::imports::RowChecks>,
+    vocabularies: web::Data<crate::rules::labels::Vocabularies>,
     open: web::Data<crate::http::ratelimit::OpenRequests>,
     cors: web::Data<crate::auth::cors::CorsOrigins>,
     public_url: web::Data<http::PublicUrl>,
@@ -72,6 +73,7 @@ impl AppState {
             cors: web::Data::new(crate::auth::cors::CorsOrigins(config.cors_origins.clone())),
             public_url: web::Data::new(http::PublicUrl(config.public_url.clone())),
             row_checks: web::Data::new(crate::resources::row_checks()),
+            vocabularies: web::Data::new(crate::resources::VOCABULARIES),
             open: web::Data::new(crate::http::ratelimit::OpenRequests::new(
                 config.open_limits,
                 config.pool.max_size,
@@ -126,6 +128,7 @@ pub fn build(
         .app_data(state.feed.clone())
         .app_data(state.imports.clone())
         .app_data(state.row_checks.clone())
+        .app_data(state.vocabularies.clone())
         .app_data(state.open.clone())
         .app_data(state.cors.clone())
         .app_data(state.public_url.clone())

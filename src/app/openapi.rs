@@ -115,7 +115,52 @@ pub fn served(issuer: Option<&str>) -> utoipa::openapi::OpenApi {
         None => DEFAULT_DISCOVERY.to_owned(),
     };
     people_may_sign_in(&mut doc, discovery);
+    swedish_labels(&mut doc, &crate::resources::VOCABULARIES);
+    if let Some(template) = doc
+        .paths
+        .paths
+        .get_mut("/v1/imports/{collection}/template")
+        .and_then(|item| item.get.as_mut())
+    {
+        let columns =
+            crate::integration::imports::columns_documentation(&crate::resources::VOCABULARIES);
+        let description = template.description.get_or_insert_with(String::new);
+        description.push_str(&columns);
+    }
     doc
+}
+
+/// Lists, on each enum schema with a vocabulary, its values' Swedish labels: in the
+/// description and as `x-labels-sv` (value → labels, the first the one exports write).
+fn swedish_labels(
+    doc: &mut utoipa::openapi::OpenApi,
+    vocabularies: &crate::rules::labels::Vocabularies,
+) {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for vocabulary in vocabularies.all {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(vocabulary.name)
+        else {
+            continue;
+        };
+        let text = format!(
+            "{}\n\nFiles may write the values as their Swedish labels: imports (CSV and NDJSON) \
+             read them whatever the case and accents, and CSV exports with `labels=sv` write \
+             the first: {}. The JSON API takes only the values.",
+            object.description.as_deref().unwrap_or_default(),
+            vocabulary.describe()
+        );
+        object.description = Some(text);
+        let labels: serde_json::Map<String, serde_json::Value> = vocabulary
+            .values
+            .iter()
+            .map(|(value, labels)| ((*value).to_owned(), serde_json::json!(labels)))
+            .collect();
+        let extensions = object.extensions.get_or_insert_with(Default::default);
+        extensions.insert("x-labels-sv".to_owned(), serde_json::Value::Object(labels));
+    }
 }
 
 /// Declares the second way in, a person's token from a trusted OpenID Connect provider, and

@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(Update::<Feedback>::new())
             .service(Delete::<Feedback>::new())
             .service(imports::import)
+            .service(imports::import_template)
             .service(reports::get_tertial_report)
             .service(reports::get_annual_report)
             .service(reports::links::list_report_links)

@@ -294,7 +294,8 @@ macro_rules! sort_nulls {
 /// Declares a list's query parameters: `limit` and `page` as every list has them, `sort` with
 /// its documentation (default, example and the pattern of its keys, which a test checks against
 /// the server), `externalSystem` and `externalId` for a collection systems push to
-/// (`external(system = …, id = …)`, the examples), and the list's own filters.
+/// (`external(system = …, id = …)`, the examples), `labels` for a list that exports
+/// (`exports(labels)`), and the list's own filters.
 #[macro_export]
 macro_rules! list_params {
     (
@@ -303,6 +304,7 @@ macro_rules! list_params {
             $(#[doc = $sort_doc:literal])+
             sort(default = $default:tt, example = $example:tt, pattern = $pattern:tt),
             $(external(system = $system:literal, id = $id:literal),)?
+            $(exports($labels:ident),)?
             $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
         }
     ) => {
@@ -327,6 +329,13 @@ macro_rules! list_params {
             /// Only the record with this external id (with `externalSystem`).
             #[param(example = $id)]
             pub external_id: Option<String>,
+            )?
+            $(
+            /// With `Accept: text/csv`: `sv` writes Swedish column headers and the values'
+            /// Swedish labels (`Pågår` for `ongoing`), and such a file loads back unchanged.
+            /// Other representations are unaffected.
+            #[param(inline, example = "sv")]
+            pub $labels: Option<$crate::rules::labels::FileLabels>,
             )?
             $($(#[$fmeta])* pub $field: $ty,)*
         }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::rules::labels::{self, Vocabularies, Vocabulary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -60,6 +61,8 @@ pub struct Sink<T> {
     file: std::io::BufWriter<std::fs::File>,
     format: Format,
     columns: Vec<String>,
+    /// With `labels=sv`: the Swedish labels of each column's values.
+    labels: Option<Vec<Labels>>,
     failed: Option<std::io::Error>,
     _rows: PhantomData<T>,
 }
@@ -84,7 +87,7 @@ impl<T: Serialize> Sink<T> {
     pub async fn send(&mut self, row: &T) -> bool {
         use std::io::Write;
         let bytes = match self.format {
-            Format::Csv => csv_line(&self.columns, row),
+            Format::Csv => csv_line(&self.columns, self.labels.as_deref(), row),
             _ => {
                 let mut line = serde_json::to_vec(row).unwrap_or_default();
                 line.push(b'\n');
@@ -106,6 +109,9 @@ impl<T: Serialize> Sink<T> {
 pub struct Exporter {
     client: uuid::Uuid,
     open: std::sync::Arc<crate::http::ratelimit::OpenRequests>,
+    /// The vocabularies, when the request asks for Swedish labels (`labels=sv`; the list's
+    /// parameters check the value).
+    swedish: Option<Vocabularies>,
 }
 
 impl actix_web::FromRequest for Exporter {
@@ -117,14 +123,29 @@ impl actix_web::FromRequest for Exporter {
         let open = req
             .app_data::<web::Data<crate::http::ratelimit::OpenRequests>>()
             .map(|o| o.clone().into_inner());
+        let asked = form_urlencoded::parse(req.query_string().as_bytes())
+            .any(|(k, v)| k == "labels" && v == "sv");
+        let vocabularies = req
+            .app_data::<web::Data<Vocabularies>>()
+            .map(|v| *v.get_ref());
         Box::pin(async move {
             let caller = caller.await?;
             let open = open.ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("no open-request budgets configured"))
             })?;
+            let swedish = match (asked, vocabularies) {
+                (false, _) => None,
+                (true, Some(v)) => Some(v),
+                (true, None) => {
+                    return Err(
+                        ApiError::internal(anyhow::anyhow!("no vocabularies configured")).into(),
+                    );
+                }
+            };
             Ok(Exporter {
                 client: caller.client_id,
                 open,
+                swedish,
             })
         })
     }
@@ -153,17 +174,26 @@ impl Exporter {
             .open(crate::http::ratelimit::Kind::Export, self.client)?;
         let deadline = std::time::Instant::now() + self.open.limits().export_deadline;
         let (writer, reader) = crate::http::spool::anonymous_file()?;
+        let labels = match (format, self.swedish) {
+            (Format::Csv, Some(vocabularies)) => Some(column_labels::<T>(&vocabularies)),
+            _ => None,
+        };
         let mut sink = Sink {
             file: std::io::BufWriter::with_capacity(64 * 1024, writer),
             format,
             columns: columns::<T>(),
+            labels,
             failed: None,
             _rows: PhantomData,
         };
         if format == Format::Csv {
             use std::io::Write;
             let mut head = "\u{feff}".as_bytes().to_vec();
-            head.extend(csv_record(sink.columns.iter().cloned()));
+            let headers = sink.columns.iter().map(|c| match sink.labels {
+                Some(_) => labels::header(c).to_owned(),
+                None => c.clone(),
+            });
+            head.extend(csv_record(headers));
             sink.file.write_all(&head).map_err(ApiError::internal)?;
         }
         let sink = {
@@ -205,23 +235,88 @@ fn columns<T: ToSchema>() -> Vec<String> {
     }
 }
 
-fn csv_line<T: Serialize>(columns: &[String], row: &T) -> Vec<u8> {
+/// How a column's values are written with Swedish labels.
+#[derive(Debug, Clone, Copy)]
+enum Labels {
+    /// As they are (text, numbers, ids).
+    Plain,
+    /// An enum's values: their labels.
+    Values(&'static Vocabulary),
+    /// A list of `kind:text` objects: the kinds' labels.
+    Kinds(&'static Vocabulary),
+}
+
+/// The labels of `T`'s columns, found from its schema: a property that refers to an enum with
+/// a vocabulary, or a list of objects whose kind has one.
+fn column_labels<T: ToSchema>(vocabularies: &Vocabularies) -> Vec<Labels> {
+    use serde_json::Value;
+    fn first_ref(v: &Value) -> Option<&str> {
+        match v {
+            Value::Object(m) => m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .or_else(|| m.values().find_map(first_ref)),
+            Value::Array(items) => items.iter().find_map(first_ref),
+            _ => None,
+        }
+    }
+    fn items(v: &Value) -> Option<&Value> {
+        match v {
+            Value::Object(m) => m.get("items").or_else(|| m.values().find_map(items)),
+            Value::Array(list) => list.iter().find_map(items),
+            _ => None,
+        }
+    }
+    let name = |r: &str| r.rsplit('/').next().unwrap_or_default().to_owned();
+    let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = T::schema()
+    else {
+        return Vec::new();
+    };
+    object
+        .properties
+        .values()
+        .map(|property| {
+            let json = serde_json::to_value(property).unwrap_or_default();
+            if let Some(r) = items(&json).and_then(first_ref) {
+                return vocabularies
+                    .kind_of(&name(r))
+                    .map_or(Labels::Plain, Labels::Kinds);
+            }
+            first_ref(&json)
+                .and_then(|r| vocabularies.get(&name(r)))
+                .map_or(Labels::Plain, Labels::Values)
+        })
+        .collect()
+}
+
+fn csv_line<T: Serialize>(columns: &[String], labels: Option<&[Labels]>, row: &T) -> Vec<u8> {
     let value = serde_json::to_value(row).unwrap_or_default();
-    let cells = columns.iter().map(|c| cell(value.get(c)));
+    let cells = columns.iter().enumerate().map(|(i, c)| {
+        let labels = labels
+            .and_then(|l| l.get(i).copied())
+            .unwrap_or(Labels::Plain);
+        cell(value.get(c), labels)
+    });
     csv_record(cells)
 }
 
 /// One CSV cell: lists are `|`-separated; suggestion-like objects are `kind:text`.
-fn cell(value: Option<&serde_json::Value>) -> String {
+fn cell(value: Option<&serde_json::Value>, labels: Labels) -> String {
     use serde_json::Value;
     match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => match labels {
+            Labels::Values(vocabulary) => vocabulary.label(s).to_owned(),
+            _ => s.clone(),
+        },
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
                 Value::Object(o) => match (o.get("kind"), o.get("text")) {
-                    (Some(Value::String(k)), Some(Value::String(t))) => format!("{k}:{t}"),
+                    (Some(Value::String(k)), Some(Value::String(t))) => match labels {
+                        Labels::Kinds(vocabulary) => format!("{}:{t}", vocabulary.label(k)),
+                        _ => format!("{k}:{t}"),
+                    },
                     _ => item.to_string(),
                 },
                 Value::String(s) => s.clone(),
@@ -288,10 +383,23 @@ mod tests {
     #[test]
     fn cells_flatten_lists_the_way_imports_read_them() {
         let v = serde_json::json!({"ids": ["2281", "2262"], "s": [{"kind": "advocacy", "text": "Nära vård"}], "n": 5, "x": null});
-        assert_eq!(cell(v.get("ids")), "2281|2262");
-        assert_eq!(cell(v.get("s")), "advocacy:Nära vård");
-        assert_eq!(cell(v.get("n")), "5");
-        assert_eq!(cell(v.get("x")), "");
+        assert_eq!(cell(v.get("ids"), Labels::Plain), "2281|2262");
+        assert_eq!(cell(v.get("s"), Labels::Plain), "advocacy:Nära vård");
+        assert_eq!(cell(v.get("n"), Labels::Plain), "5");
+        assert_eq!(cell(v.get("x"), Labels::Plain), "");
+        const KINDS: Vocabulary = Vocabulary {
+            name: "K",
+            values: &[("advocacy", &["Påverkansområde"])],
+        };
+        assert_eq!(
+            cell(v.get("s"), Labels::Kinds(&KINDS)),
+            "Påverkansområde:Nära vård"
+        );
+        let status = serde_json::json!("advocacy");
+        assert_eq!(
+            cell(Some(&status), Labels::Values(&KINDS)),
+            "Påverkansområde"
+        );
     }
 
     #[test]

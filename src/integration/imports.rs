@@ -8,7 +8,7 @@
 use std::io::Read;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::error::{ApiError, Violation};
 use crate::http::Query;
 use crate::integration::work::{Change, Work, Writer};
+use crate::rules::labels::{self, Vocabularies, Vocabulary};
 
 use crate::error::ERROR_CAP;
 const BATCH: usize = 2000;
@@ -42,9 +43,43 @@ enum Kind {
     Int,
     List,
     Suggestions,
+    /// One of an enum's values, or its Swedish label (the vocabulary's name).
+    Enum(&'static str),
 }
 
+/// One column of a collection's files.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    /// The field's name (the header; its Swedish header is [`labels::header`]).
+    name: &'static str,
+    kind: Kind,
+    /// What it means, for the template's documentation.
+    about: &'static str,
+    /// The template's example value.
+    example: &'static str,
+}
+
+const fn col(name: &'static str, kind: Kind, about: &'static str, example: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        about,
+        example,
+    }
+}
+
+/// The vocabulary of the kinds in a `suggestions` cell.
+const SUGGESTION_KIND: &str = "SuggestionKind";
+
 impl Collection {
+    pub const ALL: [Collection; 5] = [
+        Self::Networks,
+        Self::Members,
+        Self::Assignments,
+        Self::ProgressReports,
+        Self::Feedback,
+    ];
+
     pub fn parse(raw: &str) -> Option<Self> {
         Some(match raw {
             "networks" => Self::Networks,
@@ -66,72 +101,248 @@ impl Collection {
         }
     }
 
-    /// The columns (the resource's field names) and how a CSV cell is read.
-    fn columns(self) -> &'static [(&'static str, Kind)] {
+    /// The columns (the resource's field names): how a CSV cell is read, what it means, and
+    /// the template's example (the demo data's ids, so that a template loads into the demo).
+    fn columns(self) -> &'static [Column] {
         use Kind::*;
+        const NETWORK: &str = "d1000000-0000-4000-8000-000000000001";
+        const AREA: &str = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0001";
+        const ASSIGNMENT: &str = "d3000000-0000-4000-8000-000000000001";
+        const SYSTEM: Column = col(
+            "externalSystem",
+            Text,
+            "The system the record comes from (with externalId: rows upsert by the two)",
+            "",
+        );
+        const EXTERNAL_ID: Column = col(
+            "externalId",
+            Text,
+            "The record's id in that system; format the column as text in Excel, or leading zeros are lost",
+            "",
+        );
         match self {
-            Self::Networks => &[
-                ("name", Text),
-                ("kind", Text),
-                ("areaId", Text),
-                ("description", Text),
-                ("municipalityIds", List),
-                ("coordinator", Text),
-                ("status", Text),
-                ("externalSystem", Text),
-                ("externalId", Text),
-            ],
-            Self::Members => &[
-                ("networkId", Text),
-                ("name", Text),
-                ("email", Text),
-                ("phone", Text),
-                ("title", Text),
-                ("municipalityId", Text),
-                ("externalSystem", Text),
-                ("externalId", Text),
-            ],
-            Self::Assignments => &[
-                ("title", Text),
-                ("description", Text),
-                ("municipalityIds", List),
-                ("areaId", Text),
-                ("challenge", Text),
-                ("fundingType", Text),
-                ("funder", Text),
-                ("budgetSek", Int),
-                ("partners", List),
-                ("startDate", Text),
-                ("endDate", Text),
-                ("responsible", Text),
-                ("status", Text),
-                ("externalSystem", Text),
-                ("externalId", Text),
-            ],
-            Self::ProgressReports => &[
-                ("assignmentId", Text),
-                ("year", Int),
-                ("tertial", Int),
-                ("summary", Text),
-                ("spentSek", Int),
-                ("forecastSek", Int),
-                ("deviation", Text),
-                ("deviationNote", Text),
-                ("externalSystem", Text),
-                ("externalId", Text),
-            ],
-            Self::Feedback => &[
-                ("year", Int),
-                ("goal", Text),
-                ("networkId", Text),
-                ("municipalityId", Text),
-                ("rating", Int),
-                ("comment", Text),
-                ("suggestions", Suggestions),
-                ("externalSystem", Text),
-                ("externalId", Text),
-            ],
+            Self::Networks => {
+                const COLUMNS: &[Column] = &[
+                    col(
+                        "name",
+                        Text,
+                        "The network's name (at most 200 characters)",
+                        "Skolchefsnätverket",
+                    ),
+                    col(
+                        "kind",
+                        Enum("NetworkKind"),
+                        "What kind of network",
+                        "management",
+                    ),
+                    col("areaId", Text, "The collaboration area's id (a UUID)", AREA),
+                    col(
+                        "description",
+                        Text,
+                        "What the network does",
+                        "Länets skolchefer samordnar skolfrågor.",
+                    ),
+                    col(
+                        "municipalityIds",
+                        List,
+                        "The member municipalities' kommunkoder, `|`-separated",
+                        "2281|2262",
+                    ),
+                    col("coordinator", Text, "Who coordinates it", "Karin Berglund"),
+                    col(
+                        "status",
+                        Enum("NetworkStatus"),
+                        "Whether it meets (default active)",
+                        "active",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
+            Self::Members => {
+                const COLUMNS: &[Column] = &[
+                    col("networkId", Text, "The network's id (a UUID)", NETWORK),
+                    col(
+                        "name",
+                        Text,
+                        "The member's name (personal data)",
+                        "Anna Sundberg",
+                    ),
+                    col(
+                        "email",
+                        Text,
+                        "E-mail address",
+                        "anna.sundberg@sundsvall.se",
+                    ),
+                    col("phone", Text, "Telephone number", "060-19 10 00"),
+                    col("title", Text, "Job title", "Skolchef"),
+                    col(
+                        "municipalityId",
+                        Text,
+                        "The kommunkod of the municipality the member represents",
+                        "2281",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
+            Self::Assignments => {
+                const COLUMNS: &[Column] = &[
+                    col(
+                        "title",
+                        Text,
+                        "The assignment's title (at most 200 characters)",
+                        "Digitalt stöd i hemtjänsten",
+                    ),
+                    col(
+                        "description",
+                        Text,
+                        "What it is to achieve",
+                        "Gemensam införandeplan för digitala tillsynsbesök.",
+                    ),
+                    col(
+                        "municipalityIds",
+                        List,
+                        "The commissioning municipalities' kommunkoder, `|`-separated",
+                        "2281|2262|2284",
+                    ),
+                    col("areaId", Text, "The collaboration area's id (a UUID)", AREA),
+                    col(
+                        "challenge",
+                        Enum("Challenge"),
+                        "The plan's challenge it serves",
+                        "core",
+                    ),
+                    col(
+                        "fundingType",
+                        Enum("FundingType"),
+                        "How it is paid for",
+                        "internal",
+                    ),
+                    col("funder", Text, "The outside funder, if any", ""),
+                    col(
+                        "budgetSek",
+                        Int,
+                        "Budget in whole kronor (spaces allowed, no decimals)",
+                        "450000",
+                    ),
+                    col(
+                        "partners",
+                        List,
+                        "Partners, `|`-separated",
+                        "Region Västernorrland",
+                    ),
+                    col("startDate", Text, "Start date, YYYY-MM-DD", "2022-02-01"),
+                    col("endDate", Text, "End date, YYYY-MM-DD", "2023-06-30"),
+                    col("responsible", Text, "Who is responsible", "Maria Holm"),
+                    col(
+                        "status",
+                        Enum("AssignmentStatus"),
+                        "Where it is in its lifecycle (default proposed)",
+                        "proposed",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
+            Self::ProgressReports => {
+                const COLUMNS: &[Column] = &[
+                    col(
+                        "assignmentId",
+                        Text,
+                        "The assignment's id (a UUID)",
+                        ASSIGNMENT,
+                    ),
+                    col("year", Int, "The report's year", "2023"),
+                    col(
+                        "tertial",
+                        Int,
+                        "The tertial: 1 (January–April), 2 (May–August) or 3 (September–December)",
+                        "1",
+                    ),
+                    col(
+                        "summary",
+                        Text,
+                        "What was done in the tertial",
+                        "Första utbildningsomgången genomförd.",
+                    ),
+                    col("spentSek", Int, "Spent so far, whole kronor", "820000"),
+                    col(
+                        "forecastSek",
+                        Int,
+                        "Forecast for the whole assignment, whole kronor",
+                        "2500000",
+                    ),
+                    col(
+                        "deviation",
+                        Enum("Deviation"),
+                        "How far it deviates from its plan",
+                        "minor",
+                    ),
+                    col(
+                        "deviationNote",
+                        Text,
+                        "Why (required with a deviation)",
+                        "Utbildningen försenad en månad.",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
+            Self::Feedback => {
+                const COLUMNS: &[Column] = &[
+                    col("year", Int, "The plan's year", "2022"),
+                    col(
+                        "goal",
+                        Enum("Challenge"),
+                        "The plan's challenge the rating is about",
+                        "focus",
+                    ),
+                    col(
+                        "networkId",
+                        Text,
+                        "The network giving the feedback (a UUID)",
+                        NETWORK,
+                    ),
+                    col(
+                        "municipalityId",
+                        Text,
+                        "The kommunkod, when the feedback is one municipality's",
+                        "2281",
+                    ),
+                    col(
+                        "rating",
+                        Int,
+                        "How well the goal was met, 1 (not at all) to 5 (fully)",
+                        "4",
+                    ),
+                    col(
+                        "comment",
+                        Text,
+                        "The network's comment",
+                        "Bra stöd i kompetensförsörjningen.",
+                    ),
+                    col(
+                        "suggestions",
+                        Suggestions,
+                        "Suggested areas as kind:text, `|`-separated",
+                        "development:Gemensam strategi för kompetensförsörjning",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
         }
+    }
+
+    /// The column named `name`.
+    fn column(self, name: &str) -> Option<&'static Column> {
+        self.columns().iter().find(|c| c.name == name)
     }
 
     /// Columns a row must have.
@@ -314,7 +525,7 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     Ok(match kind {
-        Kind::Text => Value::String(raw.to_owned()),
+        Kind::Text | Kind::Enum(_) => Value::String(raw.to_owned()),
         Kind::Int => {
             let compact: String = text
                 .chars()
@@ -349,6 +560,64 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
     })
 }
 
+/// Swedish labels to values: each enum cell of a row (and the kind of each suggestion) becomes
+/// the value it names, whatever its case and accents; a text that names none is a problem on
+/// its line that lists the values with their labels.
+fn read_labels(
+    collection: Collection,
+    vocabularies: &Vocabularies,
+    line: u64,
+    data: &mut Map<String, Value>,
+    problems: &mut Vec<Violation>,
+) {
+    let mut resolve = |field: String, vocabulary: &Vocabulary, value: &mut Value| {
+        if let Value::String(text) = value {
+            match vocabulary.resolve(text) {
+                Some(known) => *text = known.to_owned(),
+                None if text.trim().is_empty() => {}
+                None => {
+                    problems.push(Violation::at(
+                        line,
+                        field,
+                        format!("{text:?} is none of {}", vocabulary.describe()),
+                    ));
+                    // A stand-in, so that the resource's rules still check the rest of the
+                    // row (the row is refused already).
+                    if let Some((first, _)) = vocabulary.values.first() {
+                        *text = (*first).to_owned();
+                    }
+                }
+            }
+        }
+    };
+    for Column {
+        name: column, kind, ..
+    } in collection.columns()
+    {
+        match kind {
+            Kind::Enum(name) => {
+                if let (Some(vocabulary), Some(value)) =
+                    (vocabularies.get(name), data.get_mut(*column))
+                {
+                    resolve(column.to_string(), vocabulary, value);
+                }
+            }
+            Kind::Suggestions => {
+                if let (Some(vocabulary), Some(Value::Array(items))) =
+                    (vocabularies.get(SUGGESTION_KIND), data.get_mut(*column))
+                {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        if let Some(kind) = item.get_mut("kind") {
+                            resolve(format!("{column}[{i}].kind"), vocabulary, kind);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The rules of a file's shape: no NUL, only the collection's columns, the required ones present.
 /// The values themselves are checked by the resource's own rules ([`RowCheck`]).
 fn check_shape(
@@ -364,8 +633,8 @@ fn check_shape(
         }
     }
     for key in data.keys() {
-        if !collection.columns().iter().any(|(c, _)| c == key) {
-            let allowed: Vec<&str> = collection.columns().iter().map(|(c, _)| *c).collect();
+        if collection.column(key).is_none() {
+            let allowed: Vec<&str> = collection.columns().iter().map(|c| c.name).collect();
             push(
                 key,
                 format!("unknown field; allowed: {}", allowed.join(", ")),
@@ -384,13 +653,17 @@ fn check_shape(
 /// collection.
 pub type RowCheck = fn(Map<String, Value>) -> Vec<Violation>;
 
-/// The row checks of every collection, by collection name.
-#[derive(Clone, Default)]
-pub struct RowChecks(pub Vec<(&'static str, RowCheck)>);
+/// The row checks of every collection, by collection name, and the vocabularies that read
+/// Swedish labels.
+#[derive(Clone)]
+pub struct RowChecks {
+    pub checks: Vec<(&'static str, RowCheck)>,
+    pub vocabularies: Vocabularies,
+}
 
 impl RowChecks {
     fn of(&self, collection: Collection) -> Option<RowCheck> {
-        self.0
+        self.checks
             .iter()
             .find(|(name, _)| *name == collection.name())
             .map(|(_, check)| *check)
@@ -436,6 +709,7 @@ fn check_rules(
 fn parse(
     collection: Collection,
     check: RowCheck,
+    vocabularies: Vocabularies,
     csv: bool,
     max_rows: u64,
     reader: impl Read,
@@ -498,7 +772,8 @@ fn parse(
             .has_headers(true)
             .flexible(true)
             .from_reader(reader);
-        let headers: Vec<String> = match csv.headers() {
+        // As written in the file: problems name the columns the person sees.
+        let written: Vec<String> = match csv.headers() {
             Ok(h) => h.iter().map(|c| c.trim().to_owned()).collect(),
             Err(e) if io_error(&e).is_some() => {
                 if let Some(e) = io_error(&e) {
@@ -516,6 +791,29 @@ fn parse(
             }
         };
         let columns = collection.columns();
+        // The fields the columns hold: a column is named by its field or by its Swedish
+        // header (`Betyg` for `rating`), as a `labels=sv` export writes it.
+        let headers: Vec<String> = written
+            .iter()
+            .map(|name| {
+                let known = |f: &str| collection.column(f).is_some() || SERVER_OWNED.contains(&f);
+                if known(name) {
+                    return name.clone();
+                }
+                labels::field_of_header(name)
+                    .filter(|f| known(f))
+                    .map_or_else(|| name.clone(), str::to_owned)
+            })
+            .collect();
+        let as_written = |mut v: Violation| {
+            let base = v.field.split(['[', '.']).next().unwrap_or_default();
+            if let Some(i) = headers.iter().position(|h| h == base) {
+                if written[i] != headers[i] {
+                    v.field = format!("{}{}", written[i], &v.field[base.len()..]);
+                }
+            }
+            v
+        };
         for (i, name) in headers.iter().enumerate() {
             let problem = if name.is_empty() {
                 Some(Violation::at(
@@ -526,8 +824,8 @@ fn parse(
             } else if headers[..i].contains(name) {
                 Some(Violation::at(
                     1,
-                    name.as_str(),
-                    "appears more than once in the header",
+                    written[i].as_str(),
+                    "appears more than once in the header (by its field's name or its Swedish header)",
                 ))
             } else {
                 None
@@ -538,12 +836,18 @@ fn parse(
             }
         }
         for name in &headers {
-            if !columns.iter().any(|(c, _)| c == name) && !SERVER_OWNED.contains(&name.as_str()) {
-                let allowed: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+            if collection.column(name).is_none() && !SERVER_OWNED.contains(&name.as_str()) {
+                let allowed: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} ({})", c.name, labels::header(c.name)))
+                    .collect();
                 if !send(Parsed::Error(Violation::at(
                     1,
                     name.as_str(),
-                    format!("unknown column; columns are {}", allowed.join(", ")),
+                    format!(
+                        "unknown column; columns are {} (by name or Swedish header)",
+                        allowed.join(", ")
+                    ),
                 ))) {
                     return;
                 }
@@ -592,23 +896,26 @@ fn parse(
                     data.insert(name.clone(), Value::String(raw.to_owned()));
                     continue;
                 }
-                let Some((_, kind)) = columns.iter().find(|(c, _)| c == name) else {
+                let Some(column) = collection.column(name) else {
                     continue;
                 };
-                match cell(*kind, name, raw) {
+                match cell(column.kind, name, raw) {
                     Ok(v) => {
                         data.insert(name.clone(), v);
                     }
                     Err(message) => problems.push(Violation::at(line, name.as_str(), message)),
                 }
             }
+            read_labels(collection, &vocabularies, line, &mut data, &mut problems);
             let identity = take_server_owned(line, &mut data, &mut problems);
             check_rules(collection, check, line, &mut data, &mut problems);
             restore(identity, &mut data);
             let ok = if problems.is_empty() {
                 send(Parsed::Row(Row { line, data }))
             } else {
-                problems.into_iter().all(|p| send(Parsed::Error(p)))
+                problems
+                    .into_iter()
+                    .all(|p| send(Parsed::Error(as_written(p))))
             };
             if !ok {
                 return;
@@ -660,6 +967,7 @@ fn parse(
             let ok = match parsed {
                 Ok(mut data) => {
                     let mut problems = Vec::new();
+                    read_labels(collection, &vocabularies, line_no, &mut data, &mut problems);
                     let identity = take_server_owned(line_no, &mut data, &mut problems);
                     check_rules(collection, check, line_no, &mut data, &mut problems);
                     restore(identity, &mut data);
@@ -989,11 +1297,172 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
 
 /// Bulk-load a collection
 ///
+/// Parameters of a template.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct TemplateParams {
+    /// `sv`: Swedish column headers and labels (`Betyg`, `Fokusutmaningen`); it loads the same.
+    #[param(inline, example = "sv")]
+    pub labels: Option<labels::FileLabels>,
+}
+
+/// The collection `raw` names, or 404 listing the collections.
+fn collection_of(raw: &str) -> Result<Collection, ApiError> {
+    Collection::parse(raw).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "There is no collection {raw:?} to import into; collections are networks, members, assignments, progress-reports and feedback"
+        ))
+    })
+}
+
+/// The template of `collection`: the header row and one example row, as Swedish Excel opens
+/// a CSV file (UTF-8 with BOM, `;`, CRLF).
+fn template(collection: Collection, swedish: Option<&Vocabularies>) -> Vec<u8> {
+    let columns = collection.columns();
+    let headers = columns.iter().map(|c| match swedish {
+        Some(_) => labels::header(c.name).to_owned(),
+        None => c.name.to_owned(),
+    });
+    let example = columns.iter().map(|c| match (swedish, c.kind) {
+        (Some(v), Kind::Enum(name)) => v
+            .get(name)
+            .map_or(c.example, |v| v.label(c.example))
+            .to_owned(),
+        (Some(v), Kind::Suggestions) => match (v.get(SUGGESTION_KIND), c.example.split_once(':')) {
+            (Some(kinds), Some((kind, text))) => format!("{}:{text}", kinds.label(kind)),
+            _ => c.example.to_owned(),
+        },
+        _ => c.example.to_owned(),
+    });
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    body.extend(crate::integration::export::csv_record(headers));
+    body.extend(crate::integration::export::csv_record(example));
+    body
+}
+
+/// The columns of every collection's files, as Markdown, for the template operation's
+/// description: each column's Swedish header, how it is read, whether it is required, and
+/// what it means.
+pub fn columns_documentation(vocabularies: &Vocabularies) -> String {
+    let mut out = String::new();
+    for collection in Collection::ALL {
+        out.push_str(&format!(
+            "\n\n**{}**\n\n| column | Swedish header | type | required | meaning |\n|---|---|---|---|---|\n",
+            collection.name()
+        ));
+        for c in collection.columns() {
+            let kind = match c.kind {
+                Kind::Text
+                    if c.name.ends_with("Id")
+                        && c.name != "externalId"
+                        && c.name != "municipalityId" =>
+                {
+                    "UUID".to_owned()
+                }
+                Kind::Text => "text".to_owned(),
+                Kind::Int => "whole number".to_owned(),
+                Kind::List => "list, `|`-separated".to_owned(),
+                Kind::Suggestions => format!(
+                    "`kind:text`, `|`-separated; kind {}",
+                    vocabularies
+                        .get(SUGGESTION_KIND)
+                        .map(Vocabulary::describe)
+                        .unwrap_or_default()
+                ),
+                Kind::Enum(name) => vocabularies
+                    .get(name)
+                    .map(Vocabulary::describe)
+                    .unwrap_or_else(|| name.to_owned()),
+            };
+            let required = if collection.required().contains(&c.name) {
+                "yes"
+            } else {
+                "no"
+            };
+            // A `|` inside a Markdown table cell is escaped, even in code.
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {required} | {} |\n",
+                c.name,
+                labels::header(c.name),
+                kind.replace('|', "\\|"),
+                c.about.replace('|', "\\|")
+            ));
+        }
+    }
+    out.push_str(
+        "\nAn export of the collection adds `id` and `version` (a row with an `id` updates that \
+         record; `version` is its `If-Match`) and `createdAt`/`updatedAt` (read and ignored).",
+    );
+    out
+}
+
+/// An import template
+///
+/// An Excel-ready CSV file for a collection: the header row and one example row (with the demo
+/// data's ids, so that it loads into the demo as it is). Fill in rows below it, delete the
+/// example, save as "CSV UTF-8" or "CSV (semikolonavgränsad)" and load it with
+/// `POST /v1/imports/{collection}`. `labels=sv` gives Swedish headers and labels. The columns
+/// of each collection:
+#[utoipa::path(
+    operation_id = "importTemplate",
+    tag = "Imports",
+    params(
+        ("collection" = inline(Collection), Path, description = "The collection", example = "feedback"),
+        TemplateParams,
+    ),
+    security(("clientCredentials" = ["read"])),
+    responses(
+        (status = 200, description = "The template", content_type = "text/csv",
+            body = String,
+            headers(
+                ("ETag" = String, description = "The template's entity tag"),
+                ("Content-Disposition" = String, description = "`attachment; filename=\"feedback-mall.csv\"`"),
+            ),
+            example = "\u{feff}year;goal;networkId;municipalityId;rating;comment;suggestions;externalSystem;externalId\r\n2022;focus;d1000000-0000-4000-8000-000000000001;2281;4;Bra stöd i kompetensförsörjningen.;development:Gemensam strategi för kompetensförsörjning;;\r\n"),
+        (status = 304, description = "The client's copy is current (`If-None-Match`)"),
+        (status = 404, description = "No such collection", body = crate::error::Problem, content_type = "application/problem+json"),
+        AuthErrors,
+        CommonErrors,
+    ),
+)]
+#[get("/imports/{collection}/template")]
+pub async fn import_template(
+    req: HttpRequest,
+    path: web::Path<String>,
+    params: Query<TemplateParams>,
+    checks: web::Data<RowChecks>,
+) -> Result<HttpResponse, ApiError> {
+    let collection = collection_of(&path)?;
+    let swedish = params.0.labels.map(|_| &checks.vocabularies);
+    let body = template(collection, swedish);
+    let etag = crate::http::content_etag(&body);
+    let cache = "private, max-age=3600";
+    if crate::http::conditional::if_none_match(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}-mall.csv\"", collection.name()),
+        ))
+        .body(body))
+}
+
 /// `collection` is `networks`, `members`, `assignments`, `progress-reports` or `feedback`. Send
-/// `text/csv` (header row of field names; `;`, `,` or TAB detected; UTF-8 with or without BOM,
-/// Windows-1252, or UTF-16 with BOM, as Excel saves them; quoted fields may hold separators and
-/// newlines; lists `|`-separated; suggestions as `kind:text|kind:text`) or
-/// `application/x-ndjson` (one JSON object per line). All or nothing: if any line is wrong
+/// `text/csv` (header row of field names or their Swedish headers, as `labels=sv` exports and
+/// templates write them; `;`, `,` or TAB detected; UTF-8 with or without BOM, Windows-1252, or
+/// UTF-16 with BOM, as Excel saves them; quoted fields may hold separators and newlines; lists
+/// `|`-separated; suggestions as `kind:text|kind:text`) or `application/x-ndjson` (one JSON
+/// object per line). Enum values may be written as their Swedish labels (`Pågår`,
+/// `Fokusutmaningen`; listed on each enum schema), whatever the case and accents. The columns
+/// are documented, with a template, at `GET /v1/imports/{collection}/template`. All or nothing: if any line is wrong
 /// nothing is written, and the problem lists every problem of the file (at most 1 000) with
 /// `line`, `field` and `message`. A row with an `id` (as exported) updates that record, and its
 /// `version`, when given, is the row's `If-Match`: a record changed since the export is a
@@ -1042,18 +1511,14 @@ pub async fn import(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no open-request budgets")))?;
     let mut payload = payload.into_inner();
     let limits = **limits;
-    let collection = Collection::parse(&path).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "There is no collection {:?} to import into; collections are networks, members, assignments, progress-reports and feedback",
-            path.as_str()
-        ))
-    })?;
+    let collection = collection_of(&path)?;
     let check = checks.of(collection).ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!(
             "no row check registered for {}",
             collection.name()
         ))
     })?;
+    let vocabularies = checks.vocabularies;
     let dry_run = params.0.dry_run.unwrap_or(false);
     let media = req
         .headers()
@@ -1092,7 +1557,17 @@ pub async fn import(
     let (rows_tx, mut rows_rx) = mpsc::channel::<Parsed>(4096);
     let parser = std::thread::Builder::new()
         .name("import-parser".to_owned())
-        .spawn(move || parse(collection, check, csv, limits.max_rows, body, rows_tx))
+        .spawn(move || {
+            parse(
+                collection,
+                check,
+                vocabularies,
+                csv,
+                limits.max_rows,
+                body,
+                rows_tx,
+            )
+        })
         .map_err(ApiError::internal)?;
 
     let caller = &writer.caller;
@@ -1370,10 +1845,17 @@ mod tests {
 
     fn parse_all(collection: Collection, csv: bool, body: &str) -> Vec<(u64, String)> {
         let (tx, mut rx) = mpsc::channel(1024);
-        let check = crate::resources::row_checks()
-            .of(collection)
-            .expect("a check for every collection");
-        parse(collection, check, csv, 1000, body.as_bytes(), tx);
+        let checks = crate::resources::row_checks();
+        let check = checks.of(collection).expect("a check for every collection");
+        parse(
+            collection,
+            check,
+            checks.vocabularies,
+            csv,
+            1000,
+            body.as_bytes(),
+            tx,
+        );
         let mut out = Vec::new();
         while let Ok(item) = rx.try_recv() {
             match item {

@@ -16,6 +16,7 @@ pub mod progress;
 
 use crate::integration::imports::RowChecks;
 use crate::kernel::{Importable, Resource, check_row};
+use crate::rules::labels::Vocabularies;
 
 use areas::Area;
 use assignments::Assignment;
@@ -55,16 +56,67 @@ pub fn feed_types() -> Vec<&'static str> {
     REGISTRY.iter().map(|e| e.kind).collect()
 }
 
+/// The Swedish labels of the values files carry (imports read them, `labels=sv` exports write
+/// them, the OpenAPI document lists them per value).
+pub const VOCABULARIES: Vocabularies = Vocabularies {
+    all: &[
+        plans::Challenge::VOCABULARY,
+        assignments::AssignmentStatus::VOCABULARY,
+        assignments::FundingType::VOCABULARY,
+        networks::NetworkKind::VOCABULARY,
+        networks::NetworkStatus::VOCABULARY,
+        progress::Deviation::VOCABULARY,
+        feedback::SuggestionKind::VOCABULARY,
+    ],
+    kinds_of: &[("Suggestion", "SuggestionKind")],
+};
+
 /// The import collections, each checked by its resource's own rules.
 pub fn row_checks() -> RowChecks {
     fn of<R: Importable>() -> (&'static str, crate::integration::imports::RowCheck) {
         (R::COLLECTION, check_row::<R>)
     }
-    RowChecks(vec![
-        of::<Network>(),
-        of::<MemberRow>(),
-        of::<Assignment>(),
-        of::<StoredReport>(),
-        of::<Feedback>(),
-    ])
+    RowChecks {
+        checks: vec![
+            of::<Network>(),
+            of::<MemberRow>(),
+            of::<Assignment>(),
+            of::<StoredReport>(),
+            of::<Feedback>(),
+        ],
+        vocabularies: VOCABULARIES,
+    }
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    use super::*;
+    use crate::rules::labels::fold;
+
+    /// Every value has a Swedish label, and no text names two values of one enum.
+    #[test]
+    fn every_value_has_a_label_and_no_label_is_ambiguous() {
+        for vocabulary in VOCABULARIES.all {
+            let mut seen: Vec<(String, &str)> = Vec::new();
+            for (value, labels) in vocabulary.values {
+                assert!(
+                    !labels.is_empty(),
+                    "{}: {value} has no label",
+                    vocabulary.name
+                );
+                for text in std::iter::once(value).chain(labels.iter()) {
+                    let folded = fold(text);
+                    if let Some((_, other)) = seen.iter().find(|(f, v)| *f == folded && v != value)
+                    {
+                        panic!("{}: {text:?} names {value} and {other}", vocabulary.name);
+                    }
+                    seen.push((folded, value));
+                }
+                assert_eq!(vocabulary.resolve(vocabulary.label(value)), Some(*value));
+            }
+        }
+        for (object, kind) in VOCABULARIES.kinds_of {
+            assert!(VOCABULARIES.get(kind).is_some(), "{object}: no {kind}");
+        }
+    }
 }

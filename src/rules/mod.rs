@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod dates;
+pub mod labels;
 pub mod text;
 
 pub use codes::{MunicipalityCode, MunicipalityId, municipality_codes};

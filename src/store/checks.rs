@@ -57,11 +57,13 @@ pub async fn area_exists(
     }
 }
 
-/// Declares a closed set of values stored as text: serde names, `as_str`, `parse` and `ALL`.
-/// The texts are the variants' names in snake_case (checked by a unit test of each use).
+/// Declares a closed set of values stored as text: serde names, `as_str`, `parse` and `ALL`,
+/// and the values' Swedish labels for files (`VOCABULARY`, after each value in brackets, the
+/// one exports write first). The texts are the variants' names in snake_case (checked by a
+/// unit test of each use).
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal $([$($label:literal),+ $(,)?])?),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
@@ -73,6 +75,12 @@ macro_rules! text_enum {
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The values' Swedish labels, as files may carry them.
+            pub const VOCABULARY: $crate::rules::labels::Vocabulary = $crate::rules::labels::Vocabulary {
+                name: stringify!($name),
+                values: &[$(($text, &[$($($label),+)?])),+],
+            };
 
             pub fn as_str(self) -> &'static str {
                 match self {

@@ -96,6 +96,7 @@ crate::list_params! {
         /// Comma-separated sort keys, `-` for descending: `name`, `createdAt`, `updatedAt`.
         /// Names sort the Swedish way.
         sort(default = "name", example = "-updatedAt", pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"),
+        exports(labels),
         /// Full-text search in name and description with Swedish stemming
         /// (`digitaliseringen` finds `Digitalisering`).
         #[param(max_length = 200, example = "digitalisering")]

@@ -33,15 +33,15 @@ text_enum! {
     /// på väg ut").
     AssignmentStatus {
         /// Proposed, not yet decided.
-        Proposed = "proposed",
+        Proposed = "proposed" ["Förslag", "föreslaget"],
         /// På väg in: decided, starting.
-        Incoming = "incoming",
+        Incoming = "incoming" ["På väg in"],
         /// Pågår: running.
-        Ongoing = "ongoing",
+        Ongoing = "ongoing" ["Pågår", "pågående"],
         /// På väg ut: finishing.
-        Outgoing = "outgoing",
-        Completed = "completed",
-        Cancelled = "cancelled",
+        Outgoing = "outgoing" ["På väg ut"],
+        Completed = "completed" ["Avslutat", "avslutad", "klart"],
+        Cancelled = "cancelled" ["Avbrutet", "avbruten", "inställt"],
     }
 }
 
@@ -63,9 +63,9 @@ text_enum! {
     /// How the assignment is paid for.
     FundingType {
         /// From the association's or the municipalities' own means.
-        Internal = "internal",
+        Internal = "internal" ["Egen finansiering", "egen", "intern"],
         /// By an outside funder (ESF+, an EU programme, the Region, a state agency, …).
-        External = "external",
+        External = "external" ["Extern finansiering", "extern"],
     }
 }
 
@@ -447,6 +447,7 @@ crate::list_params! {
         /// `createdAt`, `updatedAt`.
         sort(default = "title", example = "-budgetSek", pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"),
         external(system = "kramfors-diarium", id = "KS 2022/114"),
+        exports(labels),
         /// Only assignments in this state.
         #[param(example = "ongoing")]
         pub status: Option<AssignmentStatus>,

@@ -33,11 +33,11 @@ text_enum! {
     /// The kind of a suggested area.
     SuggestionKind {
         /// utvecklingsområde
-        Development = "development",
+        Development = "development" ["Utvecklingsområde", "utveckling"],
         /// samordningsområde
-        Coordination = "coordination",
+        Coordination = "coordination" ["Samordningsområde", "samordning"],
         /// påverkansområde
-        Advocacy = "advocacy",
+        Advocacy = "advocacy" ["Påverkansområde", "påverkan"],
     }
 }
 
@@ -394,6 +394,7 @@ crate::list_params! {
         /// Sort keys, `-` for descending: `year`, `rating`, `createdAt`, `updatedAt`.
         sort(default = "-createdAt", example = "-rating", pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"),
         external(system = "enkatverktyget", id = "svar-1187"),
+        exports(labels),
         /// Only entries of this year.
         #[param(minimum = 2000, maximum = 2100, example = 2022)]
         pub year: Option<i32>,

@@ -33,19 +33,19 @@ text_enum! {
     /// What kind of network: political, management (chefs-), staff (medarbetar-), subject-area
     /// (sakområdes-) network, or a presidium.
     NetworkKind {
-        Political = "political",
-        Management = "management",
-        Staff = "staff",
-        SubjectArea = "subject_area",
-        Presidium = "presidium",
+        Political = "political" ["Politiskt nätverk", "politiskt"],
+        Management = "management" ["Chefsnätverk", "chefs"],
+        Staff = "staff" ["Medarbetarnätverk", "medarbetar"],
+        SubjectArea = "subject_area" ["Sakområdesnätverk", "sakområde"],
+        Presidium = "presidium" ["Presidium"],
     }
 }
 
 text_enum! {
     /// Whether the network meets (`active`) or has been wound up (`archived`).
     NetworkStatus {
-        Active = "active",
-        Archived = "archived",
+        Active = "active" ["Aktivt", "aktiv"],
+        Archived = "archived" ["Arkiverat", "arkiverad", "avslutat"],
     }
 }
 
@@ -327,6 +327,7 @@ crate::list_params! {
         /// Sort keys, `-` for descending: `name`, `kind`, `createdAt`, `updatedAt`.
         sort(default = "name", example = "name", pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"),
         external(system = "sundsvall-intranet", id = "N-17"),
+        exports(labels),
         /// Only networks of this kind.
         #[param(example = "management")]
         pub kind: Option<NetworkKind>,
@@ -745,6 +746,10 @@ pub struct MemberListParams {
     /// Only members from this municipality.
     #[param(pattern = "^[0-9]{4}$", example = "2281")]
     pub municipality_id: Option<String>,
+    /// With `Accept: text/csv`: `sv` writes Swedish column headers and labels, as every
+    /// exporting list does.
+    #[param(inline, example = "sv")]
+    pub labels: Option<crate::rules::labels::FileLabels>,
 }
 
 impl PathKey for MemberKey {

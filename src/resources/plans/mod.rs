@@ -32,11 +32,11 @@ crate::text_enum! {
     /// The plan's three challenges.
     Challenge {
         /// Kärnutmaningen: equal, good quality in the municipalities' services.
-        Core = "core",
+        Core = "core" ["Kärnutmaningen", "kärnutmaning", "kärn"],
         /// Fokusutmaningen: the year's focus (2022: competence supply, kompetensförsörjning).
-        Focus = "focus",
+        Focus = "focus" ["Fokusutmaningen", "fokusutmaning", "fokus"],
         /// Den interna utmaningen: the association's own ways of working.
-        Internal = "internal",
+        Internal = "internal" ["Den interna utmaningen", "interna utmaningen", "intern"],
     }
 }
 

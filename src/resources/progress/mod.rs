@@ -32,9 +32,9 @@ use utoipa::openapi::path::Parameter;
 text_enum! {
     /// How far the assignment deviates from its plan.
     Deviation {
-        None = "none",
-        Minor = "minor",
-        Major = "major",
+        None = "none" ["Ingen avvikelse", "ingen"],
+        Minor = "minor" ["Mindre avvikelse", "mindre", "liten"],
+        Major = "major" ["Större avvikelse", "större", "stor"],
     }
 }
 
@@ -452,6 +452,10 @@ pub struct ReportListParams {
     /// Full-text search with Swedish stemming in summary and deviation note.
     #[param(max_length = 200, example = "försenad")]
     pub q: Option<String>,
+    /// With `Accept: text/csv`: `sv` writes Swedish column headers and labels, as every
+    /// exporting list does.
+    #[param(inline, example = "sv")]
+    pub labels: Option<crate::rules::labels::FileLabels>,
 }
 
 async fn list(

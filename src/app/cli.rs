@@ -45,35 +45,45 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
-    /// Bulk-load a CSV or NDJSON file into a collection over HTTP (exit code 0 only on success).
+    /// Bulk-load a CSV or NDJSON file into a collection over HTTP(S). Exit codes: 0 loaded
+    /// (or, with --dry-run, would load), 1 refused (the problems are listed), 2 usage,
+    /// connection, sign-in or a server error.
     Import {
-        /// The service's base URL, e.g. https://samverkan.example.se
-        #[arg(long, env = "SAMVERKAN_URL")]
-        url: String,
-        /// An access token with the `import` scope.
-        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
-        token: String,
-        /// Validate only; write nothing.
+        #[command(flatten)]
+        connection: crate::app::transfer::Connection,
+        /// Validate only; write nothing (and say what would be created, updated, unchanged).
         #[arg(long)]
         dry_run: bool,
+        /// Write the problems of a refused file to this CSV file (Rad;Kolumn;Problem), for
+        /// Excel beside the original.
+        #[arg(long, value_name = "FILE")]
+        problems: Option<PathBuf>,
         /// networks, members, assignments, progress-reports or feedback.
         collection: String,
         /// The file (.csv, or .ndjson/.jsonl).
         file: PathBuf,
     },
-    /// Write a collection as CSV or NDJSON (to standard output, or to --output).
+    /// Write a collection as CSV or NDJSON (to standard output, or to --output). Exit codes as
+    /// for import.
     Export {
-        #[arg(long, env = "SAMVERKAN_URL")]
-        url: String,
-        /// An access token with the `read` scope.
-        #[arg(long, env = "SAMVERKAN_TOKEN", hide_env_values = true)]
-        token: String,
+        #[command(flatten)]
+        connection: crate::app::transfer::Connection,
         /// csv or ndjson.
         #[arg(long, default_value = "csv")]
         format: String,
+        /// A filter of the collection's list, name=value (repeatable): --filter year=2022
+        /// --filter goal=focus.
+        #[arg(long, value_name = "NAME=VALUE")]
+        filter: Vec<String>,
+        /// sv: Swedish column headers and labels (CSV); the file loads back the same.
+        #[arg(long)]
+        labels: Option<String>,
+        /// For members: only this network's (every network's when absent).
+        #[arg(long, value_name = "NETWORK_ID")]
+        network: Option<String>,
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// networks, assignments, progress-reports, feedback, municipalities or areas.
+        /// networks, members, assignments, progress-reports, feedback, municipalities or areas.
         collection: String,
     },
     /// Migrate the database and write the diesel schema of its tables (to standard output, or
@@ -127,34 +137,43 @@ pub fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Openapi { output }) => return write_openapi(output.as_ref()),
         Some(Command::Import {
-            url,
-            token,
+            connection,
             dry_run,
+            problems,
             collection,
             file,
         }) => {
             return outcome(crate::app::transfer::import(
-                url, token, collection, file, *dry_run,
+                connection,
+                collection,
+                file,
+                *dry_run,
+                problems.as_deref(),
             ));
         }
         Some(Command::Export {
-            url,
-            token,
+            connection,
             format,
+            filter,
+            labels,
+            network,
             output,
             collection,
         }) => {
+            let request = crate::app::transfer::ExportRequest {
+                collection,
+                format,
+                filters: filter,
+                labels: labels.as_deref(),
+                network: network.as_deref(),
+            };
             let result = match output {
                 Some(path) => std::fs::File::create(path)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|mut f| {
-                        crate::app::transfer::export(url, token, collection, format, &mut f)
-                    }),
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+                    .and_then(|mut f| crate::app::transfer::export(connection, &request, &mut f)),
                 None => crate::app::transfer::export(
-                    url,
-                    token,
-                    collection,
-                    format,
+                    connection,
+                    &request,
                     &mut std::io::stdout().lock(),
                 ),
             };
@@ -180,13 +199,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn outcome(result: anyhow::Result<bool>) -> ExitCode {
+/// 0 done, 1 refused by the service, 2 usage, connection, sign-in or server error.
+fn outcome(result: anyhow::Result<crate::app::transfer::Outcome>) -> ExitCode {
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(crate::app::transfer::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(crate::app::transfer::Outcome::Refused) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("samverkan: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -992,7 +992,8 @@ fn parse(
 /// What a load did (or, in a dry run, would do).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"collection": "feedback", "dryRun": false, "rows": 1200, "created": 1180, "updated": 15, "unchanged": 5}))]
+#[schema(example = json!({"collection": "feedback", "dryRun": true, "rows": 22, "created": 1, "updated": 1, "unchanged": 20,
+    "lines": {"created": [[23, 23]], "updated": [[5, 5]], "unchanged": [[2, 4], [6, 22]]}}))]
 pub struct ImportResult {
     pub collection: String,
     pub dry_run: bool,
@@ -1002,6 +1003,41 @@ pub struct ImportResult {
     pub updated: u64,
     /// Rows whose record already had exactly these values: not written at all.
     pub unchanged: u64,
+    /// In a dry run: what each line would do, as runs of lines `[first, last]` (the header is
+    /// line 1). A record changed since the export, with other values than the row's, is not
+    /// here but a `conflict` problem on its line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<LineOutcomes>,
+}
+
+/// The lines of a file by what loading them does, as runs `[first, last]`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct LineOutcomes {
+    pub created: Vec<[u64; 2]>,
+    pub updated: Vec<[u64; 2]>,
+    pub unchanged: Vec<[u64; 2]>,
+}
+
+impl LineOutcomes {
+    /// From every staged line (ascending) and the lines of existing records (whether the row
+    /// changes them).
+    fn of(lines: &[i64], existing: &[(i64, bool)]) -> Self {
+        let existing: std::collections::HashMap<i64, bool> = existing.iter().copied().collect();
+        let mut out = LineOutcomes::default();
+        for line in lines {
+            let runs = match existing.get(line) {
+                None => &mut out.created,
+                Some(true) => &mut out.updated,
+                Some(false) => &mut out.unchanged,
+            };
+            let line = *line as u64;
+            match runs.last_mut() {
+                Some(run) if run[1] + 1 == line => run[1] = line,
+                _ => runs.push([line, line]),
+            }
+        }
+        out
+    }
 }
 
 /// Parameters of a load.
@@ -1697,6 +1733,7 @@ async fn finish(
          UNION ALL SELECT s.line, 'version', 'conflict: the record was changed after this file was exported (it is at version ' \
              || t.version || ', the row at ' || s.version || '); export it again and make the change there' \
          FROM src s JOIN {table} t ON t.id = s.id WHERE s.version IS NOT NULL AND s.version <> t.version \
+             AND ({t_cols}) IS DISTINCT FROM ({s_cols}) \
          UNION ALL SELECT line, 'id', 'this id is on more than one line' FROM ( \
              SELECT line, count(*) OVER (PARTITION BY id) AS n FROM src WHERE id IS NOT NULL) x WHERE n > 1",
         name = collection.name()
@@ -1784,6 +1821,18 @@ async fn finish(
         let would_update = existing.iter().filter(|e| e.changed).count() as u64;
         let would_keep = existing.len() as u64 - would_update;
         if dry_run {
+            #[derive(diesel::QueryableByName)]
+            struct Line {
+                #[diesel(sql_type = BigInt)]
+                line: i64,
+            }
+            let lines: Vec<i64> = diesel::sql_query("SELECT line FROM import_rows ORDER BY line")
+                .load::<Line>(work.conn())
+                .await?
+                .into_iter()
+                .map(|l| l.line)
+                .collect();
+            let existing: Vec<(i64, bool)> = existing.iter().map(|e| (e.line, e.changed)).collect();
             return Ok(ImportResult {
                 collection: collection.name().to_owned(),
                 dry_run: true,
@@ -1791,6 +1840,7 @@ async fn finish(
                 created: rows - existing.len() as u64,
                 updated: would_update,
                 unchanged: would_keep,
+                lines: Some(LineOutcomes::of(&lines, &existing)),
             });
         }
         let columns = sql.updated.join(", ");
@@ -1813,6 +1863,7 @@ async fn finish(
             created: counts.created as u64,
             updated: counts.updated as u64,
             unchanged: rows - counts.created as u64 - counts.updated as u64,
+            lines: None,
         };
         if result.created + result.updated > 0 {
             work.record(Change {

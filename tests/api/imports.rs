@@ -391,7 +391,8 @@ async fn dry_runs_and_repeated_loads_write_nothing() {
     .await;
     assert_eq!(
         dry.json(),
-        json!({"collection": "assignments", "dryRun": true, "rows": 20, "created": 20, "updated": 0, "unchanged": 0})
+        json!({"collection": "assignments", "dryRun": true, "rows": 20, "created": 20, "updated": 0, "unchanged": 0,
+               "lines": {"created": [[1, 20]], "updated": [], "unchanged": []}})
     );
     assert_eq!(count(&app, "/v1/assignments").await, 0);
     let first = load(
@@ -599,7 +600,8 @@ async fn the_command_line_loads_and_exports_over_http() {
     let app = TestApp::new().await;
     let net = network(&app).await;
     let url = format!("http://127.0.0.1:{}", app.listen().await);
-    let token = app.token(&[Scope::Import, Scope::Read], None).await;
+    // Signs in as an API client: id in an option, secret in the environment.
+    let (client, secret) = app.client(&[Scope::Import, Scope::Read], None).await;
     let dir = std::env::temp_dir().join(format!("samverkan-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let good = dir.join("svar.csv");
@@ -609,6 +611,7 @@ async fn the_command_line_loads_and_exports_over_http() {
             "year;goal;networkId;rating".to_owned(),
             format!("2022;core;{net};4"),
             format!("2022;focus;{net};5"),
+            format!("2022;internal;{net};2"),
         ]),
     )
     .expect("file");
@@ -618,66 +621,187 @@ async fn the_command_line_loads_and_exports_over_http() {
         excel(&[
             "year;goal;networkId;rating".to_owned(),
             format!("2022;core;{net};4"),
-            format!("2022;focus;{net};7"),
+            format!("2022;fokuserat;{net};7"),
         ]),
     )
     .expect("file");
-    let run = |args: Vec<String>| {
-        let url = url.clone();
-        let token = token.clone();
+    let run = |url: &str, args: &[&str]| {
+        let url = url.to_owned();
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        args.insert(1, format!("--client-id={client}"));
+        let secret = secret.clone();
         actix_web::rt::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_samverkan"))
                 .args(args)
                 .env("SAMVERKAN_URL", url)
-                .env("SAMVERKAN_TOKEN", token)
+                .env("SAMVERKAN_CLIENT_SECRET", secret)
+                .env_remove("SAMVERKAN_TOKEN")
                 .output()
                 .expect("run samverkan")
         })
     };
     let path = |p: &std::path::Path| p.display().to_string();
-    let out = run(vec![
-        "import".into(),
-        "--dry-run".into(),
-        "feedback".into(),
-        path(&good),
-    ])
-    .await
-    .expect("join");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("dry run"));
-    assert_eq!(count(&app, "/v1/feedback").await, 0);
-    let out = run(vec!["import".into(), "feedback".into(), path(&bad)])
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let out = run(&url, &["import", "--dry-run", "feedback", &path(&good)])
         .await
         .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("dry run"));
+    // Both phases are reported (not a terminal here: as lines).
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("sending"), "{stderr}");
+    assert!(
+        stderr.contains("Sent 4 lines; the service is checking and writing them"),
+        "{stderr}"
+    );
+    assert_eq!(count(&app, "/v1/feedback").await, 0);
+    // Refused: exit 1, every problem listed, and written for Excel with --problems.
+    let problems = dir.join("problem.csv");
+    let out = run(
+        &url,
+        &[
+            "import",
+            "--problems",
+            &path(&problems),
+            "feedback",
+            &path(&bad),
+        ],
+    )
+    .await
+    .expect("join");
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = text(&out.stderr);
     assert!(
         stderr.contains("line 3: rating: must be 1, 2, 3, 4 or 5"),
         "{stderr}"
     );
-    let out = run(vec!["import".into(), "feedback".into(), path(&good)])
+    let written = std::fs::read_to_string(&problems).expect("problems file");
+    let mut lines = written.trim_start_matches('\u{feff}').lines();
+    assert_eq!(lines.next(), Some("Rad;Kolumn;Problem"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{written}");
+    assert!(rows.iter().any(|r| r.starts_with("3;goal;")), "{written}");
+    assert!(
+        rows.contains(&"3;rating;must be 1, 2, 3, 4 or 5"),
+        "{written}"
+    );
+    let out = run(&url, &["import", "feedback", &path(&good)])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("3 created"));
+    // Export with the list's filters, in Swedish.
+    let out = run(
+        &url,
+        &[
+            "export",
+            "--format",
+            "ndjson",
+            "--filter",
+            "year=2022",
+            "--filter",
+            "rating=4",
+            "feedback",
+        ],
+    )
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let out = run(
+        &url,
+        &[
+            "export",
+            "--filter",
+            "goal=focus",
+            "--labels",
+            "sv",
+            "feedback",
+        ],
+    )
+    .await
+    .expect("join");
+    let csv = text(&out.stdout);
+    assert!(
+        csv.contains(";År;Mål;") && csv.contains(";Fokusutmaningen;"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2);
+    // A filter the list does not have: refused by the service, exit 1.
+    let out = run(&url, &["export", "--filter", "colour=red", "feedback"])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("colour"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Members: of one network, or of every network in one file that loads back.
+    let members = dir.join("medlemmar.csv");
+    std::fs::write(
+        &members,
+        excel(&[
+            "networkId;name;title".to_owned(),
+            format!("{net};Anna Sundberg;Skolchef"),
+        ]),
+    )
+    .expect("file");
+    let out = run(&url, &["import", "members", &path(&members)])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let second = network(&app).await;
+    std::fs::write(
+        &members,
+        excel(&[
+            "networkId;name".to_owned(),
+            format!("{second};Bo Lind"),
+            format!("{second};Cecilia Ek"),
+        ]),
+    )
+    .expect("file");
+    let out = run(&url, &["import", "members", &path(&members)])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&url, &["export", "--network", &net, "members"])
+        .await
+        .expect("join");
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    let all = dir.join("alla.csv");
+    let out = run(&url, &["export", "--output", &path(&all), "members"])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&all).expect("export");
+    assert_eq!(
+        exported.lines().count(),
+        4,
+        "one header, three members: {exported}"
+    );
+    let out = run(&url, &["import", "--dry-run", "members", &path(&all)])
         .await
         .expect("join");
     assert!(
-        out.status.success(),
+        text(&out.stdout).contains("3 unchanged"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 created"));
-    let out = run(vec![
-        "export".into(),
-        "--format".into(),
-        "ndjson".into(),
-        "feedback".into(),
-    ])
-    .await
-    .expect("join");
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    // Usage and connection problems: exit 2, nothing checked.
+    let out = run(&url, &["export", "--filter", "year", "feedback"])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(2));
+    let out = run("http://127.0.0.1:9", &["import", "feedback", &path(&good)])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot reach"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -1199,8 +1323,17 @@ async fn an_export_edited_in_excel_loads_back_by_id() {
         ),
         (json!(1), json!(2))
     );
-    let res = load(&app, &importer, "feedback", "text/csv", edited, "").await;
+    // Per line (each record takes two lines: its comment has a line break).
+    assert_eq!(
+        dry.json()["lines"],
+        json!({"created": [], "updated": [[2, 2]], "unchanged": [[4, 4], [6, 6]]})
+    );
+    let res = load(&app, &importer, "feedback", "text/csv", edited.clone(), "").await;
     assert_eq!(res.status, 200, "{}", res.text());
+    assert!(
+        res.json().get("lines").is_none(),
+        "only dry runs list lines"
+    );
     assert_eq!(
         (
             res.json()["updated"].clone(),
@@ -1240,6 +1373,11 @@ async fn an_export_edited_in_excel_loads_back_by_id() {
         app.get("/v1/feedback?sort=rating").await.json()["items"][0]["rating"],
         1
     );
+    // The same edited file once more: its version is old, but the record already has its
+    // values, so nothing conflicts and nothing is written.
+    let res = load(&app, &importer, "feedback", "text/csv", edited, "").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["unchanged"], 3, "{}", res.text());
 
     // Every problem at once: a rating of 7, a goal that is no goal, an id that is no UUID,
     // whatever their kind. (Each record takes two lines: its comment has a line break.)

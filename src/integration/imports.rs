@@ -1640,11 +1640,11 @@ pub async fn import(
                             continue;
                         }
                     }
-                    if problems.is_empty() {
-                        batch.push(row);
-                        if batch.len() >= BATCH {
-                            stage(&mut conn, &mut batch).await?;
-                        }
+                    // Valid rows are staged even when others are wrong, so that the
+                    // database's checks of them come in the same answer.
+                    batch.push(row);
+                    if batch.len() >= BATCH {
+                        stage(&mut conn, &mut batch).await?;
                     }
                 }
                 Parsed::Error(v) => {
@@ -1680,8 +1680,18 @@ pub async fn import(
                 finish(work, collection, rows, dry_run).await
             })
             .await
-    } else {
+    } else if forbidden {
         Err(ApiError::Validation(Vec::new()))
+    } else {
+        // The file is refused already; the database's checks of its valid rows join the list.
+        // If they cannot be had (a slow database), the file's own problems still answer.
+        match database_problems(&mut conn, collection).await {
+            Ok(more) => Err(ApiError::Validation(more)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the database checks of a refused file failed");
+                Err(ApiError::Validation(Vec::new()))
+            }
+        }
     };
     let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
     match result {
@@ -1708,14 +1718,18 @@ pub async fn import(
     }
 }
 
-/// Checks the staged rows against the database and, unless a dry run, writes them, in one
-/// transaction: the only moment the load holds back the change feed.
-async fn finish(
-    work: &mut Work<'_>,
-    collection: Collection,
-    rows: u64,
-    dry_run: bool,
-) -> Result<ImportResult, ApiError> {
+/// The staged rows as the statements read them.
+struct Sources {
+    /// `SELECT` of every staged row, typed, with `id` and `version`.
+    all: String,
+    /// `src_all` (every row) and `src` (the rows without an `id`), for a `WITH`.
+    by_ref: String,
+    /// The updated columns of the record (`t.…`) and of the row (`s.…`).
+    t_cols: String,
+    s_cols: String,
+}
+
+fn sources(collection: Collection) -> Sources {
     let sql = statements(collection);
     // Every row, with the record it names (`id`) and the version it was exported at; the rows
     // without an `id` (`src` in the upsert statements), and the rows with one.
@@ -1724,8 +1738,28 @@ async fn finish(
         sql.src.strip_suffix(" FROM import_rows").unwrap_or(sql.src)
     );
     let by_ref = format!("src_all AS ({all}), src AS (SELECT * FROM src_all WHERE id IS NULL)");
-    let t_cols = columns_of("t", sql.updated);
-    let s_cols = columns_of("s", sql.updated);
+    Sources {
+        all,
+        by_ref,
+        t_cols: columns_of("t", sql.updated),
+        s_cols: columns_of("s", sql.updated),
+    }
+}
+
+/// What the database says of the staged rows: references to records that do not exist,
+/// repeated external references and ids, unknown ids, and conflicts (a record changed since
+/// the export, to other values than the row's), by line, at most [`ERROR_CAP`].
+async fn database_problems(
+    conn: &mut AsyncPgConnection,
+    collection: Collection,
+) -> Result<Vec<Violation>, ApiError> {
+    let sql = statements(collection);
+    let Sources {
+        all,
+        t_cols,
+        s_cols,
+        ..
+    } = sources(collection);
     let table = sql.table;
     let by_id = format!(
         "SELECT s.line, 'id' AS field, 'no record in {name} has this id: it may have been deleted since the export' AS message \
@@ -1738,29 +1772,47 @@ async fn finish(
              SELECT line, count(*) OVER (PARTITION BY id) AS n FROM src WHERE id IS NOT NULL) x WHERE n > 1",
         name = collection.name()
     );
+    let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
+         SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
+         WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";
+    let problems: Vec<Problem> = diesel::sql_query(format!(
+        "WITH src AS ({all}) SELECT * FROM ({} UNION ALL {duplicates} UNION ALL {by_id}) p \
+         ORDER BY line LIMIT {ERROR_CAP}",
+        sql.checks
+    ))
+    .load(conn)
+    .await?;
+    Ok(problems
+        .into_iter()
+        .map(|p| Violation::at(p.line as u64, p.field, p.message))
+        .collect())
+}
+
+/// Checks the staged rows against the database and, unless a dry run, writes them, in one
+/// transaction: the only moment the load holds back the change feed.
+async fn finish(
+    work: &mut Work<'_>,
+    collection: Collection,
+    rows: u64,
+    dry_run: bool,
+) -> Result<ImportResult, ApiError> {
+    let sql = statements(collection);
+    let Sources {
+        by_ref,
+        t_cols,
+        s_cols,
+        ..
+    } = sources(collection);
+    let table = sql.table;
     {
         // The set-based check and write of a large file may take longer than an ordinary
         // statement may; for this transaction only.
         work.conn()
             .batch_execute("SET LOCAL statement_timeout = '30min'")
             .await?;
-        let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
-             SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
-             WHERE d->>'externalId' IS NOT NULL) x WHERE n > 1";
-        let problems: Vec<Problem> = diesel::sql_query(format!(
-            "WITH src AS ({all}) SELECT * FROM ({} UNION ALL {duplicates} UNION ALL {by_id}) p \
-             ORDER BY line LIMIT {ERROR_CAP}",
-            sql.checks
-        ))
-        .load(work.conn())
-        .await?;
+        let problems = database_problems(work.conn(), collection).await?;
         if !problems.is_empty() {
-            return Err(ApiError::Validation(
-                problems
-                    .into_iter()
-                    .map(|p| Violation::at(p.line as u64, p.field, p.message))
-                    .collect(),
-            ));
+            return Err(ApiError::Validation(problems));
         }
         let existing: Vec<Existing> = diesel::sql_query(format!(
             "WITH {by_ref} {} UNION ALL SELECT s.line, {} AS owners, \

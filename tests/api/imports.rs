@@ -268,11 +268,14 @@ async fn every_bad_line_is_listed_and_references_are_checked() {
     .await
     .problem(400, "validation-failed");
     let found = crate::support::violation_lines(&p);
-    // Line-level problems are all reported; reference checks run once the lines are sound.
+    // Every problem in one answer: the lines' own and the database's (no 2023 plan, no such
+    // network), in the file's order.
     assert_eq!(
         found,
         [
             (2, "rating".to_owned()),
+            (3, "goal".to_owned()),
+            (4, "networkId".to_owned()),
             (5, "colour".to_owned()),
             (6, "body".to_owned())
         ]
@@ -1407,20 +1410,20 @@ async fn an_export_edited_in_excel_loads_back_by_id() {
             "{expected:?} in {found:?}"
         );
     }
-    // The unknown id is found by the database's checks, once the file's own are passed.
+    // The database's checks (an id no record has) come in the same answer as the file's own.
     let unknown = edit(
         &fresh.body,
-        &[(2, "id", "5a0f3c1e-8d2b-4f6a-9c7e-1b2d3e4f5a6b")],
+        &[
+            (0, "rating", "7"),
+            (2, "id", "5a0f3c1e-8d2b-4f6a-9c7e-1b2d3e4f5a6b"),
+        ],
     );
     let p = load(&app, &importer, "feedback", "text/csv", unknown, "")
         .await
         .problem(400, "validation-failed");
     assert_eq!(
-        (
-            p["violations"][0]["line"].clone(),
-            p["violations"][0]["field"].clone()
-        ),
-        (json!(6), json!("id")),
+        crate::support::violation_lines(&p),
+        [(2, "rating".to_owned()), (6, "id".to_owned())],
         "{p}"
     );
     // Without the id column the rows are new records.

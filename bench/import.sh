@@ -37,6 +37,11 @@ with open(f"{work}/feedback.csv", "w", encoding="utf-8-sig", newline="") as f:
     f.write("year;goal;networkId;rating;comment;suggestions\r\n")
     for i in range(rows):
         f.write(";".join(str(x) for x in row(i)) + "\r\n")
+# As Swedish Excel's "CSV (semikolonavgränsad)" saves it: Windows-1252, no BOM.
+with open(f"{work}/feedback-1252.csv", "w", encoding="cp1252", newline="") as f:
+    f.write("year;goal;networkId;rating;comment;suggestions\r\n")
+    for i in range(rows):
+        f.write(";".join(str(x) for x in row(i)) + "\r\n")
 with open(f"{work}/feedback.ndjson", "w", encoding="utf-8") as f:
     for i in range(rows):
         y, g, n, r, c, s = row(i)
@@ -71,6 +76,14 @@ load() { # $1 content type, $2 file, $3 query
 
 RSS0=$(rss)
 clear_feedback; T_CSV=$(load text/csv "$WORK/feedback.csv" ""); RSS_CSV=$(rss)
+clear_feedback; T_1252=$(load text/csv "$WORK/feedback-1252.csv" "")
+# The round trip: export what was loaded, load the export back (every row unchanged).
+S=$(date +%s.%N)
+curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Accept: text/csv' "$URL/v1/feedback" > "$WORK/export.csv"
+E=$(date +%s.%N)
+T_EXPORT=$(python3 -c "print(f'{$E - $S:.2f}')")
+T_BACK=$(load text/csv "$WORK/export.csv" "")
+UNCHANGED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["unchanged"])' "$WORK/answer.json")
 clear_feedback; T_ND=$(load application/x-ndjson "$WORK/feedback.ndjson" ""); RSS_ND=$(rss)
 clear_feedback
 S=$(date +%s.%N)
@@ -82,15 +95,18 @@ T_BIG=$(load text/csv "$WORK/big.csv" "?dryRun=true"); RSS_BIG=$(rss)
 
 OUT=bench/results/import-latest.md
 mkdir -p bench/results
-python3 - "$ROWS" "$T_CSV" "$T_ND" "$T_COPY" "$RSS0" "$RSS_CSV" "$RSS_ND" "$BIG_SIZE" "$T_BIG" "$RSS_BIG" <<'PY' | tee "$OUT"
+python3 - "$ROWS" "$T_CSV" "$T_ND" "$T_COPY" "$RSS0" "$RSS_CSV" "$RSS_ND" "$BIG_SIZE" "$T_BIG" "$RSS_BIG" "$T_1252" "$T_EXPORT" "$T_BACK" "$UNCHANGED" <<'PY' | tee "$OUT"
 import sys
-rows, t_csv, t_nd, t_copy, rss0, rss_csv, rss_nd, big, t_big, rss_big = sys.argv[1:]
-rows = int(rows); t_csv, t_nd, t_copy = float(t_csv), float(t_nd), float(t_copy)
+rows, t_csv, t_nd, t_copy, rss0, rss_csv, rss_nd, big, t_big, rss_big, t_1252, t_export, t_back, unchanged = sys.argv[1:]
+rows = int(rows); t_csv, t_nd, t_copy, t_1252 = float(t_csv), float(t_nd), float(t_copy), float(t_1252)
+t_export, t_back = float(t_export), float(t_back)
 print(f"| load ({rows} feedback rows) | seconds | rows/s | share of \\copy | service peak RSS (MiB) |")
 print("|---|---|---|---|---|")
-print(f"| POST /v1/imports/feedback, CSV | {t_csv:.2f} | {rows / t_csv:,.0f} | {t_copy / t_csv:.0%} | {rss_csv} |")
+print(f"| POST /v1/imports/feedback, CSV UTF-8 | {t_csv:.2f} | {rows / t_csv:,.0f} | {t_copy / t_csv:.0%} | {rss_csv} |")
+print(f"| POST /v1/imports/feedback, CSV Windows-1252 | {t_1252:.2f} | {rows / t_1252:,.0f} | {t_copy / t_1252:.0%} | – |")
 print(f"| POST /v1/imports/feedback, NDJSON | {t_nd:.2f} | {rows / t_nd:,.0f} | {t_copy / t_nd:.0%} | {rss_nd} |")
 print(f"| psql \\copy (ceiling) | {t_copy:.2f} | {rows / t_copy:,.0f} | 100% | – |")
 print()
+print(f"Round trip: the export of the {rows} rows took {t_export:.2f} s; loading it back {t_back:.2f} s ({unchanged} rows unchanged, nothing written).")
 print(f"Memory: peak RSS {rss0} MiB before the loads; {rss_big} MiB after a {big} MB CSV (dry run, {float(t_big):.1f} s).")
 PY

@@ -40,6 +40,8 @@ pub enum Collection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
+    /// A record's id (a UUID), read as text: the resource's rules check it.
+    Id,
     Int,
     List,
     Suggestions,
@@ -135,7 +137,7 @@ impl Collection {
                         "What kind of network",
                         "management",
                     ),
-                    col("areaId", Text, "The collaboration area's id (a UUID)", AREA),
+                    col("areaId", Id, "The collaboration area's id (a UUID)", AREA),
                     col(
                         "description",
                         Text,
@@ -162,7 +164,7 @@ impl Collection {
             }
             Self::Members => {
                 const COLUMNS: &[Column] = &[
-                    col("networkId", Text, "The network's id (a UUID)", NETWORK),
+                    col("networkId", Id, "The network's id (a UUID)", NETWORK),
                     col(
                         "name",
                         Text,
@@ -208,7 +210,7 @@ impl Collection {
                         "The commissioning municipalities' kommunkoder, `|`-separated",
                         "2281|2262|2284",
                     ),
-                    col("areaId", Text, "The collaboration area's id (a UUID)", AREA),
+                    col("areaId", Id, "The collaboration area's id (a UUID)", AREA),
                     col(
                         "challenge",
                         Enum("Challenge"),
@@ -252,7 +254,7 @@ impl Collection {
                 const COLUMNS: &[Column] = &[
                     col(
                         "assignmentId",
-                        Text,
+                        Id,
                         "The assignment's id (a UUID)",
                         ASSIGNMENT,
                     ),
@@ -304,7 +306,7 @@ impl Collection {
                     ),
                     col(
                         "networkId",
-                        Text,
+                        Id,
                         "The network giving the feedback (a UUID)",
                         NETWORK,
                     ),
@@ -525,7 +527,7 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     Ok(match kind {
-        Kind::Text | Kind::Enum(_) => Value::String(raw.to_owned()),
+        Kind::Text | Kind::Id | Kind::Enum(_) => Value::String(raw.to_owned()),
         Kind::Int => {
             let compact: String = text
                 .chars()
@@ -1389,13 +1391,7 @@ pub fn columns_documentation(vocabularies: &Vocabularies) -> String {
         ));
         for c in collection.columns() {
             let kind = match c.kind {
-                Kind::Text
-                    if c.name.ends_with("Id")
-                        && c.name != "externalId"
-                        && c.name != "municipalityId" =>
-                {
-                    "UUID".to_owned()
-                }
+                Kind::Id => "UUID".to_owned(),
                 Kind::Text => "text".to_owned(),
                 Kind::Int => "whole number".to_owned(),
                 Kind::List => "list, `|`-separated".to_owned(),

@@ -103,15 +103,9 @@ fn the_embedded_cluster_keeps_data_across_restarts() {
 #[actix_web::test]
 async fn the_demo_data_loads_twice_and_reads_like_the_plan() {
     let app = crate::support::TestApp::new().await;
-    let mut conn = AsyncPgConnection::establish(&app.db.url)
-        .await
-        .expect("connect");
-    samverkan::store::seed::demo_data(&mut conn)
-        .await
-        .expect("demo data");
-    samverkan::store::seed::demo_data(&mut conn)
-        .await
-        .expect("demo data again");
+    app.load_demo().await;
+    // Twice: the demo data loads over itself.
+    app.load_demo().await;
     let focus = app
         .get("/v1/assignments?challenge=focus&limit=100")
         .await

@@ -2,7 +2,6 @@
 //! column headers (`labels=sv` exports that load back unchanged), and the import templates.
 
 use actix_web::test::TestRequest;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
 use samverkan::auth::Scope;
 use serde_json::{Value, json};
 
@@ -18,15 +17,6 @@ const COLLECTIONS: [(&str, &str); 5] = [
         "/v1/networks/d1000000-0000-4000-8000-000000000001/members",
     ),
 ];
-
-async fn demo(app: &TestApp) {
-    let mut conn = AsyncPgConnection::establish(&app.db.url)
-        .await
-        .expect("connect");
-    samverkan::store::seed::demo_data(&mut conn)
-        .await
-        .expect("demo data");
-}
 
 async fn load(app: &TestApp, collection: &str, content_type: &str, body: Vec<u8>) -> Value {
     let importer = app.token(&[Scope::Import], None).await;
@@ -61,7 +51,7 @@ async fn export(app: &TestApp, uri: &str) -> String {
 #[actix_web::test]
 async fn every_collection_exports_in_swedish_and_loads_back_unchanged() {
     let app = TestApp::new().await;
-    demo(&app).await;
+    app.load_demo().await;
     for (collection, list) in COLLECTIONS {
         let english = export(&app, &format!("{list}?limit=500")).await;
         let swedish = export(&app, &format!("{list}?labels=sv")).await;
@@ -100,7 +90,7 @@ async fn every_collection_exports_in_swedish_and_loads_back_unchanged() {
 #[actix_web::test]
 async fn swedish_labels_are_read_whatever_their_case_and_accents() {
     let app = TestApp::new().await;
-    demo(&app).await;
+    app.load_demo().await;
     let net = "d1000000-0000-4000-8000-000000000001";
     let csv = format!(
         "\u{feff}År;Mål;Nätverk-ID;Betyg;Förslag\r\n\
@@ -170,7 +160,7 @@ async fn swedish_labels_are_read_whatever_their_case_and_accents() {
 #[actix_web::test]
 async fn templates_give_the_columns_and_an_example_that_loads() {
     let app = TestApp::new().await;
-    demo(&app).await;
+    app.load_demo().await;
     let doc = app.get("/v1/openapi.json").await.json();
     let documented = doc["paths"]["/v1/imports/{collection}/template"]["get"]["description"]
         .as_str()

@@ -248,6 +248,16 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Loads the demo data (`samverkan seed --demo`) into this app's database.
+    pub async fn load_demo(&self) {
+        let mut conn = AsyncPgConnection::establish(&self.db.url)
+            .await
+            .expect("connect");
+        samverkan::store::seed::demo_data(&mut conn)
+            .await
+            .expect("demo data");
+    }
+
     pub async fn new() -> Self {
         Self::with_config(test_config()).await
     }

@@ -620,12 +620,14 @@ fn read_labels(
     }
 }
 
-/// The rules of a file's shape: no NUL, only the collection's columns, the required ones present.
-/// The values themselves are checked by the resource's own rules ([`RowCheck`]).
+/// The rules of a file's shape: no NUL, only the collection's columns, the required ones present
+/// (unless `required` is false: a row whose absent columns are still to be filled from its
+/// record). The values themselves are checked by the resource's own rules ([`RowCheck`]).
 fn check_shape(
     collection: Collection,
     line: u64,
     data: &Map<String, Value>,
+    required: bool,
     out: &mut Vec<Violation>,
 ) {
     let mut push = |field: &str, message: String| out.push(Violation::at(line, field, message));
@@ -643,7 +645,7 @@ fn check_shape(
             );
         }
     }
-    for key in collection.required() {
+    for key in collection.required().iter().filter(|_| required) {
         if data.get(*key).is_none_or(Value::is_null) {
             push(key, "is required".to_owned());
         }
@@ -683,7 +685,7 @@ fn check_row(
 ) {
     data.retain(|_, v| !v.is_null());
     let before = out.len();
-    check_shape(collection, line, data, out);
+    check_shape(collection, line, data, true, out);
     if out.len() == before {
         out.extend(check(data.clone()).into_iter().map(|v| Violation {
             line: Some(line),
@@ -692,15 +694,50 @@ fn check_row(
     }
 }
 
+/// The key under which a staged row lists the columns it leaves out, to be filled from its
+/// record ([`fill_kept`]). Not a column name: columns are camelCase words.
+const KEPT: &str = "$kept";
+
+/// The columns a row that names a record (`id`) leaves out: they keep the record's values.
+/// A CSV file without a column leaves it out of every row, an NDJSON line without a key out of
+/// that row; an empty cell or `null` is a value (it clears an optional field). External
+/// references are not updated by id and are never filled.
+fn kept_columns(collection: Collection, data: &Map<String, Value>) -> Vec<Value> {
+    collection
+        .columns()
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| !matches!(*name, "externalSystem" | "externalId"))
+        .filter(|name| !data.contains_key(*name))
+        .map(|name| Value::String(name.to_owned()))
+        .collect()
+}
+
 /// The resource's rules on a row whatever else is wrong with it, so that a file's problems come
 /// all at once; a field whose cell could not be read is not reported again as missing.
+///
+/// A row that names a record and leaves columns out is checked for its shape only: its values
+/// are checked whole once the database has filled in the rest ([`fill_kept`]). It is marked
+/// with the columns to fill ([`KEPT`]).
 fn check_rules(
     collection: Collection,
     check: RowCheck,
     line: u64,
+    identity: &Identity,
     data: &mut Map<String, Value>,
     problems: &mut Vec<Violation>,
 ) {
+    let kept = identity
+        .id
+        .as_ref()
+        .map(|_| kept_columns(collection, data))
+        .unwrap_or_default();
+    if !kept.is_empty() {
+        data.retain(|_, v| !v.is_null());
+        check_shape(collection, line, data, false, problems);
+        data.insert(KEPT.to_owned(), Value::Array(kept));
+        return;
+    }
     let mut found = Vec::new();
     check_row(collection, check, line, data, &mut found);
     let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
@@ -910,7 +947,7 @@ fn parse(
             }
             read_labels(collection, &vocabularies, line, &mut data, &mut problems);
             let identity = take_server_owned(line, &mut data, &mut problems);
-            check_rules(collection, check, line, &mut data, &mut problems);
+            check_rules(collection, check, line, &identity, &mut data, &mut problems);
             restore(identity, &mut data);
             let ok = if problems.is_empty() {
                 send(Parsed::Row(Row { line, data }))
@@ -971,7 +1008,14 @@ fn parse(
                     let mut problems = Vec::new();
                     read_labels(collection, &vocabularies, line_no, &mut data, &mut problems);
                     let identity = take_server_owned(line_no, &mut data, &mut problems);
-                    check_rules(collection, check, line_no, &mut data, &mut problems);
+                    check_rules(
+                        collection,
+                        check,
+                        line_no,
+                        &identity,
+                        &mut data,
+                        &mut problems,
+                    );
                     restore(identity, &mut data);
                     if problems.is_empty() {
                         send(Parsed::Row(Row {
@@ -1623,7 +1667,9 @@ pub async fn import(
             match item {
                 Parsed::Row(row) => {
                     rows += 1;
-                    if let Some(owners) = row_owners(collection, &row.data) {
+                    // A row that leaves columns out is checked once they are filled.
+                    let whole = !row.data.contains_key(KEPT);
+                    if let Some(owners) = row_owners(collection, &row.data).filter(|_| whole) {
                         if caller
                             .may_write_for(owners.iter().map(String::as_str))
                             .is_err()
@@ -1655,6 +1701,10 @@ pub async fn import(
             }
         }
         stage(&mut conn, &mut batch).await?;
+        if fatal.is_none() {
+            let recheck = Recheck { check, caller };
+            problems.extend(fill_kept(&mut conn, collection, Some(recheck)).await?);
+        }
         Ok::<_, ApiError>((rows, problems, fatal))
     };
     let consumed = consume.await;
@@ -1712,6 +1762,106 @@ pub async fn import(
         }
         Err(e) => Err(e),
     }
+}
+
+/// What [`fill_kept`] does besides filling: check the filled rows whole, for a caller.
+struct Recheck<'a> {
+    check: RowCheck,
+    caller: &'a crate::auth::Caller,
+}
+
+/// Fills the columns that rows naming a record left out ([`KEPT`]) with that record's values,
+/// so that such a row changes only the columns it has. With `recheck`, the filled rows are then
+/// checked whole, by the resource's rules and the caller's municipality binding, and rows that
+/// fail or name no record leave the staged rows, their problems returned. Run again in the
+/// writing transaction (without `recheck`), it refreshes the filled values under a lock on the
+/// records, so that a change made meanwhile to a column the file leaves out is kept.
+async fn fill_kept(
+    conn: &mut AsyncPgConnection,
+    collection: Collection,
+    recheck: Option<Recheck<'_>>,
+) -> Result<Vec<Violation>, ApiError> {
+    #[derive(diesel::QueryableByName)]
+    struct Filled {
+        #[diesel(sql_type = BigInt)]
+        line: i64,
+        #[diesel(sql_type = Jsonb)]
+        d: Value,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = BigInt)]
+        line: i64,
+    }
+    let table = statements(collection).table;
+    let mut problems = Vec::new();
+    if recheck.is_some() {
+        let unknown: Vec<Line> = diesel::sql_query(format!(
+            "DELETE FROM import_rows r WHERE r.d -> '{KEPT}' IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = (r.d->>'id')::uuid) RETURNING r.line"
+        ))
+        .load(conn)
+        .await?;
+        problems.extend(unknown.into_iter().map(|l| {
+            Violation::at(
+                l.line as u64,
+                "id",
+                format!(
+                    "no record in {} has this id: it may have been deleted since the export",
+                    collection.name()
+                ),
+            )
+        }));
+    }
+    // A column's field is its table column in snake case (`networkId`: `network_id`).
+    let filled: Vec<Filled> = diesel::sql_query(format!(
+        "UPDATE import_rows r SET d = r.d || (SELECT coalesce(jsonb_object_agg(k, rec.j -> \
+             lower(regexp_replace(k, '([A-Z])', '_\\1', 'g'))), '{{}}'::jsonb) \
+             FROM jsonb_array_elements_text(r.d -> '{KEPT}') k) \
+         FROM (SELECT t.id, to_jsonb(t) AS j FROM {table} t WHERE t.id IN \
+             (SELECT (d->>'id')::uuid FROM import_rows WHERE d -> '{KEPT}' IS NOT NULL) FOR UPDATE) rec \
+         WHERE r.d -> '{KEPT}' IS NOT NULL AND rec.id = (r.d->>'id')::uuid \
+         RETURNING r.line, r.d"
+    ))
+    .load(conn)
+    .await?;
+    let Some(Recheck { check, caller }) = recheck else {
+        return Ok(problems);
+    };
+    let mut failed = Vec::new();
+    for row in filled {
+        let line = row.line as u64;
+        let Value::Object(mut data) = row.d else {
+            continue;
+        };
+        for key in ["id", "version", KEPT] {
+            data.remove(key);
+        }
+        let before = problems.len();
+        check_row(collection, check, line, &mut data, &mut problems);
+        let bound = row_owners(collection, &data).is_none_or(|owners| {
+            caller
+                .may_write_for(owners.iter().map(String::as_str))
+                .is_ok()
+        });
+        if !bound {
+            problems.push(Violation::at(
+                line,
+                "municipalityId",
+                "belongs to another municipality than this client's",
+            ));
+        }
+        if problems.len() > before {
+            failed.push(row.line);
+        }
+    }
+    if !failed.is_empty() {
+        diesel::sql_query("DELETE FROM import_rows WHERE line = ANY($1)")
+            .bind::<Array<BigInt>, _>(failed)
+            .execute(conn)
+            .await?;
+    }
+    Ok(problems)
 }
 
 /// The staged rows as the statements read them.
@@ -1806,6 +1956,7 @@ async fn finish(
         work.conn()
             .batch_execute("SET LOCAL statement_timeout = '30min'")
             .await?;
+        fill_kept(work.conn(), collection, None).await?;
         let problems = database_problems(work.conn(), collection).await?;
         if !problems.is_empty() {
             return Err(ApiError::Validation(problems));

@@ -1446,3 +1446,181 @@ async fn an_export_edited_in_excel_loads_back_by_id() {
     );
     assert_eq!(count(&app, "/v1/feedback").await, 4);
 }
+
+#[actix_web::test]
+async fn a_file_with_some_columns_changes_only_those() {
+    let app = TestApp::new().await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let writer = app.token(&[Scope::Write], None).await;
+    let net = network(&app).await;
+    let mut ids = Vec::new();
+    for (goal, rating) in [("focus", 3), ("core", 4)] {
+        let res = app
+            .call_as(
+                &writer,
+                TestRequest::post().uri("/v1/feedback").set_json(json!({
+                    "year": 2022, "goal": goal, "networkId": net, "municipalityId": "2281",
+                    "rating": rating, "comment": "Bra arbete"})),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        ids.push(res.json()["id"].as_str().expect("id").to_owned());
+    }
+    // The columns a person kept after deleting the others in Excel, by their Swedish headers.
+    let file = |rows: &[(&str, &str, &str)]| {
+        let mut lines = vec!["Id;Version;Betyg".to_owned()];
+        lines.extend(rows.iter().map(|(id, v, r)| format!("{id};{v};{r}")));
+        excel(&lines)
+    };
+    let dry = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        file(&[(&ids[0], "1", "1"), (&ids[1], "1", "4")]),
+        "?dryRun=true",
+    )
+    .await;
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    assert_eq!(
+        dry.json()["lines"],
+        json!({"created": [], "updated": [[2, 2]], "unchanged": [[3, 3]]}),
+        "{}",
+        dry.text()
+    );
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        file(&[(&ids[0], "1", "1"), (&ids[1], "1", "4")]),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        (
+            res.json()["updated"].clone(),
+            res.json()["unchanged"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    let first = app.get(&format!("/v1/feedback/{}", ids[0])).await.json();
+    assert_eq!(
+        (
+            &first["rating"],
+            &first["comment"],
+            &first["municipalityId"],
+            &first["goal"],
+            &first["version"]
+        ),
+        (
+            &json!(1),
+            &json!("Bra arbete"),
+            &json!("2281"),
+            &json!("focus"),
+            &json!(2)
+        ),
+        "only the rating changed: {first}"
+    );
+    let second = app.get(&format!("/v1/feedback/{}", ids[1])).await.json();
+    assert_eq!(second["version"], 1, "an unchanged row writes nothing");
+
+    // Someone changes a column the file leaves out: the file's row, exported before, conflicts
+    // when it changes something, and a load never puts the old comment back.
+    let res = app
+        .call_as(
+            &writer,
+            TestRequest::patch()
+                .uri(&format!("/v1/feedback/{}", ids[1]))
+                .insert_header(("If-Match", "\"1\""))
+                .insert_header(("Content-Type", "application/merge-patch+json"))
+                .set_payload(r#"{"comment": "Ändrad i intranätet"}"#),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let p = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        file(&[(&ids[1], "1", "2")]),
+        "",
+    )
+    .await
+    .problem(400, "validation-failed");
+    assert_eq!(
+        crate::support::violation_lines(&p),
+        [(2, "version".to_owned())],
+        "{p}"
+    );
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "text/csv",
+        file(&[(&ids[1], "2", "2")]),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let second = app.get(&format!("/v1/feedback/{}", ids[1])).await.json();
+    assert_eq!(
+        (&second["rating"], &second["comment"]),
+        (&json!(2), &json!("Ändrad i intranätet"))
+    );
+
+    // The filled rows are checked whole, by the same rules; a row without an id needs every
+    // required column; an id no record has is named. All in one answer.
+    let mut lines = vec!["id;version;rating".to_owned()];
+    lines.push(format!("{};;7", ids[0]));
+    lines.push(";;3".to_owned());
+    lines.push("5a0f3c1e-8d2b-4f6a-9c7e-1b2d3e4f5a6b;;3".to_owned());
+    let p = load(&app, &importer, "feedback", "text/csv", excel(&lines), "")
+        .await
+        .problem(400, "validation-failed");
+    let found = crate::support::violation_lines(&p);
+    for expected in [
+        (2, "rating"),
+        (3, "year"),
+        (3, "goal"),
+        (3, "networkId"),
+        (4, "id"),
+    ] {
+        assert!(
+            found.contains(&(expected.0, expected.1.to_owned())),
+            "{expected:?} in {found:?}"
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/v1/feedback/{}", ids[0])).await.json()["rating"],
+        1
+    );
+
+    // NDJSON: a key left out keeps the record's value, a null clears it.
+    let body = format!(
+        "{{\"id\": \"{}\", \"rating\": 5}}\n{{\"id\": \"{}\", \"municipalityId\": null}}\n",
+        ids[0], ids[1]
+    );
+    let res = load(
+        &app,
+        &importer,
+        "feedback",
+        "application/x-ndjson",
+        body.into_bytes(),
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let first = app.get(&format!("/v1/feedback/{}", ids[0])).await.json();
+    assert_eq!(
+        (&first["rating"], &first["municipalityId"]),
+        (&json!(5), &json!("2281"))
+    );
+    let second = app.get(&format!("/v1/feedback/{}", ids[1])).await.json();
+    assert_eq!(
+        (&second["rating"], &second["municipalityId"]),
+        (&json!(2), &Value::Null)
+    );
+    assert_eq!(count(&app, "/v1/feedback").await, 2);
+}

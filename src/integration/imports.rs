@@ -1361,6 +1361,34 @@ fn row_owners(collection: Collection, data: &Map<String, Value>) -> Option<Vec<S
     }
 }
 
+/// The problem of a row whose own values name a municipality the caller may not write for.
+fn binding_problem(
+    collection: Collection,
+    caller: &crate::auth::Caller,
+    line: u64,
+    data: &Map<String, Value>,
+) -> Option<Violation> {
+    let owners = row_owners(collection, data)?;
+    caller
+        .may_write_for(owners.iter().map(String::as_str))
+        .is_err()
+        .then(|| {
+            Violation::at(
+                line,
+                "municipalityId",
+                "belongs to another municipality than this client's",
+            )
+        })
+}
+
+/// The problem of a row whose `id` no record of the collection has.
+fn unknown_id(collection: Collection) -> String {
+    format!(
+        "no record in {} has this id: it may have been deleted since the export",
+        collection.name()
+    )
+}
+
 async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(), ApiError> {
     if batch.is_empty() {
         return Ok(());
@@ -1663,24 +1691,20 @@ pub async fn import(
         let mut fatal: Option<ApiError> = None;
         let mut batch = Vec::with_capacity(BATCH);
         let mut rows = 0u64;
+        // Whether a row left columns out, to be filled from its record.
+        let mut partial = false;
         while let Some(item) = rows_rx.recv().await {
             match item {
                 Parsed::Row(row) => {
                     rows += 1;
                     // A row that leaves columns out is checked once they are filled.
-                    let whole = !row.data.contains_key(KEPT);
-                    if let Some(owners) = row_owners(collection, &row.data).filter(|_| whole) {
-                        if caller
-                            .may_write_for(owners.iter().map(String::as_str))
-                            .is_err()
-                        {
-                            problems.push(Violation::at(
-                                row.line,
-                                "municipalityId",
-                                "belongs to another municipality than this client's",
-                            ));
-                            continue;
-                        }
+                    if row.data.contains_key(KEPT) {
+                        partial = true;
+                    } else if let Some(problem) =
+                        binding_problem(collection, caller, row.line, &row.data)
+                    {
+                        problems.push(problem);
+                        continue;
                     }
                     // Valid rows are staged even when others are wrong, so that the
                     // database's checks of them come in the same answer.
@@ -1701,15 +1725,15 @@ pub async fn import(
             }
         }
         stage(&mut conn, &mut batch).await?;
-        if fatal.is_none() {
+        if partial && fatal.is_none() {
             let recheck = Recheck { check, caller };
             problems.extend(fill_kept(&mut conn, collection, Some(recheck)).await?);
         }
-        Ok::<_, ApiError>((rows, problems, fatal))
+        Ok::<_, ApiError>((rows, partial, problems, fatal))
     };
     let consumed = consume.await;
     let _ = parser.join();
-    let (rows, mut problems, fatal) = consumed?;
+    let (rows, partial, mut problems, fatal) = consumed?;
     if let Some(e) = fatal {
         let _ = conn.batch_execute("DROP TABLE IF EXISTS import_rows").await;
         return Err(match e {
@@ -1723,7 +1747,7 @@ pub async fn import(
     let result = if problems.is_empty() {
         writer
             .run_on(&mut conn, async |work| {
-                finish(work, collection, rows, dry_run).await
+                finish(work, collection, rows, partial, dry_run).await
             })
             .await
     } else if forbidden {
@@ -1802,16 +1826,11 @@ async fn fill_kept(
         ))
         .load(conn)
         .await?;
-        problems.extend(unknown.into_iter().map(|l| {
-            Violation::at(
-                l.line as u64,
-                "id",
-                format!(
-                    "no record in {} has this id: it may have been deleted since the export",
-                    collection.name()
-                ),
-            )
-        }));
+        problems.extend(
+            unknown
+                .into_iter()
+                .map(|l| Violation::at(l.line as u64, "id", unknown_id(collection))),
+        );
     }
     // A column's field is its table column in snake case (`networkId`: `network_id`).
     let filled: Vec<Filled> = diesel::sql_query(format!(
@@ -1839,18 +1858,7 @@ async fn fill_kept(
         }
         let before = problems.len();
         check_row(collection, check, line, &mut data, &mut problems);
-        let bound = row_owners(collection, &data).is_none_or(|owners| {
-            caller
-                .may_write_for(owners.iter().map(String::as_str))
-                .is_ok()
-        });
-        if !bound {
-            problems.push(Violation::at(
-                line,
-                "municipalityId",
-                "belongs to another municipality than this client's",
-            ));
-        }
+        problems.extend(binding_problem(collection, caller, line, &data));
         if problems.len() > before {
             failed.push(row.line);
         }
@@ -1908,7 +1916,7 @@ async fn database_problems(
     } = sources(collection);
     let table = sql.table;
     let by_id = format!(
-        "SELECT s.line, 'id' AS field, 'no record in {name} has this id: it may have been deleted since the export' AS message \
+        "SELECT s.line, 'id' AS field, '{unknown}' AS message \
          FROM src s WHERE s.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = s.id) \
          UNION ALL SELECT s.line, 'version', 'conflict: the record was changed after this file was exported (it is at version ' \
              || t.version || ', the row at ' || s.version || '); export it again and make the change there' \
@@ -1916,7 +1924,7 @@ async fn database_problems(
              AND ({t_cols}) IS DISTINCT FROM ({s_cols}) \
          UNION ALL SELECT line, 'id', 'this id is on more than one line' FROM ( \
              SELECT line, count(*) OVER (PARTITION BY id) AS n FROM src WHERE id IS NOT NULL) x WHERE n > 1",
-        name = collection.name()
+        unknown = unknown_id(collection)
     );
     let duplicates = "SELECT line, 'externalId' AS field, 'this externalSystem/externalId is on more than one line' AS message FROM ( \
          SELECT line, count(*) OVER (PARTITION BY d->>'externalSystem', d->>'externalId') AS n FROM import_rows \
@@ -1940,6 +1948,7 @@ async fn finish(
     work: &mut Work<'_>,
     collection: Collection,
     rows: u64,
+    partial: bool,
     dry_run: bool,
 ) -> Result<ImportResult, ApiError> {
     let sql = statements(collection);
@@ -1956,7 +1965,9 @@ async fn finish(
         work.conn()
             .batch_execute("SET LOCAL statement_timeout = '30min'")
             .await?;
-        fill_kept(work.conn(), collection, None).await?;
+        if partial {
+            fill_kept(work.conn(), collection, None).await?;
+        }
         let problems = database_problems(work.conn(), collection).await?;
         if !problems.is_empty() {
             return Err(ApiError::Validation(problems));

@@ -1472,15 +1472,11 @@ async fn a_file_with_some_columns_changes_only_those() {
         lines.extend(rows.iter().map(|(id, v, r)| format!("{id};{v};{r}")));
         excel(&lines)
     };
-    let dry = load(
-        &app,
-        &importer,
-        "feedback",
-        "text/csv",
-        file(&[(&ids[0], "1", "1"), (&ids[1], "1", "4")]),
-        "?dryRun=true",
-    )
-    .await;
+    let csv = async |body: Vec<u8>, query: &str| {
+        load(&app, &importer, "feedback", "text/csv", body, query).await
+    };
+    let edited = file(&[(&ids[0], "1", "1"), (&ids[1], "1", "4")]);
+    let dry = csv(edited.clone(), "?dryRun=true").await;
     assert_eq!(dry.status, 200, "{}", dry.text());
     assert_eq!(
         dry.json()["lines"],
@@ -1488,15 +1484,7 @@ async fn a_file_with_some_columns_changes_only_those() {
         "{}",
         dry.text()
     );
-    let res = load(
-        &app,
-        &importer,
-        "feedback",
-        "text/csv",
-        file(&[(&ids[0], "1", "1"), (&ids[1], "1", "4")]),
-        "",
-    )
-    .await;
+    let res = csv(edited, "").await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(
         (
@@ -1539,30 +1527,15 @@ async fn a_file_with_some_columns_changes_only_those() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text());
-    let p = load(
-        &app,
-        &importer,
-        "feedback",
-        "text/csv",
-        file(&[(&ids[1], "1", "2")]),
-        "",
-    )
-    .await
-    .problem(400, "validation-failed");
+    let p = csv(file(&[(&ids[1], "1", "2")]), "")
+        .await
+        .problem(400, "validation-failed");
     assert_eq!(
         crate::support::violation_lines(&p),
         [(2, "version".to_owned())],
         "{p}"
     );
-    let res = load(
-        &app,
-        &importer,
-        "feedback",
-        "text/csv",
-        file(&[(&ids[1], "2", "2")]),
-        "",
-    )
-    .await;
+    let res = csv(file(&[(&ids[1], "2", "2")]), "").await;
     assert_eq!(res.status, 200, "{}", res.text());
     let second = app.get(&format!("/v1/feedback/{}", ids[1])).await.json();
     assert_eq!(
@@ -1576,7 +1549,7 @@ async fn a_file_with_some_columns_changes_only_those() {
     lines.push(format!("{};;7", ids[0]));
     lines.push(";;3".to_owned());
     lines.push("5a0f3c1e-8d2b-4f6a-9c7e-1b2d3e4f5a6b;;3".to_owned());
-    let p = load(&app, &importer, "feedback", "text/csv", excel(&lines), "")
+    let p = csv(excel(&lines), "")
         .await
         .problem(400, "validation-failed");
     let found = crate::support::violation_lines(&p);

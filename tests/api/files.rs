@@ -19,12 +19,22 @@ const COLLECTIONS: [(&str, &str); 5] = [
 ];
 
 async fn load(app: &TestApp, collection: &str, content_type: &str, body: Vec<u8>) -> Value {
+    post_file(app, collection, content_type, body, "?dryRun=true").await
+}
+
+async fn post_file(
+    app: &TestApp,
+    collection: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    query: &str,
+) -> Value {
     let importer = app.token(&[Scope::Import], None).await;
     let res = app
         .call_as(
             &importer,
             TestRequest::post()
-                .uri(&format!("/v1/imports/{collection}?dryRun=true"))
+                .uri(&format!("/v1/imports/{collection}{query}"))
                 .insert_header(("Content-Type", content_type))
                 .set_payload(body),
         )
@@ -213,4 +223,123 @@ async fn templates_give_the_columns_and_an_example_that_loads() {
     missing.problem(404, "not-found");
     let wrong = app.get("/v1/imports/feedback/template?labels=en").await;
     assert_eq!(wrong.status, 400);
+}
+
+/// Columns a spreadsheet program's save leaves as they were, for comparing a fixture with
+/// today's export: everything but the timestamps, which are when the demo was seeded.
+fn without_timestamps(csv: &str) -> Vec<Vec<String>> {
+    csv.trim_start_matches('\u{feff}')
+        .lines()
+        .map(|line| {
+            let cells: Vec<String> = line.split(';').map(str::to_owned).collect();
+            cells[..cells.len() - 2].to_vec()
+        })
+        .collect()
+}
+
+/// Files a real spreadsheet program wrote (LibreOffice Calc, by
+/// `tests/fixtures/spreadsheet/make.sh`): an export opened, one cell changed, saved as each
+/// of the text formats Swedish Excel offers. Each loads back as exactly that one change.
+#[actix_web::test]
+async fn files_saved_by_a_spreadsheet_program_load_back() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    // The fixtures were made from the demo's exports; if the demo changes, make them again.
+    for (uri, source) in [
+        (
+            "/v1/feedback?labels=sv&year=2022",
+            include_str!("../fixtures/spreadsheet/feedback-2022.csv"),
+        ),
+        (
+            "/v1/progress-reports",
+            include_str!("../fixtures/spreadsheet/progress-reports.csv"),
+        ),
+    ] {
+        assert_eq!(
+            without_timestamps(&export(&app, uri).await),
+            without_timestamps(source),
+            "{uri}: the demo changed; run tests/fixtures/spreadsheet/make.sh"
+        );
+    }
+    let edited_line_3 = json!({"created": [], "updated": [[3, 3]], "unchanged": [[2, 2], [4, 23]]});
+    for (collection, name, file, lines) in [
+        (
+            "feedback",
+            "semikolon, Windows-1252",
+            &include_bytes!("../fixtures/spreadsheet/feedback-2022-semikolon-windows-1252.csv")[..],
+            &edited_line_3,
+        ),
+        (
+            "feedback",
+            "Unicode-text (UTF-16, tabs)",
+            &include_bytes!("../fixtures/spreadsheet/feedback-2022-unicode-text.txt")[..],
+            &edited_line_3,
+        ),
+        (
+            "feedback",
+            "CSV UTF-8",
+            &include_bytes!("../fixtures/spreadsheet/feedback-2022-utf-8.csv")[..],
+            &edited_line_3,
+        ),
+        (
+            "feedback",
+            "ID, Version and Betyg only",
+            &include_bytes!("../fixtures/spreadsheet/feedback-2022-ratings-only.csv")[..],
+            &json!({"created": [], "updated": [[4, 4]], "unchanged": [[2, 3], [5, 23]]}),
+        ),
+        (
+            "progress-reports",
+            "semikolon, Windows-1252",
+            &include_bytes!("../fixtures/spreadsheet/progress-reports-semikolon-windows-1252.csv")
+                [..],
+            &json!({"created": [], "updated": [[2, 2]], "unchanged": [[3, 63]]}),
+        ),
+    ] {
+        let result = load(&app, collection, "text/csv", file.to_vec()).await;
+        assert_eq!(result["status"], 200, "{collection} {name}: {result}");
+        assert_eq!(&result["lines"], lines, "{collection} {name}: {result}");
+    }
+    let before = app
+        .get("/v1/feedback/d5000000-0000-4000-8000-000000000003")
+        .await
+        .json();
+    let result = post_file(
+        &app,
+        "feedback",
+        "text/csv",
+        include_bytes!("../fixtures/spreadsheet/feedback-2022-ratings-only.csv").to_vec(),
+        "",
+    )
+    .await;
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["updated"], 1, "{result}");
+    let after = app
+        .get("/v1/feedback/d5000000-0000-4000-8000-000000000003")
+        .await
+        .json();
+    assert_eq!(after["rating"], 1, "{after}");
+    assert_eq!(after["version"], 2, "{after}");
+    for kept in [
+        "comment",
+        "goal",
+        "networkId",
+        "municipalityId",
+        "suggestions",
+    ] {
+        assert_eq!(
+            after[kept], before[kept],
+            "{kept}: a deleted column keeps its values"
+        );
+    }
+    let progress = app
+        .get(
+            "/v1/assignments/d3000000-0000-4000-8000-000000000001/reports/\
+             d4000000-0000-4000-8000-000000000003",
+        )
+        .await
+        .json();
+    assert_eq!(
+        progress["forecastSek"], 9800000,
+        "a dry run wrote nothing: {progress}"
+    );
 }

@@ -1496,7 +1496,9 @@ pub fn columns_documentation(vocabularies: &Vocabularies) -> String {
     }
     out.push_str(
         "\nAn export of the collection adds `id` and `version` (a row with an `id` updates that \
-         record; `version` is its `If-Match`) and `createdAt`/`updatedAt` (read and ignored).",
+         record; `version` is its `If-Match`) and `createdAt`/`updatedAt` (read and ignored). \
+         A row with an `id` may leave columns out (a CSV header without them, NDJSON keys \
+         absent): they keep the record's values; an empty cell clears an optional field.",
     );
     out
 }
@@ -1570,7 +1572,8 @@ pub async fn import_template(
 /// nothing is written, and the problem lists every problem of the file (at most 1 000) with
 /// `line`, `field` and `message`. A row with an `id` (as exported) updates that record, and its
 /// `version`, when given, is the row's `If-Match`: a record changed since the export is a
-/// `conflict` on that line. Rows with `externalSystem`/`externalId` upsert by them; rows with
+/// `conflict` on that line. Columns a row with an `id` leaves out keep the record's values
+/// (filled in, then the whole row is checked); an empty cell clears an optional field. Rows with `externalSystem`/`externalId` upsert by them; rows with
 /// neither create. Unchanged rows are not written at all. `?dryRun=true` reports what
 /// would happen. At most 200 MiB and 1 000 000 rows. A client bound to a municipality may load
 /// only its municipality's records.

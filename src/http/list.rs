@@ -106,6 +106,15 @@ impl<F> SortKey<F> {
 pub struct Listing<F> {
     pub paging: Paging,
     pub sort: Vec<SortKey<F>>,
+    /// The free-text search `q`, for collections that have one.
+    pub search: Option<Search>,
+}
+
+impl<F> Listing<F> {
+    /// The listing with a search (`q`).
+    pub fn searching(self, search: Option<Search>) -> Self {
+        Self { search, ..self }
+    }
 }
 
 /// The paging and sort keys of a list request (`default` without `sort`); what is wrong with
@@ -122,6 +131,7 @@ pub fn listing<F: SortField>(
     Some(Listing {
         paging: paging?,
         sort: sort?,
+        search: None,
     })
 }
 
@@ -177,21 +187,158 @@ pub fn search_text(q: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Narrows a boxed query of `$table` to the rows whose `search` column (a Swedish `tsvector`)
-/// matches the words of `$text` (`websearch_to_tsquery`: words, `"phrases"`, `-not`, `or`).
+/// Words that say nothing on their own (PostgreSQL's Swedish stop words): a search leaves them
+/// out, as the Swedish text search configuration does.
+const STOP_WORDS: &str = include_str!("swedish.stop");
+
+/// How close (`pg_trgm` word similarity) a searched word must be to a stretch of a record's
+/// text to count as the same word mistyped; every pooled connection sets it.
+pub const TYPO_SIMILARITY: f64 = 0.5;
+
+/// At most this many words in one search.
+pub const MAX_SEARCH_WORDS: usize = 8;
+
+/// A free-text search, as the database matches it: the words of `q` in lower case, split at
+/// anything that is not a letter or digit (`Digitaliseringsguiden.se` is two words, `ESF+` one),
+/// without stop words. A record matches when it has every word ([`Search::matches`]); `ranked`
+/// (no `sort` given) orders the hits by relevance ([`Search::score`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// Letters and digits only, by construction (see [`Search::parse`]).
+    pub words: Vec<String>,
+    pub ranked: bool,
+}
+
+impl Search {
+    /// Validates `q` (at most 200 characters and 8 words) and splits it into words.
+    pub fn parse(q: Option<String>, ranked: bool) -> Result<Option<Search>, ApiError> {
+        let Some(q) = search_text(q)? else {
+            return Ok(None);
+        };
+        let mut words: Vec<String> = Vec::new();
+        for word in q.split(|c: char| !c.is_alphanumeric()) {
+            let word = word.to_lowercase();
+            if !word.is_empty() && !STOP_WORDS.lines().any(|s| s == word) && !words.contains(&word)
+            {
+                words.push(word);
+            }
+        }
+        if words.len() > MAX_SEARCH_WORDS {
+            return Err(ApiError::invalid(
+                "q",
+                format!("must have at most {MAX_SEARCH_WORDS} words"),
+            ));
+        }
+        Ok(Some(Search { words, ranked }))
+    }
+
+    /// The SQL condition that a row of a table with the search columns (`search`, a weighted
+    /// Swedish `tsvector`, and `search_text`, its text in lower case with a trigram index; see
+    /// the migration `forgiving_search`), qualified by `alias` when given, has every word. A
+    /// word matches a record when a word of the record starts with it after Swedish stemming
+    /// (`skolchef` finds `Skolchefsnätverket`, `familjehem` finds `familjehemsvård`), when it is
+    /// part of one of the record's words (3 letters or more: `chef` in `skolchefsnätverket`),
+    /// or, from 6 letters, when it is close to a stretch of the record's text (`pg_trgm` word
+    /// similarity of at least [`TYPO_SIMILARITY`]: one or two typos, `arbetslivet` for
+    /// `Arbetsliv`). Every branch is answered from an index. Only stop words match nothing.
+    ///
+    /// The words are written into the SQL as literals: they hold letters and digits only, and
+    /// are quoted besides.
+    pub fn matches(&self, alias: &str) -> String {
+        if self.words.is_empty() {
+            return "false".to_owned();
+        }
+        let (search, text) = columns(alias);
+        let tests: Vec<String> = self
+            .words
+            .iter()
+            .map(|word| {
+                let letters = word.chars().count();
+                let mut any = vec![format!(
+                    "{search} @@ to_tsquery('swedish', {})",
+                    literal(&format!("{word}:*"))
+                )];
+                if letters >= 3 {
+                    any.push(format!("{text} LIKE {}", literal(&format!("%{word}%"))));
+                }
+                if letters >= 6 {
+                    any.push(format!("{} <% {text}", literal(word)));
+                }
+                format!("({})", any.join(" OR "))
+            })
+            .collect();
+        tests.join(" AND ")
+    }
+
+    /// The SQL relevance of a matching row (higher first): Swedish full-text rank, where the
+    /// name or title weighs most, then the description, then the rest, and whole words count
+    /// above prefixes; plus how closely the words match a stretch of the text, and of the name
+    /// or title alone (`search_title`).
+    pub fn score(&self, alias: &str) -> String {
+        let (search, text) = columns(alias);
+        let title = if alias.is_empty() {
+            "search_title".to_owned()
+        } else {
+            format!("{alias}.search_title")
+        };
+        let any: Vec<String> = self
+            .words
+            .iter()
+            .flat_map(|w| [w.clone(), format!("{w}:*")])
+            .collect();
+        let words = literal(&self.words.join(" "));
+        format!(
+            "(ts_rank({search}, to_tsquery('swedish', {}))::float8 + word_similarity({words}, \
+             {text}) + word_similarity({words}, {title}))",
+            literal(&any.join(" | ")),
+        )
+    }
+}
+
+/// The search columns, qualified by a table alias when given.
+fn columns(alias: &str) -> (String, String) {
+    if alias.is_empty() {
+        ("search".to_owned(), "search_text".to_owned())
+    } else {
+        (format!("{alias}.search"), format!("{alias}.search_text"))
+    }
+}
+
+/// A SQL string literal (standard conforming strings: only `'` is special).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Narrows a boxed query of a table with the search columns to the rows that have every word
+/// of the [`Search`] (see [`Search::matches`]).
 #[macro_export]
 macro_rules! full_text {
-    ($query:ident, $text:expr) => {
-        if let Some(text) = $text {
-            $query = $query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "search @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text)
-                .sql(")"),
-            );
+    ($query:ident, $search:expr) => {
+        if let Some(search) = $search {
+            $query = $query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                &search.matches(""),
+            ));
         }
     };
+}
+
+/// Orders a boxed query by the relevance of its rows to a ranked [`Search`] (see
+/// [`Search::score`]), before any other sort key.
+#[macro_export]
+macro_rules! ranked {
+    ($query:expr, $search:expr) => {{
+        let query = $query;
+        match $search {
+            Some(search) if search.ranked && !search.words.is_empty() => {
+                use diesel::QueryDsl;
+                query.then_order_by(diesel::dsl::sql::<diesel::sql_types::Double>(&format!(
+                    "{} DESC",
+                    search.score("")
+                )))
+            }
+            _ => query,
+        }
+    }};
 }
 
 /// Narrows a boxed query of `$table` to the rows of one pushing system (`externalSystem`) and

@@ -202,9 +202,16 @@ macro_rules! table_list {
                 use diesel_async::RunQueryDsl;
                 type Wire = <$record as $crate::kernel::operations::Served>::Wire;
                 let format = $crate::integration::export::negotiate(&request.req)?;
-                let (listing, filtered) = $filter(request.params)?;
+                let (listing, unsearched) = $filter(request.params)?;
+                let search = listing.search.clone();
+                let filtered = move || {
+                    let mut query = unsearched();
+                    $crate::full_text!(query, search.as_ref());
+                    query
+                };
                 if format != $crate::integration::export::Format::Json {
                     let sort = listing.sort;
+                    let search = listing.search;
                     let db = &request.db;
                     return request
                         .exports
@@ -213,11 +220,14 @@ macro_rules! table_list {
                             $export,
                             db,
                             move |sink, mut conn| async move {
-                                let rows = <$sort>::order(filtered(), &sort)
-                                    .then_order_by($table::id.asc())
-                                    .select(<$row>::as_select())
-                                    .load_stream::<$row>(&mut conn)
-                                    .await?;
+                                let rows = <$sort>::order(
+                                    $crate::ranked!(filtered(), search.as_ref()),
+                                    &sort,
+                                )
+                                .then_order_by($table::id.asc())
+                                .select(<$row>::as_select())
+                                .load_stream::<$row>(&mut conn)
+                                .await?;
                                 sink.drain(rows, Wire::from).await
                             },
                         )
@@ -225,13 +235,16 @@ macro_rules! table_list {
                 }
                 let mut conn = request.db.conn().await?;
                 let total: i64 = filtered().count().get_result(&mut conn).await?;
-                let rows: Vec<$row> = <$sort>::order(filtered(), &listing.sort)
-                    .then_order_by($table::id.asc())
-                    .select(<$row>::as_select())
-                    .limit(i64::from(listing.paging.limit))
-                    .offset(listing.paging.offset())
-                    .load(&mut conn)
-                    .await?;
+                let rows: Vec<$row> = <$sort>::order(
+                    $crate::ranked!(filtered(), listing.search.as_ref()),
+                    &listing.sort,
+                )
+                .then_order_by($table::id.asc())
+                .select(<$row>::as_select())
+                .limit(i64::from(listing.paging.limit))
+                .offset(listing.paging.offset())
+                .load(&mut conn)
+                .await?;
                 let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
                 let page = $page {
                     meta: listing.paging.meta(items.len(), total),

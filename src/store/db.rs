@@ -34,7 +34,9 @@ impl Db {
             async move {
                 let mut conn = connect(&url).await?;
                 conn.batch_execute(&format!(
-                    "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'"
+                    "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'; \
+                     SET pg_trgm.word_similarity_threshold = {}",
+                    crate::http::list::TYPO_SIMILARITY
                 ))
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;

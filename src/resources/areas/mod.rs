@@ -97,8 +97,11 @@ crate::list_params! {
         /// Names sort the Swedish way.
         sort(default = "name", example = "-updatedAt", pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"),
         exports(labels),
-        /// Full-text search in name and description with Swedish stemming
-        /// (`digitaliseringen` finds `Digitalisering`).
+        /// Search of the name and description (`digitala` finds `Digitalisering`). Every word
+        /// must match, Swedish-style: inflections, the start or a part of a compound word,
+        /// names with dots and hyphens, one or two typos in words of six letters or more (see
+        /// `GET /v1/search`). Ranked by relevance (name or title first) unless `sort` is given.
+        /// At most 200 characters and 8 words.
         #[param(max_length = 200, example = "digitalisering")]
         pub q: Option<String>,
     }
@@ -109,24 +112,11 @@ type AreaQuery = areas::BoxedQuery<'static, diesel::pg::Pg>;
 fn filter(p: AreaListParams) -> Result<(Listing<AreaSort>, impl Fn() -> AreaQuery), ApiError> {
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(AreaSort::Name));
-    let q = v.check(list::search_text(p.q)).flatten();
-    let listing = v.finish_with(listing)?;
-    let filtered = move || {
-        let mut query = areas::table.into_boxed();
-        if let Some(text) = q.clone() {
-            query = query.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(to_tsvector('swedish', name || ' ' || description) @@ websearch_to_tsquery('swedish', ",
-                )
-                .bind::<diesel::sql_types::Text, _>(text.clone())
-                .sql(") OR strpos(lower(name), ")
-                .bind::<diesel::sql_types::Text, _>(text.to_lowercase())
-                .sql(") > 0)"),
-            );
-        }
-        query
-    };
-    Ok((listing, filtered))
+    let search = v
+        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .flatten();
+    let listing = v.finish_with(listing)?.searching(search);
+    Ok((listing, || areas::table.into_boxed()))
 }
 
 crate::table_list!(

@@ -466,8 +466,12 @@ crate::list_params! {
         /// Only assignments running at some time during this year (by start and end date).
         #[param(minimum = 2000, maximum = 2100, example = 2022)]
         pub active_in: Option<i32>,
-        /// Full-text search with Swedish stemming in title, description, funder and responsible
-        /// (`kompetensförsörjningen` finds `kompetensförsörjning`).
+        /// Search of the title, description, partners, funder and responsible (`familjehem`
+        /// finds `Gemensam familjehemsorganisation`, `ESF+` the ESF+ programme). Every word
+        /// must match, Swedish-style: inflections, the start or a part of a compound word,
+        /// names with dots and hyphens, one or two typos in words of six letters or more (see
+        /// `GET /v1/search`). Ranked by relevance (name or title first) unless `sort` is given.
+        /// At most 200 characters and 8 words.
         #[param(max_length = 200, example = "våld")]
         pub q: Option<String>,
     }
@@ -481,7 +485,9 @@ fn filter(
 ) -> Result<(Listing<AssignmentSort>, impl Fn() -> AssignmentQuery), ApiError> {
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(AssignmentSort::Title));
-    let q = v.check(list::search_text(p.q)).flatten();
+    let search = v
+        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,
         "municipalityId",
@@ -492,7 +498,7 @@ fn filter(
             v.push("activeIn", "must be a year between 2000 and 2100");
         }
     }
-    let listing = v.finish_with(listing)?;
+    let listing = v.finish_with(listing)?.searching(search);
     let filtered = move || {
         let mut query = assignments::table.into_boxed();
         if let Some(s) = p.status {
@@ -528,7 +534,6 @@ fn filter(
             }
         }
         crate::external_filters!(query, assignments, p);
-        crate::full_text!(query, q.clone());
         query
     };
     Ok((listing, filtered))

@@ -409,7 +409,11 @@ crate::list_params! {
         /// Only entries with this rating.
         #[param(minimum = 1, maximum = 5, example = 4)]
         pub rating: Option<i16>,
-        /// Full-text search with Swedish stemming in the comment.
+        /// Search of the comment and the suggestions. Every word must match, Swedish-style:
+        /// inflections, the start or a part of a compound word, names with dots and hyphens,
+        /// one or two typos in words of six letters or more (see `GET /v1/search`). Ranked by
+        /// relevance (name or title first) unless `sort` is given. At most 200 characters and 8
+        /// words.
         #[param(max_length = 200, example = "kompetensförsörjningen")]
         pub q: Option<String>,
     }
@@ -423,7 +427,9 @@ fn filter(
 ) -> Result<(Listing<FeedbackSort>, impl Fn() -> FeedbackQuery), ApiError> {
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::desc(FeedbackSort::CreatedAt));
-    let q = v.check(list::search_text(p.q)).flatten();
+    let search = v
+        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,
         "municipalityId",
@@ -435,7 +441,7 @@ fn filter(
     if p.year.is_some_and(|y| !(MIN_YEAR..=MAX_YEAR).contains(&y)) {
         v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
     }
-    let listing = v.finish_with(listing)?;
+    let listing = v.finish_with(listing)?.searching(search);
     let filtered = move || {
         let mut query = feedback::table.into_boxed();
         if let Some(y) = p.year {
@@ -454,7 +460,6 @@ fn filter(
             query = query.filter(feedback::rating.eq(r));
         }
         crate::external_filters!(query, feedback, p);
-        crate::full_text!(query, q.clone());
         query
     };
     Ok((listing, filtered))

@@ -340,7 +340,11 @@ crate::list_params! {
         /// Only networks this municipality takes part in.
         #[param(pattern = "^[0-9]{4}$", example = "2281")]
         pub municipality_id: Option<String>,
-        /// Full-text search with Swedish stemming in name, description and coordinator.
+        /// Search of the name, description and coordinator. Every word must match, Swedish-
+        /// style: inflections, the start or a part of a compound word, names with dots and
+        /// hyphens, one or two typos in words of six letters or more (see `GET /v1/search`).
+        /// Ranked by relevance (name or title first) unless `sort` is given. At most 200
+        /// characters and 8 words.
         #[param(max_length = 200, example = "kommundirektörer")]
         pub q: Option<String>,
     }
@@ -354,13 +358,15 @@ fn network_filter(
 ) -> Result<(Listing<NetworkSort>, impl Fn() -> NetworkQuery), ApiError> {
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(NetworkSort::Name));
-    let q = v.check(list::search_text(p.q)).flatten();
+    let search = v
+        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,
         "municipalityId",
         p.municipality_id.as_deref(),
     );
-    let listing = v.finish_with(listing)?;
+    let listing = v.finish_with(listing)?.searching(search);
     let filtered = move || {
         let mut query = networks::table.into_boxed();
         if let Some(k) = p.kind {
@@ -376,7 +382,6 @@ fn network_filter(
             query = query.filter(networks::municipality_ids.contains(vec![m]));
         }
         crate::external_filters!(query, networks, p);
-        crate::full_text!(query, q.clone());
         query
     };
     Ok((listing, filtered))
@@ -746,6 +751,12 @@ pub struct MemberListParams {
     /// Only members from this municipality.
     #[param(pattern = "^[0-9]{4}$", example = "2281")]
     pub municipality_id: Option<String>,
+    /// Search of the members' names and titles (contact details are not searched), with the
+    /// rules of `GET /v1/search`: every word must match; inflections, parts of compound words
+    /// and typos are forgiven. Ranked by relevance (the name first), then by name. At most 200
+    /// characters and 8 words.
+    #[param(max_length = 200, example = "skolchef")]
+    pub q: Option<String>,
     /// With `Accept: text/csv`: `sv` writes Swedish column headers and labels, as every
     /// exporting list does.
     #[param(inline, example = "sv")]
@@ -794,10 +805,12 @@ impl Listed for MemberRow {
             "municipalityId",
             p.municipality_id.as_deref(),
         );
+        let search = v.check(list::Search::parse(p.q, true)).flatten();
         let paging = v.finish_with(paging)?;
         let mut conn = db.conn().await?;
         find_network(&mut conn, network, Lock::No).await?;
         let municipality = p.municipality_id.clone();
+        let searched = search.clone();
         let filtered = move || {
             let mut q = network_members::table
                 .filter(network_members::network_id.eq(network))
@@ -805,15 +818,17 @@ impl Listed for MemberRow {
             if let Some(m) = municipality.clone() {
                 q = q.filter(network_members::municipality_id.eq(m));
             }
+            crate::full_text!(q, searched.as_ref());
             q
         };
         if format != Format::Json {
             drop(conn);
+            let search = search.clone();
             return exports
                 .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
-                    let rows = filtered()
+                    let rows = crate::ranked!(filtered(), search.as_ref())
                         .select(MemberRow::as_select())
-                        .order((network_members::name.asc(), network_members::id.asc()))
+                        .then_order_by((network_members::name.asc(), network_members::id.asc()))
                         .load_stream::<MemberRow>(&mut conn)
                         .await?;
                     sink.drain(rows, |row| Member::for_caller(row, &caller))
@@ -822,9 +837,9 @@ impl Listed for MemberRow {
                 .await;
         }
         let total: i64 = filtered().count().get_result(&mut conn).await?;
-        let rows: Vec<MemberRow> = filtered()
+        let rows: Vec<MemberRow> = crate::ranked!(filtered(), search.as_ref())
             .select(MemberRow::as_select())
-            .order((network_members::name.asc(), network_members::id.asc()))
+            .then_order_by((network_members::name.asc(), network_members::id.asc()))
             .limit(i64::from(paging.limit))
             .offset(paging.offset())
             .load(&mut conn)

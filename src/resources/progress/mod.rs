@@ -449,7 +449,10 @@ pub struct ReportListParams {
     pub deviation: Option<Deviation>,
     /// Only reports of this assignment (for `/v1/progress-reports`).
     pub assignment_id: Option<Uuid>,
-    /// Full-text search with Swedish stemming in summary and deviation note.
+    /// Search of the summary and the deviation note. Every word must match, Swedish-style:
+    /// inflections, the start or a part of a compound word, names with dots and hyphens, one or
+    /// two typos in words of six letters or more (see `GET /v1/search`). Ranked by relevance
+    /// (name or title first) unless `sort` is given. At most 200 characters and 8 words.
     #[param(max_length = 200, example = "försenad")]
     pub q: Option<String>,
     /// With `Accept: text/csv`: `sv` writes Swedish column headers and labels, as every
@@ -468,7 +471,7 @@ async fn list(
     let format = export::negotiate(&req)?;
     let mut v = Violations::default();
     let paging = v.check(list::paging(p.limit, p.page));
-    let q = v.check(list::search_text(p.q)).flatten();
+    let search = v.check(list::Search::parse(p.q, true)).flatten();
     if let Some(y) = p.year {
         if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
             v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
@@ -484,6 +487,7 @@ async fn list(
     }
     let assignment = assignment.or(p.assignment_id);
     let (year, tertial, deviation) = (p.year, p.tertial, p.deviation);
+    let searched = search.clone();
     let filtered = move || {
         let mut query = progress_reports::table.into_boxed();
         if let Some(a) = assignment {
@@ -498,7 +502,7 @@ async fn list(
         if let Some(d) = deviation {
             query = query.filter(progress_reports::deviation.eq(d.as_str()));
         }
-        crate::full_text!(query, q.clone());
+        crate::full_text!(query, searched.as_ref());
         query
     };
     let ordered = (
@@ -515,8 +519,8 @@ async fn list(
                 "progress-reports",
                 db,
                 move |sink, mut conn| async move {
-                    let rows = filtered()
-                        .order(ordered)
+                    let rows = crate::ranked!(filtered(), search.as_ref())
+                        .then_order_by(ordered)
                         .select(ProgressReport::as_select())
                         .load_stream::<ProgressReport>(&mut conn)
                         .await?;
@@ -526,8 +530,8 @@ async fn list(
             .await;
     }
     let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<ProgressReport> = filtered()
-        .order(ordered)
+    let rows: Vec<ProgressReport> = crate::ranked!(filtered(), search.as_ref())
+        .then_order_by(ordered)
         .select(ProgressReport::as_select())
         .limit(i64::from(paging.limit))
         .offset(paging.offset())

@@ -10,6 +10,7 @@
 //! - [`kernel`]: the resource trait and the one write protocol every resource uses;
 //! - [`resources`]: one folder per resource (model, handlers), written against the kernel;
 //! - [`reports`]: the board's tertial and annual reports;
+//! - [`search`]: one search box across the collections;
 //! - [`app`]: wiring, the route list, the OpenAPI document, the command line.
 
 pub mod app;
@@ -22,5 +23,6 @@ pub mod kernel;
 pub mod reports;
 pub mod resources;
 pub mod rules;
+pub mod search;
 pub mod store;
 pub mod telemetry;

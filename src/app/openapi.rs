@@ -42,6 +42,8 @@ text never contains NUL (U+0000). A request body that stops arriving is answered
         (name = "Progress reports", description = "Tertial progress reports of the assignments."),
         (name = "Feedback", description = "The networks' judgement of the year's goals (Röster från kommunerna)."),
         (name = "Imports", description = "Bulk loads from CSV (Swedish Excel) or NDJSON: all or nothing, line-numbered errors."),
+        (name = "Search", description = "One search box across the collections, for intranets: \
+forgiving Swedish search, ranked, highlighted, counted per type."),
         (name = "Reports", description = "The board's tertial and annual reports."),
         (name = "Report links", description = "Links that open one report in any browser without \
 a token, for board members: signed, expiring, revocable, audited."),

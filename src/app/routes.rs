@@ -21,6 +21,7 @@ use crate::resources::municipalities::Municipality;
 use crate::resources::networks::{self, MemberRow, Network};
 use crate::resources::plans::{self, Plan};
 use crate::resources::progress::{self, StoredReport};
+use crate::search;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -88,6 +89,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(reports::links::get_report_link)
             .service(reports::links::revoke_report_link)
             .service(reports::links::open_report_link)
+            .service(search::search_everything)
             .service(changes::list_changes)
             .service(audit::list_audit),
     )

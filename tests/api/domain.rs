@@ -5,12 +5,7 @@ use actix_web::test::TestRequest;
 use samverkan::auth::Scope;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, violation_fields};
-
-/// Percent-encodes a query value (å, ä, ö and spaces).
-fn enc(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+use crate::support::{TestApp, enc, violation_fields};
 
 const DIGITALISERING: &str = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002";
 const SOCIAL: &str = "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0003";

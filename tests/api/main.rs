@@ -19,4 +19,5 @@ mod openapi;
 mod people;
 mod reference_data;
 mod reports;
+mod search;
 mod security;

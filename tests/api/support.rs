@@ -39,6 +39,11 @@ fn server() -> &'static Server {
     })
 }
 
+/// Percent-encodes a query value (å, ä, ö and spaces).
+pub fn enc(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// Replaces the database name of a postgres URL.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

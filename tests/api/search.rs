@@ -1,0 +1,409 @@
+//! Search: every collection's `q` and the one search box `GET /v1/search` find what people
+//! type (parts of compound words, inflections, names with dots and hyphens, typos), rank it,
+//! and find nothing for nonsense. The relevance set (`tests/fixtures/search/relevance.tsv`)
+//! is scored as precision at 3.
+
+use actix_web::test::TestRequest;
+use samverkan::auth::Scope;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, enc, violation_fields};
+
+fn field(page: &Value, name: &str) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i[name].as_str().expect("text").to_owned())
+        .collect()
+}
+
+async fn found(app: &TestApp, collection: &str, q: &str, name: &str) -> Vec<String> {
+    let res = app.get(&format!("{collection}?q={}", enc(q))).await;
+    assert_eq!(res.status, 200, "{collection}?q={q}: {}", res.text());
+    field(&res.json(), name)
+}
+
+const RELEVANCE: &str = include_str!("../fixtures/search/relevance.tsv");
+
+#[actix_web::test]
+async fn people_find_what_they_type_among_the_first_three_hits() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    let (mut right, mut all) = (0, 0);
+    let mut misses = Vec::new();
+    for line in RELEVANCE
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let [who, q, expected] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("a relevance line has three columns: {line:?}");
+        };
+        let res = app.get(&format!("/v1/search?limit=3&q={}", enc(q))).await;
+        assert_eq!(res.status, 200, "{q}: {}", res.text());
+        let page = res.json();
+        let top: Vec<(String, String)> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|h| {
+                (
+                    h["type"].as_str().expect("type").to_owned(),
+                    h["id"].as_str().expect("id").to_owned(),
+                )
+            })
+            .collect();
+        let hit = expected.split('|').any(|e| {
+            let (kind, id) = e.split_once(':').expect("type:id");
+            top.iter().any(|(k, i)| k == kind && i.ends_with(id))
+        });
+        all += 1;
+        if hit {
+            right += 1;
+        } else {
+            misses.push(format!("{who}: {q:?} wanted {expected}, got {top:?}"));
+        }
+    }
+    let precision = f64::from(right) / f64::from(all);
+    println!(
+        "search relevance: precision at 3 = {:.1} % ({right} of {all} queries)",
+        precision * 100.0
+    );
+    for miss in &misses {
+        println!("  missed {miss}");
+    }
+    assert!(
+        all >= 40,
+        "the relevance set has {all} queries, fewer than 40"
+    );
+    assert!(
+        precision >= 0.95,
+        "precision at 3 is {:.1} %, below 95 %: {misses:#?}",
+        precision * 100.0
+    );
+}
+
+#[actix_web::test]
+async fn each_collection_forgives_how_people_type_and_finds_nothing_for_nonsense() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    let first = |titles: Vec<String>| titles.into_iter().next().unwrap_or_default();
+    for (q, title) in [
+        // a host name is two words
+        (
+            "digitaliseringsguiden",
+            "Utveckling av Digitaliseringsguiden.se",
+        ),
+        (
+            "Digitaliseringsguiden.se",
+            "Utveckling av Digitaliseringsguiden.se",
+        ),
+        // inflections the stemmer does not reach
+        ("arbetslivet", "Hållbart Arbetsliv Västernorrland"),
+        (
+            "utanförskapet",
+            "Kunskapsutveckling inom digitalt utanförskap",
+        ),
+        // the first part of a compound
+        ("familjehem", "Gemensam familjehemsorganisation"),
+        (
+            "suicid",
+            "Kompetenssatsningar kring suicidprevention och hedersrelaterat våld",
+        ),
+        (
+            "heder",
+            "Kompetenssatsningar kring suicidprevention och hedersrelaterat våld",
+        ),
+        (
+            "arbetsmarknad",
+            "Lärande mötesplats inom arbetsmarknadsområdet",
+        ),
+        // a later part of a compound
+        (
+            "prevention",
+            "Kompetenssatsningar kring suicidprevention och hedersrelaterat våld",
+        ),
+        // names with punctuation; the title above the funder
+        (
+            "ESF+",
+            "Resurs i kommunernas genomförande av socialfondsprogrammet ESF+",
+        ),
+        (
+            "vård- och omsorgscollege",
+            "Vård- och Omsorgscollege, fortsatt utveckling",
+        ),
+        // typos
+        ("familjhem", "Gemensam familjehemsorganisation"),
+        (
+            "suicidpreventon",
+            "Kompetenssatsningar kring suicidprevention och hedersrelaterat våld",
+        ),
+        (
+            "omvärldsbevakninng",
+            "Medarbetare som krokar arm: gemensam omvärldsbevakning",
+        ),
+    ] {
+        assert_eq!(
+            first(found(&app, "/v1/assignments", q, "title").await),
+            title,
+            "q={q}"
+        );
+    }
+    for (q, name) in [
+        ("digitalisering", "Digitaliseringsnätverket"),
+        ("skolchef", "Skolchefsnätverket"),
+        ("skolchfe", "Skolchefsnätverket"),
+        ("hr-chef", "HR-chefsnätverket"),
+        ("kultur och fritid", "Kultur- och fritidschefsnätverket"),
+    ] {
+        assert_eq!(
+            first(found(&app, "/v1/networks", q, "name").await),
+            name,
+            "q={q}"
+        );
+    }
+    assert_eq!(
+        found(&app, "/v1/areas", "digitala", "name").await,
+        ["Digitalisering"]
+    );
+    assert_eq!(
+        found(&app, "/v1/feedback", "sjukfrånvaro", "comment").await,
+        ["Hållbart arbetsliv har minskat sjukfrånvaron i flera verksamheter."]
+    );
+    // the suggestions are searched too
+    assert_eq!(
+        found(&app, "/v1/feedback", "upphandling", "comment")
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        found(&app, "/v1/progress-reports", "personalkostnader", "id")
+            .await
+            .len(),
+        4
+    );
+    let skolchefer = "/v1/networks/d1000000-0000-4000-8000-000000000002/members";
+    assert_eq!(
+        found(&app, skolchefer, "ekman", "name").await,
+        ["Lars Ekman"]
+    );
+    assert_eq!(found(&app, skolchefer, "skolchef", "name").await.len(), 2);
+    assert!(
+        found(&app, skolchefer, "example", "name").await.is_empty(),
+        "contact details are not searched"
+    );
+    for q in ["xyzzyq", "qwerty asdfgh", "och", "kvantfysik"] {
+        for (collection, name) in [
+            ("/v1/assignments", "title"),
+            ("/v1/networks", "name"),
+            ("/v1/areas", "name"),
+            ("/v1/feedback", "comment"),
+            ("/v1/progress-reports", "summary"),
+        ] {
+            assert!(
+                found(&app, collection, q, name).await.is_empty(),
+                "{collection}?q={q} finds something"
+            );
+        }
+        let all = app.get(&format!("/v1/search?q={}", enc(q))).await.json();
+        assert_eq!(all["_meta"]["totalRecords"], 0, "q={q}: {all}");
+        assert_eq!(all["facets"], json!([]));
+    }
+    // every word must be there
+    assert!(
+        found(
+            &app,
+            "/v1/assignments",
+            "familjehem digitaliseringsguiden",
+            "title"
+        )
+        .await
+        .is_empty()
+    );
+}
+
+#[actix_web::test]
+async fn hits_are_ranked_title_above_description_unless_sort_says_otherwise() {
+    let app = TestApp::new().await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    for (title, description) in [
+        (
+            "Arkiv för kommunerna",
+            "Gemensam e-arkivlösning och bredband i glesbygd.",
+        ),
+        ("Bredband i glesbygd", "Utbyggnad i hela länet."),
+        ("Cykelvägar", "Ingenting om nätet."),
+        ("Drift av bredbandsnät", "Samordnad drift."),
+    ] {
+        let body = json!({
+            "title": title, "description": description, "municipalityIds": ["2281"],
+            "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "challenge": "core",
+            "fundingType": "internal", "startDate": "2023-01-01", "endDate": "2023-12-31",
+        });
+        let res = app
+            .call_as(
+                &token,
+                TestRequest::post().uri("/v1/assignments").set_json(body),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    assert_eq!(
+        found(&app, "/v1/assignments", "bredband", "title").await,
+        [
+            "Bredband i glesbygd",
+            "Drift av bredbandsnät",
+            "Arkiv för kommunerna"
+        ],
+        "a whole word in the title, then a part of a word in the title, then the description"
+    );
+    let sorted = app
+        .get("/v1/assignments?q=bredband&sort=-title")
+        .await
+        .json();
+    assert_eq!(
+        field(&sorted, "title"),
+        [
+            "Drift av bredbandsnät",
+            "Bredband i glesbygd",
+            "Arkiv för kommunerna"
+        ]
+    );
+    let all = app
+        .get("/v1/search?q=bredband&types=assignment")
+        .await
+        .json();
+    assert_eq!(
+        field(&all, "title"),
+        [
+            "Bredband i glesbygd",
+            "Drift av bredbandsnät",
+            "Arkiv för kommunerna"
+        ]
+    );
+    let scores: Vec<f64> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|h| h["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] > w[1]), "{scores:?}");
+}
+
+#[actix_web::test]
+async fn one_search_box_finds_every_kind_counts_them_and_links_to_them() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    let page = app.get("/v1/search?q=skolchef").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let page = page.json();
+    assert_eq!(
+        page["facets"],
+        json!([{"type": "network", "count": 2}, {"type": "member", "count": 2}])
+    );
+    assert_eq!(page["_meta"]["totalRecords"], 4);
+    let first = &page["items"][0];
+    assert_eq!(first["type"], "network");
+    assert_eq!(first["title"], "Skolchefsnätverket");
+    assert_eq!(
+        first["snippet"],
+        "<mark>Skolcheferna</mark> i länet samverkar kring förskola, grundskola och gymnasieskola."
+    );
+    for hit in page["items"].as_array().expect("items") {
+        let link = hit["link"].as_str().expect("link");
+        let record = app.get(link).await;
+        assert_eq!(record.status, 200, "{link}");
+        assert_eq!(record.json()["id"], hit["id"]);
+        if hit["type"] == "member" {
+            assert!(record.json()["email"].is_null(), "a reader sees no e-mail");
+            assert!(!hit["snippet"].as_str().expect("snippet").contains('@'));
+        }
+    }
+    // `types` narrows the hits, not the counts; pages as every list
+    let members = app
+        .get("/v1/search?q=skolchef&types=member&limit=1&page=2")
+        .await
+        .json();
+    assert_eq!(members["facets"], page["facets"]);
+    assert_eq!(
+        members["_meta"],
+        json!({"page": 2, "limit": 1, "count": 1, "totalRecords": 2, "totalPages": 2})
+    );
+    assert_eq!(members["items"][0]["type"], "member");
+    let reports = app
+        .get("/v1/search?q=personalkostnader&types=progressReport,feedback")
+        .await
+        .json();
+    assert_eq!(reports["_meta"]["totalRecords"], 4);
+    assert!(
+        reports["items"][0]["title"]
+            .as_str()
+            .expect("title")
+            .contains(", tertial ")
+    );
+    let feedback = app
+        .get(&format!("/v1/search?q={}", enc("sjukfrånvaron")))
+        .await
+        .json();
+    assert_eq!(feedback["items"][0]["type"], "feedback");
+    assert!(
+        feedback["items"][0]["title"]
+            .as_str()
+            .expect("title")
+            .starts_with("Återkoppling 2022, ")
+    );
+}
+
+#[actix_web::test]
+async fn snippets_are_html_escaped_and_bad_searches_are_named() {
+    let app = TestApp::new().await;
+    let token = app.token(&[Scope::Read, Scope::Admin], None).await;
+    let area = json!({"name": "Vatten & <b>avlopp</b>", "description": "Om \"VA\" <script>alert(1)</script> i länet."});
+    let res = app
+        .call_as(&token, TestRequest::post().uri("/v1/areas").set_json(area))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let hit = &app.get("/v1/search?q=script").await.json()["items"][0];
+    assert_eq!(
+        hit["snippet"],
+        "Om &quot;VA&quot; &lt;<mark>script</mark>&gt;alert(1)&lt;/<mark>script</mark>&gt; i länet."
+    );
+    assert_eq!(hit["title"], "Vatten & <b>avlopp</b>");
+    let hit = &app.get("/v1/search?q=avlopp").await.json()["items"][0];
+    assert_eq!(
+        hit["snippet"],
+        "Vatten &amp; &lt;b&gt;<mark>avlopp</mark>&lt;/b&gt;"
+    );
+
+    for (uri, name) in [
+        ("/v1/search".to_owned(), "q"),
+        ("/v1/search?q=%20".to_owned(), "q"),
+        ("/v1/search?q=vatten&types=assignments".to_owned(), "types"),
+        (format!("/v1/search?q={}", "a".repeat(201)), "q"),
+        (
+            format!(
+                "/v1/search?q={}",
+                enc("vatten avlopp skola vård omsorg kultur fritid idrott musik")
+            ),
+            "q",
+        ),
+        ("/v1/search?q=vatten&limit=501".to_owned(), "limit"),
+        ("/v1/search?q=vatten&sort=title".to_owned(), "sort"),
+        (
+            format!(
+                "/v1/assignments?q={}",
+                enc("vatten avlopp skola vård omsorg kultur fritid idrott musik")
+            ),
+            "q",
+        ),
+    ] {
+        let res = app.get(&uri).await;
+        let problem = res.problem(400, "validation-failed");
+        assert_eq!(violation_fields(&problem), [name], "{uri}");
+    }
+    let res = app
+        .call(TestRequest::get().uri("/v1/search?q=vatten"))
+        .await;
+    assert_eq!(res.status, 401);
+}

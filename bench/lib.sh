@@ -14,13 +14,19 @@
 #   bench_client_token NAME SCOPES   create an API client in the database and get a bearer token
 #                                    for it; set CLIENT_ID and TOKEN
 #   run_child CMD...                 run a command so that Ctrl-C is acted on at once
+#   preflight PATH                   die unless GET PATH answers 200
+#   run_wrk NAME PATH                load GET PATH with wrk; set WRK_RPS, WRK_P50, WRK_P99 (ms),
+#                                    WRK_ERRORS; keep its output in RESULTS_DIR
+#   run_pgbench NAME SCRIPT          run the SQL of SCRIPT with pgbench; set PG_TPS, PG_AVG (ms)
+#   ratio A B                        A / B to three decimals (or n/a)
 #   peak_rss_mib                     the service's VmHWM in MiB (or n/a)
 #
 # On exit, Ctrl-C or SIGTERM the cleanup stops the service with SIGTERM (its graceful shutdown
 # stops the embedded PostgreSQL; SIGKILL after 45 s), stops a PostgreSQL left behind, shows the
 # end of the service log if the script failed, and deletes WORK.
 #
-# Globals the caller may set first: READY_TIMEOUT (seconds, default 60).
+# Globals the caller may set first: READY_TIMEOUT (seconds, default 60); for the measurements
+# THREADS, CONNECTIONS, SECS, WARMUP, RESULTS_DIR, PGBENCH and AUTH_ARGS (an array).
 # shellcheck shell=bash
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -225,4 +231,77 @@ peak_rss_mib() {
     local kb
     kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
     if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
+}
+
+# ----------------------------------------------------------------------------- measurement
+
+# wrk prints times as 512.00us, 1.23ms, 2.00s or 1.50m: print them in milliseconds.
+to_ms() {
+    awk -v t="$1" 'BEGIN {
+        if (t == "") { print "n/a"; exit }
+        v = t + 0; u = t; sub(/^[0-9.]+/, "", u)
+        if (u == "us") v /= 1000; else if (u == "s") v *= 1000;
+        else if (u == "m") v *= 60000; else if (u == "h") v *= 3600000;
+        printf "%.2f", v }'
+}
+
+# One request first: a scenario that does not answer 200 is not worth measuring.
+preflight() {
+    local path=$1 code
+    code=$(curl -sS -o "$WORK/preflight.body" -w '%{http_code}' --max-time 10 \
+        ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path") || die "GET $path failed"
+    if [ "$code" != 200 ]; then
+        log "GET $path answered $code:"
+        head -c 600 "$WORK/preflight.body" >&2
+        echo >&2
+        die "GET $path must answer 200 to be measured"
+    fi
+}
+
+# Sets WRK_RPS, WRK_P50, WRK_P99 (ms) and WRK_ERRORS.
+run_wrk() {
+    local name=$1 path=$2 out="$WORK/wrk-$1.txt" non2xx sock
+    if ((WARMUP > 0)); then
+        run_child timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
+            ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" >/dev/null 2>&1 || true
+    fi
+    log "wrk: GET $path for ${SECS}s ($THREADS threads, $CONNECTIONS connections)"
+    run_child timeout $((SECS + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECS}s" --timeout 10s --latency \
+        ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" >"$out" 2>&1 \
+        || { cat "$out" >&2; die "wrk failed on $name"; }
+    cp "$out" "$RESULTS_DIR/wrk-$name.txt"
+    WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+    WRK_P50=$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$out")")
+    WRK_P99=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
+    non2xx=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2 }' "$out")
+    sock=$(awk '/Socket errors:/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i + 0; print n }' "$out")
+    WRK_ERRORS=$((${non2xx:-0} + ${sock:-0}))
+    [ -n "$WRK_RPS" ] || { cat "$out" >&2; die "could not read Requests/sec from wrk's output"; }
+    if ((WRK_ERRORS > 0)); then
+        log "warning: $name: $WRK_ERRORS failed requests (non-2xx or socket errors): see bench/results/wrk-$name.txt"
+    fi
+}
+
+# Sets PG_TPS and PG_AVG (ms); n/a when pgbench is missing or fails. pgbench gives no latency
+# percentiles, and the per-transaction times of its --log are too coarse for sub-millisecond
+# transactions (most are logged as 0 us), so only the average is reported.
+run_pgbench() {
+    local name=$1 script=$2 out="$WORK/pgbench-$1.txt"
+    PG_TPS=n/a PG_AVG=n/a
+    [ -n "$PGBENCH" ] || return 0
+    log "pgbench: the equivalent SQL for ${SECS}s ($CONNECTIONS clients, 2 threads, prepared)"
+    if ! run_child timeout $((SECS + 120)) "$PGBENCH" -n -c"$CONNECTIONS" -j2 -T"$SECS" --protocol=prepared \
+        --report-per-command -f "$script" "$DBURL" >"$out" 2>&1; then
+        log "warning: pgbench failed on $name:"
+        tail -n 20 "$out" >&2
+        return 0
+    fi
+    cp "$out" "$RESULTS_DIR/pgbench-$name.txt"
+    PG_TPS=$(awk '/^tps = .*without initial connection time/ { printf "%.0f", $3 }' "$out")
+    PG_AVG=$(awk '/^latency average = / { printf "%.2f", $4 }' "$out")
+    : "${PG_TPS:=n/a}" "${PG_AVG:=n/a}"
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.3f", a / b; else print "n/a" }'
 }

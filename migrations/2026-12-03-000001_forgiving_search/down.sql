@@ -34,3 +34,11 @@ DROP FUNCTION samverkan_suggestion_texts(jsonb);
 DROP FUNCTION samverkan_words(text[]);
 DROP FUNCTION samverkan_search_vector(text, text, text);
 DROP FUNCTION samverkan_search_text(text);
+DO $$
+BEGIN
+    ALTER FUNCTION word_similarity_op(text, text) COST 1;
+    ALTER FUNCTION word_similarity_commutator_op(text, text) COST 1;
+EXCEPTION WHEN insufficient_privilege THEN
+    NULL;
+END
+$$;

@@ -7,6 +7,19 @@
 -- the text.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
+-- pg_trgm declares its word-similarity operators as cheap as `=`, so on a large table the planner
+-- prefers to run them on every row (seconds) over the trigram index (milliseconds). Their true
+-- cost is that of a function comparing trigram sets. Where the migrating role may not change
+-- the extension's functions, searches stay right, only slower on large tables.
+DO $$
+BEGIN
+    ALTER FUNCTION word_similarity_op(text, text) COST 1000;
+    ALTER FUNCTION word_similarity_commutator_op(text, text) COST 1000;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'pg_trgm word similarity keeps its declared cost (not the owner of pg_trgm)';
+END
+$$;
+
 -- Text as search sees it: punctuation to spaces, lower case by Swedish rules.
 CREATE FUNCTION samverkan_search_text(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN lower(regexp_replace(coalesce(t, ''), '[^[:alnum:]åäöÅÄÖéÉüÜ]+', ' ', 'g') COLLATE swedish);

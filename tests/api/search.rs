@@ -65,13 +65,15 @@ async fn people_find_what_they_type_among_the_first_three_hits() {
         }
     }
     let precision = f64::from(right) / f64::from(all);
-    println!(
-        "search relevance: precision at 3 = {:.1} % ({right} of {all} queries)",
+    // Written to stderr itself, past the test harness's capture, so every run reports it.
+    let mut report = format!(
+        "search relevance: precision at 3 = {:.1} % ({right} of {all} queries)\n",
         precision * 100.0
     );
     for miss in &misses {
-        println!("  missed {miss}");
+        report.push_str(&format!("  missed {miss}\n"));
     }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
     assert!(
         all >= 40,
         "the relevance set has {all} queries, fewer than 40"

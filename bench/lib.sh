@@ -14,6 +14,7 @@
 #   bench_client_token NAME SCOPES   create an API client in the database and get a bearer token
 #                                    for it; set CLIENT_ID and TOKEN
 #   run_child CMD...                 run a command so that Ctrl-C is acted on at once
+#   duration_secs D                  print "15s", "15", "1m" or "1h" as whole seconds (or die)
 #   preflight PATH                   die unless GET PATH answers 200
 #   run_wrk NAME PATH                load GET PATH with wrk; set WRK_RPS, WRK_P50, WRK_P99 (ms),
 #                                    WRK_ERRORS; keep its output in RESULTS_DIR
@@ -235,6 +236,18 @@ peak_rss_mib() {
 
 # ----------------------------------------------------------------------------- measurement
 
+# "15s", "15", "1m", "1h" -> whole seconds.
+duration_secs() {
+    local d=$1 n
+    [[ $d =~ ^([0-9]+)([smh]?)$ ]] || die "DURATION must look like 15s, 30, 2m or 1h (got '$d')"
+    n=$((10#${BASH_REMATCH[1]}))
+    case ${BASH_REMATCH[2]} in
+        m) n=$((n * 60)) ;;
+        h) n=$((n * 3600)) ;;
+    esac
+    ((n >= 1)) || die "DURATION must be at least one second"
+    echo "$n"
+}
 # wrk prints times as 512.00us, 1.23ms, 2.00s or 1.50m: print them in milliseconds.
 to_ms() {
     awk -v t="$1" 'BEGIN {

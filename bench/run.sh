@@ -31,18 +31,6 @@ RESULTS_DIR="$ROOT/bench/results"
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-# "15s", "15", "1m", "1h" -> whole seconds.
-duration_secs() {
-    local d=$1 n
-    [[ $d =~ ^([0-9]+)([smh]?)$ ]] || die "DURATION must look like 15s, 30, 2m or 1h (got '$d')"
-    n=$((10#${BASH_REMATCH[1]}))
-    case ${BASH_REMATCH[2]} in
-        m) n=$((n * 60)) ;;
-        h) n=$((n * 3600)) ;;
-    esac
-    ((n >= 1)) || die "DURATION must be at least one second"
-    echo "$n"
-}
 SECS=$(duration_secs "$DURATION")
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds (got '$WARMUP')"
 [[ $READY_TIMEOUT =~ ^[0-9]+$ ]] || die "READY_TIMEOUT must be a whole number of seconds"

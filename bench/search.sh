@@ -18,14 +18,13 @@ cd "$ROOT"
 THREADS=2
 CONNECTIONS=16
 DURATION=${DURATION:-10s}
-SECS=${DURATION%s}
 WARMUP=${WARMUP:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 RESULTS_DIR="$ROOT/bench/results"
-[[ $SECS =~ ^[0-9]+$ ]] && ((SECS >= 1)) || { echo "DURATION must be whole seconds, e.g. 10s" >&2; exit 1; }
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+SECS=$(duration_secs "$DURATION")
 
 bench_require curl python3 timeout wrk
 PSQL=$(bench_pg_tool psql) || die "psql is required"

@@ -61,9 +61,12 @@ def main():
             f"SELECT '{k}'::text AS kind, t.id::text AS id, {ti} AS title, {tx} AS text, "
             f"{score(ws, 't')} AS score, {li} AS link FROM {fr} WHERE {matches(ws, 't')}"
             for k, fr, ti, tx, li in SOURCES)
-        print(f"SELECT kind, count(*) AS count FROM ({hits}) h GROUP BY kind;")
-        print(f"SELECT * FROM ({hits}) h WHERE kind = ANY(ARRAY['area','network','member','assignment',"
-              f"'progressReport','feedback']) ORDER BY score DESC, kind, id LIMIT {limit} OFFSET 0;")
+        kinds = ",".join(f"'{k}'" for k, *_ in SOURCES)
+        print(f"WITH h AS MATERIALIZED ({hits}) "
+              f"(SELECT false AS facet, kind, id, title, text, score, link, 0::bigint AS count FROM h "
+              f"WHERE kind = ANY(ARRAY[{kinds}]) ORDER BY score DESC, kind, id LIMIT {limit} OFFSET 0) "
+              f"UNION ALL SELECT true, kind, '', '', '', 0, '', count(*) FROM h GROUP BY kind "
+              f"ORDER BY facet, score DESC, kind, id;")
     else:
         print(f"SELECT count(*) FROM {table} WHERE {matches(ws)};")
         print(f"SELECT * FROM {table} WHERE {matches(ws)} ORDER BY {score(ws)} DESC, id LIMIT {limit} OFFSET 0;")

@@ -276,11 +276,7 @@ impl Search {
     /// or title alone (`search_title`).
     pub fn score(&self, alias: &str) -> String {
         let (search, text) = columns(alias);
-        let title = if alias.is_empty() {
-            "search_title".to_owned()
-        } else {
-            format!("{alias}.search_title")
-        };
+        let title = column(alias, "search_title");
         let any: Vec<String> = self
             .words
             .iter()
@@ -297,10 +293,15 @@ impl Search {
 
 /// The search columns, qualified by a table alias when given.
 fn columns(alias: &str) -> (String, String) {
+    (column(alias, "search"), column(alias, "search_text"))
+}
+
+/// A column, qualified by a table alias when given.
+fn column(alias: &str, name: &str) -> String {
     if alias.is_empty() {
-        ("search".to_owned(), "search_text".to_owned())
+        name.to_owned()
     } else {
-        (format!("{alias}.search"), format!("{alias}.search_text"))
+        format!("{alias}.{name}")
     }
 }
 

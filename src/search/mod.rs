@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Double, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Text};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -188,8 +188,11 @@ pub struct SearchParams {
     pub page: Option<u32>,
 }
 
+/// A row of the search's one statement: a hit of the page, or (`facet`) the count of one type.
 #[derive(QueryableByName)]
-struct HitRow {
+struct Row {
+    #[diesel(sql_type = Bool)]
+    facet: bool,
     #[diesel(sql_type = Text)]
     kind: String,
     #[diesel(sql_type = Text)]
@@ -202,12 +205,6 @@ struct HitRow {
     score: f64,
     #[diesel(sql_type = Text)]
     link: String,
-}
-
-#[derive(QueryableByName)]
-struct FacetRow {
-    #[diesel(sql_type = Text)]
-    kind: String,
     #[diesel(sql_type = BigInt)]
     count: i64,
 }
@@ -295,37 +292,29 @@ pub async fn search_everything(
         }
         other => other.flatten(),
     };
-    v.finish()?;
-    let (Some(paging), Some(types), Some(search)) = (paging, types, search) else {
-        return Err(ApiError::invalid("q", "is required"));
-    };
-    let hits = hits(&search);
+    let ((paging, types), search) = v.finish_with(paging.zip(types).zip(search))?;
     let chosen: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-    let mut conn = db.conn().await?;
-    let facets: Vec<FacetRow> = diesel::sql_query(format!(
-        "SELECT kind, count(*) AS count FROM ({hits}) h GROUP BY kind"
+    // One statement: the matches are found once, for the page and for the counts.
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "WITH h AS MATERIALIZED ({hits}) \
+         (SELECT false AS facet, kind, id, title, text, score, link, 0::bigint AS count FROM h \
+          WHERE kind = ANY($1) ORDER BY score DESC, kind, id LIMIT $2 OFFSET $3) \
+         UNION ALL \
+         SELECT true, kind, '', '', '', 0, '', count(*) FROM h GROUP BY kind \
+         ORDER BY facet, score DESC, kind, id",
+        hits = hits(&search)
     ))
-    .load(&mut conn)
+    .bind::<diesel::sql_types::Array<Text>, _>(&chosen)
+    .bind::<BigInt, _>(i64::from(paging.limit))
+    .bind::<BigInt, _>(paging.offset())
+    .load(&mut db.conn().await?)
     .await?;
+    let (facets, rows): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.facet);
     let total = facets
         .iter()
         .filter(|f| chosen.contains(&f.kind.as_str()))
         .map(|f| f.count)
         .sum();
-    let rows: Vec<HitRow> = if total == 0 {
-        Vec::new()
-    } else {
-        diesel::sql_query(format!(
-            "SELECT * FROM ({hits}) h WHERE kind = ANY($1) ORDER BY score DESC, kind, id \
-             LIMIT $2 OFFSET $3"
-        ))
-        .bind::<diesel::sql_types::Array<Text>, _>(&chosen)
-        .bind::<BigInt, _>(i64::from(paging.limit))
-        .bind::<BigInt, _>(paging.offset())
-        .load(&mut conn)
-        .await?
-    };
-    drop(conn);
     let items: Vec<SearchHit> = rows
         .into_iter()
         .filter_map(|r| {
@@ -363,13 +352,14 @@ const SNIPPET_WORDS: usize = 24;
 /// A stretch of `text` (or `title` when the text has no match and the title has) around the
 /// first word that matches, HTML-escaped, matching words in `<mark>`.
 pub fn snippet(title: &str, text: &str, words: &[String]) -> String {
-    let has_match = |s: &str| tokens(s).iter().any(|t| t.matches(words));
-    let source = if has_match(text) || (!has_match(title) && !text.trim().is_empty()) {
+    let has_match = |tokens: &[Token]| tokens.iter().any(|t| t.matches(words));
+    let blank = text.trim().is_empty();
+    let (title, text) = (tokens(title), tokens(text));
+    let tokens = if has_match(&text) || (!has_match(&title) && !blank) {
         text
     } else {
         title
     };
-    let tokens = tokens(source);
     // The token index of each word (tokens alternate between words and what lies between).
     let word_at: Vec<usize> = tokens
         .iter()

@@ -25,16 +25,17 @@ def matches(ws, a=""):
         if len(w) >= 3:
             any_.append(f"{t} LIKE {lit('%' + w + '%')}")
         if len(w) >= 6:
-            any_.append(f"{lit(w)} <% {t}")
+            any_.append(f"{s} @@ (SELECT to_tsquery('swedish', string_agg(c.word, ' | ')) FROM "
+                        f"(SELECT word FROM search_words WHERE {lit(w)} <% word ORDER BY "
+                        f"{lit(w)} <<-> word, word LIMIT 20) c)")
         tests.append("(" + " OR ".join(any_) + ")")
     return " AND ".join(tests)
 
 def score(ws, a=""):
-    s, t, ti = (f"{a}.search", f"{a}.search_text", f"{a}.search_title") if a else ("search", "search_text", "search_title")
+    s, ti = (f"{a}.search", f"{a}.search_title") if a else ("search", "search_title")
     any_ = " | ".join(x for w in ws for x in (w, w + ":*"))
     j = lit(" ".join(ws))
-    return (f"(ts_rank({s}, to_tsquery('swedish', {lit(any_)}))::float8 + word_similarity({j}, {t})"
-            f" + word_similarity({j}, {ti}))")
+    return f"(ts_rank({s}, to_tsquery('swedish', {lit(any_)}))::float8 + word_similarity({j}, {ti}))"
 
 SOURCES = [
     ("area", "areas t", "t.name", "t.description", "'/v1/areas/' || t.id"),

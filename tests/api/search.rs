@@ -409,3 +409,32 @@ async fn snippets_are_html_escaped_and_bad_searches_are_named() {
         .await;
     assert_eq!(res.status, 401);
 }
+
+#[actix_web::test]
+async fn a_typo_finds_a_word_first_written_a_moment_ago() {
+    let app = TestApp::new().await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    let typo = "/v1/assignments?q=dricksvattenberedskapn";
+    assert!(
+        field(&app.get(typo).await.json(), "title").is_empty(),
+        "no record has the word yet"
+    );
+    let body = json!({
+        "title": "Dricksvattenberedskap i länet", "description": "Reservvatten vid kris.",
+        "municipalityIds": ["2281"], "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
+        "challenge": "core", "fundingType": "internal",
+        "startDate": "2023-01-01", "endDate": "2023-12-31",
+    });
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post().uri("/v1/assignments").set_json(body),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    assert_eq!(
+        field(&app.get(typo).await.json(), "title"),
+        ["Dricksvattenberedskap i länet"],
+        "the write added its words to those a typo is corrected towards"
+    );
+}

@@ -26,6 +26,22 @@ async fn found(app: &TestApp, collection: &str, q: &str, name: &str) -> Vec<Stri
 
 const RELEVANCE: &str = include_str!("../fixtures/search/relevance.tsv");
 
+/// Creates an assignment in Sundsvall with the given title and description.
+async fn create_assignment(app: &TestApp, token: &str, title: &str, description: &str) {
+    let body = json!({
+        "title": title, "description": description, "municipalityIds": ["2281"],
+        "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "challenge": "core",
+        "fundingType": "internal", "startDate": "2023-01-01", "endDate": "2023-12-31",
+    });
+    let res = app
+        .call_as(
+            token,
+            TestRequest::post().uri("/v1/assignments").set_json(body),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+}
+
 #[actix_web::test]
 async fn people_find_what_they_type_among_the_first_three_hits() {
     let app = TestApp::new().await;
@@ -238,18 +254,7 @@ async fn hits_are_ranked_title_above_description_unless_sort_says_otherwise() {
         ("Cykelvägar", "Ingenting om nätet."),
         ("Drift av bredbandsnät", "Samordnad drift."),
     ] {
-        let body = json!({
-            "title": title, "description": description, "municipalityIds": ["2281"],
-            "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "challenge": "core",
-            "fundingType": "internal", "startDate": "2023-01-01", "endDate": "2023-12-31",
-        });
-        let res = app
-            .call_as(
-                &token,
-                TestRequest::post().uri("/v1/assignments").set_json(body),
-            )
-            .await;
-        assert_eq!(res.status, 201, "{}", res.text());
+        create_assignment(&app, &token, title, description).await;
     }
     assert_eq!(
         found(&app, "/v1/assignments", "bredband", "title").await,
@@ -419,19 +424,13 @@ async fn a_typo_finds_a_word_first_written_a_moment_ago() {
         field(&app.get(typo).await.json(), "title").is_empty(),
         "no record has the word yet"
     );
-    let body = json!({
-        "title": "Dricksvattenberedskap i länet", "description": "Reservvatten vid kris.",
-        "municipalityIds": ["2281"], "areaId": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002",
-        "challenge": "core", "fundingType": "internal",
-        "startDate": "2023-01-01", "endDate": "2023-12-31",
-    });
-    let res = app
-        .call_as(
-            &token,
-            TestRequest::post().uri("/v1/assignments").set_json(body),
-        )
-        .await;
-    assert_eq!(res.status, 201, "{}", res.text());
+    create_assignment(
+        &app,
+        &token,
+        "Dricksvattenberedskap i länet",
+        "Reservvatten vid kris.",
+    )
+    .await;
     assert_eq!(
         field(&app.get(typo).await.json(), "title"),
         ["Dricksvattenberedskap i länet"],

@@ -22,17 +22,18 @@ BEGIN
 END
 $$;
 
--- Fills the table from every searchable table (after the migration, and after a bulk load that
--- bypassed triggers).
-CREATE FUNCTION samverkan_refresh_search_words() RETURNS void LANGUAGE sql AS $$
-    INSERT INTO search_words (word)
-    SELECT DISTINCT w FROM (
-        SELECT search_text FROM areas UNION ALL SELECT search_text FROM networks
-        UNION ALL SELECT search_text FROM network_members UNION ALL SELECT search_text FROM assignments
-        UNION ALL SELECT search_text FROM progress_reports UNION ALL SELECT search_text FROM feedback
-    ) t, samverkan_text_words(t.search_text) w
-    ORDER BY 1
-    ON CONFLICT DO NOTHING
+-- Fills the table from every table whose writes add words (the tables with the trigger below),
+-- after the migration and after a bulk load that bypassed triggers.
+CREATE FUNCTION samverkan_refresh_search_words() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT DISTINCT tgrelid::regclass FROM pg_trigger
+             WHERE tgfoid = 'samverkan_add_search_words'::regproc LOOP
+        EXECUTE format('INSERT INTO search_words (word) SELECT DISTINCT w FROM %s, '
+                       'samverkan_text_words(search_text) w ORDER BY 1 ON CONFLICT DO NOTHING', t);
+    END LOOP;
+END
 $$;
 
 DO $$

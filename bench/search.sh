@@ -67,7 +67,7 @@ for s in "${SCENARIOS[@]}"; do
     if [ "$collection" = all ]; then path="/v1/search?q=$(enc "$q")"; else path="/v1/$collection?q=$(enc "$q")"; fi
     preflight "$path"
     hits=$(curl -sS "${AUTH_ARGS[@]}" "$BASE$path" | python3 -c 'import json, sys; print(json.load(sys.stdin)["_meta"]["totalRecords"])')
-    python3 "$ROOT/bench/search_sql.py" "$q" "$collection" >"$WORK/$name.sql"
+    PSQL="$PSQL" python3 "$ROOT/bench/search_sql.py" "$DBURL" "$q" "$collection" >"$WORK/$name.sql"
     run_wrk "$name" "$path"
     PGOPTIONS="-c pg_trgm.word_similarity_threshold=0.5" run_pgbench "$name" "$WORK/$name.sql"
     ROWS+=("GET $path|$hits|$WRK_RPS|$WRK_P50|$WRK_P99|$WRK_ERRORS|$PG_TPS|$PG_AVG|$(ratio "$WRK_RPS" "$PG_TPS")")

@@ -179,6 +179,53 @@ macro_rules! external_row {
     };
 }
 
+/// One page of a list and the number of all its matches, as `(Vec<$row>, i64)`: `$ordered`
+/// is the filtered, ordered query, `$filtered` the same filtered query unordered. Without a
+/// search that is a count and a page, each answered from indexes. With one (`$searching`), every
+/// match is found and scored anyway before the best are chosen, so one statement returns the
+/// page with the count (`count(*) OVER ()`), and the matches are found once; only a page past
+/// the last match counts separately.
+#[macro_export]
+macro_rules! counted_page {
+    ($conn:ident, $ordered:expr, $filtered:expr, $row:ty, $paging:expr, $searching:expr) => {{
+        use diesel::{QueryDsl, SelectableHelper};
+        use diesel_async::RunQueryDsl;
+        let paging = &$paging;
+        if $searching {
+            let counted: Vec<($row, i64)> = $ordered
+                .select((
+                    <$row>::as_select(),
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+                ))
+                .limit(i64::from(paging.limit))
+                .offset(paging.offset())
+                .load(&mut $conn)
+                .await?;
+            let total = match counted.as_slice().first() {
+                Some((_, total)) => *total,
+                None if paging.offset() == 0 => 0,
+                None => $filtered.count().get_result(&mut $conn).await?,
+            };
+            (
+                counted
+                    .into_iter()
+                    .map(|(row, _)| row)
+                    .collect::<Vec<$row>>(),
+                total,
+            )
+        } else {
+            let total: i64 = $filtered.count().get_result(&mut $conn).await?;
+            let rows: Vec<$row> = $ordered
+                .select(<$row>::as_select())
+                .limit(i64::from(paging.limit))
+                .offset(paging.offset())
+                .load(&mut $conn)
+                .await?;
+            (rows, total)
+        }
+    }};
+}
+
 /// `Listed` for a resource kept in one table (`$table`, its rows read as `$row` and served as
 /// the resource's `Wire`): every match streamed as CSV or NDJSON (`$export` names the file) when
 /// the client asked for one, else one page of JSON with the count of all matches and its entity
@@ -203,10 +250,9 @@ macro_rules! table_list {
                 type Wire = <$record as $crate::kernel::operations::Served>::Wire;
                 let format = $crate::integration::export::negotiate(&request.req)?;
                 let (listing, unsearched) = $filter(request.params)?;
-                let search = listing.search.clone();
-                let filtered = move || {
+                let filtered = move |search: Option<&$crate::http::list::Corrected>| {
                     let mut query = unsearched();
-                    $crate::full_text!(query, search.as_ref());
+                    $crate::full_text!(query, search);
                     query
                 };
                 if format != $crate::integration::export::Format::Json {
@@ -220,8 +266,11 @@ macro_rules! table_list {
                             $export,
                             db,
                             move |sink, mut conn| async move {
+                                let search =
+                                    $crate::http::list::corrected(search, &mut conn).await?;
+                                let search = search.as_ref();
                                 let rows = <$sort>::order(
-                                    $crate::ranked!(filtered(), search.as_ref()),
+                                    $crate::ranked!(filtered(search), search),
                                     &sort,
                                 )
                                 .then_order_by($table::id.asc())
@@ -234,17 +283,17 @@ macro_rules! table_list {
                         .await;
                 }
                 let mut conn = request.db.conn().await?;
-                let total: i64 = filtered().count().get_result(&mut conn).await?;
-                let rows: Vec<$row> = <$sort>::order(
-                    $crate::ranked!(filtered(), listing.search.as_ref()),
-                    &listing.sort,
-                )
-                .then_order_by($table::id.asc())
-                .select(<$row>::as_select())
-                .limit(i64::from(listing.paging.limit))
-                .offset(listing.paging.offset())
-                .load(&mut conn)
-                .await?;
+                let search = $crate::http::list::corrected(listing.search, &mut conn).await?;
+                let search = search.as_ref();
+                let (rows, total) = $crate::counted_page!(
+                    conn,
+                    <$sort>::order($crate::ranked!(filtered(search), search), &listing.sort)
+                        .then_order_by($table::id.asc()),
+                    filtered(search),
+                    $row,
+                    listing.paging,
+                    search.is_some()
+                );
                 let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
                 let page = $page {
                     meta: listing.paging.meta(items.len(), total),

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{AuthErrors, CommonErrors};
-use crate::http::list::{self, PageMeta, Search};
+use crate::http::list::{self, Corrected, PageMeta, Search};
 use crate::http::{Query, conditional_json};
 use crate::store::db::Db;
 
@@ -54,37 +54,43 @@ impl HitType {
     fn source(self) -> Source {
         match self {
             HitType::Area => Source {
-                from: "areas t",
+                table: "areas",
+                join: "",
                 title: "t.name",
                 text: "t.description",
                 link: "'/v1/areas/' || t.id",
             },
             HitType::Network => Source {
-                from: "networks t",
+                table: "networks",
+                join: "",
                 title: "t.name",
                 text: "t.description",
                 link: "'/v1/networks/' || t.id",
             },
             HitType::Member => Source {
-                from: "network_members t JOIN networks n ON n.id = t.network_id",
+                table: "network_members",
+                join: "JOIN networks n ON n.id = t.network_id",
                 title: "t.name",
                 text: "concat_ws(', ', t.title, n.name)",
                 link: "'/v1/networks/' || t.network_id || '/members/' || t.id",
             },
             HitType::Assignment => Source {
-                from: "assignments t",
+                table: "assignments",
+                join: "",
                 title: "t.title",
                 text: "t.description",
                 link: "'/v1/assignments/' || t.id",
             },
             HitType::ProgressReport => Source {
-                from: "progress_reports t JOIN assignments a ON a.id = t.assignment_id",
+                table: "progress_reports",
+                join: "JOIN assignments a ON a.id = t.assignment_id",
                 title: "a.title || ', tertial ' || t.tertial || ' ' || t.year",
                 text: "concat_ws(' ', t.summary, t.deviation_note)",
                 link: "'/v1/assignments/' || t.assignment_id || '/reports/' || t.id",
             },
             HitType::Feedback => Source {
-                from: "feedback t JOIN networks n ON n.id = t.network_id",
+                table: "feedback",
+                join: "JOIN networks n ON n.id = t.network_id",
                 title: "'Återkoppling ' || t.year || ', ' || n.name",
                 text: "concat_ws(' ', t.comment, samverkan_suggestion_texts(t.suggestions))",
                 link: "'/v1/feedback/' || t.id",
@@ -102,7 +108,10 @@ impl std::str::FromStr for HitType {
 }
 
 struct Source {
-    from: &'static str,
+    /// The table (aliased `t`, with the search columns).
+    table: &'static str,
+    /// What it joins for the title and text.
+    join: &'static str,
     title: &'static str,
     text: &'static str,
     link: &'static str,
@@ -209,23 +218,40 @@ struct Row {
     count: i64,
 }
 
-/// The matching records of every type as one relation (`kind`, `id`, `title`, `text`,
-/// `score`, `link`).
-fn hits(search: &Search) -> String {
+/// The matching records of every type as one relation (`kind`, `id`, `score`): only what
+/// ranks and counts them, so that thousands of hits carry no text.
+fn hits(search: &Corrected) -> String {
     let matches = search.matches("t");
     let score = search.score("t");
     HitType::ALL
         .iter()
         .map(|kind| {
+            format!(
+                "SELECT '{kind}'::text AS kind, t.id, {score} AS score FROM {table} t \
+                 WHERE {matches}",
+                kind = kind.as_str(),
+                table = kind.source().table,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The title, text and link of the hit `p` (`kind`, `id`), from its own table.
+fn details() -> String {
+    HitType::ALL
+        .iter()
+        .map(|kind| {
             let s = kind.source();
             format!(
-                "SELECT '{kind}'::text AS kind, t.id::text AS id, {title} AS title, \
-                 {text} AS text, {score} AS score, {link} AS link FROM {from} WHERE {matches}",
+                "SELECT {title} AS title, {text} AS text, {link} AS link FROM {table} t {join} \
+                 WHERE p.kind = '{kind}' AND t.id = p.id",
                 kind = kind.as_str(),
                 title = s.title,
                 text = s.text,
                 link = s.link,
-                from = s.from,
+                table = s.table,
+                join = s.join,
             )
         })
         .collect::<Vec<_>>()
@@ -294,21 +320,29 @@ pub async fn search_everything(
     };
     let ((paging, types), search) = v.finish_with(paging.zip(types).zip(search))?;
     let chosen: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-    // One statement: the matches are found once, for the page and for the counts.
+    let mut conn = db.conn().await?;
+    let search = search.correct(&mut conn).await?;
+    // One statement: the matches are found and scored once, for the page and for the counts;
+    // only the page's hits read their title and text.
     let rows: Vec<Row> = diesel::sql_query(format!(
-        "WITH h AS MATERIALIZED ({hits}) \
-         (SELECT false AS facet, kind, id, title, text, score, link, 0::bigint AS count FROM h \
-          WHERE kind = ANY($1) ORDER BY score DESC, kind, id LIMIT $2 OFFSET $3) \
+        "WITH h AS MATERIALIZED ({hits}), \
+         p AS (SELECT kind, id, score FROM h WHERE kind = ANY($1) \
+               ORDER BY score DESC, kind, id LIMIT $2 OFFSET $3) \
+         SELECT false AS facet, p.kind, p.id::text AS id, d.title, d.text, p.score, d.link, \
+                0::bigint AS count \
+         FROM p CROSS JOIN LATERAL ({details}) d \
          UNION ALL \
          SELECT true, kind, '', '', '', 0, '', count(*) FROM h GROUP BY kind \
          ORDER BY facet, score DESC, kind, id",
-        hits = hits(&search)
+        hits = hits(&search),
+        details = details(),
     ))
     .bind::<diesel::sql_types::Array<Text>, _>(&chosen)
     .bind::<BigInt, _>(i64::from(paging.limit))
     .bind::<BigInt, _>(paging.offset())
-    .load(&mut db.conn().await?)
+    .load(&mut conn)
     .await?;
+    drop(conn);
     let (facets, rows): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.facet);
     let total = facets
         .iter()
@@ -320,7 +354,7 @@ pub async fn search_everything(
         .filter_map(|r| {
             Some(SearchHit {
                 kind: r.kind.parse().ok()?,
-                snippet: snippet(&r.title, &r.text, &search.words),
+                snippet: snippet(&r.title, &r.text, search.words()),
                 id: r.id,
                 title: r.title,
                 score: (r.score * 1000.0).round() / 1000.0,

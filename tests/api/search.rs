@@ -437,3 +437,37 @@ async fn a_typo_finds_a_word_first_written_a_moment_ago() {
         "the write added its words to those a typo is corrected towards"
     );
 }
+
+#[actix_web::test]
+async fn a_searched_page_counts_every_match_also_past_the_last_one() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    let everything = app
+        .get("/v1/assignments?q=utveckling&limit=500")
+        .await
+        .json();
+    let total = everything["_meta"]["totalRecords"]
+        .as_i64()
+        .expect("totalRecords");
+    assert!(total >= 2, "the demo data has several: {everything}");
+    assert_eq!(
+        everything["items"].as_array().map(Vec::len),
+        usize::try_from(total).ok()
+    );
+    for url in [
+        "/v1/assignments?q=utveckling&limit=1".to_owned(),
+        "/v1/assignments?q=utveckling&limit=1&sort=title".to_owned(),
+        format!("/v1/assignments?q=utveckling&limit=1&page={}", total + 1),
+    ] {
+        let page = app.get(&url).await.json();
+        assert_eq!(page["_meta"]["totalRecords"], json!(total), "{url}");
+    }
+    let past = app
+        .get(&format!(
+            "/v1/assignments?q=utveckling&limit=1&page={}",
+            total + 1
+        ))
+        .await
+        .json();
+    assert_eq!(past["items"], json!([]));
+}

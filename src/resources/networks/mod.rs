@@ -810,23 +810,23 @@ impl Listed for MemberRow {
         let mut conn = db.conn().await?;
         find_network(&mut conn, network, Lock::No).await?;
         let municipality = p.municipality_id.clone();
-        let searched = search.clone();
-        let filtered = move || {
+        let filtered = move |search: Option<&list::Corrected>| {
             let mut q = network_members::table
                 .filter(network_members::network_id.eq(network))
                 .into_boxed();
             if let Some(m) = municipality.clone() {
                 q = q.filter(network_members::municipality_id.eq(m));
             }
-            crate::full_text!(q, searched.as_ref());
+            crate::full_text!(q, search);
             q
         };
         if format != Format::Json {
             drop(conn);
-            let search = search.clone();
             return exports
                 .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
-                    let rows = crate::ranked!(filtered(), search.as_ref())
+                    let search = list::corrected(search, &mut conn).await?;
+                    let search = search.as_ref();
+                    let rows = crate::ranked!(filtered(search), search)
                         .select(MemberRow::as_select())
                         .then_order_by((network_members::name.asc(), network_members::id.asc()))
                         .load_stream::<MemberRow>(&mut conn)
@@ -836,14 +836,17 @@ impl Listed for MemberRow {
                 })
                 .await;
         }
-        let total: i64 = filtered().count().get_result(&mut conn).await?;
-        let rows: Vec<MemberRow> = crate::ranked!(filtered(), search.as_ref())
-            .select(MemberRow::as_select())
-            .then_order_by((network_members::name.asc(), network_members::id.asc()))
-            .limit(i64::from(paging.limit))
-            .offset(paging.offset())
-            .load(&mut conn)
-            .await?;
+        let search = list::corrected(search, &mut conn).await?;
+        let search = search.as_ref();
+        let (rows, total) = crate::counted_page!(
+            conn,
+            crate::ranked!(filtered(search), search)
+                .then_order_by((network_members::name.asc(), network_members::id.asc())),
+            filtered(search),
+            MemberRow,
+            paging,
+            search.is_some()
+        );
         let items: Vec<Member> = rows
             .into_iter()
             .map(|r| Member::for_caller(r, &caller))

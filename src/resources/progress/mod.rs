@@ -487,8 +487,7 @@ async fn list(
     }
     let assignment = assignment.or(p.assignment_id);
     let (year, tertial, deviation) = (p.year, p.tertial, p.deviation);
-    let searched = search.clone();
-    let filtered = move || {
+    let filtered = move |search: Option<&list::Corrected>| {
         let mut query = progress_reports::table.into_boxed();
         if let Some(a) = assignment {
             query = query.filter(progress_reports::assignment_id.eq(a));
@@ -502,7 +501,7 @@ async fn list(
         if let Some(d) = deviation {
             query = query.filter(progress_reports::deviation.eq(d.as_str()));
         }
-        crate::full_text!(query, searched.as_ref());
+        crate::full_text!(query, search);
         query
     };
     let ordered = (
@@ -519,7 +518,9 @@ async fn list(
                 "progress-reports",
                 db,
                 move |sink, mut conn| async move {
-                    let rows = crate::ranked!(filtered(), search.as_ref())
+                    let search = list::corrected(search, &mut conn).await?;
+                    let search = search.as_ref();
+                    let rows = crate::ranked!(filtered(search), search)
                         .then_order_by(ordered)
                         .select(ProgressReport::as_select())
                         .load_stream::<ProgressReport>(&mut conn)
@@ -529,15 +530,16 @@ async fn list(
             )
             .await;
     }
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
-    let rows: Vec<ProgressReport> = crate::ranked!(filtered(), search.as_ref())
-        .then_order_by(ordered)
-        .select(ProgressReport::as_select())
-        .limit(i64::from(paging.limit))
-        .offset(paging.offset())
-        .load(&mut conn)
-        .await?;
-    let items: Vec<ProgressReport> = rows;
+    let search = list::corrected(search, &mut conn).await?;
+    let search = search.as_ref();
+    let (items, total) = crate::counted_page!(
+        conn,
+        crate::ranked!(filtered(search), search).then_order_by(ordered),
+        filtered(search),
+        ProgressReport,
+        paging,
+        search.is_some()
+    );
     let page = ProgressReportPage {
         meta: paging.meta(items.len(), total),
         items,

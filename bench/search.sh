@@ -4,7 +4,7 @@
 # collections and `GET /v1/search` with wrk (p50, p99) side by side with pgbench running the
 # same SQL (written by bench/search_sql.py after the service's rules). See bench/README.md.
 #
-# Environment: DURATION (default 10s), WARMUP (default 2), DATABASE_URL (a PostgreSQL whose
+# Environment: DURATION (default 10s), WARMUP (default 2), CONNECTIONS (default 16), DATABASE_URL (a PostgreSQL whose
 # role may create extensions; the data load disables triggers with session_replication_role,
 # which needs a superuser), SAMVERKAN_BIN, READY_TIMEOUT.
 #
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 THREADS=2
-CONNECTIONS=16
+CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
@@ -79,7 +79,7 @@ REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), revision $REV, $(nproc) CPUs"
     echo "- Data: $COUNTS (loaded in ${LOAD_SECS}s, triggers off)"
-    echo "- Load: wrk -t$THREADS -c$CONNECTIONS -d${SECS}s --latency (after ${WARMUP}s warm-up); pgbench -n -c$CONNECTIONS -j2 -T$SECS --protocol=prepared, the same SQL (count and page)"
+    echo "- Load: wrk -t$THREADS -c$CONNECTIONS -d${SECS}s --latency (after ${WARMUP}s warm-up); pgbench -n -c$CONNECTIONS -j2 -T$SECS --protocol=prepared, the same SQL (for a collection, the page with its count)"
     echo
     echo "| Request | Hits | Requests/s | p50 ms | p99 ms | Errors | pgbench tps | pgbench avg ms | Service/pgbench |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

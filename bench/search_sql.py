@@ -37,7 +37,7 @@ def look_up(dburl, ws):
         f"WITH w AS (SELECT word, i FROM unnest({array}) WITH ORDINALITY AS w(word, i) "
         f"WHERE length(word) >= 3), "
         f"p AS (SELECT w.i, s.word FROM w CROSS JOIN LATERAL (SELECT s.word FROM search_words s "
-        f"WHERE s.word LIKE '%' || w.word || '%' LIMIT {MAX_PARTS + 1}) s) "
+        f"WHERE s.word LIKE '%' || w.word || '%' ORDER BY s.word LIMIT {MAX_PARTS + 1}) s) "
         f"SELECT i, word, true, 1::float8 FROM p UNION ALL "
         f"SELECT w.i, c.word, false, 1 - c.distance FROM w CROSS JOIN LATERAL "
         f"(SELECT s.word, w.word <<-> s.word AS distance FROM search_words s "
@@ -109,6 +109,12 @@ SOURCES = [
 ]
 
 
+def for_pgbench(sql):
+    """pgbench reads `:A` as a variable, also inside a string: the weight `A` of a tsquery term
+    (`word:A`) is spelled `'word' || ':' || 'A'` instead, the same string."""
+    return sql.replace(":A", "' || ':' || 'A")
+
+
 def main():
     dburl, q, table = sys.argv[1], sys.argv[2], sys.argv[3]
     limit = int(sys.argv[4]) if len(sys.argv) > 4 else 20
@@ -124,17 +130,17 @@ def main():
             f"WHERE p.kind = '{k}' AND t.id = p.id"
             for k, tb, jn, ti, tx, li in SOURCES)
         kinds = ",".join(f"'{k}'" for k, *_ in SOURCES)
-        print(f"WITH h AS MATERIALIZED ({hits}), "
+        print(for_pgbench(f"WITH h AS MATERIALIZED ({hits}), "
               f"p AS (SELECT kind, id, score FROM h WHERE kind = ANY(ARRAY[{kinds}]) "
               f"ORDER BY score DESC, kind, id LIMIT {limit} OFFSET 0) "
               f"SELECT false AS facet, p.kind, p.id::text AS id, d.title, d.text, p.score, d.link, "
               f"0::bigint AS count FROM p CROSS JOIN LATERAL ({details}) d "
               f"UNION ALL SELECT true, kind, '', '', '', 0, '', count(*) FROM h GROUP BY kind "
-              f"ORDER BY facet, score DESC, kind, id;")
+              f"ORDER BY facet, score DESC, kind, id;"))
     else:
         # One statement: the page and the count of all matches (`kernel::counted_page`).
-        print(f"SELECT *, count(*) OVER () FROM {table} WHERE {matches(ws, parts, near)} "
-              f"ORDER BY {score(ws, near)} DESC, id LIMIT {limit} OFFSET 0;")
+        print(for_pgbench(f"SELECT *, count(*) OVER () FROM {table} WHERE {matches(ws, parts, near)} "
+                          f"ORDER BY {score(ws, near)} DESC, id LIMIT {limit} OFFSET 0;"))
 
 
 main()

@@ -281,7 +281,7 @@ impl Search {
             "WITH w AS (SELECT word, i FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i) \
                         WHERE length(word) >= 3), \
              p AS (SELECT w.i, s.word FROM w CROSS JOIN LATERAL (SELECT s.word FROM search_words s \
-                   WHERE s.word LIKE '%' || w.word || '%' LIMIT {parts}) s) \
+                   WHERE s.word LIKE '%' || w.word || '%' ORDER BY s.word LIMIT {parts}) s) \
              SELECT i::int4 AS i, word, true AS part, 1::float8 AS closeness FROM p \
              UNION ALL \
              SELECT w.i::int4, c.word, false, 1 - c.distance FROM w CROSS JOIN LATERAL \

@@ -1,6 +1,6 @@
 //! One search box across the collections, `GET /v1/search`: the intranet's search. Every
-//! collection with text is searched with the same rules as its own `q` ([`Search::matches`]),
-//! ranked with the same score ([`Search::score`]), in one query.
+//! collection with text is searched with the same rules as its own `q` ([`Corrected::matches`]),
+//! ranked with the same score ([`Corrected::score`]), in one query.
 
 use actix_web::{HttpRequest, HttpResponse, get};
 use diesel::QueryableByName;
@@ -441,7 +441,7 @@ struct Token<'a> {
 
 impl Token<'_> {
     /// Whether a searched word matches this word of the text, by the rules of
-    /// [`Search::matches`] as far as they can be seen in one word: it starts with the searched
+    /// [`Corrected::matches`] as far as they can be seen in one word: it starts with the searched
     /// word, holds it (3 letters or more) or, from 6 letters, is close to it.
     fn matches(&self, words: &[String]) -> bool {
         if !self.word {

@@ -1,0 +1,1 @@
+ALTER INDEX search_words_trgm RESET (fastupdate);

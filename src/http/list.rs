@@ -352,7 +352,7 @@ pub const TITLE_PART: f64 = 0.15;
 /// A [`Search`] with its words looked up ([`Search::correct`]), ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Corrected {
-    pub search: Search,
+    search: Search,
     /// `parts[i]`: the real words that contain `search.words[i]`, or `None` when there are more
     /// than [`MAX_PARTS`] (empty for words shorter than 3 letters).
     parts: Vec<Option<Vec<String>>>,

@@ -8,6 +8,7 @@ pub mod list;
 pub mod metrics;
 pub mod path;
 pub mod ratelimit;
+pub mod search;
 pub mod spool;
 
 pub use conditional::{

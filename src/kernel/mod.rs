@@ -179,49 +179,114 @@ macro_rules! external_row {
     };
 }
 
-/// One page of a list and the number of all its matches, as `(Vec<$row>, i64)`: `$ordered`
-/// is the filtered, ordered query, `$filtered` the same filtered query unordered. Without a
-/// search that is a count and a page, each answered from indexes. With one (`$searching`), every
-/// match is found and scored anyway before the best are chosen, so one statement returns the
-/// page with the count (`count(*) OVER ()`), and the matches are found once; only a page past
-/// the last match counts separately.
+/// One page of a list of `$table` and the number of all its matches, as
+/// `(Vec<$row>, Total)`. `$filtered` is a function from the search (`Option<&Corrected>`) to
+/// the table's boxed query with the list's filters and the search's condition; `$order` orders
+/// such a query by the list's sort keys and a tie-breaker. Without a search: a count and a page,
+/// each answered from indexes. A search sorted by `sort` reads its page and counts its hits up to
+/// a limit ([`total`](crate::store::count::total)). A ranked search reads its page from a bounded
+/// window of candidates in one statement ([`Window`](crate::http::search::Window)), which also
+/// counts the hits when there are few; otherwise they are counted up to a limit.
 #[macro_export]
 macro_rules! counted_page {
-    ($conn:ident, $ordered:expr, $filtered:expr, $row:ty, $paging:expr, $searching:expr) => {{
+    ($conn:ident, $table:ident, $filtered:expr, $order:expr, $row:ty, $paging:expr, $search:expr) => {{
         use diesel::{QueryDsl, SelectableHelper};
         use diesel_async::RunQueryDsl;
         let paging = &$paging;
-        if $searching {
-            let counted: Vec<($row, i64)> = $ordered
+        let filtered = &$filtered;
+        let order = &$order;
+        let search: Option<&$crate::http::search::Corrected> = $search;
+        let limit = i64::from(paging.limit);
+        match search {
+            Some(search) if search.ranked() => {
+                use diesel::sql_types::{BigInt, Bool, Nullable};
+                let k = $crate::http::search::window(paging);
+                let candidates = |condition: String, n: i64| {
+                    filtered(None)
+                        .filter(diesel::dsl::sql::<Bool>(&condition))
+                        .select($table::id)
+                        .limit(n)
+                };
+                let mut words = $crate::http::search::Words::bound();
+                let titled = [
+                    candidates(search.title_has_every("", &mut words), k),
+                    candidates(
+                        search.title_has_any("", &mut words)
+                            + " AND "
+                            + &search.matches_filter("", &mut words),
+                        k,
+                    ),
+                ];
+                let rest = candidates(
+                    search.matches("", &mut words)
+                        + " AND "
+                        + &$crate::http::search::rest_needed(k, ""),
+                    $crate::http::search::rest_limit(k),
+                );
+                let page = order($crate::ranked!(
+                    $table::table.into_boxed().filter(diesel::dsl::sql::<Bool>(
+                        &$crate::http::search::in_window(stringify!($table), "", k),
+                    )),
+                    Some(search),
+                    &mut words
+                ))
                 .select((
                     <$row>::as_select(),
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+                    diesel::dsl::sql::<Nullable<BigInt>>(&$crate::http::search::window_seen(k, "")),
                 ))
-                .limit(i64::from(paging.limit))
-                .offset(paging.offset())
-                .load(&mut $conn)
+                .limit(limit)
+                .offset(paging.offset());
+                let window = $crate::http::search::Window {
+                    words: words.cte(),
+                    titled,
+                    rest,
+                    page,
+                };
+                let rows: Vec<($row, Option<i64>)> = window.load(&mut $conn).await?;
+                let seen = match rows.as_slice().first() {
+                    Some((_, seen)) => {
+                        $crate::store::count::Seen::of(*seen, $crate::http::search::rest_limit(k))
+                    }
+                    None if paging.offset() == 0 => $crate::store::count::Seen::All(0),
+                    None => $crate::store::count::Seen::Nothing,
+                };
+                let total = $crate::store::count::total(&mut $conn, seen, || {
+                    filtered(Some(search)).select($table::id)
+                })
                 .await?;
-            let total = match counted.as_slice().first() {
-                Some((_, total)) => *total,
-                None if paging.offset() == 0 => 0,
-                None => $filtered.count().get_result(&mut $conn).await?,
-            };
-            (
-                counted
-                    .into_iter()
-                    .map(|(row, _)| row)
-                    .collect::<Vec<$row>>(),
-                total,
-            )
-        } else {
-            let total: i64 = $filtered.count().get_result(&mut $conn).await?;
-            let rows: Vec<$row> = $ordered
-                .select(<$row>::as_select())
-                .limit(i64::from(paging.limit))
-                .offset(paging.offset())
-                .load(&mut $conn)
+                (
+                    rows.into_iter().map(|(row, _)| row).collect::<Vec<$row>>(),
+                    total,
+                )
+            }
+            Some(search) => {
+                let rows: Vec<$row> = order(filtered(Some(search)))
+                    .select(<$row>::as_select())
+                    .limit(limit)
+                    .offset(paging.offset())
+                    .load(&mut $conn)
+                    .await?;
+                let seen = if paging.offset() == 0 && rows.len() < paging.limit as usize {
+                    $crate::store::count::Seen::All(rows.len() as i64)
+                } else {
+                    $crate::store::count::Seen::Nothing
+                };
+                let total = $crate::store::count::total(&mut $conn, seen, || {
+                    filtered(Some(search)).select($table::id)
+                })
                 .await?;
-            (rows, total)
+                (rows, total)
+            }
+            None => {
+                let total: i64 = filtered(None).count().get_result(&mut $conn).await?;
+                let rows: Vec<$row> = order(filtered(None))
+                    .select(<$row>::as_select())
+                    .limit(limit)
+                    .offset(paging.offset())
+                    .load(&mut $conn)
+                    .await?;
+                (rows, $crate::store::count::Total::exact(total))
+            }
         }
     }};
 }
@@ -250,7 +315,7 @@ macro_rules! table_list {
                 type Wire = <$record as $crate::kernel::operations::Served>::Wire;
                 let format = $crate::integration::export::negotiate(&request.req)?;
                 let (listing, unsearched) = $filter(request.params)?;
-                let filtered = move |search: Option<&$crate::http::list::Corrected>| {
+                let filtered = move |search: Option<&$crate::http::search::Corrected>| {
                     let mut query = unsearched();
                     $crate::full_text!(query, search);
                     query
@@ -267,10 +332,14 @@ macro_rules! table_list {
                             db,
                             move |sink, mut conn| async move {
                                 let search =
-                                    $crate::http::list::corrected(search, &mut conn).await?;
+                                    $crate::http::search::corrected(search, &mut conn).await?;
                                 let search = search.as_ref();
                                 let rows = <$sort>::order(
-                                    $crate::ranked!(filtered(search), search),
+                                    $crate::ranked!(
+                                        filtered(search),
+                                        search,
+                                        &mut $crate::http::search::Words::Literal
+                                    ),
                                     &sort,
                                 )
                                 .then_order_by($table::id.asc())
@@ -283,16 +352,17 @@ macro_rules! table_list {
                         .await;
                 }
                 let mut conn = request.db.conn().await?;
-                let search = $crate::http::list::corrected(listing.search, &mut conn).await?;
+                let search = $crate::http::search::corrected(listing.search, &mut conn).await?;
                 let search = search.as_ref();
+                let sort = &listing.sort;
                 let (rows, total) = $crate::counted_page!(
                     conn,
-                    <$sort>::order($crate::ranked!(filtered(search), search), &listing.sort)
-                        .then_order_by($table::id.asc()),
-                    filtered(search),
+                    $table,
+                    filtered,
+                    |query| <$sort>::order(query, sort).then_order_by($table::id.asc()),
                     $row,
                     listing.paging,
-                    search.is_some()
+                    search
                 );
                 let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
                 let page = $page {

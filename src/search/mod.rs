@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Double, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,8 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{AuthErrors, CommonErrors};
-use crate::http::list::{self, Corrected, PageMeta, Search};
+use crate::http::list::{self, PageMeta};
+use crate::http::search::{self as text, Corrected, Search, Sql, Words};
 use crate::http::{Query, conditional_json};
+use crate::store::count::{Seen, Total, total};
 use crate::store::db::Db;
 
 /// What a hit is.
@@ -148,11 +150,14 @@ pub struct SearchHit {
 /// How many records of one type match (whatever `types` says).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"type": "assignment", "count": 3}))]
+#[schema(example = json!({"type": "assignment", "count": 3, "countIsEstimate": false}))]
 pub struct SearchFacet {
     #[serde(rename = "type")]
     pub kind: HitType,
+    /// Its hits: counted up to 1 000, above that PostgreSQL's estimate (`countIsEstimate`).
     pub count: i64,
+    /// Whether `count` is an estimate.
+    pub count_is_estimate: bool,
 }
 
 /// A page of hits, best first, with the number of hits of each type.
@@ -197,7 +202,8 @@ pub struct SearchParams {
     pub page: Option<u32>,
 }
 
-/// A row of the search's one statement: a hit of the page, or (`facet`) the count of one type.
+/// A row of the search's one statement: a hit of the page, or (`facet`) the count of one type
+/// (what its window saw of them: [`text::window_seen`]).
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Bool)]
@@ -214,23 +220,50 @@ struct Row {
     score: f64,
     #[diesel(sql_type = Text)]
     link: String,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    count: Option<i64>,
 }
 
-/// The matching records of every type as one relation (`kind`, `id`, `score`): only what
-/// ranks and counts them, so that thousands of hits carry no text.
-fn hits(search: &Corrected) -> String {
-    let matches = search.matches("t");
-    let score = search.score("t");
+/// Each type's window of candidates (see [`text::Window`]: `titled_{type}` and `rest_{type}`).
+fn windows(search: &Corrected, k: i64, words: &mut Words) -> String {
     HitType::ALL
+        .iter()
+        .map(|kind| {
+            let name = format!("_{}", kind.as_str());
+            search.window_sql(kind.source().table, &name, k, words)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The candidates of the chosen types as one relation (`kind`, `id`, `score`): only what ranks
+/// them, so that no candidate carries its text.
+fn hits(search: &Corrected, chosen: &[HitType], k: i64, words: &mut Words) -> String {
+    chosen
         .iter()
         .map(|kind| {
             format!(
                 "SELECT '{kind}'::text AS kind, t.id, {score} AS score FROM {table} t \
-                 WHERE {matches}",
+                 WHERE {window}",
                 kind = kind.as_str(),
+                score = search.score("t", words),
                 table = kind.source().table,
+                window = text::in_window("t", &format!("_{}", kind.as_str()), k),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// A row per type with what its window saw of its hits ([`text::window_seen`]).
+fn facets(k: i64) -> String {
+    HitType::ALL
+        .iter()
+        .map(|kind| {
+            format!(
+                "SELECT true, '{kind}', '', '', '', 0::float8, '', {total}",
+                kind = kind.as_str(),
+                total = text::window_seen(k, &format!("_{}", kind.as_str())),
             )
         })
         .collect::<Vec<_>>()
@@ -319,36 +352,58 @@ pub async fn search_everything(
         other => other.flatten(),
     };
     let ((paging, types), search) = v.finish_with(paging.zip(types).zip(search))?;
-    let chosen: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
     let mut conn = db.conn().await?;
     let search = search.correct(&mut conn).await?;
-    // One statement: the matches are found and scored once, for the page and for the counts;
-    // only the page's hits read their title and text.
-    let rows: Vec<Row> = diesel::sql_query(format!(
-        "WITH h AS MATERIALIZED ({hits}), \
-         p AS (SELECT kind, id, score FROM h WHERE kind = ANY($1) \
-               ORDER BY score DESC, kind, id LIMIT $2 OFFSET $3) \
-         SELECT false AS facet, p.kind, p.id::text AS id, d.title, d.text, p.score, d.link, \
-                0::bigint AS count \
-         FROM p CROSS JOIN LATERAL ({details}) d \
-         UNION ALL \
-         SELECT true, kind, '', '', '', 0, '', count(*) FROM h GROUP BY kind \
-         ORDER BY facet, score DESC, kind, id",
-        hits = hits(&search),
-        details = details(),
-    ))
-    .bind::<diesel::sql_types::Array<Text>, _>(&chosen)
-    .bind::<BigInt, _>(i64::from(paging.limit))
-    .bind::<BigInt, _>(paging.offset())
-    .load(&mut conn)
-    .await?;
+    let k = text::window(&paging);
+    // One statement: each type's window of candidates is found once, for the page and for
+    // the counts; only the page's hits read their title and text. Its words are parameters, so
+    // that it is planned once per connection, not once per search.
+    let mut words = Words::bound();
+    let windows = windows(&search, k, &mut words);
+    let hits = hits(&search, &types, k, &mut words);
+    let mut statement = Sql::new("WITH ");
+    statement
+        .append(words.cte())
+        .push(&format!(
+            ", {windows}, p AS (SELECT kind, id, score FROM ({hits}) h \
+             ORDER BY score DESC, kind, id LIMIT "
+        ))
+        .push_bigint(i64::from(paging.limit))
+        .push(" OFFSET ")
+        .push_bigint(paging.offset())
+        .push(&format!(
+            ") SELECT false AS facet, p.kind, p.id::text AS id, d.title, d.text, p.score, \
+             d.link, NULL::bigint AS count \
+             FROM p CROSS JOIN LATERAL ({details}) d \
+             UNION ALL {facets} \
+             ORDER BY facet, score DESC, kind, id",
+            details = details(),
+            facets = facets(k),
+        ));
+    let rows: Vec<Row> = statement.load(&mut conn).await?;
+    let (counts, rows): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.facet);
+    // A type whose window did not see every hit counts them up to a limit, or estimates them.
+    let mut facets = Vec::new();
+    for row in counts {
+        let Ok(kind) = row.kind.parse::<HitType>() else {
+            continue;
+        };
+        let matches = format!(
+            "SELECT t.id FROM {} t WHERE {}",
+            kind.source().table,
+            search.matches("t", &mut Words::Literal)
+        );
+        let seen = Seen::of(row.count, text::rest_limit(k));
+        let count = total(&mut conn, seen, || diesel::sql_query(matches.clone())).await?;
+        if count.records > 0 {
+            facets.push((kind, count));
+        }
+    }
     drop(conn);
-    let (facets, rows): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.facet);
     let total = facets
         .iter()
-        .filter(|f| chosen.contains(&f.kind.as_str()))
-        .map(|f| f.count)
-        .sum();
+        .filter(|(kind, _)| types.contains(kind))
+        .fold(Total::exact(0), |sum, (_, count)| sum.plus(*count));
     let items: Vec<SearchHit> = rows
         .into_iter()
         .filter_map(|r| {
@@ -364,11 +419,10 @@ pub async fn search_everything(
         .collect();
     let mut facets: Vec<SearchFacet> = facets
         .into_iter()
-        .filter_map(|f| {
-            Some(SearchFacet {
-                kind: f.kind.parse().ok()?,
-                count: f.count,
-            })
+        .map(|(kind, count)| SearchFacet {
+            kind,
+            count: count.records,
+            count_is_estimate: count.estimate,
         })
         .collect();
     facets.sort_by_key(|f| f.kind);
@@ -452,7 +506,7 @@ impl Token<'_> {
             let letters = w.chars().count();
             lower.starts_with(w.as_str())
                 || (letters >= 3 && lower.contains(w.as_str()))
-                || (letters >= 6 && word_similarity(w, &lower) >= list::TYPO_SIMILARITY)
+                || (letters >= 6 && word_similarity(w, &lower) >= text::TYPO_SIMILARITY)
                 || (letters >= 6 && shares_stem(w, &lower))
         })
     }

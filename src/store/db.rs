@@ -36,7 +36,7 @@ impl Db {
                 conn.batch_execute(&format!(
                     "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'; \
                      SET pg_trgm.word_similarity_threshold = {}",
-                    crate::http::list::TYPO_SIMILARITY
+                    crate::http::search::TYPO_SIMILARITY
                 ))
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;

@@ -2,6 +2,7 @@
 //! `print_schema`), reference checks, enums as SQL types, and the seed.
 
 pub mod checks;
+pub mod count;
 pub mod db;
 pub mod embedded_pg;
 pub mod print_schema;

@@ -307,7 +307,10 @@ async fn one_search_box_finds_every_kind_counts_them_and_links_to_them() {
     let page = page.json();
     assert_eq!(
         page["facets"],
-        json!([{"type": "network", "count": 2}, {"type": "member", "count": 2}])
+        json!([
+            {"type": "network", "count": 2, "countIsEstimate": false},
+            {"type": "member", "count": 2, "countIsEstimate": false}
+        ])
     );
     assert_eq!(page["_meta"]["totalRecords"], 4);
     let first = &page["items"][0];
@@ -335,7 +338,8 @@ async fn one_search_box_finds_every_kind_counts_them_and_links_to_them() {
     assert_eq!(members["facets"], page["facets"]);
     assert_eq!(
         members["_meta"],
-        json!({"page": 2, "limit": 1, "count": 1, "totalRecords": 2, "totalPages": 2})
+        json!({"page": 2, "limit": 1, "count": 1, "totalRecords": 2,
+               "totalRecordsIsEstimate": false, "totalPages": 2})
     );
     assert_eq!(members["items"][0]["type"], "member");
     let reports = app
@@ -470,4 +474,106 @@ async fn a_searched_page_counts_every_match_also_past_the_last_one() {
         .await
         .json();
     assert_eq!(past["items"], json!([]));
+}
+
+/// Adds `n` assignments in one statement: titles `{title} 1` … `{title} n` and the
+/// description, straight into the table (the triggers run as for any write).
+async fn insert_assignments(app: &TestApp, n: u32, title: &str, description: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let mut conn = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    let quote = |t: &str| t.replace('\'', "''");
+    conn.batch_execute(&format!(
+        "INSERT INTO assignments (id, title, description, municipality_ids, area_id, challenge, \
+         funding_type, start_date, end_date, status) \
+         SELECT gen_random_uuid(), '{title} ' || g, '{description}', ARRAY['2281'], \
+                '6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002', 'core', 'internal', '2023-01-01', \
+                '2023-12-31', 'ongoing' \
+         FROM generate_series(1, {n}) g",
+        title = quote(title),
+        description = quote(description),
+    ))
+    .await
+    .expect("insert assignments");
+}
+
+#[actix_web::test]
+async fn a_search_with_many_hits_ranks_a_window_and_estimates_what_it_does_not_count() {
+    let app = TestApp::new().await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    // 1 200 with the word in the text only, 150 with it starting a word of the title, then
+    // the one whose title is the word: written last, it is not among the first records the
+    // index finds, but it must come first.
+    insert_assignments(&app, 1200, "Uppdrag", "Stöd till fjällräddningen i länet.").await;
+    insert_assignments(&app, 150, "Fjällräddningsövning", "Övning.").await;
+    create_assignment(&app, &token, "Fjällräddning", "Samordning.").await;
+    let (word, title) = (enc("fjällräddning"), enc("fjällräddningsövning"));
+    let page = app.get(&format!("/v1/assignments?q={word}")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let page = page.json();
+    let titles = field(&page, "title");
+    assert_eq!(titles[0], "Fjällräddning", "{titles:?}");
+    assert!(
+        titles[1..]
+            .iter()
+            .all(|t| t.starts_with("Fjällräddningsövning ")),
+        "names with the word before texts with it: {titles:?}"
+    );
+    let meta = &page["_meta"];
+    assert_eq!(meta["totalRecordsIsEstimate"], true, "{meta}");
+    assert!(meta["totalRecords"].as_i64() > Some(1000), "{meta}");
+
+    // The pages of one window (the first 100 hits, then the first 1 000) do not repeat a hit,
+    // and the names come before the texts.
+    let mut seen = std::collections::HashSet::new();
+    for n in 1..=8 {
+        if n == 6 {
+            seen.clear();
+        }
+        let page = app
+            .get(&format!("/v1/assignments?q={word}&page={n}"))
+            .await
+            .json();
+        let titles = field(&page, "title");
+        assert_eq!(titles.len(), 20);
+        let text_only = titles.iter().filter(|t| t.starts_with("Uppdrag ")).count();
+        assert_eq!(text_only, if n < 8 { 0 } else { 9 }, "page {n}: {titles:?}");
+        for id in field(&page, "id") {
+            assert!(seen.insert(id), "page {n} repeats a hit");
+        }
+    }
+
+    // Between the window and the limit of counting, the count is exact; sorted too.
+    let exact = app.get(&format!("/v1/assignments?q={title}")).await.json();
+    assert_eq!(exact["_meta"]["totalRecords"], 150, "{}", exact["_meta"]);
+    assert_eq!(exact["_meta"]["totalRecordsIsEstimate"], false);
+    let sorted = app
+        .get(&format!("/v1/assignments?q={title}&sort=-title&limit=5"))
+        .await
+        .json();
+    assert_eq!(sorted["_meta"]["totalRecords"], 150);
+    assert_eq!(field(&sorted, "title")[0], "Fjällräddningsövning 99");
+
+    // The search box says the same per type.
+    let all = app
+        .get(&format!("/v1/search?q={word}&limit=5"))
+        .await
+        .json();
+    assert_eq!(all["items"][0]["title"], "Fjällräddning");
+    assert_eq!(all["facets"][0]["type"], "assignment");
+    assert_eq!(
+        all["facets"][0]["countIsEstimate"], true,
+        "{}",
+        all["facets"]
+    );
+    assert_eq!(all["_meta"]["totalRecordsIsEstimate"], true);
+    let narrow = app
+        .get(&format!("/v1/search?q={title}&limit=5"))
+        .await
+        .json();
+    assert_eq!(
+        narrow["facets"],
+        json!([{"type": "assignment", "count": 150, "countIsEstimate": false}])
+    );
 }

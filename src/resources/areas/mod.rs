@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::Violations;
-use crate::http::list::{self, Listing, SortKey};
+use crate::http::list::{Listing, SortKey};
 use crate::http::{PathKey, merge_member};
 use crate::kernel::operations::{Doc, Posted, Served};
 use crate::kernel::{Form, Resource};
@@ -113,7 +113,7 @@ fn filter(p: AreaListParams) -> Result<(Listing<AreaSort>, impl Fn() -> AreaQuer
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(AreaSort::Name));
     let search = v
-        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .check(crate::http::search::Search::parse(p.q, p.sort.is_none()))
         .flatten();
     let listing = v.finish_with(listing)?.searching(search);
     Ok((listing, || areas::table.into_boxed()))

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors, NotFound, WriteErrors};
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Listing, SortKey};
+use crate::http::list::{Listing, SortKey};
 use crate::http::{Json, OptionalIfMatch, merge_member};
 use crate::integration::work::Writer;
 use crate::kernel::operations::{Doc, Posted, Pushed, Served};
@@ -486,7 +486,7 @@ fn filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(AssignmentSort::Title));
     let search = v
-        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .check(crate::http::search::Search::parse(p.q, p.sort.is_none()))
         .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::responses::ReadOne;
 use crate::error::{Violation, Violations};
-use crate::http::list::{self, Listing, SortKey};
+use crate::http::list::{Listing, SortKey};
 use crate::http::{Query, conditional_json, merge_member};
 use crate::kernel::operations::{Doc, Posted, Pushed, Served};
 use crate::kernel::{self, Form, Importable, Resource};
@@ -428,7 +428,7 @@ fn filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::desc(FeedbackSort::CreatedAt));
     let search = v
-        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .check(crate::http::search::Search::parse(p.q, p.sort.is_none()))
         .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,

@@ -359,7 +359,7 @@ fn network_filter(
     let mut v = Violations::default();
     let listing = p.listing(&mut v, SortKey::asc(NetworkSort::Name));
     let search = v
-        .check(list::Search::parse(p.q, p.sort.is_none()))
+        .check(crate::http::search::Search::parse(p.q, p.sort.is_none()))
         .flatten();
     crate::rules::MunicipalityId::check_optional(
         &mut v,
@@ -805,12 +805,14 @@ impl Listed for MemberRow {
             "municipalityId",
             p.municipality_id.as_deref(),
         );
-        let search = v.check(list::Search::parse(p.q, true)).flatten();
+        let search = v
+            .check(crate::http::search::Search::parse(p.q, true))
+            .flatten();
         let paging = v.finish_with(paging)?;
         let mut conn = db.conn().await?;
         find_network(&mut conn, network, Lock::No).await?;
         let municipality = p.municipality_id.clone();
-        let filtered = move |search: Option<&list::Corrected>| {
+        let filtered = move |search: Option<&crate::http::search::Corrected>| {
             let mut q = network_members::table
                 .filter(network_members::network_id.eq(network))
                 .into_boxed();
@@ -824,28 +826,34 @@ impl Listed for MemberRow {
             drop(conn);
             return exports
                 .respond::<Member, _, _>(format, "members", &db, move |sink, mut conn| async move {
-                    let search = list::corrected(search, &mut conn).await?;
+                    let search = crate::http::search::corrected(search, &mut conn).await?;
                     let search = search.as_ref();
-                    let rows = crate::ranked!(filtered(search), search)
-                        .select(MemberRow::as_select())
-                        .then_order_by((network_members::name.asc(), network_members::id.asc()))
-                        .load_stream::<MemberRow>(&mut conn)
-                        .await?;
+                    let rows = crate::ranked!(
+                        filtered(search),
+                        search,
+                        &mut crate::http::search::Words::Literal
+                    )
+                    .select(MemberRow::as_select())
+                    .then_order_by((network_members::name.asc(), network_members::id.asc()))
+                    .load_stream::<MemberRow>(&mut conn)
+                    .await?;
                     sink.drain(rows, |row| Member::for_caller(row, &caller))
                         .await
                 })
                 .await;
         }
-        let search = list::corrected(search, &mut conn).await?;
+        let search = crate::http::search::corrected(search, &mut conn).await?;
         let search = search.as_ref();
         let (rows, total) = crate::counted_page!(
             conn,
-            crate::ranked!(filtered(search), search)
-                .then_order_by((network_members::name.asc(), network_members::id.asc())),
-            filtered(search),
+            network_members,
+            filtered,
+            |query: network_members::BoxedQuery<'static, diesel::pg::Pg>| {
+                query.then_order_by((network_members::name.asc(), network_members::id.asc()))
+            },
             MemberRow,
             paging,
-            search.is_some()
+            search
         );
         let items: Vec<Member> = rows
             .into_iter()

@@ -471,7 +471,9 @@ async fn list(
     let format = export::negotiate(&req)?;
     let mut v = Violations::default();
     let paging = v.check(list::paging(p.limit, p.page));
-    let search = v.check(list::Search::parse(p.q, true)).flatten();
+    let search = v
+        .check(crate::http::search::Search::parse(p.q, true))
+        .flatten();
     if let Some(y) = p.year {
         if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
             v.push("year", format!("must be between {MIN_YEAR} and {MAX_YEAR}"));
@@ -487,7 +489,7 @@ async fn list(
     }
     let assignment = assignment.or(p.assignment_id);
     let (year, tertial, deviation) = (p.year, p.tertial, p.deviation);
-    let filtered = move |search: Option<&list::Corrected>| {
+    let filtered = move |search: Option<&crate::http::search::Corrected>| {
         let mut query = progress_reports::table.into_boxed();
         if let Some(a) = assignment {
             query = query.filter(progress_reports::assignment_id.eq(a));
@@ -518,27 +520,32 @@ async fn list(
                 "progress-reports",
                 db,
                 move |sink, mut conn| async move {
-                    let search = list::corrected(search, &mut conn).await?;
+                    let search = crate::http::search::corrected(search, &mut conn).await?;
                     let search = search.as_ref();
-                    let rows = crate::ranked!(filtered(search), search)
-                        .then_order_by(ordered)
-                        .select(ProgressReport::as_select())
-                        .load_stream::<ProgressReport>(&mut conn)
-                        .await?;
+                    let rows = crate::ranked!(
+                        filtered(search),
+                        search,
+                        &mut crate::http::search::Words::Literal
+                    )
+                    .then_order_by(ordered)
+                    .select(ProgressReport::as_select())
+                    .load_stream::<ProgressReport>(&mut conn)
+                    .await?;
                     sink.drain(rows, ProgressReport::from).await
                 },
             )
             .await;
     }
-    let search = list::corrected(search, &mut conn).await?;
+    let search = crate::http::search::corrected(search, &mut conn).await?;
     let search = search.as_ref();
     let (items, total) = crate::counted_page!(
         conn,
-        crate::ranked!(filtered(search), search).then_order_by(ordered),
-        filtered(search),
+        progress_reports,
+        filtered,
+        |query: progress_reports::BoxedQuery<'static, diesel::pg::Pg>| query.then_order_by(ordered),
         ProgressReport,
         paging,
-        search.is_some()
+        search
     );
     let page = ProgressReportPage {
         meta: paging.meta(items.len(), total),

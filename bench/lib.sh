@@ -19,6 +19,12 @@
 #   run_wrk NAME PATH                load GET PATH with wrk; set WRK_RPS, WRK_P50, WRK_P99 (ms),
 #                                    WRK_ERRORS; keep its output in RESULTS_DIR
 #   run_pgbench NAME SCRIPT          run the SQL of SCRIPT with pgbench; set PG_TPS, PG_AVG (ms)
+#                                    (PGBENCH_PROTOCOL: prepared, the default, or extended, which
+#                                    plans every statement each time as the service does for
+#                                    statements with literals)
+#   capture_sql NAME PATH            GET PATH twice (the second time with PostgreSQL logging
+#                                    every statement) and write what the service sent for it, as a
+#                                    pgbench script, to WORK/NAME.sql (bench/statements.py)
 #   ratio A B                        A / B to three decimals (or n/a)
 #   peak_rss_mib                     the service's VmHWM in MiB (or n/a)
 #
@@ -302,8 +308,9 @@ run_pgbench() {
     local name=$1 script=$2 out="$WORK/pgbench-$1.txt"
     PG_TPS=n/a PG_AVG=n/a
     [ -n "$PGBENCH" ] || return 0
-    log "pgbench: the equivalent SQL for ${SECS}s ($CONNECTIONS clients, 2 threads, prepared)"
-    if ! run_child timeout $((SECS + 120)) "$PGBENCH" -n -c"$CONNECTIONS" -j2 -T"$SECS" --protocol=prepared \
+    local protocol=${PGBENCH_PROTOCOL:-prepared}
+    log "pgbench: the equivalent SQL for ${SECS}s ($CONNECTIONS clients, 2 threads, $protocol)"
+    if ! run_child timeout $((SECS + 120)) "$PGBENCH" -n -c"$CONNECTIONS" -j2 -T"$SECS" --protocol="$protocol" \
         --report-per-command -f "$script" "$DBURL" >"$out" 2>&1; then
         log "warning: pgbench failed on $name:"
         tail -n 20 "$out" >&2
@@ -313,6 +320,43 @@ run_pgbench() {
     PG_TPS=$(awk '/^tps = .*without initial connection time/ { printf "%.0f", $3 }' "$out")
     PG_AVG=$(awk '/^latency average = / { printf "%.2f", $4 }' "$out")
     : "${PG_TPS:=n/a}" "${PG_AVG:=n/a}"
+}
+
+# The server log of the database at DBURL: PG_LOG when set, the embedded cluster's, or the one
+# PostgreSQL names (pg_current_logfile, with its logging collector on).
+bench_pg_log() {
+    local file dir
+    if [ -n "${PG_LOG:-}" ]; then
+        echo "$PG_LOG"
+    elif [ -z "${DATABASE_URL:-}" ] && [ -f "$SAMVERKAN_DATA_DIR/postgresql.log" ]; then
+        echo "$SAMVERKAN_DATA_DIR/postgresql.log"
+    else
+        file=$("$PSQL" "$DBURL" -Atc "SELECT pg_current_logfile()" 2>/dev/null || true)
+        [ -n "$file" ] || return 1
+        case $file in /*) ;; *)
+            dir=$("$PSQL" "$DBURL" -Atc "SHOW data_directory") || return 1
+            file="$dir/$file" ;;
+        esac
+        echo "$file"
+    fi
+}
+
+capture_sql() {
+    local name=$1 path=$2 pglog offset
+    pglog=$(bench_pg_log) || die "cannot find the PostgreSQL server log: set PG_LOG"
+    [ -r "$pglog" ] || die "cannot read the PostgreSQL server log $pglog: set PG_LOG"
+    # The first request fills the caches a steady load would have filled.
+    curl -fsS -o /dev/null ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" || die "GET $path failed"
+    "$PSQL" "$DBURL" -q -c "ALTER SYSTEM SET log_statement = 'all'" \
+        -c "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+    offset=$(stat -c %s "$pglog")
+    curl -fsS -o /dev/null ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" || die "GET $path failed"
+    sleep 0.2
+    "$PSQL" "$DBURL" -q -c "ALTER SYSTEM RESET log_statement" -c "ALTER SYSTEM RESET log_line_prefix" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    python3 "$BENCH_ROOT/bench/statements.py" "$pglog" "$offset" >"$WORK/$name.sql" \
+        || die "the statements of GET $path were not found in $pglog"
 }
 
 ratio() {

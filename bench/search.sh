@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench/search.sh: search at scale. Loads 10 000 networks, 100 000 assignments and 100 000
-# feedback comments (bench/search-data.sql) into the service's database, then measures `q` on
-# collections and `GET /v1/search` with wrk (p50, p99) side by side with pgbench running the
-# same SQL (written by bench/search_sql.py after the service's rules). See bench/README.md.
+# feedback comments (bench/search-data.sql; SCALE=10 for ten times as many) into the service's
+# database, then measures `q` on collections and `GET /v1/search` with wrk (p50, p99) side by
+# side with pgbench running the statements the service sent to PostgreSQL for the same request
+# (captured from PostgreSQL's log, bench/statements.py). See bench/README.md.
 #
-# Environment: DURATION (default 10s), WARMUP (default 2), CONNECTIONS (default 16), DATABASE_URL (a PostgreSQL whose
-# role may create extensions; the data load disables triggers with session_replication_role,
-# which needs a superuser), SAMVERKAN_BIN, READY_TIMEOUT.
+# Environment: DURATION (default 10s), WARMUP (default 2), CONNECTIONS (default "2 16": each
+# scenario is measured at each number of connections), SCALE (default 1), DATABASE_URL (a
+# PostgreSQL whose role may create extensions and change the server's logging; the data load
+# disables triggers with session_replication_role: a superuser), PG_LOG (that server's log file,
+# when PostgreSQL cannot name it), SAMVERKAN_BIN, READY_TIMEOUT.
 #
 # All HTTP traffic goes to 127.0.0.1. The result is printed and written to
 # bench/results/search.md.
@@ -16,7 +19,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 THREADS=2
-CONNECTIONS=${CONNECTIONS:-16}
+LEVELS=${CONNECTIONS:-2 16}
+SCALE=${SCALE:-1}
+[[ $SCALE =~ ^[1-9][0-9]*$ ]] || { echo "SCALE must be a whole number from 1" >&2; exit 1; }
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-120}
@@ -37,10 +42,10 @@ bench_client_token bench read || die "could not create a client"
 AUTH_ARGS=(-H "Authorization: Bearer $TOKEN")
 mkdir -p "$RESULTS_DIR"
 
-log "loading 10 000 networks, 100 000 assignments, 100 000 feedback comments"
+log "loading $((SCALE * 10000)) networks, $((SCALE * 100000)) assignments, $((SCALE * 100000)) feedback comments"
 load_start=$SECONDS
 PGOPTIONS="-c session_replication_role=replica" "$PSQL" "$DBURL" -v ON_ERROR_STOP=1 -q \
-    -f "$ROOT/bench/search-data.sql" >/dev/null
+    -v scale="$SCALE" -f "$ROOT/bench/search-data.sql" >/dev/null
 LOAD_SECS=$((SECONDS - load_start))
 COUNTS=$("$PSQL" "$DBURL" -At -c "SELECT (SELECT count(*) FROM networks) || ' networks, ' ||
     (SELECT count(*) FROM assignments) || ' assignments, ' || (SELECT count(*) FROM feedback) ||
@@ -66,11 +71,17 @@ for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r name collection q <<<"$s"
     if [ "$collection" = all ]; then path="/v1/search?q=$(enc "$q")"; else path="/v1/$collection?q=$(enc "$q")"; fi
     preflight "$path"
-    hits=$(curl -sS "${AUTH_ARGS[@]}" "$BASE$path" | python3 -c 'import json, sys; print(json.load(sys.stdin)["_meta"]["totalRecords"])')
-    PSQL="$PSQL" python3 "$ROOT/bench/search_sql.py" "$DBURL" "$q" "$collection" >"$WORK/$name.sql"
-    run_wrk "$name" "$path"
-    PGOPTIONS="-c pg_trgm.word_similarity_threshold=0.5" run_pgbench "$name" "$WORK/$name.sql"
-    ROWS+=("GET $path|$hits|$WRK_RPS|$WRK_P50|$WRK_P99|$WRK_ERRORS|$PG_TPS|$PG_AVG|$(ratio "$WRK_RPS" "$PG_TPS")")
+    hits=$(curl -sS "${AUTH_ARGS[@]}" "$BASE$path" | python3 -c '
+import json, sys
+meta = json.load(sys.stdin)["_meta"]
+print(("~" if meta["totalRecordsIsEstimate"] else "") + str(meta["totalRecords"]))')
+    capture_sql "$name" "$path"
+    statements=$(grep -c ';$' "$WORK/$name.sql" || true)
+    for CONNECTIONS in $LEVELS; do
+        run_wrk "$name-c$CONNECTIONS" "$path"
+        run_pgbench "$name-c$CONNECTIONS" "$WORK/$name.sql"
+        ROWS+=("GET $path|$hits|$statements|$CONNECTIONS|$WRK_RPS|$WRK_P50|$WRK_P99|$WRK_ERRORS|$PG_TPS|$PG_AVG|$(ratio "$WRK_RPS" "$PG_TPS")")
+    done
 done
 
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -79,9 +90,10 @@ REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     echo
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), revision $REV, $(nproc) CPUs"
     echo "- Data: $COUNTS (loaded in ${LOAD_SECS}s, triggers off)"
-    echo "- Load: wrk -t$THREADS -c$CONNECTIONS -d${SECS}s --latency (after ${WARMUP}s warm-up); pgbench -n -c$CONNECTIONS -j2 -T$SECS --protocol=prepared, the same SQL (for a collection, the page with its count)"
+    echo "- Load: wrk -t$THREADS -c<connections> -d${SECS}s --latency (after ${WARMUP}s warm-up); pgbench -n -c<connections> -j2 -T$SECS --protocol=prepared, running the statements the service sent for the request (captured from PostgreSQL's log; prepared, so planned once, as the service's page statement is, though its word lookup and counts are planned per request)"
+    echo "- Hits: \`_meta.totalRecords\` (~ an estimate); Statements: what one request sends"
     echo
-    echo "| Request | Hits | Requests/s | p50 ms | p99 ms | Errors | pgbench tps | pgbench avg ms | Service/pgbench |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| Request | Hits | Statements | Connections | Requests/s | p50 ms | p99 ms | Errors | pgbench tps | pgbench avg ms | Service/pgbench |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for row in "${ROWS[@]}"; do printf '| %s |\n' "${row//|/ | }"; done
 } | tee "$RESULTS_DIR/search.md"

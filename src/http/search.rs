@@ -72,7 +72,7 @@ impl Search {
         self,
         conn: &mut diesel_async::AsyncPgConnection,
     ) -> Result<Corrected, ApiError> {
-        use diesel::sql_types::{Array, Bool, Double, Integer, Text};
+        use diesel::sql_types::{Bool, Double, Integer, Text};
         use diesel_async::RunQueryDsl;
 
         #[derive(diesel::QueryableByName)]
@@ -96,9 +96,13 @@ impl Search {
         if corrected.search.words.iter().all(|w| w.chars().count() < 3) {
             return Ok(corrected);
         }
-        let rows: Vec<Found> = diesel::sql_query(format!(
-            "WITH w AS (SELECT word, i FROM unnest($1::text[]) WITH ORDINALITY AS w(word, i) \
-                        WHERE length(word) >= 3), \
+        // Its text is the same for every search, and the words are out of the planner's
+        // sight (in `a`), so that its one plan is as good as any: planned once per connection.
+        let mut lookup = Sql::new("WITH a AS MATERIALIZED (SELECT ");
+        lookup.push_texts(&corrected.search.words).push(&format!(
+            "::text[] AS words), \
+             w AS (SELECT word, i FROM unnest((SELECT words FROM a)) WITH ORDINALITY AS w(word, i) \
+                   WHERE length(word) >= 3), \
              p AS (SELECT w.i, s.word FROM w CROSS JOIN LATERAL (SELECT s.word FROM search_words s \
                    WHERE s.word LIKE '%' || w.word || '%' ORDER BY s.word LIMIT {parts}) s) \
              SELECT i::int4 AS i, word, true AS part, 1::float8 AS closeness FROM p \
@@ -112,10 +116,8 @@ impl Search {
              WHERE length(w.word) >= 6",
             keep = "ceil(length(w.word) * 0.7)::int",
             parts = MAX_PARTS + 1,
-        ))
-        .bind::<Array<Text>, _>(&corrected.search.words)
-        .load(conn)
-        .await?;
+        ));
+        let rows: Vec<Found> = lookup.load(conn).await?;
         for row in rows {
             // The table's words are a text's letters and digits; anything else is skipped, so
             // that a word is always a plain word inside a `tsquery`.
@@ -352,7 +354,10 @@ impl Corrected {
 /// `q` ([`Words::cte`]), whose values are bound parameters: the statement's text then depends
 /// only on the search's shape (how many words, which found by trigrams), so PostgreSQL
 /// prepares and plans it once per connection instead of once per request (planning the search
-/// box's statement took longer than running it).
+/// box's statement took longer than running it). Every value that changes between requests must
+/// be in `q`, the page's `LIMIT` and `OFFSET` too ([`Words::bigint`]): PostgreSQL reuses a
+/// prepared statement's generic plan only when a plan for the values at hand would not be
+/// cheaper, and it cannot see the values of `q` when planning either.
 #[derive(Debug)]
 pub enum Words {
     Literal,
@@ -365,6 +370,7 @@ pub enum Constant {
     /// A `tsquery` (`to_tsquery('swedish', …)` of this text).
     Query(String),
     Text(String),
+    BigInt(i64),
 }
 
 impl Words {
@@ -395,6 +401,17 @@ impl Words {
         }
     }
 
+    /// A number (a page's `LIMIT` and `OFFSET`: in `q`, they leave the plan as it is).
+    pub fn bigint(&mut self, value: i64) -> String {
+        match self {
+            Words::Literal => value.to_string(),
+            Words::Bound(values) => {
+                values.push(Constant::BigInt(value));
+                format!("(SELECT q{} FROM q)", values.len() - 1)
+            }
+        }
+    }
+
     /// The common table expression `q` of bound words, as a part of a statement:
     /// `q AS MATERIALIZED (SELECT to_tsquery('swedish', $1) AS q0, …)`.
     pub fn cte(&self) -> Sql {
@@ -417,6 +434,10 @@ impl Words {
                     sql.push_text(text);
                     sql.push("::text");
                 }
+                Constant::BigInt(value) => {
+                    sql.push_bigint(*value);
+                    sql.push("::bigint");
+                }
             }
             sql.push(&format!(" AS q{i}"));
         }
@@ -438,6 +459,7 @@ pub struct Sql(Vec<Piece>);
 enum Piece {
     Sql(String),
     Text(String),
+    Texts(Vec<String>),
     BigInt(i64),
 }
 
@@ -456,6 +478,11 @@ impl Sql {
         self
     }
 
+    pub fn push_texts(&mut self, values: &[String]) -> &mut Self {
+        self.0.push(Piece::Texts(values.to_vec()));
+        self
+    }
+
     pub fn push_bigint(&mut self, value: i64) -> &mut Self {
         self.0.push(Piece::BigInt(value));
         self
@@ -467,6 +494,48 @@ impl Sql {
     }
 }
 
+/// SQL that this crate wrote, without a request's values (those are bound: see [`Words`]), as a
+/// diesel expression of type `ST` for a boxed query's filter, order or selection. Unlike
+/// `diesel::dsl::sql`, it lets diesel prepare the statement once per connection and reuse it,
+/// which is safe because its text never carries a value from a request.
+#[derive(Debug, Clone)]
+pub struct Raw<ST>(String, std::marker::PhantomData<ST>);
+
+impl<ST> Raw<ST> {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Raw(sql.into(), std::marker::PhantomData)
+    }
+}
+
+impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> diesel::Expression
+    for Raw<ST>
+{
+    type SqlType = ST;
+}
+
+impl<ST> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Raw<ST> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql(&self.0);
+        Ok(())
+    }
+}
+
+impl<ST> diesel::query_builder::QueryId for Raw<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, QS> diesel::AppearsOnTable<QS> for Raw<ST> where Self: diesel::Expression {}
+
+impl<ST, QS> diesel::SelectableExpression<QS> for Raw<ST> where Self: diesel::AppearsOnTable<QS> {}
+
+impl<ST, GB> diesel::expression::ValidGrouping<GB> for Raw<ST> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Sql {
     fn walk_ast<'b>(
         &'b self,
@@ -476,6 +545,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Sql {
             match piece {
                 Piece::Sql(sql) => out.push_sql(sql),
                 Piece::Text(value) => out.push_bind_param::<diesel::sql_types::Text, _>(value)?,
+                Piece::Texts(values) => out
+                    .push_bind_param::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(
+                        values,
+                    )?,
                 Piece::BigInt(value) => {
                     out.push_bind_param::<diesel::sql_types::BigInt, _>(value)?
                 }
@@ -561,9 +634,19 @@ pub struct Window<T, P> {
     /// The words of the conditions and the score: [`Words::cte`] of the bound words, built
     /// after everything else (which binds them).
     pub words: Sql,
+    /// The window's size `K` ([`window`]).
+    pub k: i64,
+    /// The two queries of `titled`, without `LIMIT`.
     pub titled: [T; 2],
+    /// The query of `rest`, without `LIMIT`.
     pub rest: T,
+    /// Its `LIMIT` ([`rest_limit`]).
+    pub rest_limit: i64,
+    /// The page, without `LIMIT` and `OFFSET`.
     pub page: P,
+    /// Its `LIMIT` and `OFFSET`, as values of `q` ([`Words::bigint`]).
+    pub limit: String,
+    pub offset: String,
 }
 
 impl<T, P> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Window<T, P>
@@ -575,16 +658,21 @@ where
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> diesel::QueryResult<()> {
+        // The limits are literals: `K` takes a few values only, and a literal leaves the
+        // statement's generic plan as good as one for the values at hand.
+        let k = self.k;
         out.push_sql("WITH ");
         self.words.walk_ast(out.reborrow())?;
         out.push_sql(", titled AS MATERIALIZED ((");
         self.titled[0].walk_ast(out.reborrow())?;
-        out.push_sql(") UNION (");
+        out.push_sql(&format!(" LIMIT {k}) UNION ("));
         self.titled[1].walk_ast(out.reborrow())?;
-        out.push_sql(")), rest AS MATERIALIZED (");
+        out.push_sql(&format!(" LIMIT {k})), rest AS MATERIALIZED ("));
         self.rest.walk_ast(out.reborrow())?;
-        out.push_sql(") ");
-        self.page.walk_ast(out.reborrow())
+        out.push_sql(&format!(" LIMIT {}) ", self.rest_limit));
+        self.page.walk_ast(out.reborrow())?;
+        out.push_sql(&format!(" LIMIT {} OFFSET {}", self.limit, self.offset));
+        Ok(())
     }
 }
 
@@ -611,11 +699,30 @@ pub fn rest_needed(k: i64, name: &str) -> String {
     format!("(SELECT count(*) FROM titled{name}) < {k}")
 }
 
-/// How many matches a [`Window`]'s `rest` reads at most: the window, and one more to tell
-/// whether it saw every hit. (Reading a thousand to count them exactly can cost ten times as
-/// much: when the words are common, PostgreSQL reads the table in order and tests every row.)
-pub fn rest_limit(k: i64) -> i64 {
-    k + 1
+/// How many matches a [`Window`]'s `rest` reads at most. When PostgreSQL finds the first
+/// matches by reading the table in order (`scan`: the words are common), the window and one
+/// more, to tell whether it saw every hit. Otherwise it has the list of every match from an
+/// index anyway, and reads enough to count the hits exactly up to
+/// [`EXACT_UP_TO`](crate::store::count::EXACT_UP_TO): about a millisecond, less than counting
+/// them again.
+pub fn rest_limit(k: i64, scan: bool) -> i64 {
+    if scan {
+        k + 1
+    } else {
+        k.max(crate::store::count::EXACT_UP_TO) + 1
+    }
+}
+
+/// The condition of a [`Window`]'s `rest`: [`Corrected::matches`], or, when PostgreSQL finds
+/// the first matches quicker by reading the table in order (`scan`, see
+/// [`Estimate`](crate::store::count::Estimate)), [`Corrected::matches_filter`], which it cannot
+/// answer from an index: a statement planned once must be told.
+pub fn rest_condition(search: &Corrected, alias: &str, scan: bool, words: &mut Words) -> String {
+    if scan {
+        search.matches_filter(alias, words)
+    } else {
+        search.matches(alias, words)
+    }
 }
 
 /// The rows of a [`Window`]'s `rest` when it ran (at most [`rest_limit`]), else NULL: what the
@@ -629,8 +736,16 @@ pub fn window_seen(k: i64, name: &str) -> String {
 
 impl Corrected {
     /// A [`Window`]'s two common table expressions over `table` (aliased `t`) in SQL, named
-    /// `titled{name}` and `rest{name}`, for a search with no other filter.
-    pub fn window_sql(&self, table: &str, name: &str, k: i64, words: &mut Words) -> String {
+    /// `titled{name}` and `rest{name}`, for a search with no other filter; `scan` as for
+    /// [`rest_condition`].
+    pub fn window_sql(
+        &self,
+        table: &str,
+        name: &str,
+        k: i64,
+        scan: bool,
+        words: &mut Words,
+    ) -> String {
         format!(
             "titled{name} AS MATERIALIZED ((SELECT t.id FROM {table} t WHERE {every} LIMIT {k}) \
              UNION (SELECT t.id FROM {table} t WHERE {any} AND {filter} LIMIT {k})), \
@@ -639,9 +754,9 @@ impl Corrected {
             every = self.title_has_every("t", words),
             any = self.title_has_any("t", words),
             filter = self.matches_filter("t", words),
-            matches = self.matches("t", words),
+            matches = rest_condition(self, "t", scan, words),
             needed = rest_needed(k, name),
-            limit = rest_limit(k),
+            limit = rest_limit(k, scan),
         )
     }
 }
@@ -652,6 +767,7 @@ impl Corrected {
 macro_rules! full_text {
     ($query:ident, $search:expr) => {
         if let Some(search) = $search {
+            // A literal search: never prepared for reuse (its text holds the words).
             $query = $query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
                 &search.matches("", &mut $crate::http::search::Words::Literal),
             ));
@@ -669,10 +785,17 @@ macro_rules! ranked {
         match $search {
             Some(search) if search.ranked() => {
                 use diesel::QueryDsl;
-                query.then_order_by(diesel::dsl::sql::<diesel::sql_types::Double>(&format!(
-                    "{} DESC",
-                    search.score("", $words)
-                )))
+                let words: &mut $crate::http::search::Words = $words;
+                let score = format!("{} DESC", search.score("", words));
+                match words {
+                    // Bound words: the statement may be prepared once and reused.
+                    $crate::http::search::Words::Bound(_) => query.then_order_by(
+                        $crate::http::search::Raw::<diesel::sql_types::Double>::new(score),
+                    ),
+                    $crate::http::search::Words::Literal => {
+                        query.then_order_by(diesel::dsl::sql::<diesel::sql_types::Double>(&score))
+                    }
+                }
             }
             _ => query,
         }

@@ -201,56 +201,65 @@ macro_rules! counted_page {
             Some(search) if search.ranked() => {
                 use diesel::sql_types::{BigInt, Bool, Nullable};
                 let k = $crate::http::search::window(paging);
-                let candidates = |condition: String, n: i64| {
+                let estimate = $crate::store::count::estimate(
+                    &mut $conn,
+                    filtered(Some(search)).select($table::id),
+                    k + 1,
+                )
+                .await?;
+                let rest_limit = $crate::http::search::rest_limit(k, estimate.scan);
+                let candidates = |condition: String| {
                     filtered(None)
-                        .filter(diesel::dsl::sql::<Bool>(&condition))
+                        .filter($crate::http::search::Raw::<Bool>::new(condition))
                         .select($table::id)
-                        .limit(n)
                 };
                 let mut words = $crate::http::search::Words::bound();
                 let titled = [
-                    candidates(search.title_has_every("", &mut words), k),
+                    candidates(search.title_has_every("", &mut words)),
                     candidates(
                         search.title_has_any("", &mut words)
                             + " AND "
                             + &search.matches_filter("", &mut words),
-                        k,
                     ),
                 ];
                 let rest = candidates(
-                    search.matches("", &mut words)
+                    $crate::http::search::rest_condition(search, "", estimate.scan, &mut words)
                         + " AND "
                         + &$crate::http::search::rest_needed(k, ""),
-                    $crate::http::search::rest_limit(k),
                 );
                 let page = order($crate::ranked!(
-                    $table::table.into_boxed().filter(diesel::dsl::sql::<Bool>(
-                        &$crate::http::search::in_window(stringify!($table), "", k),
-                    )),
+                    $table::table
+                        .into_boxed()
+                        .filter($crate::http::search::Raw::<Bool>::new(
+                            $crate::http::search::in_window(stringify!($table), "", k),
+                        )),
                     Some(search),
                     &mut words
                 ))
                 .select((
                     <$row>::as_select(),
-                    diesel::dsl::sql::<Nullable<BigInt>>(&$crate::http::search::window_seen(k, "")),
-                ))
-                .limit(limit)
-                .offset(paging.offset());
+                    $crate::http::search::Raw::<Nullable<BigInt>>::new(
+                        $crate::http::search::window_seen(k, ""),
+                    ),
+                ));
+                let (limit, offset) = (words.bigint(limit), words.bigint(paging.offset()));
                 let window = $crate::http::search::Window {
                     words: words.cte(),
+                    k,
                     titled,
                     rest,
+                    rest_limit,
                     page,
+                    limit,
+                    offset,
                 };
                 let rows: Vec<($row, Option<i64>)> = window.load(&mut $conn).await?;
                 let seen = match rows.as_slice().first() {
-                    Some((_, seen)) => {
-                        $crate::store::count::Seen::of(*seen, $crate::http::search::rest_limit(k))
-                    }
+                    Some((_, seen)) => $crate::store::count::Seen::of(*seen, rest_limit),
                     None if paging.offset() == 0 => $crate::store::count::Seen::All(0),
                     None => $crate::store::count::Seen::Nothing,
                 };
-                let total = $crate::store::count::total(&mut $conn, seen, || {
+                let total = $crate::store::count::total(&mut $conn, seen, estimate, || {
                     filtered(Some(search)).select($table::id)
                 })
                 .await?;
@@ -271,10 +280,21 @@ macro_rules! counted_page {
                 } else {
                     $crate::store::count::Seen::Nothing
                 };
-                let total = $crate::store::count::total(&mut $conn, seen, || {
-                    filtered(Some(search)).select($table::id)
-                })
-                .await?;
+                let total = match seen {
+                    $crate::store::count::Seen::All(n) => $crate::store::count::Total::exact(n),
+                    _ => {
+                        let estimate = $crate::store::count::estimate(
+                            &mut $conn,
+                            filtered(Some(search)).select($table::id),
+                            1,
+                        )
+                        .await?;
+                        $crate::store::count::total(&mut $conn, seen, estimate, || {
+                            filtered(Some(search)).select($table::id)
+                        })
+                        .await?
+                    }
+                };
                 (rows, total)
             }
             None => {

@@ -15,7 +15,7 @@ use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::http::list::{self, PageMeta};
 use crate::http::search::{self as text, Corrected, Search, Sql, Words};
 use crate::http::{Query, conditional_json};
-use crate::store::count::{Seen, Total, total};
+use crate::store::count::{Estimate, Seen, Total, estimates, total};
 use crate::store::db::Db;
 
 /// What a hit is.
@@ -224,16 +224,33 @@ struct Row {
     count: Option<i64>,
 }
 
-/// Each type's window of candidates (see [`text::Window`]: `titled_{type}` and `rest_{type}`).
-fn windows(search: &Corrected, k: i64, words: &mut Words) -> String {
+/// Each type's window of candidates (see [`text::Window`]: `titled_{type}` and `rest_{type}`),
+/// with the planner's estimate of its matches (in the order of [`HitType::ALL`]).
+fn windows(search: &Corrected, k: i64, estimates: &[Estimate], words: &mut Words) -> String {
     HitType::ALL
         .iter()
-        .map(|kind| {
+        .zip(estimates)
+        .map(|(kind, estimate)| {
             let name = format!("_{}", kind.as_str());
-            search.window_sql(kind.source().table, &name, k, words)
+            search.window_sql(kind.source().table, &name, k, estimate.scan, words)
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The query of every type's matches, with the words as literals (for the planner's estimates
+/// and for counts), in the order of [`HitType::ALL`].
+fn matches(search: &Corrected) -> Vec<String> {
+    HitType::ALL
+        .iter()
+        .map(|kind| {
+            format!(
+                "SELECT t.id FROM {} t WHERE {}",
+                kind.source().table,
+                search.matches("t", &mut Words::Literal)
+            )
+        })
+        .collect()
 }
 
 /// The candidates of the chosen types as one relation (`kind`, `id`, `score`): only what ranks
@@ -358,19 +375,31 @@ pub async fn search_everything(
     // One statement: each type's window of candidates is found once, for the page and for
     // the counts; only the page's hits read their title and text. Its words are parameters, so
     // that it is planned once per connection, not once per search.
+    if search.words().is_empty() {
+        // Only small words such as `och`: nothing matches.
+        let page = SearchPage {
+            meta: paging.meta(0, 0),
+            items: Vec::new(),
+            facets: Vec::new(),
+        };
+        return conditional_json(&req, &page, None);
+    }
+    let matches = matches(&search);
+    let estimates = estimates(&mut conn, &matches, k + 1).await?;
     let mut words = Words::bound();
-    let windows = windows(&search, k, &mut words);
+    let windows = windows(&search, k, &estimates, &mut words);
     let hits = hits(&search, &types, k, &mut words);
+    let (limit, offset) = (
+        words.bigint(i64::from(paging.limit)),
+        words.bigint(paging.offset()),
+    );
     let mut statement = Sql::new("WITH ");
     statement
         .append(words.cte())
         .push(&format!(
             ", {windows}, p AS (SELECT kind, id, score FROM ({hits}) h \
-             ORDER BY score DESC, kind, id LIMIT "
+             ORDER BY score DESC, kind, id LIMIT {limit} OFFSET {offset}"
         ))
-        .push_bigint(i64::from(paging.limit))
-        .push(" OFFSET ")
-        .push_bigint(paging.offset())
         .push(&format!(
             ") SELECT false AS facet, p.kind, p.id::text AS id, d.title, d.text, p.score, \
              d.link, NULL::bigint AS count \
@@ -385,16 +414,15 @@ pub async fn search_everything(
     // A type whose window did not see every hit counts them up to a limit, or estimates them.
     let mut facets = Vec::new();
     for row in counts {
-        let Ok(kind) = row.kind.parse::<HitType>() else {
+        let Some(i) = HitType::ALL.iter().position(|t| t.as_str() == row.kind) else {
             continue;
         };
-        let matches = format!(
-            "SELECT t.id FROM {} t WHERE {}",
-            kind.source().table,
-            search.matches("t", &mut Words::Literal)
-        );
-        let seen = Seen::of(row.count, text::rest_limit(k));
-        let count = total(&mut conn, seen, || diesel::sql_query(matches.clone())).await?;
+        let (kind, estimate) = (HitType::ALL[i], estimates[i]);
+        let seen = Seen::of(row.count, text::rest_limit(k, estimate.scan));
+        let count = total(&mut conn, seen, estimate, || {
+            diesel::sql_query(matches[i].clone())
+        })
+        .await?;
         if count.records > 0 {
             facets.push((kind, count));
         }

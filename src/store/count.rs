@@ -66,14 +66,26 @@ impl Seen {
     }
 }
 
-/// The rows `query` (a query without `LIMIT`) returns, from what was `seen` of them: exact
-/// when all were seen or there are at most [`EXACT_UP_TO`], else estimated by the planner
-/// (never below what was seen, nor below `EXACT_UP_TO` + 1). The planner is asked first, and
-/// a count runs only when its estimate is below twice the limit, so that a search with many
-/// hits never reads them to count them.
+/// What PostgreSQL expects of a query's matches, from its plan (`EXPLAIN`, nothing is run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// How many rows the query returns.
+    pub rows: i64,
+    /// Whether PostgreSQL would find the first few by reading the table in order and testing
+    /// each row (the matches are so many that this is quicker than an index's list of all of
+    /// them): then a statement that needs only the first few should do the same.
+    pub scan: bool,
+}
+
+/// The rows `query` (a query without `LIMIT`) returns, from what was `seen` of them and the
+/// planner's `estimate`: exact when all were seen or there are at most [`EXACT_UP_TO`], else
+/// the estimate (never below what was seen, nor below `EXACT_UP_TO` + 1). A count runs only when
+/// the estimate is below twice the limit and no more than the limit were seen already, so that
+/// a search with many hits never reads them to count them.
 pub async fn total<Q, F>(
     conn: &mut AsyncPgConnection,
     seen: Seen,
+    estimate: Estimate,
     query: F,
 ) -> Result<Total, ApiError>
 where
@@ -85,33 +97,109 @@ where
         Seen::More(n) => n,
         Seen::Nothing => 0,
     };
-    let estimate = estimate(conn, query()).await?;
-    if estimate <= 2 * EXACT_UP_TO {
+    if at_least <= EXACT_UP_TO && estimate.rows <= 2 * EXACT_UP_TO {
         let counted: i64 = Capped(query(), EXACT_UP_TO + 1).get_result(conn).await?;
         if counted <= EXACT_UP_TO {
             return Ok(Total::exact(counted));
         }
     }
     Ok(Total::estimated(
-        estimate.max(at_least).max(EXACT_UP_TO + 1),
+        estimate.rows.max(at_least).max(EXACT_UP_TO + 1),
     ))
 }
 
-/// The planner's estimate of the rows `query` returns (`EXPLAIN`; nothing is run).
-pub async fn estimate<Q>(conn: &mut AsyncPgConnection, query: Q) -> Result<i64, ApiError>
+/// The planner's [`Estimate`] of `query`'s rows, and how it would find its first `first`.
+pub async fn estimate<Q>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+    first: i64,
+) -> Result<Estimate, ApiError>
 where
     Q: QueryFragment<Pg> + Send + 'static,
 {
-    let plan: String = Explain(query).get_result(conn).await?;
-    plan_rows(&plan)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("EXPLAIN gave no row estimate: {plan}")))
+    let plan: String = Explain(Capped(query, first)).get_result(conn).await?;
+    let parsed: serde_json::Value = serde_json::from_str(&plan).map_err(ApiError::internal)?;
+    parsed
+        .get(0)
+        .and_then(|p| p.get("Plan"))
+        .and_then(limited)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("EXPLAIN gave no estimate: {plan}")))
 }
 
-/// The estimated rows of the top node of an `EXPLAIN (FORMAT JSON)` plan.
-fn plan_rows(plan: &str) -> Option<i64> {
-    let plan: serde_json::Value = serde_json::from_str(plan).ok()?;
-    let rows = plan.get(0)?.get("Plan")?.get("Plan Rows")?.as_f64()?;
-    Some(rows.round() as i64)
+/// The [`Estimate`]s of queries written as SQL (each `SELECT … FROM … WHERE …`, without
+/// `LIMIT`), in one `EXPLAIN` of them all (`UNION ALL`), each for its first `first` rows.
+pub async fn estimates(
+    conn: &mut AsyncPgConnection,
+    queries: &[String],
+    first: i64,
+) -> Result<Vec<Estimate>, ApiError> {
+    let union = queries
+        .iter()
+        .map(|q| format!("({q} LIMIT {first})"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let plan: String = Explain(diesel::sql_query(union)).get_result(conn).await?;
+    let parsed: serde_json::Value = serde_json::from_str(&plan).map_err(ApiError::internal)?;
+    let top = parsed.get(0).and_then(|p| p.get("Plan"));
+    let found: Option<Vec<Estimate>> = match top {
+        Some(top) if queries.len() == 1 => limited(top).map(|e| vec![e]),
+        Some(top) => top
+            .get("Plans")
+            .and_then(|plans| plans.as_array())
+            .filter(|plans| plans.len() == queries.len())
+            .and_then(|plans| plans.iter().map(limited).collect()),
+        None => None,
+    };
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    // PostgreSQL left out or merged a branch (one it knew to be empty): each on its own.
+    let mut found = Vec::with_capacity(queries.len());
+    for query in queries {
+        found.push(estimate(conn, diesel::sql_query(query.clone()), first).await?);
+    }
+    Ok(found)
+}
+
+/// The [`Estimate`] of a plan's `Limit` node: the rows of what it limits, and whether that is
+/// found by reading the table in order.
+fn limited(plan: &serde_json::Value) -> Option<Estimate> {
+    let node = |p: &serde_json::Value| {
+        p.get("Node Type")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+    };
+    let mut under = plan;
+    while matches!(
+        node(under).as_deref(),
+        Some("Limit" | "Aggregate" | "Subquery Scan" | "Result")
+    ) {
+        // A condition PostgreSQL knows to be false leaves a `Result` with nothing below.
+        match under.get("Plans").and_then(|p| p.get(0)) {
+            Some(below) => under = below,
+            None if node(under).as_deref() == Some("Result") => {
+                return Some(Estimate {
+                    rows: 0,
+                    scan: false,
+                });
+            }
+            None => return None,
+        }
+    }
+    let rows = under.get("Plan Rows")?.as_f64()?;
+    Some(Estimate {
+        rows: rows.round() as i64,
+        scan: reads_in_order(under),
+    })
+}
+
+/// Whether a plan reads a table in order (a sequential scan), itself or below.
+fn reads_in_order(plan: &serde_json::Value) -> bool {
+    plan.get("Node Type").and_then(|t| t.as_str()) == Some("Seq Scan")
+        || plan
+            .get("Plans")
+            .and_then(|p| p.as_array())
+            .is_some_and(|plans| plans.iter().any(reads_in_order))
 }
 
 /// `EXPLAIN (FORMAT JSON)` of a query.
@@ -163,12 +251,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_estimate_is_read_from_the_top_of_the_plan() {
-        let plan = r#"[{"Plan": {"Node Type": "Bitmap Heap Scan", "Plan Rows": 5055.4,
-                       "Plans": [{"Plan Rows": 1}]}}]"#;
-        assert_eq!(plan_rows(plan), Some(5055));
-        assert_eq!(plan_rows("[]"), None);
-        assert_eq!(plan_rows("not json"), None);
+    fn an_estimate_is_read_below_the_limit_with_how_the_table_is_read() {
+        let plan: serde_json::Value = serde_json::from_str(
+            r#"{"Node Type": "Aggregate", "Plan Rows": 1, "Plans": [{"Node Type": "Limit",
+                "Plan Rows": 101, "Plans": [{"Node Type": "Bitmap Heap Scan",
+                "Plan Rows": 5055.4, "Plans": [{"Node Type": "Bitmap Index Scan"}]}]}]}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            limited(&plan),
+            Some(Estimate {
+                rows: 5055,
+                scan: false
+            })
+        );
+        let plan: serde_json::Value = serde_json::from_str(
+            r#"{"Node Type": "Limit", "Plans": [{"Node Type": "Seq Scan", "Plan Rows": 9000}]}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            limited(&plan),
+            Some(Estimate {
+                rows: 9000,
+                scan: true
+            })
+        );
+        assert_eq!(limited(&serde_json::json!({"Node Type": "Limit"})), None);
+        assert_eq!(
+            limited(&serde_json::json!({"Node Type": "Result", "Plan Rows": 0})),
+            Some(Estimate {
+                rows: 0,
+                scan: false
+            })
+        );
     }
 
     #[test]

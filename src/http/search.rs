@@ -5,6 +5,7 @@
 
 use crate::error::ApiError;
 use crate::http::list::search_text;
+use crate::store::count::{EXACT_UP_TO, Estimate};
 
 /// Words that say nothing on their own (PostgreSQL's Swedish stop words): a search leaves them
 /// out, as the Swedish text search configuration does.
@@ -640,7 +641,7 @@ pub struct Window<T, P> {
     pub titled: [T; 2],
     /// The query of `rest`, without `LIMIT`.
     pub rest: T,
-    /// Its `LIMIT` ([`rest_limit`]).
+    /// Its `LIMIT` ([`Plan::rest_limit`]).
     pub rest_limit: i64,
     /// The page, without `LIMIT` and `OFFSET`.
     pub page: P,
@@ -685,78 +686,108 @@ impl<T, P> diesel::query_builder::QueryId for Window<T, P> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-/// The condition that a row of `table` is in the window of `k` candidates of a [`Window`]
-/// statement (whose common table expressions are named `titled{name}` and `rest{name}`).
-pub fn in_window(table: &str, name: &str, k: i64) -> String {
-    format!(
-        "{table}.id IN (SELECT id FROM titled{name} UNION ALL (SELECT id FROM rest{name} LIMIT {k}))"
-    )
+/// How one table's window is read (see [`RANK_WINDOW`]): its size `K`, the suffix of its
+/// common table expressions' names (`titled{name}`, `rest{name}`), and what PostgreSQL's
+/// [`Estimate`] of the table's matches says.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    pub k: i64,
+    pub name: &'a str,
+    /// PostgreSQL finds the first matches quicker by reading the table in order (the words are
+    /// common): `rest` is then written so, and reads only the window and one more.
+    scan: bool,
+    /// The hits are about to be counted (at most twice [`EXACT_UP_TO`], listed by an index):
+    /// `rest` runs whatever `titled` found, and counts them up to `EXACT_UP_TO` as it reads.
+    counting: bool,
 }
 
-/// The condition of a [`Window`]'s `rest`: the records whose names have the words are fewer
-/// than `k` (PostgreSQL then does not run the query of `rest` at all).
-pub fn rest_needed(k: i64, name: &str) -> String {
-    format!("(SELECT count(*) FROM titled{name}) < {k}")
-}
-
-/// How many matches a [`Window`]'s `rest` reads at most. When PostgreSQL finds the first
-/// matches by reading the table in order (`scan`: the words are common), the window and one
-/// more, to tell whether it saw every hit. Otherwise it has the list of every match from an
-/// index anyway, and reads enough to count the hits exactly up to
-/// [`EXACT_UP_TO`](crate::store::count::EXACT_UP_TO): about a millisecond, less than counting
-/// them again.
-pub fn rest_limit(k: i64, scan: bool) -> i64 {
-    if scan {
-        k + 1
-    } else {
-        k.max(crate::store::count::EXACT_UP_TO) + 1
+impl<'a> Plan<'a> {
+    pub fn new(k: i64, name: &'a str, estimate: Estimate) -> Self {
+        Plan {
+            k,
+            name,
+            scan: estimate.scan,
+            counting: !estimate.scan && estimate.rows <= 2 * EXACT_UP_TO,
+        }
     }
-}
 
-/// The condition of a [`Window`]'s `rest`: [`Corrected::matches`], or, when PostgreSQL finds
-/// the first matches quicker by reading the table in order (`scan`, see
-/// [`Estimate`](crate::store::count::Estimate)), [`Corrected::matches_filter`], which it cannot
-/// answer from an index: a statement planned once must be told.
-pub fn rest_condition(search: &Corrected, alias: &str, scan: bool, words: &mut Words) -> String {
-    if scan {
-        search.matches_filter(alias, words)
-    } else {
-        search.matches(alias, words)
+    /// How many matches `rest` reads at most: the window and one more, to tell whether it saw
+    /// every hit, or, when an index lists the matches anyway, enough to count them exactly up
+    /// to [`EXACT_UP_TO`] (about a millisecond: less than counting them again).
+    pub fn rest_limit(&self) -> i64 {
+        if self.scan {
+            self.k + 1
+        } else {
+            self.k.max(EXACT_UP_TO) + 1
+        }
     }
-}
 
-/// The rows of a [`Window`]'s `rest` when it ran (at most [`rest_limit`]), else NULL: what the
-/// statement saw of the hits ([`Seen::of`](crate::store::count::Seen::of)).
-pub fn window_seen(k: i64, name: &str) -> String {
-    format!(
-        "(SELECT CASE WHEN (SELECT count(*) FROM titled{name}) < {k} \
-         THEN (SELECT count(*) FROM rest{name}) END)"
-    )
+    /// The condition of `rest`: [`Corrected::matches`], or, when PostgreSQL finds the first
+    /// matches quicker by reading the table in order, [`Corrected::matches_filter`], which it
+    /// cannot answer from an index (a statement planned once must be told); and that it is
+    /// needed: the records whose names have the words are fewer than `K` (else PostgreSQL does
+    /// not run it at all), or the hits are being counted.
+    pub fn rest_condition(&self, search: &Corrected, alias: &str, words: &mut Words) -> String {
+        let matches = if self.scan {
+            search.matches_filter(alias, words)
+        } else {
+            search.matches(alias, words)
+        };
+        if self.counting {
+            matches
+        } else {
+            format!(
+                "{matches} AND (SELECT count(*) FROM titled{}) < {}",
+                self.name, self.k
+            )
+        }
+    }
+
+    /// The condition that a row of `table` is in the window: in `titled`, or among the first
+    /// `K` of `rest` when `titled` has fewer than `K`.
+    pub fn in_window(&self, table: &str) -> String {
+        let (k, name) = (self.k, self.name);
+        format!(
+            "{table}.id IN (SELECT id FROM titled{name} UNION ALL \
+             (SELECT id FROM rest{name} WHERE (SELECT count(*) FROM titled{name}) < {k} LIMIT {k}))"
+        )
+    }
+
+    /// The rows `rest` read (at most [`Plan::rest_limit`]) when it ran, else NULL: what the
+    /// statement saw of the hits ([`Seen::of`](crate::store::count::Seen::of)).
+    pub fn seen(&self) -> String {
+        let (k, name) = (self.k, self.name);
+        if self.counting {
+            format!("(SELECT count(*) FROM rest{name})")
+        } else {
+            format!(
+                "(SELECT CASE WHEN (SELECT count(*) FROM titled{name}) < {k} \
+                 THEN (SELECT count(*) FROM rest{name}) END)"
+            )
+        }
+    }
+
+    /// What the statement's `seen` column says of the hits.
+    pub fn saw(&self, rows: Option<i64>) -> crate::store::count::Seen {
+        crate::store::count::Seen::of(rows, self.rest_limit())
+    }
 }
 
 impl Corrected {
-    /// A [`Window`]'s two common table expressions over `table` (aliased `t`) in SQL, named
-    /// `titled{name}` and `rest{name}`, for a search with no other filter; `scan` as for
-    /// [`rest_condition`].
-    pub fn window_sql(
-        &self,
-        table: &str,
-        name: &str,
-        k: i64,
-        scan: bool,
-        words: &mut Words,
-    ) -> String {
+    /// A [`Window`]'s two common table expressions over `table` (aliased `t`) in SQL, as
+    /// `plan` says, for a search with no other filter.
+    pub fn window_sql(&self, table: &str, plan: &Plan, words: &mut Words) -> String {
         format!(
             "titled{name} AS MATERIALIZED ((SELECT t.id FROM {table} t WHERE {every} LIMIT {k}) \
              UNION (SELECT t.id FROM {table} t WHERE {any} AND {filter} LIMIT {k})), \
-             rest{name} AS MATERIALIZED (SELECT t.id FROM {table} t WHERE {matches} AND {needed} \
-             LIMIT {limit})",
+             rest{name} AS MATERIALIZED (SELECT t.id FROM {table} t WHERE {rest} LIMIT {limit})",
+            name = plan.name,
+            k = plan.k,
             every = self.title_has_every("t", words),
             any = self.title_has_any("t", words),
             filter = self.matches_filter("t", words),
-            matches = rest_condition(self, "t", scan, words),
-            needed = rest_needed(k, name),
-            limit = rest_limit(k, scan),
+            rest = plan.rest_condition(self, "t", words),
+            limit = plan.rest_limit(),
         )
     }
 }

@@ -207,7 +207,7 @@ macro_rules! counted_page {
                     k + 1,
                 )
                 .await?;
-                let rest_limit = $crate::http::search::rest_limit(k, estimate.scan);
+                let plan = $crate::http::search::Plan::new(k, "", estimate);
                 let candidates = |condition: String| {
                     filtered(None)
                         .filter($crate::http::search::Raw::<Bool>::new(condition))
@@ -222,25 +222,19 @@ macro_rules! counted_page {
                             + &search.matches_filter("", &mut words),
                     ),
                 ];
-                let rest = candidates(
-                    $crate::http::search::rest_condition(search, "", estimate.scan, &mut words)
-                        + " AND "
-                        + &$crate::http::search::rest_needed(k, ""),
-                );
+                let rest = candidates(plan.rest_condition(search, "", &mut words));
                 let page = order($crate::ranked!(
                     $table::table
                         .into_boxed()
                         .filter($crate::http::search::Raw::<Bool>::new(
-                            $crate::http::search::in_window(stringify!($table), "", k),
+                            plan.in_window(stringify!($table)),
                         )),
                     Some(search),
                     &mut words
                 ))
                 .select((
                     <$row>::as_select(),
-                    $crate::http::search::Raw::<Nullable<BigInt>>::new(
-                        $crate::http::search::window_seen(k, ""),
-                    ),
+                    $crate::http::search::Raw::<Nullable<BigInt>>::new(plan.seen()),
                 ));
                 let (limit, offset) = (words.bigint(limit), words.bigint(paging.offset()));
                 let window = $crate::http::search::Window {
@@ -248,14 +242,14 @@ macro_rules! counted_page {
                     k,
                     titled,
                     rest,
-                    rest_limit,
+                    rest_limit: plan.rest_limit(),
                     page,
                     limit,
                     offset,
                 };
                 let rows: Vec<($row, Option<i64>)> = window.load(&mut $conn).await?;
                 let seen = match rows.as_slice().first() {
-                    Some((_, seen)) => $crate::store::count::Seen::of(*seen, rest_limit),
+                    Some((_, seen)) => plan.saw(*seen),
                     None if paging.offset() == 0 => $crate::store::count::Seen::All(0),
                     None => $crate::store::count::Seen::Nothing,
                 };

@@ -13,9 +13,9 @@ use crate::error::ApiError;
 use crate::error::Violations;
 use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::http::list::{self, PageMeta};
-use crate::http::search::{self as text, Corrected, Search, Sql, Words};
+use crate::http::search::{self as text, Corrected, Plan, Search, Sql, Words};
 use crate::http::{Query, conditional_json};
-use crate::store::count::{Estimate, Seen, Total, estimates, total};
+use crate::store::count::{Estimate, Total, estimates, total};
 use crate::store::db::Db;
 
 /// What a hit is.
@@ -39,6 +39,11 @@ impl HitType {
         HitType::ProgressReport,
         HitType::Feedback,
     ];
+
+    /// Its place in [`HitType::ALL`].
+    fn index(self) -> usize {
+        self as usize
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -224,16 +229,22 @@ struct Row {
     count: Option<i64>,
 }
 
-/// Each type's window of candidates (see [`text::Window`]: `titled_{type}` and `rest_{type}`),
-/// with the planner's estimate of its matches (in the order of [`HitType::ALL`]).
-fn windows(search: &Corrected, k: i64, estimates: &[Estimate], words: &mut Words) -> String {
-    HitType::ALL
+/// The plan of each type's window (see [`text::Plan`]: `titled_{type}` and `rest_{type}`),
+/// from the planner's estimate of its matches (in the order of [`HitType::ALL`]).
+fn plans<'a>(k: i64, names: &'a [String], estimates: &[Estimate]) -> Vec<Plan<'a>> {
+    names
         .iter()
         .zip(estimates)
-        .map(|(kind, estimate)| {
-            let name = format!("_{}", kind.as_str());
-            search.window_sql(kind.source().table, &name, k, estimate.scan, words)
-        })
+        .map(|(name, estimate)| Plan::new(k, name, *estimate))
+        .collect()
+}
+
+/// Each type's window of candidates.
+fn windows(search: &Corrected, plans: &[Plan], words: &mut Words) -> String {
+    HitType::ALL
+        .iter()
+        .zip(plans)
+        .map(|(kind, plan)| search.window_sql(kind.source().table, plan, words))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -255,32 +266,34 @@ fn matches(search: &Corrected) -> Vec<String> {
 
 /// The candidates of the chosen types as one relation (`kind`, `id`, `score`): only what ranks
 /// them, so that no candidate carries its text.
-fn hits(search: &Corrected, chosen: &[HitType], k: i64, words: &mut Words) -> String {
+fn hits(search: &Corrected, chosen: &[HitType], plans: &[Plan], words: &mut Words) -> String {
     chosen
         .iter()
         .map(|kind| {
+            let plan = &plans[kind.index()];
             format!(
                 "SELECT '{kind}'::text AS kind, t.id, {score} AS score FROM {table} t \
                  WHERE {window}",
                 kind = kind.as_str(),
                 score = search.score("t", words),
                 table = kind.source().table,
-                window = text::in_window("t", &format!("_{}", kind.as_str()), k),
+                window = plan.in_window("t"),
             )
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 }
 
-/// A row per type with what its window saw of its hits ([`text::window_seen`]).
-fn facets(k: i64) -> String {
+/// A row per type with what its window saw of its hits ([`Plan::seen`]).
+fn facets(plans: &[Plan]) -> String {
     HitType::ALL
         .iter()
-        .map(|kind| {
+        .zip(plans)
+        .map(|(kind, plan)| {
             format!(
-                "SELECT true, '{kind}', '', '', '', 0::float8, '', {total}",
+                "SELECT true, '{kind}', '', '', '', 0::float8, '', {seen}",
                 kind = kind.as_str(),
-                total = text::window_seen(k, &format!("_{}", kind.as_str())),
+                seen = plan.seen(),
             )
         })
         .collect::<Vec<_>>()
@@ -386,9 +399,14 @@ pub async fn search_everything(
     }
     let matches = matches(&search);
     let estimates = estimates(&mut conn, &matches, k + 1).await?;
+    let names: Vec<String> = HitType::ALL
+        .iter()
+        .map(|kind| format!("_{}", kind.as_str()))
+        .collect();
+    let plans = plans(k, &names, &estimates);
     let mut words = Words::bound();
-    let windows = windows(&search, k, &estimates, &mut words);
-    let hits = hits(&search, &types, k, &mut words);
+    let windows = windows(&search, &plans, &mut words);
+    let hits = hits(&search, &types, &plans, &mut words);
     let (limit, offset) = (
         words.bigint(i64::from(paging.limit)),
         words.bigint(paging.offset()),
@@ -407,7 +425,7 @@ pub async fn search_everything(
              UNION ALL {facets} \
              ORDER BY facet, score DESC, kind, id",
             details = details(),
-            facets = facets(k),
+            facets = facets(&plans),
         ));
     let rows: Vec<Row> = statement.load(&mut conn).await?;
     let (counts, rows): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.facet);
@@ -418,7 +436,7 @@ pub async fn search_everything(
             continue;
         };
         let (kind, estimate) = (HitType::ALL[i], estimates[i]);
-        let seen = Seen::of(row.count, text::rest_limit(k, estimate.scan));
+        let seen = plans[i].saw(row.count);
         let count = total(&mut conn, seen, estimate, || {
             diesel::sql_query(matches[i].clone())
         })
@@ -658,6 +676,13 @@ mod tests {
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("<mark>ord50</mark>"), "{s}");
         assert!(s.contains("ord42") && !s.contains("ord41 "), "{s}");
+    }
+
+    #[test]
+    fn a_type_knows_its_place_among_all() {
+        for (i, kind) in HitType::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind:?}");
+        }
     }
 
     #[test]

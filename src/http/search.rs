@@ -104,9 +104,12 @@ impl Search {
             "::text[] AS words), \
              w AS (SELECT word, i FROM unnest((SELECT words FROM a)) WITH ORDINALITY AS w(word, i) \
                    WHERE length(word) >= 3), \
-             p AS (SELECT w.i, s.word FROM w CROSS JOIN LATERAL (SELECT s.word FROM search_words s \
-                   WHERE s.word LIKE '%' || w.word || '%' ORDER BY s.word LIMIT {parts}) s) \
+             p AS MATERIALIZED (SELECT w.i, s.word, count(*) OVER (PARTITION BY w.i) AS n \
+                   FROM w JOIN search_words s ON s.word LIKE '%' || w.word || '%') \
              SELECT i::int4 AS i, word, true AS part, 1::float8 AS closeness FROM p \
+                   WHERE n <= {MAX_PARTS} \
+             UNION ALL \
+             SELECT DISTINCT i::int4, '', true, 0::float8 FROM p WHERE n > {MAX_PARTS} \
              UNION ALL \
              SELECT w.i::int4, c.word, false, 1 - c.distance FROM w CROSS JOIN LATERAL \
                    (SELECT s.word, w.word <<-> s.word AS distance FROM search_words s \
@@ -116,18 +119,22 @@ impl Search {
                     ORDER BY 2, s.word LIMIT {MAX_CORRECTIONS}) c \
              WHERE length(w.word) >= 6",
             keep = "ceil(length(w.word) * 0.7)::int",
-            parts = MAX_PARTS + 1,
         ));
         let rows: Vec<Found> = lookup.load(conn).await?;
         for row in rows {
+            let Some(i) = usize::try_from(row.i - 1).ok().filter(|i| *i < n) else {
+                continue;
+            };
+            // An empty part: the word is part of more than `MAX_PARTS` words.
+            if row.part && row.word.is_empty() {
+                corrected.parts[i] = None;
+                continue;
+            }
             // The table's words are a text's letters and digits; anything else is skipped, so
             // that a word is always a plain word inside a `tsquery`.
             if row.word.is_empty() || !row.word.chars().all(char::is_alphanumeric) {
                 continue;
             }
-            let Some(i) = usize::try_from(row.i - 1).ok().filter(|i| *i < n) else {
-                continue;
-            };
             if row.part {
                 if let Some(parts) = &mut corrected.parts[i] {
                     parts.push(row.word);

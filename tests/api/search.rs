@@ -577,3 +577,48 @@ async fn a_search_with_many_hits_ranks_a_window_and_estimates_what_it_does_not_c
         json!([{"type": "assignment", "count": 150, "countIsEstimate": false}])
     );
 }
+
+#[actix_web::test]
+async fn a_word_that_is_part_of_very_many_words_is_found_in_each_of_them() {
+    let app = TestApp::new().await;
+    // 150 different words that all contain `kvastkonst` (more than the 100 a word is looked
+    // up among); and a number, which is no word to correct towards.
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let mut conn = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    conn.batch_execute(
+        "INSERT INTO assignments (id, title, description, municipality_ids, area_id, challenge, \
+         funding_type, start_date, end_date, status) \
+         SELECT gen_random_uuid(), 'Plan ' || chr(97 + g % 26) || chr(97 + g / 26) || 'kvastkonst', \
+                'Diarienummer 20231234.', ARRAY['2281'], '6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002', \
+                'core', 'internal', '2023-01-01', '2023-12-31', 'ongoing' \
+         FROM generate_series(0, 149) g",
+    )
+    .await
+    .expect("insert");
+    let page = app.get("/v1/assignments?q=kvastkonst&limit=5").await.json();
+    assert_eq!(page["_meta"]["totalRecords"], 150, "{}", page["_meta"]);
+    let all = app.get("/v1/search?q=kvastkonst&limit=5").await.json();
+    assert_eq!(
+        all["facets"],
+        json!([{"type": "assignment", "count": 150, "countIsEstimate": false}])
+    );
+    let numbers: i64 = {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("SELECT count(*) AS n FROM search_words WHERE word ~ '^[0-9]+$'")
+            .get_result::<N>(&mut conn)
+            .await
+            .expect("count")
+            .n
+    };
+    assert_eq!(numbers, 0, "numbers are not kept as words");
+    // The number is still found, by its start.
+    let found = app.get("/v1/assignments?q=2023123&limit=1").await.json();
+    assert_eq!(found["_meta"]["totalRecords"], 150);
+}

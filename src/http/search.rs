@@ -62,9 +62,12 @@ impl Search {
     ///   when there are at most [`MAX_PARTS`]; the hits are then found in each table's
     ///   full-text index instead of by trigrams in its text, which costs milliseconds per
     ///   table for a long word;
+    /// - a word typed without its å, ä or ö (`vard`, `oberg`) stands for the words that differ
+    ///   from it only in those letters (`vård`, `Öberg`), as the closest corrections there are;
     /// - a word of 6 letters or more that no record has, whole or as a part of a word, is taken
     ///   for a typo: it stands for the closest [`MAX_CORRECTIONS`] words with a `pg_trgm` word
-    ///   similarity of at least [`TYPO_SIMILARITY`]. A word that some record has stands only
+    ///   similarity of at least [`TYPO_SIMILARITY`], compared without accents
+    ///   (`etjanster` for `tjänster`). A word that some record has stands only
     ///   for the close words that differ from it in the last 30 % of their letters, its other
     ///   forms (`rekrytering` for `rekrytera`), where the Swedish stemmer leaves them apart:
     ///   `digitaliseringsnätverket` does not also find `digitaliseringsforumet`. Words that start
@@ -102,7 +105,8 @@ impl Search {
         let mut lookup = Sql::new("WITH a AS MATERIALIZED (SELECT ");
         lookup.push_texts(&corrected.search.words).push(&format!(
             "::text[] AS words), \
-             w AS (SELECT word, i FROM unnest((SELECT words FROM a)) WITH ORDINALITY AS w(word, i) \
+             w AS (SELECT word, i, samverkan_fold(word) AS folded \
+                   FROM unnest((SELECT words FROM a)) WITH ORDINALITY AS w(word, i) \
                    WHERE length(word) >= 3), \
              p AS MATERIALIZED (SELECT w.i, s.word, count(*) OVER (PARTITION BY w.i) AS n \
                    FROM w JOIN search_words s ON s.word LIKE '%' || w.word || '%') \
@@ -111,11 +115,16 @@ impl Search {
              UNION ALL \
              SELECT DISTINCT i::int4, '', true, 0::float8 FROM p WHERE n > {MAX_PARTS} \
              UNION ALL \
+             SELECT w.i::int4, s.word, false, 1::float8 FROM w \
+                   JOIN search_words s ON s.folded = w.folded AND s.word <> w.word \
+                   WHERE w.word = w.folded \
+             UNION ALL \
              SELECT w.i::int4, c.word, false, 1 - c.distance FROM w CROSS JOIN LATERAL \
-                   (SELECT s.word, w.word <<-> s.word AS distance FROM search_words s \
-                    WHERE w.word <% s.word AND NOT starts_with(s.word, w.word) \
+                   (SELECT s.word, w.folded <<-> s.folded AS distance FROM search_words s \
+                    WHERE w.folded <% s.folded AND s.folded <> w.folded \
+                    AND NOT starts_with(s.word, w.word) \
                     AND (NOT EXISTS (SELECT FROM p WHERE p.i = w.i) \
-                         OR left(s.word, {keep}) = left(w.word, {keep})) \
+                         OR left(s.folded, {keep}) = left(w.folded, {keep})) \
                     ORDER BY 2, s.word LIMIT {MAX_CORRECTIONS}) c \
              WHERE length(w.word) >= 6",
             keep = "ceil(length(w.word) * 0.7)::int",
@@ -147,6 +156,10 @@ impl Search {
             if parts.as_ref().is_some_and(|p| p.len() > MAX_PARTS) {
                 *parts = None;
             }
+        }
+        // Closest first: a word without its accents stands first for the accented words.
+        for near in &mut corrected.near {
+            near.sort_by(|a, b| b.1.total_cmp(&a.1));
         }
         Ok(corrected)
     }
@@ -573,6 +586,23 @@ impl diesel::query_builder::Query for Sql {
 impl diesel::query_builder::QueryId for Sql {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+/// A lower-case word without its accents (`öberg` → `oberg`), as `samverkan_fold` folds the
+/// words of `search_words` (migration `search_words_folded`).
+pub fn fold(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            'å' | 'ä' | 'à' | 'á' | 'â' => 'a',
+            'ö' | 'ó' | 'ò' | 'ô' => 'o',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'ü' | 'ú' | 'ù' => 'u',
+            'í' | 'ì' | 'ï' => 'i',
+            'ç' => 'c',
+            'ñ' => 'n',
+            c => c,
+        })
+        .collect()
 }
 
 /// Whether a condition is written for an index to answer or for rows found otherwise.

@@ -548,12 +548,15 @@ impl Token<'_> {
             return false;
         }
         let lower = self.text.to_lowercase();
+        let folded = text::fold(&lower);
         words.iter().any(|w| {
             let letters = w.chars().count();
+            // A word typed without accents matches the text without them.
+            let lower = if text::fold(w) == *w { &folded } else { &lower };
             lower.starts_with(w.as_str())
                 || (letters >= 3 && lower.contains(w.as_str()))
-                || (letters >= 6 && word_similarity(w, &lower) >= text::TYPO_SIMILARITY)
-                || (letters >= 6 && shares_stem(w, &lower))
+                || (letters >= 6 && word_similarity(w, lower) >= text::TYPO_SIMILARITY)
+                || (letters >= 6 && shares_stem(w, lower))
         })
     }
 }
@@ -664,6 +667,16 @@ mod tests {
             "<mark>suicidprevention</mark>, digitalt <mark>utanförskap</mark>, \
              <mark>digitalisering</mark>"
         );
+    }
+
+    #[test]
+    fn a_word_typed_without_accents_is_marked_in_the_text_with_them() {
+        let s = snippet("Maja Öberg", "", &words(&["maja", "oberg"]));
+        assert_eq!(s, "<mark>Maja</mark> <mark>Öberg</mark>");
+        let s = snippet("Vård- och Omsorgscollege", "", &words(&["vård"]));
+        assert_eq!(s, "<mark>Vård</mark>- och Omsorgscollege");
+        let s = snippet("Vardagsliv", "", &words(&["vård"]));
+        assert_eq!(s, "Vardagsliv", "a word typed with accents keeps them");
     }
 
     #[test]

@@ -263,6 +263,26 @@ impl TestApp {
             .expect("demo data");
     }
 
+    /// Runs SQL on this app's database: test data written past the API.
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = AsyncPgConnection::establish(&self.db.url)
+            .await
+            .expect("connect");
+        conn.batch_execute(sql).await.expect("the test's SQL");
+    }
+
+    /// The number a `SELECT count(*) AS n …` on this app's database gives.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut conn = AsyncPgConnection::establish(&self.db.url)
+            .await
+            .expect("connect");
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("the test's count")
+            .n
+    }
+
     pub async fn new() -> Self {
         Self::with_config(test_config()).await
     }

@@ -662,12 +662,13 @@ pub fn window(paging: &crate::http::list::Paging) -> i64 {
     k
 }
 
-/// The statement of a ranked page of one table: its window (`titled`, the candidates with the
-/// words in their name; `rest`, the others, only when those are too few) as materialised
-/// common table expressions, then `page`, a query of the table narrowed to the window by
-/// [`in_window`] and ordered by [`Corrected::score`]. `titled` are the two queries of the
-/// table's ids, narrowed by [`Corrected::title_has_every`] and [`Corrected::title_has_any`] and
-/// limited to `K`; `rest` by [`Corrected::matches`] and [`rest_needed`], limited to `K + 1`.
+/// The statement of a ranked page of one table: the bound words (`q`, [`Words::cte`]), its
+/// window (`titled`, the candidates with the words in their name; `rest`, the others) as
+/// materialised common table expressions, then `page`, a query of the table narrowed to the
+/// window by [`Plan::in_window`] and ordered by [`Corrected::score`]. `titled` are the two
+/// queries of the table's ids narrowed by [`Corrected::title_has_every`] and
+/// [`Corrected::title_has_any`], each limited to `K`; `rest` the query narrowed by
+/// [`Plan::rest_condition`], limited to [`Plan::rest_limit`].
 pub struct Window<T, P> {
     /// The words of the conditions and the score: [`Words::cte`] of the bound words, built
     /// after everything else (which binds them).

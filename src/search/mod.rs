@@ -208,7 +208,7 @@ pub struct SearchParams {
 }
 
 /// A row of the search's one statement: a hit of the page, or (`facet`) the count of one type
-/// (what its window saw of them: [`text::window_seen`]).
+/// (what its window saw of them: [`Plan::seen`]).
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Bool)]

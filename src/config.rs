@@ -194,6 +194,63 @@ pub struct Config {
     /// Where clients reach this service (`SAMVERKAN_PUBLIC_URL`, `https://host[:port][/path]`),
     /// for the links it hands out; when unset, the request's host.
     pub public_url: Option<String>,
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered (`SAMVERKAN_WEBHOOK_*`).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Whether this replica delivers (`SAMVERKAN_WEBHOOKS`, default on). Every replica may.
+    pub deliver: bool,
+    /// Networks whose addresses may be called although they are not public, and over plain
+    /// HTTP (`SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS`, e.g. `127.0.0.1/32` for a receiver on the
+    /// same machine). Empty by default: only public addresses, only https.
+    pub allowed_networks: Vec<IpNet>,
+    /// An attempt's deadline (`SAMVERKAN_WEBHOOK_TIMEOUT_SECONDS`, default 10).
+    pub timeout: Duration,
+    /// Attempts in flight at once on one replica (`SAMVERKAN_WEBHOOK_CONCURRENCY`, default 16).
+    pub concurrency: usize,
+    /// How long an attempt's lease lasts: after it, another replica may make the attempt again.
+    pub lease: Duration,
+    /// The delays before each retry; after the last, an event is given up.
+    pub retries: Vec<Duration>,
+    /// A subscription whose every delivery has failed for this long is disabled.
+    pub disable_after: Duration,
+    /// How often an idle dispatcher looks for work (a change to the feed wakes it at once).
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Self {
+            deliver: true,
+            allowed_networks: Vec::new(),
+            timeout: Duration::from_secs(10),
+            concurrency: 16,
+            lease: Duration::from_secs(60),
+            // 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, then every 12 h: the last
+            // attempt comes about three days after the first.
+            retries: vec![
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                minutes(2),
+                minutes(10),
+                minutes(30),
+                minutes(60),
+                minutes(120),
+                minutes(240),
+                minutes(480),
+                minutes(720),
+                minutes(720),
+                minutes(720),
+                minutes(720),
+                minutes(720),
+            ],
+            disable_after: Duration::from_secs(72 * 3600),
+            poll: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
@@ -502,7 +559,58 @@ impl Config {
                 name: "SAMVERKAN_PUBLIC_URL",
                 message,
             })?;
+        let webhook_defaults = WebhookSettings::default();
+        let webhooks = WebhookSettings {
+            deliver: match get("SAMVERKAN_WEBHOOKS").as_deref() {
+                None | Some("on") | Some("true") => true,
+                Some("off") | Some("false") => false,
+                Some(other) => {
+                    return Err(ConfigError {
+                        name: "SAMVERKAN_WEBHOOKS",
+                        message: format!("expected on or off, got {other:?}"),
+                    });
+                }
+            },
+            allowed_networks: get("SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS")
+                .map(|raw| {
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::parse)
+                        .collect::<Result<Vec<IpNet>, String>>()
+                })
+                .transpose()
+                .map_err(|message| ConfigError {
+                    name: "SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS",
+                    message,
+                })?
+                .unwrap_or_default(),
+            timeout: Duration::from_secs(parse(
+                &get,
+                "SAMVERKAN_WEBHOOK_TIMEOUT_SECONDS",
+                Some(webhook_defaults.timeout.as_secs()),
+            )?),
+            concurrency: parse(
+                &get,
+                "SAMVERKAN_WEBHOOK_CONCURRENCY",
+                Some(webhook_defaults.concurrency),
+            )?,
+            ..webhook_defaults
+        };
+        if !(1..=60).contains(&webhooks.timeout.as_secs()) {
+            return Err(ConfigError {
+                name: "SAMVERKAN_WEBHOOK_TIMEOUT_SECONDS",
+                message: "must be between 1 and 60".to_owned(),
+            });
+        }
+        if !(1..=256).contains(&webhooks.concurrency) {
+            return Err(ConfigError {
+                name: "SAMVERKAN_WEBHOOK_CONCURRENCY",
+                message: "must be between 1 and 256".to_owned(),
+            });
+        }
         Ok(Self {
+            webhooks,
             public_url,
             cors_origins,
             oidc,

@@ -406,6 +406,12 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let db = Db::new(url, &config.pool)?;
         let state = AppState::new(db, config, keys)?;
+        // Webhooks are delivered beside the server; stopping the server stops them (a delivery
+        // cut short is made again by a replica once its lease runs out).
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if config.webhooks.deliver {
+            actix_web::rt::spawn(state.dispatcher().run(stopped));
+        }
         let app = Application::build(config, state)?;
         tracing::info!(
             address = %format!("http://{}:{}", config.bind.ip(), app.port()),
@@ -413,6 +419,7 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
             "Samverkan API is listening"
         );
         app.run_until_stopped().await?;
+        let _ = stop.send(true);
         tracing::info!("shut down gracefully");
         anyhow::Ok(())
     })

@@ -51,6 +51,7 @@ pub struct AppState {
     open: web::Data<crate::http::ratelimit::OpenRequests>,
     cors: web::Data<crate::auth::cors::CorsOrigins>,
     public_url: web::Data<http::PublicUrl>,
+    webhooks: web::Data<crate::config::WebhookSettings>,
 }
 
 impl AppState {
@@ -90,11 +91,23 @@ impl AppState {
             })?),
             openapi: web::Data::new(OpenApiJson { body, etag }),
             timeout: web::Data::new(RequestTimeout(config.request_timeout)),
+            webhooks: web::Data::new(config.webhooks.clone()),
         })
     }
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The webhook dispatcher of this replica (see [`crate::integration::webhooks`]), which
+    /// `serve` runs beside the server when `SAMVERKAN_WEBHOOKS` is on.
+    pub fn dispatcher(&self) -> crate::integration::webhooks::Dispatcher {
+        crate::integration::webhooks::Dispatcher::new(
+            self.db.clone(),
+            self.webhooks.clone().into_inner(),
+            self.metrics.clone().into_inner(),
+            self.notifier.clone().into_inner(),
+        )
     }
 
     pub fn authenticator(&self) -> &Authenticator {
@@ -132,6 +145,7 @@ pub fn build(
         .app_data(state.open.clone())
         .app_data(state.cors.clone())
         .app_data(state.public_url.clone())
+        .app_data(state.webhooks.clone())
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)

@@ -21,6 +21,7 @@ use crate::resources::municipalities::Municipality;
 use crate::resources::networks::{self, MemberRow, Network};
 use crate::resources::plans::{self, Plan};
 use crate::resources::progress::{self, StoredReport};
+use crate::resources::webhooks;
 use crate::search;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -91,6 +92,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(reports::links::open_report_link)
             .service(search::search_everything)
             .service(changes::list_changes)
+            .service(webhooks::list_webhooks)
+            .service(webhooks::create_webhook)
+            .service(webhooks::get_webhook)
+            .service(webhooks::update_webhook)
+            .service(webhooks::delete_webhook)
+            .service(webhooks::test_webhook)
+            .service(webhooks::rotate_webhook_secret)
+            .service(webhooks::list_webhook_deliveries)
+            .service(webhooks::list_webhook_attempts)
+            .service(webhooks::redeliver_webhook_events)
             .service(audit::list_audit),
     )
     .service(token::jwks)

@@ -15,6 +15,10 @@ pub struct Metrics {
     pool_available: IntGauge,
     pool_waiting: IntGauge,
     pool_max: IntGauge,
+    webhook_attempts: IntCounterVec,
+    webhook_duration: HistogramVec,
+    webhook_pending: IntGauge,
+    webhook_oldest: prometheus::Gauge,
 }
 
 impl Metrics {
@@ -44,6 +48,35 @@ impl Metrics {
         let pool_available = gauge("db_pool_connections_idle", "Idle connections in the pool");
         let pool_waiting = gauge("db_pool_waiting", "Requests waiting for a connection");
         let pool_max = gauge("db_pool_connections_max", "The pool's maximum size");
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "Webhook delivery attempts made by this replica, by outcome: delivered (2xx), \
+                 refused (another status) or error (no answer)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "webhook_attempt_duration_seconds",
+                "Time a webhook delivery attempt took",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_pending = gauge(
+            "webhook_events_pending",
+            "Webhook events not yet delivered nor given up (all replicas)",
+        );
+        let webhook_oldest = prometheus::Gauge::new(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest webhook event not yet delivered nor given up",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -51,6 +84,10 @@ impl Metrics {
             Box::new(pool_available.clone()),
             Box::new(pool_waiting.clone()),
             Box::new(pool_max.clone()),
+            Box::new(webhook_attempts.clone()),
+            Box::new(webhook_duration.clone()),
+            Box::new(webhook_pending.clone()),
+            Box::new(webhook_oldest.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -62,7 +99,25 @@ impl Metrics {
             pool_available,
             pool_waiting,
             pool_max,
+            webhook_attempts,
+            webhook_duration,
+            webhook_pending,
+            webhook_oldest,
         }
+    }
+
+    /// One webhook delivery attempt and how it ended.
+    pub fn webhook_attempt(&self, outcome: &str, elapsed: Duration) {
+        self.webhook_attempts.with_label_values(&[outcome]).inc();
+        self.webhook_duration
+            .with_label_values(&[outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The webhook events pending and the age of the oldest, in seconds.
+    pub fn webhook_queue(&self, pending: i64, oldest: f64) {
+        self.webhook_pending.set(pending);
+        self.webhook_oldest.set(oldest);
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

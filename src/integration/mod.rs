@@ -7,4 +7,5 @@ pub mod encoding;
 pub mod export;
 pub mod idempotency;
 pub mod imports;
+pub mod webhooks;
 pub mod work;

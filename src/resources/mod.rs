@@ -13,6 +13,7 @@ pub mod municipalities;
 pub mod networks;
 pub mod plans;
 pub mod progress;
+pub mod webhooks;
 
 use crate::integration::imports::RowChecks;
 use crate::kernel::{Importable, Resource, check_row};

@@ -13,13 +13,14 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// Tables that only hand-written SQL reads and writes (the idempotency keys, the change feed and
 /// its state; `changes.txid` is an `xid8`, which diesel has no type for; the words search
-/// corrects typos towards), and diesel's own.
-const SQL_ONLY: [&str; 5] = [
+/// corrects typos towards; a webhook subscription's place in the feed), and diesel's own.
+const SQL_ONLY: [&str; 6] = [
     "__diesel_schema_migrations",
     "idempotency_keys",
     "changes",
     "change_feed_state",
     "search_words",
+    "webhook_state",
 ];
 
 #[derive(QueryableByName)]

@@ -215,6 +215,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        url -> Text,
+        event_types -> Nullable<Array<Text>>,
+        municipality_id -> Nullable<Text>,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_secrets (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        secret -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Uuid,
+        seq -> Int8,
+        subscription_id -> Uuid,
+        event_type -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        leased_by -> Nullable<Text>,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        attempt -> Int4,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        response -> Nullable<Text>,
+        replica -> Text,
+    }
+}
+
 diesel::joinable!(plan_goals -> plans (year));
 diesel::joinable!(api_clients -> municipalities (municipality_id));
 diesel::joinable!(networks -> areas (area_id));
@@ -225,6 +287,10 @@ diesel::joinable!(assignment_status_history -> assignments (assignment_id));
 diesel::joinable!(progress_reports -> assignments (assignment_id));
 diesel::joinable!(feedback -> municipalities (municipality_id));
 diesel::joinable!(feedback -> networks (network_id));
+diesel::joinable!(webhook_subscriptions -> municipalities (municipality_id));
+diesel::joinable!(webhook_secrets -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_events -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_attempts -> webhook_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     municipalities,
@@ -241,4 +307,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     progress_reports,
     feedback,
     report_links,
+    webhook_subscriptions,
+    webhook_secrets,
+    webhook_events,
+    webhook_attempts,
 );

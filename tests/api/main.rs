@@ -21,3 +21,4 @@ mod reference_data;
 mod reports;
 mod search;
 mod security;
+mod webhooks;

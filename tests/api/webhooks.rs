@@ -611,3 +611,129 @@ async fn a_replica_killed_mid_delivery_is_covered_by_another_when_its_lease_runs
     assert_eq!(deliveries["items"][0]["status"], "delivered");
     assert_eq!(deliveries["items"][0]["attempts"], 2);
 }
+
+#[actix_web::test]
+async fn members_arrive_without_contact_details_and_events_can_be_delivered_again() {
+    let app = app().await;
+    app.load_demo().await;
+    let receiver = Receiver::start(Vec::new()).await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    let (hook, secret) = subscribe(
+        &app,
+        &token,
+        json!({"url": receiver.url, "eventTypes": ["member.created"]}),
+    )
+    .await;
+    let id = hook["id"].as_str().expect("id").to_owned();
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post()
+                .uri("/v1/networks/d1000000-0000-4000-8000-000000000002/members")
+                .set_json(json!({"name": "Vera Webb", "email": "vera.webb@example.se",
+                                 "phone": "070-123 45 67", "title": "Skolchef",
+                                 "municipalityId": "2281"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    deliver_until(&app, || !receiver.received().is_empty()).await;
+    let first = &receiver.received()[0];
+    let data = &first.json()["data"];
+    assert_eq!(data["name"], "Vera Webb");
+    assert!(data.get("email").is_none() && data.get("phone").is_none(), "{data}");
+    assert!(!String::from_utf8_lossy(&first.body).contains("example.se"));
+
+    // Delivered again on request, with the same webhook-id.
+    let event = app
+        .call_as(&token, TestRequest::get().uri(&format!("/v1/webhooks/{id}/deliveries")))
+        .await
+        .json()["items"][0]["id"]
+        .as_str()
+        .expect("event")
+        .to_owned();
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post()
+                .uri(&format!("/v1/webhooks/{id}/redeliver"))
+                .set_json(json!({"eventId": event})),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", res.text());
+    assert_eq!(res.json()["redelivered"], 1);
+    deliver_until(&app, || receiver.received().len() >= 2).await;
+    let again = &receiver.received()[1];
+    assert_eq!(again.id, first.id);
+    assert!(verified(&secret, again));
+    // A time range, and what is refused.
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post()
+                .uri(&format!("/v1/webhooks/{id}/redeliver"))
+                .set_json(json!({"from": "2026-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(res.status, 400, "more than 31 days");
+    assert_eq!(violation_fields(&res.json()), ["to"]);
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post()
+                .uri(&format!("/v1/webhooks/{id}/redeliver"))
+                .set_json(json!({"eventId": event, "from": "2026-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(res.status, 400);
+}
+
+#[actix_web::test]
+async fn a_subscription_that_fails_for_too_long_is_disabled_and_says_why() {
+    let mut config = test_config();
+    config.webhooks.allowed_networks = vec!["127.0.0.1/32".parse().expect("net")];
+    config.webhooks.retries = vec![Duration::from_millis(100); 20];
+    config.webhooks.disable_after = Duration::from_millis(500);
+    let app = TestApp::with_config(config).await;
+    let receiver = Receiver::start(vec![Reply::Status(500); 100]).await;
+    let token = app.token(&[Scope::Read, Scope::Write], None).await;
+    let (hook, _) = subscribe(&app, &token, json!({"url": receiver.url})).await;
+    let id = hook["id"].as_str().expect("id").to_owned();
+    let res = app
+        .call_as(&token, TestRequest::post().uri(&format!("/v1/webhooks/{id}/test")))
+        .await;
+    assert_eq!(res.status, 202);
+    let disabled = || async {
+        app.call_as(&token, TestRequest::get().uri(&format!("/v1/webhooks/{id}")))
+            .await
+            .json()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        app.state.dispatcher().pass().await.expect("pass");
+        let hook = disabled().await;
+        if hook["enabled"] == false {
+            let reason = hook["disabledReason"].as_str().expect("reason");
+            assert!(reason.contains("HTTP 500"), "{reason}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "disabled in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tried = receiver.received().len();
+    assert!(tried >= 2, "{tried}");
+    // Enabled again, it is tried again (its failures so far forgiven).
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::patch()
+                .uri(&format!("/v1/webhooks/{id}"))
+                .insert_header(("If-Match", "*"))
+                .set_json(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["disabledReason"], Value::Null);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    app.state.dispatcher().pass().await.expect("pass");
+    assert!(receiver.received().len() > tried);
+}

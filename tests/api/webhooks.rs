@@ -640,12 +640,18 @@ async fn members_arrive_without_contact_details_and_events_can_be_delivered_agai
     let first = &receiver.received()[0];
     let data = &first.json()["data"];
     assert_eq!(data["name"], "Vera Webb");
-    assert!(data.get("email").is_none() && data.get("phone").is_none(), "{data}");
+    assert!(
+        data.get("email").is_none() && data.get("phone").is_none(),
+        "{data}"
+    );
     assert!(!String::from_utf8_lossy(&first.body).contains("example.se"));
 
     // Delivered again on request, with the same webhook-id.
     let event = app
-        .call_as(&token, TestRequest::get().uri(&format!("/v1/webhooks/{id}/deliveries")))
+        .call_as(
+            &token,
+            TestRequest::get().uri(&format!("/v1/webhooks/{id}/deliveries")),
+        )
         .await
         .json()["items"][0]["id"]
         .as_str()
@@ -699,13 +705,19 @@ async fn a_subscription_that_fails_for_too_long_is_disabled_and_says_why() {
     let (hook, _) = subscribe(&app, &token, json!({"url": receiver.url})).await;
     let id = hook["id"].as_str().expect("id").to_owned();
     let res = app
-        .call_as(&token, TestRequest::post().uri(&format!("/v1/webhooks/{id}/test")))
+        .call_as(
+            &token,
+            TestRequest::post().uri(&format!("/v1/webhooks/{id}/test")),
+        )
         .await;
     assert_eq!(res.status, 202);
     let disabled = || async {
-        app.call_as(&token, TestRequest::get().uri(&format!("/v1/webhooks/{id}")))
-            .await
-            .json()
+        app.call_as(
+            &token,
+            TestRequest::get().uri(&format!("/v1/webhooks/{id}")),
+        )
+        .await
+        .json()
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -736,4 +748,123 @@ async fn a_subscription_that_fails_for_too_long_is_disabled_and_says_why() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     app.state.dispatcher().pass().await.expect("pass");
     assert!(receiver.received().len() > tried);
+}
+
+/// The Python receiver of `tests/fixtures/webhooks/receiver.py`, which verifies with the
+/// Standard Webhooks reference library (`.ci/run` installs it: `pip install standardwebhooks`).
+struct PythonReceiver {
+    child: std::process::Child,
+    url: String,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl PythonReceiver {
+    fn start(secret_file: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/webhooks/receiver.py"
+        );
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(secret_file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the receiver (and `pip install standardwebhooks` was done)");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first).expect("the receiver's port");
+        let port = first
+            .trim()
+            .strip_prefix("port ")
+            .unwrap_or_else(|| {
+                panic!("the receiver did not start: {first:?} (is standardwebhooks installed?)")
+            })
+            .to_owned();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let shared = lines.clone();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    shared.lock().expect("lines").push(v);
+                }
+            }
+        });
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/hooks"),
+            lines,
+        }
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines.lock().expect("lines").clone()
+    }
+}
+
+impl Drop for PythonReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn the_standard_webhooks_reference_library_verifies_every_delivery() {
+    let app = app().await;
+    let dir = std::env::temp_dir().join(format!("samverkan-hook-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("write");
+    let receiver = PythonReceiver::start(&secret_file);
+    let token = app
+        .token(&[Scope::Read, Scope::Write, Scope::Admin], None)
+        .await;
+    let (hook, secret) = subscribe(&app, &token, json!({"url": receiver.url})).await;
+    std::fs::write(&secret_file, &secret).expect("write");
+    let id = hook["id"].as_str().expect("id").to_owned();
+    for n in 0..5 {
+        create_area(&app, &token, &format!("Referens {n}")).await;
+    }
+    // A rotation: the library accepts a delivery signed with the new key beside the old.
+    let res = app
+        .call_as(
+            &token,
+            TestRequest::post()
+                .uri(&format!("/v1/webhooks/{id}/secrets"))
+                .set_json(json!({"overlapHours": 2})),
+        )
+        .await;
+    let rotated = res.json()["secret"].as_str().expect("secret").to_owned();
+    std::fs::write(&secret_file, &rotated).expect("write");
+    app.call_as(
+        &token,
+        TestRequest::post().uri(&format!("/v1/webhooks/{id}/test")),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.lines().len() < 6 {
+        if Instant::now() >= deadline {
+            let d = app
+                .call_as(
+                    &token,
+                    TestRequest::get().uri(&format!("/v1/webhooks/{id}/deliveries")),
+                )
+                .await
+                .json();
+            panic!("{:?}\n{d}", receiver.lines());
+        }
+        app.state.dispatcher().pass().await.expect("pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lines = receiver.lines();
+    assert!(
+        lines.iter().all(|l| l["verified"] == true),
+        "the library verified each: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l["type"] == "webhook.test"),
+        "{lines:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -29,13 +29,14 @@ CREATE TRIGGER webhook_subscriptions_touch BEFORE UPDATE ON webhook_subscription
     FOR EACH ROW EXECUTE FUNCTION samverkan_touch();
 
 -- What the dispatchers keep of a subscription (not part of its version): where in the feed it
--- stands, and since when every delivery has failed.
+-- stands, when it was last fanned out (the least recently fanned out go first, so every
+-- subscription has its turn however many there are), and since when every delivery has failed.
 CREATE TABLE webhook_state (
     subscription_id   uuid PRIMARY KEY REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     feed_txid         xid8 NOT NULL,
     feed_seq          bigint NOT NULL,
-    failing_since     timestamptz,
-    last_delivered_at timestamptz
+    fanned_out_at     timestamptz NOT NULL DEFAULT '-infinity',
+    failing_since     timestamptz
 );
 
 -- Signing keys. The current one has no end; after a rotation the previous ones stay valid
@@ -69,7 +70,12 @@ CREATE TABLE webhook_events (
     created_at      timestamptz NOT NULL DEFAULT now(),
     delivered_at    timestamptz
 );
-CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE status = 'pending';
+-- A queue: rows leave the partial indexes' condition as they are delivered, so the table is
+-- vacuumed often enough that claiming never walks far through dead entries.
+ALTER TABLE webhook_events SET (autovacuum_vacuum_scale_factor = 0.02,
+                                autovacuum_vacuum_threshold = 500,
+                                autovacuum_vacuum_insert_scale_factor = 0.05);
+CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at, seq) WHERE status = 'pending';
 CREATE INDEX webhook_events_record ON webhook_events (subscription_id, resource_type, resource_id, seq)
     WHERE status = 'pending';
 CREATE INDEX webhook_events_subscription ON webhook_events (subscription_id, created_at DESC, id);

@@ -868,3 +868,74 @@ async fn the_standard_webhooks_reference_library_verifies_every_delivery() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[actix_web::test]
+async fn a_client_has_at_most_twenty_subscriptions_and_every_subscription_gets_its_turn() {
+    let app = app().await;
+    let receiver = Receiver::start(Vec::new()).await;
+    // Three clients with 20 subscriptions each: more than one fan-out takes (50), so the
+    // subscriptions after the first 50 are served only if each gets its turn.
+    for client in 0..3 {
+        let token = app.token(&[Scope::Read, Scope::Write], None).await;
+        for _ in 0..20 {
+            subscribe(
+                &app,
+                &token,
+                json!({"url": receiver.url, "eventTypes": ["area.created"]}),
+            )
+            .await;
+        }
+        if client == 0 {
+            let res = app
+                .call_as(
+                    &token,
+                    TestRequest::post()
+                        .uri("/v1/webhooks")
+                        .set_json(json!({"url": receiver.url})),
+                )
+                .await;
+            assert_eq!(res.status, 409, "{}", res.text());
+            assert!(
+                res.json()["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("20")
+            );
+        }
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM webhook_subscriptions")
+            .await,
+        60
+    );
+    let admin = app
+        .token(&[Scope::Read, Scope::Write, Scope::Admin], None)
+        .await;
+    create_area(&app, &admin, "Turordning").await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = actix_web::rt::spawn(app.state.dispatcher().run(stopped));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let distinct = || {
+        receiver
+            .received()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    while distinct() < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 60 subscriptions served within 30 s",
+            distinct()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = run.await;
+    assert_eq!(
+        app.count("SELECT count(DISTINCT subscription_id) AS n FROM webhook_events")
+            .await,
+        60
+    );
+}

@@ -45,6 +45,14 @@ const FAN_OUT_BATCH: i64 = 500;
 /// At most this many subscriptions are fanned out in one transaction.
 const SUBSCRIPTIONS_PER_PASS: i64 = 50;
 
+/// What one fan-out did.
+pub struct FanOut {
+    /// Events made.
+    pub made: usize,
+    /// A batch was full: more may be waiting.
+    pub more: bool,
+}
+
 /// One claimed event, ready to be sent.
 #[derive(diesel::QueryableByName)]
 struct Claimed {
@@ -109,20 +117,33 @@ impl Dispatcher {
         // Each attempt is a task of its own, so that one waiting for a connection never waits
         // on this loop.
         let mut in_flight = tokio::task::JoinSet::new();
+        // Work is looked for in batches: the feed after a change (or every `poll`, or again at
+        // once while a fan-out found a full batch), due events once half the room is free (or
+        // nothing is in flight), the queue's gauges once a second. Looking after every finished
+        // attempt would cost a claim per delivery.
+        let mut fan_out = true;
+        let mut claim = true;
+        let mut observed = tokio::time::Instant::now() - Duration::from_secs(1);
         loop {
             if *stop.borrow() {
                 // Attempts under way are dropped: their leases run out and they are made again.
                 in_flight.abort_all();
                 return;
             }
-            match self.fan_out().await {
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhooks: fan-out failed"),
+            if std::mem::take(&mut fan_out) {
+                match self.fan_out().await {
+                    Ok(pass) => fan_out = pass.more,
+                    Err(e) => tracing::warn!(error = %e, "webhooks: fan-out failed"),
+                }
+                claim = true;
             }
             let room = self.settings.concurrency.saturating_sub(in_flight.len());
-            if room > 0 {
+            if claim && room > 0 && (room * 2 >= self.settings.concurrency || in_flight.is_empty())
+            {
                 match self.claim(room as i64).await {
                     Ok(claimed) => {
+                        // Fewer than asked for: nothing more is due until something changes.
+                        claim = claimed.len() == room;
                         for event in claimed {
                             let this = self.clone();
                             in_flight.spawn(async move { this.deliver(event).await });
@@ -131,13 +152,26 @@ impl Dispatcher {
                     Err(e) => tracing::warn!(error = %e, "webhooks: claiming events failed"),
                 }
             }
-            self.observe_queue().await;
+            if observed.elapsed() >= Duration::from_secs(1) {
+                self.observe_queue().await;
+                observed = tokio::time::Instant::now();
+            }
+            if fan_out {
+                continue;
+            }
             // Wait for an attempt to finish, a change, the stop, or the next look.
             tokio::select! {
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                _ = changes.changed() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    while in_flight.try_join_next().is_some() {}
+                    // A delivered event may let the next one about its record go.
+                    claim = true;
+                }
+                _ = changes.changed() => fan_out = true,
                 _ = stop.changed() => {}
-                () = tokio::time::sleep(self.settings.poll) => {}
+                () = tokio::time::sleep(self.settings.poll) => {
+                    fan_out = true;
+                    claim = true;
+                }
             }
         }
     }
@@ -155,7 +189,7 @@ impl Dispatcher {
     }
 
     /// Turns the changes after each subscription's place into its events (see the module).
-    pub async fn fan_out(&self) -> Result<usize, ApiError> {
+    pub async fn fan_out(&self) -> Result<FanOut, ApiError> {
         #[derive(diesel::QueryableByName)]
         struct Place {
             #[diesel(sql_type = SqlUuid)]
@@ -170,67 +204,86 @@ impl Dispatcher {
             municipality_id: Option<String>,
         }
         let mut conn = self.db.conn().await?;
-        let made = conn
-            .transaction::<usize, ApiError, _>(async |conn| {
-                let places: Vec<Place> = diesel::sql_query(
-                    "SELECT s.id, st.feed_txid::text::bigint AS txid, st.feed_seq AS seq, \
-                            s.event_types, s.municipality_id \
-                     FROM webhook_state st JOIN webhook_subscriptions s ON s.id = st.subscription_id \
-                     WHERE s.enabled AND NOT EXISTS (SELECT 1 FROM api_clients c \
-                                                     WHERE c.id = s.owner_id AND c.disabled_at IS NOT NULL) \
-                     ORDER BY st.subscription_id LIMIT $1 \
-                     FOR UPDATE OF st SKIP LOCKED",
-                )
-                .bind::<BigInt, _>(SUBSCRIPTIONS_PER_PASS)
-                .load(conn)
-                .await?;
-                let mut made = 0;
-                for place in places {
-                    let after = Cursor {
-                        txid: place.txid,
-                        seq: place.seq,
-                    };
-                    let changes = changes::read(conn, after, FAN_OUT_BATCH, None).await?;
-                    let Some(last) = changes.last().and_then(|c| Cursor::decode(&c.cursor))
-                    else {
-                        continue;
-                    };
-                    let mut events = Events::default();
-                    for change in changes {
-                        let kind = event_type(&change.type_, &change.op, change.version);
-                        if !wanted(&place.event_types, &kind)
-                            || !concerns(place.municipality_id.as_deref(), &change)
-                        {
-                            continue;
-                        }
-                        let data = change.data.clone().unwrap_or_else(|| json!({"id": change.id}));
-                        events.push(
-                            &kind,
-                            &change.type_,
-                            &change.id,
-                            json!({
-                                "type": kind,
-                                "timestamp": instant(change.changed_at),
-                                "cursor": change.cursor,
-                                "data": data,
-                            }),
-                        );
-                    }
-                    made += events.insert(conn, place.id).await?;
-                    diesel::sql_query(
-                        "UPDATE webhook_state SET feed_txid = $2::text::xid8, feed_seq = $3 \
-                         WHERE subscription_id = $1",
-                    )
-                    .bind::<SqlUuid, _>(place.id)
-                    .bind::<Text, _>(last.txid.to_string())
-                    .bind::<BigInt, _>(last.seq)
-                    .execute(conn)
-                    .await?;
-                }
-                Ok(made)
-            })
+        conn.transaction::<FanOut, ApiError, _>(async |conn| {
+            let places: Vec<Place> = diesel::sql_query(
+                "SELECT s.id, st.feed_txid::text::bigint AS txid, st.feed_seq AS seq, \
+                        s.event_types, s.municipality_id \
+                 FROM webhook_state st JOIN webhook_subscriptions s ON s.id = st.subscription_id \
+                 WHERE s.enabled AND NOT EXISTS (SELECT 1 FROM api_clients c \
+                                                 WHERE c.id = s.owner_id AND c.disabled_at IS NOT NULL) \
+                 ORDER BY st.fanned_out_at, st.subscription_id LIMIT $1 \
+                 FOR UPDATE OF st SKIP LOCKED",
+            )
+            .bind::<BigInt, _>(SUBSCRIPTIONS_PER_PASS)
+            .load(conn)
             .await?;
-        Ok(made)
+            let mut pass = FanOut {
+                made: 0,
+                more: false,
+            };
+            // Whether there were changes for any of them: then, when more subscriptions
+            // than one pass takes wait, another pass follows at once.
+            let mut read_any = false;
+            let ids: Vec<Uuid> = places.iter().map(|p| p.id).collect();
+            let all_taken = places.len() as i64 == SUBSCRIPTIONS_PER_PASS;
+            for place in places {
+                let after = Cursor {
+                    txid: place.txid,
+                    seq: place.seq,
+                };
+                let changes = changes::read(conn, after, FAN_OUT_BATCH, None).await?;
+                pass.more |= changes.len() as i64 == FAN_OUT_BATCH;
+                read_any |= !changes.is_empty();
+                let Some(last) = changes.last().and_then(|c| Cursor::decode(&c.cursor))
+                else {
+                    continue;
+                };
+                let mut events = Events::default();
+                for change in changes {
+                    let kind = event_type(&change.type_, &change.op, change.version);
+                    if !wanted(&place.event_types, &kind)
+                        || !concerns(place.municipality_id.as_deref(), &change)
+                    {
+                        continue;
+                    }
+                    let data = change.data.clone().unwrap_or_else(|| json!({"id": change.id}));
+                    events.push(
+                        &kind,
+                        &change.type_,
+                        &change.id,
+                        json!({
+                            "type": kind,
+                            "timestamp": instant(change.changed_at),
+                            "cursor": change.cursor,
+                            "data": data,
+                        }),
+                    );
+                }
+                pass.made += events.insert(conn, place.id).await?;
+                diesel::sql_query(
+                    "UPDATE webhook_state SET feed_txid = $2::text::xid8, feed_seq = $3 \
+                                               WHERE subscription_id = $1",
+                )
+                .bind::<SqlUuid, _>(place.id)
+                .bind::<Text, _>(last.txid.to_string())
+                .bind::<BigInt, _>(last.seq)
+                .execute(conn)
+                .await?;
+            }
+            pass.more |= all_taken && read_any;
+            if all_taken {
+                // More may wait than one pass takes: these go to the back of the line.
+                diesel::sql_query(
+                    "UPDATE webhook_state SET fanned_out_at = clock_timestamp() \
+                     WHERE subscription_id = ANY($1)",
+                )
+                .bind::<Array<SqlUuid>, _>(&ids)
+                .execute(conn)
+                .await?;
+            }
+            Ok(pass)
+        })
+        .await
     }
 
     /// Claims up to `n` due events with a lease: the oldest due first, none while an earlier
@@ -240,37 +293,45 @@ impl Dispatcher {
             return Ok(Vec::new());
         }
         let mut conn = self.db.conn().await?;
-        let claimed: Vec<Claimed> = diesel::sql_query(
-            "WITH due AS ( \
-                 SELECT e.id FROM webhook_events e \
-                 JOIN webhook_subscriptions s ON s.id = e.subscription_id \
-                 WHERE e.status = 'pending' AND e.next_attempt_at <= now() \
-                   AND (e.lease_until IS NULL OR e.lease_until < now()) \
-                   AND s.enabled \
-                   AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.owner_id AND c.disabled_at IS NOT NULL) \
-                   AND NOT EXISTS (SELECT 1 FROM webhook_events p \
-                                   WHERE p.subscription_id = e.subscription_id \
-                                     AND p.resource_type = e.resource_type \
-                                     AND p.resource_id = e.resource_id \
-                                     AND p.status = 'pending' AND p.seq < e.seq) \
-                 ORDER BY e.next_attempt_at, e.seq LIMIT $1 \
-                 FOR UPDATE OF e SKIP LOCKED) \
-             UPDATE webhook_events e SET lease_until = now() + $2, leased_by = $3, \
-                    attempts = e.attempts + 1 \
-             FROM due, webhook_subscriptions s \
-             WHERE e.id = due.id AND s.id = e.subscription_id \
-             RETURNING e.id, e.subscription_id, s.url, e.payload::text AS payload, e.attempts, \
-                       ARRAY(SELECT k.secret FROM webhook_secrets k \
-                             WHERE k.subscription_id = s.id \
-                               AND (k.expires_at IS NULL OR k.expires_at > now()) \
-                             ORDER BY k.created_at DESC) AS keys",
-        )
-        .bind::<BigInt, _>(n)
-        .bind::<Interval, _>(interval(self.settings.lease))
-        .bind::<Text, _>(&self.replica)
-        .load(&mut conn)
-        .await?;
-        Ok(claimed)
+        // The queue's statistics are rarely current (a burst of thousands of events arrives
+        // between two autovacuum runs), and with too few rows expected PostgreSQL sorts every
+        // due event to find the first few. Sorting is ruled out, so the ordered index
+        // `webhook_events_due` is walked and the walk stops after `n` rows.
+        conn.transaction::<Vec<Claimed>, ApiError, _>(async |conn| {
+            diesel::sql_query("SET LOCAL enable_sort = off").execute(conn).await?;
+            let claimed: Vec<Claimed> = diesel::sql_query(
+                "WITH due AS ( \
+                     SELECT e.id FROM webhook_events e \
+                     JOIN webhook_subscriptions s ON s.id = e.subscription_id \
+                     WHERE e.status = 'pending' AND e.next_attempt_at <= now() \
+                       AND (e.lease_until IS NULL OR e.lease_until < now()) \
+                       AND s.enabled \
+                       AND NOT EXISTS (SELECT 1 FROM api_clients c WHERE c.id = s.owner_id AND c.disabled_at IS NOT NULL) \
+                       AND NOT EXISTS (SELECT 1 FROM webhook_events p \
+                                       WHERE p.subscription_id = e.subscription_id \
+                                         AND p.resource_type = e.resource_type \
+                                         AND p.resource_id = e.resource_id \
+                                         AND p.status = 'pending' AND p.seq < e.seq) \
+                     ORDER BY e.next_attempt_at, e.seq LIMIT $1 \
+                     FOR UPDATE OF e SKIP LOCKED) \
+                 UPDATE webhook_events e SET lease_until = now() + $2, leased_by = $3, \
+                        attempts = e.attempts + 1 \
+                 FROM due, webhook_subscriptions s \
+                 WHERE e.id = due.id AND s.id = e.subscription_id \
+                 RETURNING e.id, e.subscription_id, s.url, e.payload::text AS payload, e.attempts, \
+                           ARRAY(SELECT k.secret FROM webhook_secrets k \
+                                 WHERE k.subscription_id = s.id \
+                                   AND (k.expires_at IS NULL OR k.expires_at > now()) \
+                                 ORDER BY k.created_at DESC) AS keys",
+            )
+            .bind::<BigInt, _>(n)
+            .bind::<Interval, _>(interval(self.settings.lease))
+            .bind::<Text, _>(&self.replica)
+            .load(conn)
+            .await?;
+            Ok(claimed)
+        })
+        .await
     }
 
     /// Makes one attempt and writes what came of it.
@@ -360,8 +421,10 @@ impl Dispatcher {
             }
             if delivered {
                 diesel::sql_query(
-                    "UPDATE webhook_state SET failing_since = NULL, last_delivered_at = now() \
-                     WHERE subscription_id = $1",
+                    // Only a subscription that was failing is written (and locked): the
+                    // deliveries of one subscription do not queue up behind each other here.
+                    "UPDATE webhook_state SET failing_since = NULL \
+                     WHERE subscription_id = $1 AND failing_since IS NOT NULL",
                 )
                 .bind::<SqlUuid, _>(event.subscription_id)
                 .execute(conn)

@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, Scope};
 use crate::error::responses::{
-    AuthErrors, ChangeErrorsWithoutConflict, CommonErrors, NotFound, ReadOne, ReadPage, WriteErrors,
+    AuthErrors, ChangeErrorsWithoutConflict, CommonErrors, Conflict, NotFound, ReadOne, ReadPage,
+    WriteErrors,
 };
 use crate::error::{ApiError, Violations};
 use crate::http::{IfMatch, Json, Query, conditional_json, list, merge_member, version_etag};
@@ -35,6 +36,11 @@ use crate::store::schema::{
 
 /// The longest a rotated secret stays valid beside the new one.
 pub const MAX_OVERLAP_HOURS: i64 = 168;
+
+/// Subscriptions one client may have (as Stripe and GitHub limit endpoints per account): each
+/// is fanned out and called on every change, so one client cannot make the dispatchers' work
+/// for everyone else grow without bound.
+pub const MAX_PER_CLIENT: i64 = 20;
 
 /// A subscription as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -350,7 +356,8 @@ fn answer(status: actix_web::http::StatusCode, webhook: &Webhook) -> HttpRespons
 /// id.timestamp.body>`). Verify them with any of that specification's libraries and the
 /// `secret` answered here once. Events are sent from now on, at least once, in the order they
 /// happened for each record; a receiver answers 2xx within 10 seconds, else the event is retried
-/// for about three days. `410 Gone` ends the subscription.
+/// for about three days. `410 Gone` ends the subscription. A client may have at most 20
+/// subscriptions (409 beyond that).
 #[utoipa::path(
     operation_id = "createWebhook",
     tag = "Webhooks",
@@ -362,6 +369,7 @@ fn answer(status: actix_web::http::StatusCode, webhook: &Webhook) -> HttpRespons
                 ("ETag" = String, description = "Strong entity tag"))),
         AuthErrors,
         WriteErrors,
+        Conflict,
         CommonErrors,
     ),
 )]
@@ -385,6 +393,25 @@ pub async fn create_webhook(
     let (webhook, key) = writer
         .run(async |work| {
             municipality_exists(work, municipality.as_deref()).await?;
+            // Two creations by one client at once are counted one after the other.
+            diesel::sql_query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('webhooks ' || $1, 0))",
+            )
+            .bind::<diesel::sql_types::Text, _>(caller.client_id.to_string())
+            .execute(work.conn())
+            .await?;
+            let owned: i64 = webhook_subscriptions::table
+                .filter(webhook_subscriptions::owner_id.eq(caller.client_id))
+                .count()
+                .get_result(work.conn())
+                .await?;
+            if owned >= MAX_PER_CLIENT {
+                return Err(ApiError::Conflict(format!(
+                    "This client already has {owned} webhook subscriptions, the most one client \
+                     may have ({MAX_PER_CLIENT}). Delete one it no longer needs, or subscribe one \
+                     URL to several event types."
+                )));
+            }
             let id = Uuid::new_v4();
             let row: Row = diesel::insert_into(webhook_subscriptions::table)
                 .values((

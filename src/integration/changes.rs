@@ -131,7 +131,9 @@ async fn purge_horizon(conn: &mut AsyncPgConnection) -> Result<Cursor, ApiError>
     })
 }
 
-/// Reads up to `limit` changes after `after`, only of transactions older than every
+/// Reads up to `limit` changes after `after`, in the order of the index `changes_order` (the
+/// columns themselves: the output's `txid` is a number, which no index orders, and ordering by
+/// it sorted every later change for each page), only of transactions older than every
 /// transaction that was still running in this database when the statement began (its snapshot's
 /// in-progress list, less transactions known to run in other databases of the cluster). A
 /// transaction that commits later therefore always lands after the returned cursor.
@@ -147,7 +149,7 @@ pub async fn read(
          WHERE (txid, seq) > ($1::text::xid8, $2) \
            AND txid < (SELECT h FROM horizon) \
            AND ($3::text[] IS NULL OR resource_type = ANY($3)) \
-         ORDER BY txid, seq \
+         ORDER BY changes.txid, changes.seq \
          LIMIT $4"
     ))
     .bind::<Text, _>(after.txid.to_string())

@@ -441,8 +441,17 @@ fn is_transient(message: &str) -> bool {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        use diesel_async::pooled_connection::deadpool::PoolError;
         tracing::warn!(error = %err, "no database connection");
-        ApiError::Unavailable("The database is not reachable right now".to_owned())
+        match err {
+            // Every connection was in use for the whole wait: the database is up, the service
+            // is busy. Saying it is unreachable would send operators looking in the wrong place.
+            PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => ApiError::Unavailable(
+                "The service is busy: every database connection is in use. Try again shortly"
+                    .to_owned(),
+            ),
+            _ => ApiError::Unavailable("The database is not reachable right now".to_owned()),
+        }
     }
 }
 

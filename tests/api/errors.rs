@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::test::TestRequest;
 
-use crate::support::{TestApp, call};
+use crate::support::{TestApp, call, test_config};
 
 #[actix_web::test]
 async fn unknown_routes_are_404_problems() {
@@ -122,6 +122,26 @@ async fn a_database_outage_is_503_within_the_pool_timeout() {
     // The API's description is served without a database too.
     let info = call(&state, TestRequest::get().uri("/v1")).await;
     assert_eq!(info.status, 200);
+}
+
+#[actix_web::test]
+async fn a_full_pool_is_503_saying_the_service_is_busy_not_that_the_database_is_down() {
+    let mut config = test_config();
+    config.pool.timeout = Duration::from_millis(300);
+    let app = TestApp::with_config(config).await;
+    // Every connection of the pool (4 here) held elsewhere.
+    let mut held = Vec::new();
+    for _ in 0..app.config.pool.max_size {
+        held.push(app.state.db().conn().await.expect("a connection"));
+    }
+    let res = app.get("/v1/areas").await;
+    let p = res.problem(503, "service-unavailable");
+    let detail = p["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("busy"), "{detail}");
+    assert!(!detail.contains("not reachable"), "{detail}");
+    assert_eq!(res.header("retry-after"), Some("5"));
+    drop(held);
+    assert_eq!(app.get("/v1/areas").await.status, 200);
 }
 
 #[actix_web::test]

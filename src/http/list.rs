@@ -57,11 +57,11 @@ pub struct PageMeta {
     pub limit: u32,
     /// Items on this page.
     pub count: u32,
-    /// Items matching the filters, on all pages. A search (`q`) counts its hits exactly up to
-    /// 1 000; above that, this is PostgreSQL's estimate and `totalRecordsIsEstimate` is true.
+    /// Items matching the filters, on all pages: exact up to 1 000; above that, PostgreSQL's
+    /// estimate, and `totalRecordsIsEstimate` is true.
     pub total_records: i64,
-    /// Whether `totalRecords` (and so `totalPages`) is an estimate: only for a search with more
-    /// than 1 000 hits, which are not read to be counted. Page on until a page is not full.
+    /// Whether `totalRecords` (and so `totalPages`) is an estimate: only for more than 1 000
+    /// matches, which are not read to be counted. Page on until a page is not full.
     pub total_records_is_estimate: bool,
     /// Pages at this page size.
     pub total_pages: i64,

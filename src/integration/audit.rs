@@ -277,7 +277,6 @@ pub async fn list_audit(
         q
     };
     let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<AuditRow> = filtered()
         .select(AuditRow::as_select())
         .order(audit_log::id.desc())
@@ -285,6 +284,14 @@ pub async fn list_audit(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
+    let total = crate::store::count::of_page(
+        &mut conn,
+        paging.offset(),
+        i64::from(paging.limit),
+        rows.len(),
+        || filtered().select(audit_log::id),
+    )
+    .await?;
     let items: Vec<AuditEntry> = rows
         .into_iter()
         .map(|r| AuditEntry {

@@ -292,14 +292,21 @@ macro_rules! counted_page {
                 (rows, total)
             }
             None => {
-                let total: i64 = filtered(None).count().get_result(&mut $conn).await?;
                 let rows: Vec<$row> = order(filtered(None))
                     .select(<$row>::as_select())
                     .limit(limit)
                     .offset(paging.offset())
                     .load(&mut $conn)
                     .await?;
-                (rows, $crate::store::count::Total::exact(total))
+                let total = $crate::store::count::of_page(
+                    &mut $conn,
+                    paging.offset(),
+                    limit,
+                    rows.len(),
+                    || filtered(None).select($table::id),
+                )
+                .await?;
+                (rows, total)
             }
         }
     }};

@@ -510,7 +510,6 @@ pub async fn list_report_links(
         q
     };
     let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<LinkRow> = filtered()
         .select(LinkRow::as_select())
         .order((report_links::created_at.desc(), report_links::id.asc()))
@@ -518,6 +517,14 @@ pub async fn list_report_links(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
+    let total = crate::store::count::of_page(
+        &mut conn,
+        paging.offset(),
+        i64::from(paging.limit),
+        rows.len(),
+        || filtered().select(report_links::id),
+    )
+    .await?;
     let items: Vec<ReportLink> = rows.into_iter().map(Into::into).collect();
     let page = ReportLinkPage {
         meta: paging.meta(items.len(), total),

@@ -1,6 +1,6 @@
-//! Counting the matches of a search: exactly up to [`EXACT_UP_TO`], and above that
-//! PostgreSQL's estimate, so that a search with a hundred thousand hits does not read them all
-//! to say how many there are (PostgREST's `count=estimated` works the same way).
+//! Counting the matches of a list or a search: exactly up to [`EXACT_UP_TO`], and above that
+//! PostgreSQL's estimate, so that a list or search with a hundred thousand rows does not read
+//! them all to say how many there are (PostgREST's `count=estimated` works the same way).
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -105,6 +105,38 @@ where
     }
     Ok(Total::estimated(
         estimate.rows.max(at_least).max(EXACT_UP_TO + 1),
+    ))
+}
+
+/// The total of a list's page that read `rows` rows at `offset` (asking for `limit`) of
+/// `query` (the list's filter, without order or `LIMIT`): what the page shows when it ends
+/// short of the limit (no statement), else counted up to [`EXACT_UP_TO`], else the planner's
+/// estimate. A list of a million rows is never read to say how many there are.
+pub async fn of_page<Q, F>(
+    conn: &mut AsyncPgConnection,
+    offset: i64,
+    limit: i64,
+    rows: usize,
+    query: F,
+) -> Result<Total, ApiError>
+where
+    F: Fn() -> Q,
+    Q: QueryFragment<Pg> + Send + 'static,
+{
+    let rows = rows as i64;
+    if (rows > 0 && rows < limit) || (rows == 0 && offset == 0) {
+        return Ok(Total::exact(offset + rows));
+    }
+    let at_least = offset + rows;
+    if at_least <= EXACT_UP_TO {
+        let counted: i64 = Capped(query(), EXACT_UP_TO + 1).get_result(conn).await?;
+        if counted <= EXACT_UP_TO {
+            return Ok(Total::exact(counted));
+        }
+    }
+    let planned = estimate(conn, query(), 1).await?;
+    Ok(Total::estimated(
+        planned.rows.max(at_least).max(EXACT_UP_TO + 1),
     ))
 }
 

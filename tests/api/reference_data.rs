@@ -285,3 +285,50 @@ async fn the_2022_plan_has_its_three_goals() {
         .problem(400, "validation-failed");
     assert_eq!(violation_fields(&p), ["toYear"]);
 }
+
+#[actix_web::test]
+async fn a_long_list_counts_up_to_a_thousand_and_estimates_beyond_without_reading_every_row() {
+    let app = TestApp::new().await;
+    app.execute(
+        "INSERT INTO areas (id, name, description) \
+         SELECT gen_random_uuid(), 'Område ' || g, 'Räknas.' FROM generate_series(1, 1500) g",
+    )
+    .await;
+    app.execute("ANALYZE areas").await;
+    let all = app.get("/v1/areas?limit=10").await;
+    assert_eq!(all.status, 200, "{}", all.text());
+    let meta = all.json()["_meta"].clone();
+    assert_eq!(meta["totalRecordsIsEstimate"], true, "{meta}");
+    let estimate = meta["totalRecords"].as_i64().expect("a number");
+    // The seeded areas and the 1 500, as PostgreSQL's statistics have them.
+    assert!((1001..=2000).contains(&estimate), "{meta}");
+    // A page that ends short of the limit says the exact number with no count at all, and a
+    // total up to 1 000 is counted exactly, from any page, also past the end.
+    let last = app.get("/v1/areas?limit=500&page=4").await.json();
+    assert_eq!(
+        last["_meta"]["totalRecordsIsEstimate"], false,
+        "{}",
+        last["_meta"]
+    );
+    let exact = last["_meta"]["totalRecords"].as_i64().expect("a number");
+    assert_eq!(
+        exact,
+        1500 + last["items"].as_array().map_or(0, Vec::len) as i64
+    );
+    assert_eq!(
+        exact,
+        app.count("SELECT count(*) AS n FROM areas").await,
+        "the page's own count"
+    );
+    app.execute("DELETE FROM areas WHERE name LIKE 'Område %' AND name NOT LIKE 'Område 7%'")
+        .await;
+    for uri in ["/v1/areas?limit=2", "/v1/areas?limit=2&page=50"] {
+        let meta = app.get(uri).await.json()["_meta"].clone();
+        assert_eq!(meta["totalRecordsIsEstimate"], false, "{uri}: {meta}");
+        assert_eq!(
+            meta["totalRecords"].as_i64(),
+            Some(app.count("SELECT count(*) AS n FROM areas").await),
+            "{uri}: {meta}"
+        );
+    }
+}

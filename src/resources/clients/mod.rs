@@ -372,7 +372,6 @@ pub async fn list_clients(
         q
     };
     let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<ClientRow> = filtered()
         .select(ClientRow::as_select())
         .order((api_clients::name.asc(), api_clients::id.asc()))
@@ -380,6 +379,14 @@ pub async fn list_clients(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
+    let total = crate::store::count::of_page(
+        &mut conn,
+        paging.offset(),
+        i64::from(paging.limit),
+        rows.len(),
+        || filtered().select(api_clients::id),
+    )
+    .await?;
     let items: Vec<ApiClient> = rows.into_iter().map(Into::into).collect();
     let page = ClientPage {
         meta: paging.meta(items.len(), total),

@@ -509,7 +509,6 @@ pub async fn list_webhooks(
         q
     };
     let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
     let rows: Vec<Row> = filtered()
         .select(Row::as_select())
         .order((
@@ -520,6 +519,14 @@ pub async fn list_webhooks(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
+    let total = crate::store::count::of_page(
+        &mut conn,
+        paging.offset(),
+        i64::from(paging.limit),
+        rows.len(),
+        || filtered().select(webhook_subscriptions::id),
+    )
+    .await?;
     let items: Vec<Webhook> = rows.into_iter().map(Into::into).collect();
     let page = WebhookPage {
         meta: paging.meta(items.len(), total),
@@ -960,7 +967,6 @@ pub async fn list_webhook_deliveries(
         q
     };
     let mut conn = db.conn().await?;
-    let total: i64 = filtered().count().get_result(&mut conn).await?;
     let items: Vec<Delivery> = filtered()
         .select(Delivery::as_select())
         .order((
@@ -971,6 +977,14 @@ pub async fn list_webhook_deliveries(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
+    let total = crate::store::count::of_page(
+        &mut conn,
+        paging.offset(),
+        i64::from(paging.limit),
+        items.len(),
+        || filtered().select(webhook_events::id),
+    )
+    .await?;
     let page = DeliveryPage {
         meta: paging.meta(items.len(), total),
         items,

@@ -406,12 +406,14 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let db = Db::new(url, &config.pool)?;
         let state = AppState::new(db, config, keys)?;
-        // Webhooks are delivered beside the server; stopping the server stops them (a delivery
-        // cut short is made again by a replica once its lease runs out).
+        // Webhooks are delivered beside the server; stopping the server stops them: attempts
+        // under way finish and are recorded (a delivery cut short is made again by a replica
+        // once its lease runs out).
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        if config.webhooks.deliver {
-            actix_web::rt::spawn(state.dispatcher().run(stopped));
-        }
+        let dispatcher = config
+            .webhooks
+            .deliver
+            .then(|| actix_web::rt::spawn(state.dispatcher().run(stopped)));
         let app = Application::build(config, state)?;
         tracing::info!(
             address = %format!("http://{}:{}", config.bind.ip(), app.port()),
@@ -420,6 +422,9 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
         );
         app.run_until_stopped().await?;
         let _ = stop.send(true);
+        if let Some(dispatcher) = dispatcher {
+            let _ = dispatcher.await;
+        }
         tracing::info!("shut down gracefully");
         anyhow::Ok(())
     })

@@ -126,7 +126,14 @@ impl Dispatcher {
         let mut observed = tokio::time::Instant::now() - Duration::from_secs(1);
         loop {
             if *stop.borrow() {
-                // Attempts under way are dropped: their leases run out and they are made again.
+                // Attempts under way may finish and be recorded (each is bounded by the
+                // timeout); what is still running after that is dropped, and its lease runs out
+                // so that another replica makes it again.
+                let bound = self.settings.timeout + Duration::from_secs(5);
+                let _ = tokio::time::timeout(bound, async {
+                    while in_flight.join_next().await.is_some() {}
+                })
+                .await;
                 in_flight.abort_all();
                 return;
             }

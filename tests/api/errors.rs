@@ -145,6 +145,32 @@ async fn a_full_pool_is_503_saying_the_service_is_busy_not_that_the_database_is_
 }
 
 #[actix_web::test]
+async fn connections_the_server_ended_are_replaced_without_an_error() {
+    let app = TestApp::new().await;
+    // Fill the pool with open connections, then have the server end every one of them, as a
+    // restart or a failover does.
+    let mut held = Vec::new();
+    for _ in 0..app.config.pool.max_size {
+        held.push(app.state.db().conn().await.expect("a connection"));
+    }
+    drop(held);
+    let killer = TestApp::new().await;
+    let ended = killer
+        .count(&format!(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'samverkan' AND pid <> pg_backend_pid()",
+            app.db.name
+        ))
+        .await;
+    assert!(ended >= 1, "{ended} connections ended");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..2 * app.config.pool.max_size {
+        let res = app.get("/v1/areas").await;
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+}
+
+#[actix_web::test]
 async fn malformed_percent_encoding_in_a_query_is_a_400_problem() {
     let app = TestApp::new().await;
     let res = app.get("/v1/municipalities?q=%FF%FE").await;

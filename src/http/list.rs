@@ -23,6 +23,21 @@ impl Paging {
         i64::from(self.page - 1) * i64::from(self.limit)
     }
 
+    /// The total of the list this page of `rows` rows was read from (`query`: its filter,
+    /// unordered): see [`crate::store::count::of_page`].
+    pub async fn total<Q, F>(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        rows: usize,
+        query: F,
+    ) -> Result<Total, crate::error::ApiError>
+    where
+        F: Fn() -> Q,
+        Q: diesel::query_builder::QueryFragment<diesel::pg::Pg> + Send + 'static,
+    {
+        crate::store::count::of_page(conn, self.offset(), i64::from(self.limit), rows, query).await
+    }
+
     /// The paging information of a page of `count` items out of `total` (a count, or a
     /// [`Total`] that may be an estimate).
     pub fn meta(&self, count: usize, total: impl Into<Total>) -> PageMeta {

@@ -284,14 +284,9 @@ pub async fn list_audit(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let total = crate::store::count::of_page(
-        &mut conn,
-        paging.offset(),
-        i64::from(paging.limit),
-        rows.len(),
-        || filtered().select(audit_log::id),
-    )
-    .await?;
+    let total = paging
+        .total(&mut conn, rows.len(), || filtered().select(audit_log::id))
+        .await?;
     let items: Vec<AuditEntry> = rows
         .into_iter()
         .map(|r| AuditEntry {

@@ -517,14 +517,11 @@ pub async fn list_report_links(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let total = crate::store::count::of_page(
-        &mut conn,
-        paging.offset(),
-        i64::from(paging.limit),
-        rows.len(),
-        || filtered().select(report_links::id),
-    )
-    .await?;
+    let total = paging
+        .total(&mut conn, rows.len(), || {
+            filtered().select(report_links::id)
+        })
+        .await?;
     let items: Vec<ReportLink> = rows.into_iter().map(Into::into).collect();
     let page = ReportLinkPage {
         meta: paging.meta(items.len(), total),

@@ -97,15 +97,27 @@ where
         Seen::More(n) => n,
         Seen::Nothing => 0,
     };
-    if at_least <= EXACT_UP_TO && estimate.rows <= 2 * EXACT_UP_TO {
-        let counted: i64 = Capped(query(), EXACT_UP_TO + 1).get_result(conn).await?;
-        if counted <= EXACT_UP_TO {
-            return Ok(Total::exact(counted));
-        }
+    if at_least <= EXACT_UP_TO
+        && estimate.rows <= 2 * EXACT_UP_TO
+        && let Some(n) = counted(conn, query()).await?
+    {
+        return Ok(Total::exact(n));
     }
-    Ok(Total::estimated(
-        estimate.rows.max(at_least).max(EXACT_UP_TO + 1),
-    ))
+    Ok(beyond(estimate, at_least))
+}
+
+/// The rows of `query` if there are at most [`EXACT_UP_TO`] (it reads one more at most).
+async fn counted<Q>(conn: &mut AsyncPgConnection, query: Q) -> Result<Option<i64>, ApiError>
+where
+    Q: QueryFragment<Pg> + Send + 'static,
+{
+    let n: i64 = Capped(query, EXACT_UP_TO + 1).get_result(conn).await?;
+    Ok((n <= EXACT_UP_TO).then_some(n))
+}
+
+/// A total above [`EXACT_UP_TO`]: the planner's estimate, never below what was seen.
+fn beyond(estimate: Estimate, at_least: i64) -> Total {
+    Total::estimated(estimate.rows.max(at_least).max(EXACT_UP_TO + 1))
 }
 
 /// The total of a list's page that read `rows` rows at `offset` (asking for `limit`) of
@@ -128,16 +140,12 @@ where
         return Ok(Total::exact(offset + rows));
     }
     let at_least = offset + rows;
-    if at_least <= EXACT_UP_TO {
-        let counted: i64 = Capped(query(), EXACT_UP_TO + 1).get_result(conn).await?;
-        if counted <= EXACT_UP_TO {
-            return Ok(Total::exact(counted));
-        }
+    if at_least <= EXACT_UP_TO
+        && let Some(n) = counted(conn, query()).await?
+    {
+        return Ok(Total::exact(n));
     }
-    let planned = estimate(conn, query(), 1).await?;
-    Ok(Total::estimated(
-        planned.rows.max(at_least).max(EXACT_UP_TO + 1),
-    ))
+    Ok(beyond(estimate(conn, query(), 1).await?, at_least))
 }
 
 /// The planner's [`Estimate`] of `query`'s rows, and how it would find its first `first`.

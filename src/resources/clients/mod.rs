@@ -379,14 +379,9 @@ pub async fn list_clients(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let total = crate::store::count::of_page(
-        &mut conn,
-        paging.offset(),
-        i64::from(paging.limit),
-        rows.len(),
-        || filtered().select(api_clients::id),
-    )
-    .await?;
+    let total = paging
+        .total(&mut conn, rows.len(), || filtered().select(api_clients::id))
+        .await?;
     let items: Vec<ApiClient> = rows.into_iter().map(Into::into).collect();
     let page = ClientPage {
         meta: paging.meta(items.len(), total),

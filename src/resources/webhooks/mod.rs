@@ -519,14 +519,11 @@ pub async fn list_webhooks(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let total = crate::store::count::of_page(
-        &mut conn,
-        paging.offset(),
-        i64::from(paging.limit),
-        rows.len(),
-        || filtered().select(webhook_subscriptions::id),
-    )
-    .await?;
+    let total = paging
+        .total(&mut conn, rows.len(), || {
+            filtered().select(webhook_subscriptions::id)
+        })
+        .await?;
     let items: Vec<Webhook> = rows.into_iter().map(Into::into).collect();
     let page = WebhookPage {
         meta: paging.meta(items.len(), total),
@@ -977,14 +974,11 @@ pub async fn list_webhook_deliveries(
         .offset(paging.offset())
         .load(&mut conn)
         .await?;
-    let total = crate::store::count::of_page(
-        &mut conn,
-        paging.offset(),
-        i64::from(paging.limit),
-        items.len(),
-        || filtered().select(webhook_events::id),
-    )
-    .await?;
+    let total = paging
+        .total(&mut conn, items.len(), || {
+            filtered().select(webhook_events::id)
+        })
+        .await?;
     let page = DeliveryPage {
         meta: paging.meta(items.len(), total),
         items,

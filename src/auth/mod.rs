@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod routes;
 pub mod token;
 
+use sha2::Digest;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -294,6 +295,12 @@ pub struct Authenticator {
     /// Client id → (checked at, enabled). Bounded staleness: a disabled client's tokens stop
     /// working within `STATUS_TTL`, as promised.
     status: Mutex<HashMap<Uuid, (Instant, bool)>>,
+    /// SHA-256 of one of our own access tokens → what checking it found, until it expires.
+    /// Checking a token's signature and claims gives the same answer every time (it is not
+    /// state), so a repeated token skips it; what can change is looked at on every use: that
+    /// it has not expired, that its key is still one this replica accepts, and (through
+    /// `status`) that its client is enabled. At most `VERIFIED_MAX` entries.
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
     pub limits: RateLimits,
     trusted_proxies: Vec<crate::config::IpNet>,
     /// The OpenID Connect providers whose tokens of people are accepted.
@@ -301,6 +308,20 @@ pub struct Authenticator {
 }
 
 const STATUS_TTL: Duration = Duration::from_secs(30);
+
+/// Verified tokens remembered at most (a few MB); when full, the expired go, else all.
+const VERIFIED_MAX: usize = 20_000;
+
+/// One of our access tokens, checked.
+#[derive(Clone)]
+struct Verified {
+    kid: String,
+    exp: i64,
+    client_id: Uuid,
+    scopes: Vec<Scope>,
+    municipality_id: Option<String>,
+    acts_for_users: bool,
+}
 pub const LEEWAY_SECONDS: u64 = 30;
 
 impl Authenticator {
@@ -325,6 +346,7 @@ impl Authenticator {
             validation,
             db,
             status: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
             limits,
             trusted_proxies,
             providers: oidc::Providers::new(providers),
@@ -357,6 +379,10 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <token>`"))?;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(known) = self.remembered(&digest) {
+            return self.caller(known).await;
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthorized("The access token is malformed"))?;
         #[derive(Deserialize)]
@@ -422,16 +448,53 @@ impl Authenticator {
             .map_err(|_| unauthorized("The access token's subject is not a client"))?;
         let scopes = parse_scopes(&claims.scope)
             .map_err(|_| unauthorized("The access token's scope is invalid"))?;
-        if !self.client_enabled(client_id).await? {
-            return Err(unauthorized("The client of this access token is disabled"));
-        }
-        Ok(Caller {
+        let known = Verified {
+            kid: key.kid.clone(),
+            exp: claims.exp,
             client_id,
             scopes,
             municipality_id: claims.municipality_id,
-            person: None,
             acts_for_users: claims.acts_for_users,
+        };
+        self.remember(digest, &known);
+        self.caller(known).await
+    }
+
+    /// The caller of a checked token whose client is still enabled.
+    async fn caller(&self, known: Verified) -> Result<Caller, ApiError> {
+        if !self.client_enabled(known.client_id).await? {
+            return Err(ApiError::Unauthorized(
+                "The client of this access token is disabled".to_owned(),
+            ));
+        }
+        Ok(Caller {
+            client_id: known.client_id,
+            scopes: known.scopes,
+            municipality_id: known.municipality_id,
+            person: None,
+            acts_for_users: known.acts_for_users,
         })
+    }
+
+    /// A token checked before, if it has not expired and its key is still accepted.
+    fn remembered(&self, digest: &[u8; 32]) -> Option<Verified> {
+        let known = self.verified.lock().ok()?.get(digest).cloned()?;
+        let now = chrono::Utc::now().timestamp();
+        (known.exp + LEEWAY_SECONDS as i64 > now && self.keys.find(&known.kid).is_some())
+            .then_some(known)
+    }
+
+    fn remember(&self, digest: [u8; 32], known: &Verified) {
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= VERIFIED_MAX {
+                let now = chrono::Utc::now().timestamp();
+                cache.retain(|_, v| v.exp + LEEWAY_SECONDS as i64 > now);
+                if cache.len() >= VERIFIED_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(digest, known.clone());
+        }
     }
 
     async fn client_enabled(&self, id: Uuid) -> Result<bool, ApiError> {

@@ -1101,3 +1101,36 @@ async fn rate_limits_answer_429_with_retry_after() {
     }
     assert!(token_statuses.contains(&429), "{token_statuses:?}");
 }
+
+#[actix_web::test]
+async fn a_token_accepted_once_is_checked_again_in_what_can_change() {
+    let app = TestApp::new().await;
+    let (id, _) = app.client(&[Scope::Read], None).await;
+    let token = app.token_for(id, &[Scope::Read], None);
+    for _ in 0..3 {
+        let res = app
+            .call_as(&token, TestRequest::get().uri("/v1/areas"))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+    // The same claims with another signature: a token of its own, checked in full.
+    let (head, sig) = token.rsplit_once('.').expect("a JWT");
+    let mut bytes = URL_SAFE_NO_PAD.decode(sig).expect("base64url");
+    bytes[0] ^= 1;
+    let forged = format!("{head}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    let res = app
+        .call_as(&forged, TestRequest::get().uri("/v1/areas"))
+        .await;
+    assert_eq!(res.status, 401, "{}", res.text());
+    // Its client disabled (as the API does it on this replica: the status forgotten at once),
+    // the token remembered as checked stops working.
+    app.execute(&format!(
+        "UPDATE api_clients SET disabled_at = now() WHERE id = '{id}'"
+    ))
+    .await;
+    app.state.authenticator().forget(id);
+    let res = app
+        .call_as(&token, TestRequest::get().uri("/v1/areas"))
+        .await;
+    assert_eq!(res.status, 401, "{}", res.text());
+}

@@ -500,20 +500,7 @@ impl Config {
                 Some(open_defaults.head_timeout.as_millis() as u64),
             )?),
         };
-        let trusted_proxies = get("SAMVERKAN_TRUSTED_PROXIES")
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::parse)
-                    .collect::<Result<Vec<IpNet>, String>>()
-            })
-            .transpose()
-            .map_err(|message| ConfigError {
-                name: "SAMVERKAN_TRUSTED_PROXIES",
-                message,
-            })?
-            .unwrap_or_default();
+        let trusted_proxies = networks(&get, "SAMVERKAN_TRUSTED_PROXIES")?;
         let tombstone_retention = Duration::from_secs(
             86_400 * parse::<u64>(&get, "SAMVERKAN_TOMBSTONE_RETENTION_DAYS", Some(30))?,
         );
@@ -571,20 +558,7 @@ impl Config {
                     });
                 }
             },
-            allowed_networks: get("SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS")
-                .map(|raw| {
-                    raw.split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(str::parse)
-                        .collect::<Result<Vec<IpNet>, String>>()
-                })
-                .transpose()
-                .map_err(|message| ConfigError {
-                    name: "SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS",
-                    message,
-                })?
-                .unwrap_or_default(),
+            allowed_networks: networks(&get, "SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS")?,
             timeout: Duration::from_secs(parse(
                 &get,
                 "SAMVERKAN_WEBHOOK_TIMEOUT_SECONDS",
@@ -630,6 +604,24 @@ impl Config {
             trusted_proxies,
         })
     }
+}
+
+/// A comma-separated list of networks (`10.0.0.0/8, 127.0.0.1/32`); none when unset.
+fn networks(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Vec<IpNet>, ConfigError> {
+    get(name)
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::parse)
+                .collect::<Result<Vec<IpNet>, String>>()
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|message| ConfigError { name, message })
 }
 
 fn parse<T: std::str::FromStr>(

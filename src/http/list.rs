@@ -44,12 +44,26 @@ impl Paging {
         let total = total.into();
         let limit = i64::from(self.limit);
         PageMeta {
-            page: self.page,
+            page: Some(self.page),
             limit: self.limit,
             count: count as u32,
-            total_records: total.records,
-            total_records_is_estimate: total.estimate,
-            total_pages: (total.records + limit - 1) / limit,
+            total_records: Some(total.records),
+            total_records_is_estimate: Some(total.estimate),
+            total_pages: Some((total.records + limit - 1) / limit),
+            next_cursor: None,
+        }
+    }
+
+    /// The paging information of a page of `count` items read after a cursor: no totals.
+    pub fn meta_after_cursor(&self, count: usize) -> PageMeta {
+        PageMeta {
+            page: None,
+            limit: self.limit,
+            count: count as u32,
+            total_records: None,
+            total_records_is_estimate: None,
+            total_pages: None,
+            next_cursor: None,
         }
     }
 }
@@ -63,23 +77,33 @@ impl From<i64> for Total {
 /// Paging information of a list answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"page": 1, "limit": 20, "count": 7, "totalRecords": 7,
-                          "totalRecordsIsEstimate": false, "totalPages": 1}))]
+#[schema(example = json!({"page": 1, "limit": 20, "count": 20, "totalRecords": 1843,
+                          "totalRecordsIsEstimate": true, "totalPages": 93,
+                          "nextCursor": "eyJrIjp7ImNyZWF0ZWRfYXQiOiIyMDIyLTA5LTE1VDEwOjAwOjAwWiIsImlkIjoiMiJ9LCJzIjoiLWNyZWF0ZWRBdCxpZCJ9.GNmyrkLRXcfBNXMcEpdZ6A"}))]
 pub struct PageMeta {
-    /// The page returned, from 1.
-    pub page: u32,
+    /// The page returned, from 1. Absent on a page read with `after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
     /// The page size asked for.
     pub limit: u32,
     /// Items on this page.
     pub count: u32,
     /// Items matching the filters, on all pages: exact up to 1 000; above that, PostgreSQL's
-    /// estimate, and `totalRecordsIsEstimate` is true.
-    pub total_records: i64,
+    /// estimate, and `totalRecordsIsEstimate` is true. Absent on a page read with `after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_records: Option<i64>,
     /// Whether `totalRecords` (and so `totalPages`) is an estimate: only for more than 1 000
-    /// matches, which are not read to be counted. Page on until a page is not full.
-    pub total_records_is_estimate: bool,
-    /// Pages at this page size.
-    pub total_pages: i64,
+    /// matches, which are not read to be counted. Page on until a page is not full. Absent on
+    /// a page read with `after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_records_is_estimate: Option<bool>,
+    /// Pages at this page size. Absent on a page read with `after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<i64>,
+    /// For lists with an `after` parameter: the cursor of the next page (pass it as `after`),
+    /// when this page is full; absent on the last page and on search results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Validates `limit` (1..=500, default 20) and `page` (from 1, default 1).
@@ -139,6 +163,8 @@ pub struct Listing<F> {
     pub sort: Vec<SortKey<F>>,
     /// The free-text search `q`, for collections that have one.
     pub search: Option<crate::http::search::Search>,
+    /// The `after` cursor, for collections paged by keyset ([`crate::http::cursor`]).
+    pub after: Option<String>,
 }
 
 impl<F> Listing<F> {
@@ -155,20 +181,56 @@ pub fn listing<F: SortField>(
     limit: Option<u32>,
     page: Option<u32>,
     sort_keys: Option<&str>,
+    after: Option<&str>,
     default: SortKey<F>,
 ) -> Option<Listing<F>> {
     let paging = v.check(paging(limit, page));
     let sort = v.check(sort(sort_keys, &[default]));
+    if after.is_some() && page.is_some() {
+        v.push(
+            "after",
+            "cannot be combined with page: a cursor continues where its page ended",
+        );
+    }
+    if after.is_some_and(|a| a.len() > crate::http::cursor::MAX_LENGTH) {
+        v.push(
+            "after",
+            format!(
+                "must be at most {} characters",
+                crate::http::cursor::MAX_LENGTH
+            ),
+        );
+    }
     Some(Listing {
         paging: paging?,
         sort: sort?,
         search: None,
+        after: after.map(str::to_owned),
     })
 }
 
 /// A field a collection can be sorted by, named as in its JSON.
 pub trait SortField: Copy + PartialEq + Sized + 'static {
     const ALL: &'static [(&'static str, Self)];
+
+    /// Its name in `sort` and in the JSON.
+    fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// Its column (for keyset paging: [`crate::http::cursor`]).
+    fn column(self) -> &'static str;
+
+    /// Whether its NULLs sort last (a nullable column; the others are `NOT NULL`).
+    fn nulls_last(self) -> bool;
+}
+
+/// The name of a column, as [`SortField::column`] gives it.
+pub fn column_name<C: diesel::Column>(_: C) -> &'static str {
+    C::NAME
 }
 
 /// Parses `sort=name,-updatedAt`: a comma-separated list of fields, `-` for descending.
@@ -275,6 +337,18 @@ macro_rules! sort_fields {
 
         impl $crate::http::list::SortField for $name {
             const ALL: &'static [(&'static str, Self)] = &[$(($text, Self::$variant)),+];
+
+            fn column(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $crate::http::list::column_name($column),)+
+                }
+            }
+
+            fn nulls_last(self) -> bool {
+                match self {
+                    $(Self::$variant => $crate::sort_nulls!(@nullable $($nulls)?),)+
+                }
+            }
         }
 
         impl $name {
@@ -303,10 +377,28 @@ macro_rules! sort_fields {
     };
 }
 
+/// The `after` cursor of list parameters that declare `keyset(after)`, else `None`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! list_after {
+    ($params:ident) => {
+        None
+    };
+    ($params:ident, $after:ident) => {
+        $params.$after.as_deref()
+    };
+}
+
 /// A sort expression, with `NULLS LAST` when asked for (`nulls last`).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! sort_nulls {
+    (@nullable) => {
+        false
+    };
+    (@nullable last) => {
+        true
+    };
     ($e:expr) => {
         $e
     };
@@ -329,6 +421,7 @@ macro_rules! list_params {
             sort(default = $default:tt, example = $example:tt, pattern = $pattern:tt),
             $(external(system = $system:literal, id = $id:literal),)?
             $(exports($labels:ident),)?
+            $(keyset($after:ident),)?
             $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
         }
     ) => {
@@ -361,6 +454,15 @@ macro_rules! list_params {
             #[param(inline, example = "sv")]
             pub $labels: Option<$crate::rules::labels::FileLabels>,
             )?
+            $(
+            /// Keyset paging: `_meta.nextCursor` of the previous page, to read the page after
+            /// it. Every page then costs what the first does, however deep, and records added
+            /// or removed meanwhile shift nothing. Send the same filters and `sort` with each
+            /// page; not with `page` or `q`, and only for JSON pages. A page read this way
+            /// carries no totals (`page`, `totalRecords`, `totalPages`).
+            #[param(max_length = 2048, example = "eyJrIjp7ImNyZWF0ZWRfYXQiOiIyMDIyLTA5LTE1VDEwOjAwOjAwWiIsImlkIjoiMiJ9LCJzIjoiLWNyZWF0ZWRBdCxpZCJ9.GNmyrkLRXcfBNXMcEpdZ6A")]
+            pub $after: Option<String>,
+            )?
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -372,7 +474,14 @@ macro_rules! list_params {
                 v: &mut $crate::error::Violations,
                 default: $crate::http::list::SortKey<F>,
             ) -> Option<$crate::http::list::Listing<F>> {
-                $crate::http::list::listing(v, self.limit, self.page, self.sort.as_deref(), default)
+                $crate::http::list::listing(
+                    v,
+                    self.limit,
+                    self.page,
+                    self.sort.as_deref(),
+                    $crate::list_after!(self $(, $after)?),
+                    default,
+                )
             }
         }
     };
@@ -390,6 +499,17 @@ mod tests {
     impl SortField for F {
         const ALL: &'static [(&'static str, Self)] =
             &[("name", F::Name), ("updatedAt", F::UpdatedAt)];
+
+        fn column(self) -> &'static str {
+            match self {
+                F::Name => "name",
+                F::UpdatedAt => "updated_at",
+            }
+        }
+
+        fn nulls_last(self) -> bool {
+            false
+        }
     }
 
     #[test]
@@ -427,6 +547,6 @@ mod tests {
         assert!(paging(Some(500), Some(0)).is_err());
         assert_eq!(paging(Some(10), Some(3)).expect("valid").offset(), 20);
         let meta = Paging { page: 1, limit: 20 }.meta(7, 41);
-        assert_eq!(meta.total_pages, 3);
+        assert_eq!(meta.total_pages, Some(3));
     }
 }

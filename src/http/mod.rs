@@ -2,6 +2,7 @@
 //! exports' paging, the guarded front door, rate budgets and metrics.
 
 pub mod conditional;
+pub mod cursor;
 pub mod extract;
 pub mod front;
 pub mod list;

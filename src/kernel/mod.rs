@@ -334,6 +334,20 @@ macro_rules! table_list {
                 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
                 use diesel_async::RunQueryDsl;
                 type Wire = <$record as $crate::kernel::operations::Served>::Wire;
+                /// The query in the order `keys` asks for, then by `id` in the direction of the
+                /// last key: so that an order in one direction is one index's order, and a
+                /// cursor's position one row comparison ([`crate::http::cursor`]).
+                fn ordered<'a>(
+                    query: $table::BoxedQuery<'a, diesel::pg::Pg>,
+                    keys: &[$crate::http::list::SortKey<$sort>],
+                ) -> $table::BoxedQuery<'a, diesel::pg::Pg> {
+                    let query = <$sort>::order(query, keys);
+                    if keys.last().is_some_and(|k| k.descending) {
+                        query.then_order_by($table::id.desc())
+                    } else {
+                        query.then_order_by($table::id.asc())
+                    }
+                }
                 let format = $crate::integration::export::negotiate(&request.req)?;
                 let (listing, unsearched) = $filter(request.params)?;
                 let filtered = move |search: Option<&$crate::http::search::Corrected>| {
@@ -341,6 +355,43 @@ macro_rules! table_list {
                     $crate::full_text!(query, search);
                     query
                 };
+                let keys = $crate::http::cursor::key_columns(&listing.sort);
+                let cursor_key = $crate::http::cursor::key_of(&request.req)?;
+                if let Some(after) = listing.after.as_deref() {
+                    if format != $crate::integration::export::Format::Json {
+                        return Err($crate::error::ApiError::invalid(
+                            "after",
+                            "pages JSON lists; a CSV or NDJSON export has every match already",
+                        ));
+                    }
+                    if listing.search.is_some() {
+                        return Err($crate::error::ApiError::invalid(
+                            "after",
+                            "cannot be combined with q: search results are ranked, not walked",
+                        ));
+                    }
+                    let values = $crate::http::cursor::read(&cursor_key, &keys, after)?;
+                    let condition =
+                        $crate::http::cursor::condition(stringify!($table), &keys, &values);
+                    let mut conn = request.db.conn().await?;
+                    let rows: Vec<$row> = ordered(
+                        filtered(None).filter(
+                            $crate::http::search::Raw::<diesel::sql_types::Bool>::new(condition),
+                        ),
+                        &listing.sort,
+                    )
+                    .select(<$row>::as_select())
+                    .limit(i64::from(listing.paging.limit))
+                    .load(&mut conn)
+                    .await?;
+                    drop(conn);
+                    let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
+                    let mut meta = listing.paging.meta_after_cursor(items.len());
+                    meta.next_cursor =
+                        $crate::http::cursor::next(&cursor_key, &keys, &listing.paging, &items);
+                    let page = $page { meta, items };
+                    return $crate::http::conditional_json(&request.req, &page, None);
+                }
                 if format != $crate::integration::export::Format::Json {
                     let sort = listing.sort;
                     let search = listing.search;
@@ -355,7 +406,7 @@ macro_rules! table_list {
                                 let search =
                                     $crate::http::search::corrected(search, &mut conn).await?;
                                 let search = search.as_ref();
-                                let rows = <$sort>::order(
+                                let rows = ordered(
                                     $crate::ranked!(
                                         filtered(search),
                                         search,
@@ -363,7 +414,6 @@ macro_rules! table_list {
                                     ),
                                     &sort,
                                 )
-                                .then_order_by($table::id.asc())
                                 .select(<$row>::as_select())
                                 .load_stream::<$row>(&mut conn)
                                 .await?;
@@ -380,16 +430,19 @@ macro_rules! table_list {
                     conn,
                     $table,
                     filtered,
-                    |query| <$sort>::order(query, sort).then_order_by($table::id.asc()),
+                    |query| ordered(query, sort),
                     $row,
                     listing.paging,
                     search
                 );
+                drop(conn);
                 let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
-                let page = $page {
-                    meta: listing.paging.meta(items.len(), total),
-                    items,
-                };
+                let mut meta = listing.paging.meta(items.len(), total);
+                if search.is_none() {
+                    meta.next_cursor =
+                        $crate::http::cursor::next(&cursor_key, &keys, &listing.paging, &items);
+                }
+                let page = $page { meta, items };
                 $crate::http::conditional_json(&request.req, &page, None)
             }
         }

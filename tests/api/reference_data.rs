@@ -332,3 +332,154 @@ async fn a_long_list_counts_up_to_a_thousand_and_estimates_beyond_without_readin
         );
     }
 }
+
+/// The ids of a whole collection, read page by page with `page` (`by_cursor` false) or by
+/// following `_meta.nextCursor` from the first page.
+async fn walk(app: &TestApp, list: &str, by_cursor: bool) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut uri = format!("{list}&limit=37");
+    for page in 2.. {
+        let res = app.get(&uri).await;
+        assert_eq!(res.status, 200, "{uri}: {}", res.text());
+        let body = res.json();
+        ids.extend(
+            body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["id"].as_str().expect("id").to_owned()),
+        );
+        let meta = &body["_meta"];
+        let next = if by_cursor {
+            meta["nextCursor"]
+                .as_str()
+                .map(|c| format!("{list}&limit=37&after={c}"))
+        } else {
+            (body["items"].as_array().map_or(0, Vec::len) == 37)
+                .then(|| format!("{list}&limit=37&page={page}"))
+        };
+        match next {
+            Some(next) => uri = next,
+            None => break,
+        }
+    }
+    ids
+}
+
+#[actix_web::test]
+async fn a_collection_walked_by_cursor_gives_every_record_once_in_its_order() {
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    // 300 entries written by one statement share their createdAt: ties broken by id.
+    app.execute(
+        "INSERT INTO feedback (id, year, goal, network_id, municipality_id, rating, comment) \
+         SELECT gen_random_uuid(), 2022, 'core', (SELECT id FROM networks ORDER BY id LIMIT 1), \
+                (ARRAY['2281', '2262', NULL])[1 + g % 3], 1 + g % 5, 'Samma stund ' || g \
+         FROM generate_series(1, 300) g; \
+         UPDATE assignments SET start_date = NULL WHERE title < 'M'",
+    )
+    .await;
+    let lists = [
+        (
+            "/v1/feedback?sort=-createdAt",
+            "SELECT count(*) AS n FROM feedback",
+        ),
+        (
+            "/v1/feedback?sort=rating,-createdAt",
+            "SELECT count(*) AS n FROM feedback",
+        ),
+        (
+            "/v1/feedback?municipalityId=2281",
+            "SELECT count(*) AS n FROM feedback WHERE municipality_id = '2281'",
+        ),
+        (
+            "/v1/assignments?sort=startDate",
+            "SELECT count(*) AS n FROM assignments",
+        ),
+        (
+            "/v1/assignments?sort=-endDate,title",
+            "SELECT count(*) AS n FROM assignments",
+        ),
+        (
+            "/v1/networks?sort=kind",
+            "SELECT count(*) AS n FROM networks",
+        ),
+        (
+            "/v1/municipalities?sort=-id",
+            "SELECT count(*) AS n FROM municipalities",
+        ),
+    ];
+    for (list, count) in lists {
+        let by_page = walk(&app, list, false).await;
+        let by_cursor = walk(&app, list, true).await;
+        let n = app.count(count).await as usize;
+        assert_eq!(by_page.len(), n, "{list}");
+        assert_eq!(
+            by_cursor, by_page,
+            "{list}: the same records in the same order"
+        );
+        let unique: std::collections::HashSet<&String> = by_cursor.iter().collect();
+        assert_eq!(unique.len(), n, "{list}: each once");
+    }
+
+    // A page read by cursor has no totals; records added before the cursor shift nothing.
+    let first = app.get("/v1/feedback?limit=50").await.json();
+    let cursor = first["_meta"]["nextCursor"]
+        .as_str()
+        .expect("a full page has a cursor");
+    let expected = app.get("/v1/feedback?limit=50&page=2").await.json();
+    app.execute(
+        "INSERT INTO feedback (id, year, goal, network_id, rating) \
+         SELECT gen_random_uuid(), 2022, 'core', (SELECT id FROM networks ORDER BY id LIMIT 1), 3 \
+         FROM generate_series(1, 5)",
+    )
+    .await;
+    let second = app
+        .get(&format!("/v1/feedback?limit=50&after={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["items"], expected["items"]);
+    let meta = second["_meta"].as_object().expect("meta");
+    assert_eq!(meta["count"], 50);
+    assert_eq!(meta["limit"], 50);
+    for absent in [
+        "page",
+        "totalRecords",
+        "totalRecordsIsEstimate",
+        "totalPages",
+    ] {
+        assert!(!meta.contains_key(absent), "{absent}: {meta:?}");
+    }
+
+    // What a cursor may not be combined with, and cursors not made by us for this order.
+    let refused = [
+        format!("/v1/feedback?after={cursor}&page=2"),
+        format!("/v1/feedback?after={cursor}&sort=rating"),
+        format!("/v1/feedback?after={cursor}&q=st%C3%B6d"),
+        format!("/v1/feedback?after={}", cursor.replacen('e', "f", 1)),
+        "/v1/feedback?after=bm90LWEtY3Vyc29y.AAAA".to_owned(),
+        format!("/v1/feedback?after={}", "a".repeat(3000)),
+    ];
+    for uri in refused {
+        let p = app.get(&uri).await.problem(400, "validation-failed");
+        assert_eq!(violation_fields(&p), ["after"], "{uri}: {p}");
+    }
+    let p = app
+        .get(&format!("/v1/feedback?after={cursor}&sort=rating"))
+        .await
+        .problem(400, "validation-failed");
+    assert!(
+        p.to_string()
+            .contains("made for sort=-createdAt, not sort=rating"),
+        "says which order the cursor was made for: {p}"
+    );
+    let csv = app
+        .call_as(
+            &app.reader,
+            TestRequest::get()
+                .uri(&format!("/v1/feedback?after={cursor}"))
+                .insert_header(("Accept", "text/csv")),
+        )
+        .await;
+    csv.problem(400, "validation-failed");
+}

@@ -97,6 +97,7 @@ crate::list_params! {
         /// Names sort the Swedish way.
         sort(default = "name", example = "-updatedAt", pattern = "^[-+]?(name|createdAt|updatedAt)(,[-+]?(name|createdAt|updatedAt))*$"),
         exports(labels),
+        keyset(after),
         /// Search of the name and description (`digitala` finds `Digitalisering`). Every word
         /// must match, Swedish-style: inflections, the start or a part of a compound word,
         /// names with dots and hyphens, one or two typos in words of six letters or more (see

@@ -448,6 +448,7 @@ crate::list_params! {
         sort(default = "title", example = "-budgetSek", pattern = "^[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt)(,[-+]?(title|status|startDate|endDate|budgetSek|createdAt|updatedAt))*$"),
         external(system = "kramfors-diarium", id = "KS 2022/114"),
         exports(labels),
+        keyset(after),
         /// Only assignments in this state.
         #[param(example = "ongoing")]
         pub status: Option<AssignmentStatus>,

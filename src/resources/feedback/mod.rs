@@ -395,6 +395,7 @@ crate::list_params! {
         sort(default = "-createdAt", example = "-rating", pattern = "^[-+]?(year|rating|createdAt|updatedAt)(,[-+]?(year|rating|createdAt|updatedAt))*$"),
         external(system = "enkatverktyget", id = "svar-1187"),
         exports(labels),
+        keyset(after),
         /// Only entries of this year.
         #[param(minimum = 2000, maximum = 2100, example = 2022)]
         pub year: Option<i32>,

@@ -70,6 +70,7 @@ crate::list_params! {
         /// Names sort the Swedish way (… Timrå, Ånge, Örnsköldsvik).
         sort(default = "name", example = "name,-updatedAt", pattern = "^[-+]?(id|name|officialName|updatedAt)(,[-+]?(id|name|officialName|updatedAt))*$"),
         exports(labels),
+        keyset(after),
         /// Case-insensitive text contained in the name or the official name.
         #[param(max_length = 200, example = "sund")]
         pub q: Option<String>,

@@ -328,6 +328,7 @@ crate::list_params! {
         sort(default = "name", example = "name", pattern = "^[-+]?(name|kind|createdAt|updatedAt)(,[-+]?(name|kind|createdAt|updatedAt))*$"),
         external(system = "sundsvall-intranet", id = "N-17"),
         exports(labels),
+        keyset(after),
         /// Only networks of this kind.
         #[param(example = "management")]
         pub kind: Option<NetworkKind>,

@@ -17,6 +17,7 @@ mod meta;
 mod open_requests;
 mod openapi;
 mod people;
+mod plans;
 mod reference_data;
 mod reports;
 mod search;

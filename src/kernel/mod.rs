@@ -355,9 +355,7 @@ macro_rules! table_list {
                     $crate::full_text!(query, search);
                     query
                 };
-                let keys = $crate::http::cursor::key_columns(&listing.sort);
-                let cursor_key = $crate::http::cursor::key_of(&request.req)?;
-                if let Some(after) = listing.after.as_deref() {
+                if listing.after.is_some() {
                     if format != $crate::integration::export::Format::Json {
                         return Err($crate::error::ApiError::invalid(
                             "after",
@@ -370,27 +368,6 @@ macro_rules! table_list {
                             "cannot be combined with q: search results are ranked, not walked",
                         ));
                     }
-                    let values = $crate::http::cursor::read(&cursor_key, &keys, after)?;
-                    let condition =
-                        $crate::http::cursor::condition(stringify!($table), &keys, &values);
-                    let mut conn = request.db.conn().await?;
-                    let rows: Vec<$row> = ordered(
-                        filtered(None).filter(
-                            $crate::http::search::Raw::<diesel::sql_types::Bool>::new(condition),
-                        ),
-                        &listing.sort,
-                    )
-                    .select(<$row>::as_select())
-                    .limit(i64::from(listing.paging.limit))
-                    .load(&mut conn)
-                    .await?;
-                    drop(conn);
-                    let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
-                    let mut meta = listing.paging.meta_after_cursor(items.len());
-                    meta.next_cursor =
-                        $crate::http::cursor::next(&cursor_key, &keys, &listing.paging, &items);
-                    let page = $page { meta, items };
-                    return $crate::http::conditional_json(&request.req, &page, None);
                 }
                 if format != $crate::integration::export::Format::Json {
                     let sort = listing.sort;
@@ -422,23 +399,50 @@ macro_rules! table_list {
                         )
                         .await;
                 }
-                let mut conn = request.db.conn().await?;
-                let search = $crate::http::search::corrected(listing.search, &mut conn).await?;
-                let search = search.as_ref();
+                let keys = $crate::http::cursor::key_columns(&listing.sort);
+                let cursor_key = $crate::http::cursor::key_of(&request.req)?;
                 let sort = &listing.sort;
-                let (rows, total) = $crate::counted_page!(
-                    conn,
-                    $table,
-                    filtered,
-                    |query| ordered(query, sort),
-                    $row,
-                    listing.paging,
-                    search
-                );
+                let mut conn = request.db.conn().await?;
+                // A page after a cursor (no totals), or a page by number with its total; only
+                // an unsearched page is walked on by cursor.
+                let (rows, mut meta, walkable) = match listing.after.as_deref() {
+                    Some(after) => {
+                        let values = $crate::http::cursor::read(&cursor_key, &keys, after)?;
+                        let condition =
+                            $crate::http::cursor::condition(stringify!($table), &keys, &values);
+                        let rows: Vec<$row> = ordered(
+                            filtered(None).filter($crate::http::search::Raw::<
+                                diesel::sql_types::Bool,
+                            >::new(condition)),
+                            sort,
+                        )
+                        .select(<$row>::as_select())
+                        .limit(i64::from(listing.paging.limit))
+                        .load(&mut conn)
+                        .await?;
+                        let meta = listing.paging.meta_after_cursor(rows.len());
+                        (rows, meta, true)
+                    }
+                    None => {
+                        let search =
+                            $crate::http::search::corrected(listing.search, &mut conn).await?;
+                        let search = search.as_ref();
+                        let (rows, total) = $crate::counted_page!(
+                            conn,
+                            $table,
+                            filtered,
+                            |query| ordered(query, sort),
+                            $row,
+                            listing.paging,
+                            search
+                        );
+                        let meta = listing.paging.meta(rows.len(), total);
+                        (rows, meta, search.is_none())
+                    }
+                };
                 drop(conn);
                 let items: Vec<Wire> = rows.into_iter().map(Wire::from).collect();
-                let mut meta = listing.paging.meta(items.len(), total);
-                if search.is_none() {
+                if walkable {
                     meta.next_cursor =
                         $crate::http::cursor::next(&cursor_key, &keys, &listing.paging, &items);
                 }

@@ -1,7 +1,6 @@
 //! The route table the gate resolves every request against: built from the OpenAPI document,
 //! so that the gate enforces exactly the security each operation declares.
 
-use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
 use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -44,11 +43,64 @@ pub enum Resolved {
     },
 }
 
+/// A route's path as the document writes it, taken apart into its segments once: a `{name}`
+/// segment takes any one non-empty segment (what actix's `{name}` matches), any other segment
+/// only itself. Matching compares segments; no pattern engine runs per request.
+struct Pattern {
+    pattern: String,
+    segments: Vec<Option<String>>,
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Self {
+        let segments = pattern
+            .split('/')
+            .map(|segment| {
+                parameter_name(segment).map_or_else(|| Some(segment.to_owned()), |_| None)
+            })
+            .collect();
+        Self {
+            pattern: pattern.to_owned(),
+            segments,
+        }
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        if path.bytes().filter(|b| *b == b'/').count() + 1 != self.segments.len() {
+            return false;
+        }
+        let mut given = path.split('/');
+        for segment in &self.segments {
+            match (segment, given.next()) {
+                (Some(literal), Some(part)) if literal == part => {}
+                (None, Some(part)) if !part.is_empty() => {}
+                _ => return false,
+            }
+        }
+        given.next().is_none()
+    }
+
+    /// How many segments are parameters, and where the first one is: the more specific route
+    /// sorts first (fewer parameters, then the later first parameter).
+    fn specificity(&self) -> (usize, std::cmp::Reverse<usize>) {
+        let dynamic = self.segments.iter().filter(|s| s.is_none()).count();
+        let first = self.segments.iter().position(Option::is_none).unwrap_or(0);
+        (dynamic, std::cmp::Reverse(first))
+    }
+}
+
+/// The name of a `{name}` (or `{name:regex}`) segment.
+fn parameter_name(segment: &str) -> Option<&str> {
+    let inner = segment.strip_prefix('{')?.strip_suffix('}')?;
+    Some(inner.split(':').next().unwrap_or(inner))
+}
+
 /// Every route of the service with its methods and security requirements, built from the
 /// OpenAPI document, so that [`crate::auth::authorize`] enforces exactly what the document
 /// declares and the fallback can tell "no such resource" (404) from "no such method" (405).
+/// The routes are kept most specific first.
 pub struct RouteTable {
-    routes: Vec<(ResourceDef, usize, Vec<RouteMethod>)>,
+    routes: Vec<(Pattern, Vec<RouteMethod>)>,
 }
 
 impl RouteTable {
@@ -79,9 +131,9 @@ impl RouteTable {
                     scopes,
                 });
             }
-            let dynamic = path.matches('{').count();
-            routes.push((ResourceDef::new(path.as_str()), dynamic, methods));
+            routes.push((Pattern::new(path), methods));
         }
+        routes.sort_by_key(|(pattern, _)| pattern.specificity());
         Ok(Self { routes })
     }
 
@@ -90,21 +142,11 @@ impl RouteTable {
     fn matching<'a>(
         &'a self,
         path: &'a str,
-    ) -> impl Iterator<Item = (&'a ResourceDef, &'a [RouteMethod])> + 'a {
-        let mut found: Vec<_> = self
-            .routes
+    ) -> impl Iterator<Item = (&'a Pattern, &'a [RouteMethod])> + 'a {
+        self.routes
             .iter()
-            .filter(|(def, _, _)| def.is_match(path))
-            .collect();
-        found.sort_by_key(|(def, dynamic, _)| {
-            (
-                *dynamic,
-                std::cmp::Reverse(def.pattern().and_then(|p| p.find('{')).unwrap_or(0)),
-            )
-        });
-        found
-            .into_iter()
-            .map(|(def, _, methods)| (def, methods.as_slice()))
+            .filter(move |(pattern, _)| pattern.is_match(path))
+            .map(|(pattern, methods)| (pattern, methods.as_slice()))
     }
 
     /// The methods of the route that `path` most specifically names (`HEAD` wherever `GET`),
@@ -137,7 +179,7 @@ impl RouteTable {
             .find_map(|(def, methods)| {
                 let m = methods.iter().find(|m| m.method == method)?;
                 Some(Resolved::Operation {
-                    pattern: def.pattern()?.to_owned(),
+                    pattern: def.pattern.clone(),
                     scopes: m.scopes.clone(),
                 })
             })
@@ -148,11 +190,7 @@ impl RouteTable {
     /// route `path` resolves to, when that segment is a parameter.
     pub fn parameter_at(&self, path: &str, index: usize) -> Option<String> {
         let (def, _) = self.matching(path).next()?;
-        let segment = def.pattern()?.split('/').nth(index)?;
-        segment
-            .strip_prefix('{')
-            .and_then(|s| s.strip_suffix('}'))
-            .map(|s| s.split(':').next().unwrap_or(s).to_owned())
+        parameter_name(def.pattern.split('/').nth(index)?).map(str::to_owned)
     }
 }
 
@@ -238,4 +276,34 @@ pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRes
             .finish();
     }
     ApiError::MethodNotAllowed(allowed).error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn a_pattern_matches_whole_segments_and_a_parameter_takes_exactly_one() {
+        let by_id = Pattern::new("/v1/feedback/{id}");
+        assert!(by_id.is_match("/v1/feedback/abc"));
+        assert!(by_id.is_match("/v1/feedback/summary"));
+        assert!(
+            !by_id.is_match("/v1/feedback/"),
+            "an empty segment fills no parameter"
+        );
+        assert!(!by_id.is_match("/v1/feedback"));
+        assert!(
+            !by_id.is_match("/v1/feedback/abc/"),
+            "a trailing slash is another path"
+        );
+        assert!(!by_id.is_match("/v1/feedback/abc/history"));
+        assert!(!by_id.is_match("/v1/feedbacks/abc"));
+        let summary = Pattern::new("/v1/feedback/summary");
+        assert!(summary.is_match("/v1/feedback/summary"));
+        assert!(!summary.is_match("/v1/feedback/summary2"));
+        assert!(summary.specificity() < by_id.specificity());
+        let external = Pattern::new("/v1/networks/by-external-id/{system}/{id}");
+        let nested = Pattern::new("/v1/networks/{id}/members/{member}");
+        assert!(external.specificity() < nested.specificity());
+    }
 }

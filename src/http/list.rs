@@ -88,12 +88,13 @@ pub struct PageMeta {
     pub limit: u32,
     /// Items on this page.
     pub count: u32,
-    /// Items matching the filters, on all pages: exact up to 1 000; above that, PostgreSQL's
-    /// estimate, and `totalRecordsIsEstimate` is true. Absent on a page read with `after`.
+    /// Items matching the filters, on all pages: exact up to 1 000; above that, or where
+    /// PostgreSQL expects more than 10 000, its estimate, and `totalRecordsIsEstimate` is true.
+    /// Absent on a page read with `after`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_records: Option<i64>,
     /// Whether `totalRecords` (and so `totalPages`) is an estimate: only for more than 1 000
-    /// matches, which are not read to be counted. Page on until a page is not full. Absent on
+    /// matches (or where PostgreSQL expects more than 10 000), which are not read to be counted. Page on until a page is not full. Absent on
     /// a page read with `after`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_records_is_estimate: Option<bool>,

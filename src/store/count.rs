@@ -12,6 +12,11 @@ use crate::error::ApiError;
 /// Matches are counted exactly up to this many; beyond, the total is PostgreSQL's estimate.
 pub const EXACT_UP_TO: i64 = 1000;
 
+/// A full list page is counted only when PostgreSQL expects at most this many matches: where
+/// it expects more, the count would almost surely pass [`EXACT_UP_TO`] and only cost a read of
+/// a thousand index entries (more than the page itself) to learn so.
+pub const COUNTED_UP_TO: i64 = 10 * EXACT_UP_TO;
+
 /// The number of records a list or search matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Total {
@@ -122,8 +127,9 @@ fn beyond(estimate: Estimate, at_least: i64) -> Total {
 
 /// The total of a list's page that read `rows` rows at `offset` (asking for `limit`) of
 /// `query` (the list's filter, without order or `LIMIT`): what the page shows when it ends
-/// short of the limit (no statement), else counted up to [`EXACT_UP_TO`], else the planner's
-/// estimate. A list of a million rows is never read to say how many there are.
+/// short of the limit (no statement), else counted up to [`EXACT_UP_TO`] when the planner
+/// expects at most [`COUNTED_UP_TO`], else the planner's estimate. A list of a million rows is
+/// never read to say how many there are.
 pub async fn of_page<Q, F>(
     conn: &mut AsyncPgConnection,
     offset: i64,
@@ -140,12 +146,14 @@ where
         return Ok(Total::exact(offset + rows));
     }
     let at_least = offset + rows;
+    let expected = estimate(conn, query(), 1).await?;
     if at_least <= EXACT_UP_TO
+        && expected.rows <= COUNTED_UP_TO
         && let Some(n) = counted(conn, query()).await?
     {
         return Ok(Total::exact(n));
     }
-    Ok(beyond(estimate(conn, query(), 1).await?, at_least))
+    Ok(beyond(expected, at_least))
 }
 
 /// The planner's [`Estimate`] of `query`'s rows, and how it would find its first `first`.

@@ -2,6 +2,7 @@
 # nothing happens until a script calls them:
 #
 #   bench_require CMD...             die unless every command is on PATH
+#   bench_wrk                        make sure wrk is installed (apt-get, as root or with sudo)
 #   bench_pg_tool NAME               print the path of a PostgreSQL client tool (psql, pgbench)
 #   bench_binary build|existing      set BIN: SAMVERKAN_BIN, else target/release/samverkan
 #                                    (built first with "build"; must exist with "existing")
@@ -17,7 +18,9 @@
 #   duration_secs D                  print "15s", "15", "1m" or "1h" as whole seconds (or die)
 #   preflight PATH                   die unless GET PATH answers 200
 #   run_wrk NAME PATH                load GET PATH with wrk; set WRK_RPS, WRK_P50, WRK_P99 (ms),
-#                                    WRK_ERRORS; keep its output in RESULTS_DIR
+#                                    WRK_ERRORS, WRK_CPU (the service's CPU seconds per 1 000
+#                                    requests of the measured run); keep its output in RESULTS_DIR
+#   service_cpu_ticks                the service's user + system CPU time in clock ticks
 #   run_pgbench NAME SCRIPT          run the SQL of SCRIPT with pgbench; set PG_TPS, PG_AVG (ms)
 #                                    (PGBENCH_PROTOCOL: prepared, the default, or extended, which
 #                                    plans every statement each time as the service does for
@@ -54,6 +57,28 @@ bench_require() {
     for c in "$@"; do
         command -v "$c" >/dev/null 2>&1 || die "$c is required"
     done
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        return 1
+    fi
+}
+
+bench_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    command -v apt-get >/dev/null 2>&1 || die "wrk is not installed and apt-get is not available: install wrk"
+    if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+        die "wrk is not installed: run 'apt-get install wrk' as root, then run this script again"
+    fi
+    log "installing wrk"
+    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 \
+        sh -c 'apt-get update -qq && apt-get install -y -qq wrk' >/dev/null \
+        || die "could not install wrk (apt-get install wrk)"
 }
 
 # On PATH, or beside the newest installed PostgreSQL server. Prints nothing (and fails) when absent.
@@ -234,6 +259,10 @@ sys.exit(1)
         || die "the token response has no access_token"
 }
 
+service_cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
+}
+
 peak_rss_mib() {
     local kb
     kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
@@ -285,9 +314,15 @@ run_wrk() {
             ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" >/dev/null 2>&1 || true
     fi
     log "wrk: GET $path for ${SECS}s ($THREADS threads, $CONNECTIONS connections)"
+    local ticks_before ticks_after requests
+    ticks_before=$(service_cpu_ticks)
     run_child timeout $((SECS + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECS}s" --timeout 10s --latency \
         ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} "$BASE$path" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk failed on $name"; }
+    ticks_after=$(service_cpu_ticks)
+    requests=$(awk '$2 == "requests" && $3 == "in" { print $1; exit }' "$out")
+    WRK_CPU=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" \
+        'BEGIN { if (n > 0) printf "%.3f", t / hz / n * 1000; else print "n/a" }')
     cp "$out" "$RESULTS_DIR/wrk-$name.txt"
     WRK_RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
     WRK_P50=$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$out")")

@@ -37,28 +37,8 @@ SECS=$(duration_secs "$DURATION")
 
 # ---------------------------------------------------------------------------------- tools
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        return 1
-    fi
-}
-
 bench_require curl python3 timeout
-
-if ! command -v wrk >/dev/null 2>&1; then
-    command -v apt-get >/dev/null 2>&1 || die "wrk is not installed and apt-get is not available: install wrk"
-    if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
-        die "wrk is not installed: run 'apt-get install wrk' as root, then run this script again"
-    fi
-    log "installing wrk"
-    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 \
-        sh -c 'apt-get update -qq && apt-get install -y -qq wrk' >/dev/null \
-        || die "could not install wrk (apt-get install wrk)"
-fi
+bench_wrk
 
 # pgbench: on PATH, or beside the newest installed PostgreSQL server.
 PGBENCH=$(bench_pg_tool pgbench || true)

@@ -1,11 +1,24 @@
 -- bench/search-data.sql: the search benchmark's data, on top of the reference data: 10 000
 -- networks, 100 000 assignments and 100 000 feedback comments times the psql variable `scale`
--- (psql -v scale=10 for a million of each), their text drawn from Swedish compound words and
+-- (psql -v scale=10 for a million of each; or the counts one by one with -v networks=N
+-- -v assignments=N -v feedback=N, as bench/size.sh does), their text drawn from Swedish compound words and
 -- phrases like those of the association's documents, so that a search finds tens to thousands
 -- of records as it would in real use. Deterministic (setseed).
 \if :{?scale}
 \else
 \set scale 1
+\endif
+\if :{?networks}
+\else
+SELECT 10000 * :scale AS networks \gset
+\endif
+\if :{?assignments}
+\else
+SELECT 100000 * :scale AS assignments \gset
+\endif
+\if :{?feedback}
+\else
+SELECT 100000 * :scale AS feedback \gset
 \endif
 SELECT setseed(0.14);
 
@@ -43,7 +56,7 @@ SELECT gen_random_uuid(), initcap(pg_temp.compound()) || ' ' || g,
        (SELECT id FROM areas ORDER BY id OFFSET g % 5 LIMIT 1),
        pg_temp.phrase() || ' Fokus på ' || pg_temp.compound() || '.',
        ARRAY['2281'], 'Samordnare ' || g, 'active'
-FROM generate_series(1, 10000 * :scale) g;
+FROM generate_series(1, :networks) g;
 
 INSERT INTO assignments (id, title, description, municipality_ids, area_id, challenge, funding_type,
                          funder, budget_sek, partners, start_date, end_date, responsible, status)
@@ -56,16 +69,16 @@ SELECT gen_random_uuid(),
        (ARRAY['ESF+', 'Vinnova', 'Socialstyrelsen', 'Tillväxtverket'])[1 + g % 4],
        100000 + g, ARRAY['MIUN', 'Region Västernorrland'], '2022-01-01', '2024-06-30',
        'Handläggare ' || g, 'ongoing'
-FROM generate_series(1, 100000 * :scale) g;
+FROM generate_series(1, :assignments) g;
 
 INSERT INTO feedback (id, year, goal, network_id, municipality_id, rating, comment, suggestions)
 SELECT gen_random_uuid(), 2022, (ARRAY['core', 'focus', 'internal'])[1 + g % 3], n.id,
        (ARRAY['2260', '2262', '2280', '2281', '2282', '2283', '2284'])[1 + g % 7], 1 + g % 5,
        pg_temp.phrase() || ' Vi vill se mer ' || pg_temp.compound() || '.',
        jsonb_build_array(jsonb_build_object('kind', 'development', 'text', 'Gemensam ' || pg_temp.compound()))
-FROM generate_series(1, 100000 * :scale) g
+FROM generate_series(1, :feedback) g
 JOIN (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS i FROM networks) n
-  ON n.i = (g * 7) % (10000 * :scale);
+  ON n.i = (g * 7) % (SELECT count(*) FROM networks);
 
 -- A vacuum as autovacuum would run within a minute or two of such a load: it merges the GIN
 -- indexes' pending lists, which every search would otherwise read in full, and sets the

@@ -137,9 +137,13 @@ measure cursor "$DEEP" "$WORK/cursor-best.sql"
 DEPTH=$((PAGES * 500))
 
 # Full-text search of the comments (Swedish stemming: "sjukfrånvaron" finds "sjukfrånvaro").
+# No hand-written statement gives the same ranked page faster than the service's own page
+# statement (ranking every match, as `ORDER BY ts_rank(…)` does, is 50 times slower at a
+# million rows): the best single statement is that one alone, without the word lookup and the
+# estimate that come before it.
 SEARCH="/v1/feedback?q=sjukfr%C3%A5nvaron&limit=50"
-echo "SELECT $COLS FROM feedback WHERE search @@ websearch_to_tsquery('swedish', 'sjukfrånvaron')
-    ORDER BY ts_rank(search, websearch_to_tsquery('swedish', 'sjukfrånvaron')) DESC, id LIMIT 50;" >"$WORK/search-best.sql"
+capture_sql search-page "$SEARCH"
+awk 'BEGIN { RS = ";\n"; ORS = ";\n" } NF { last = $0 } END { print last }' "$WORK/search-page.sql" >"$WORK/search-best.sql"
 measure search "$SEARCH" "$WORK/search-best.sql"
 
 # ------------------------------------------------------------------------------ bulk load

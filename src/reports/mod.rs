@@ -49,15 +49,67 @@ pub struct ReportedAssignment {
     pub reported: bool,
 }
 
-/// Budget against spent and forecast, in SEK.
+/// Budget against spent and forecast, in SEK. An assignment without a progress report for the
+/// period has no forecast: it is never counted as a forecast of 0. The forecast and the
+/// variance are those of the assignments that reported; the budget of the others is shown
+/// apart (`unreportedBudgetSek`).
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Money {
+    /// The budget of every assignment counted.
     pub budget_sek: i64,
+    /// Spent so far, as the progress reports say.
     pub spent_sek: i64,
+    /// The forecast of the assignments that reported.
     pub forecast_sek: i64,
-    /// Forecast minus budget: positive means an expected overrun.
+    /// The budget of the assignments that reported.
+    pub reported_budget_sek: i64,
+    /// The budget of the assignments without a report for the period: in no forecast.
+    pub unreported_budget_sek: i64,
+    /// How many assignments have no report for the period.
+    pub unreported_assignments: i64,
+    /// Forecast minus budget of the assignments that reported: positive means an expected
+    /// overrun. The same as the variance of the whole if the others keep to their budgets.
     pub variance_sek: i64,
+}
+
+impl Money {
+    fn add(&mut self, other: &Money) {
+        self.budget_sek += other.budget_sek;
+        self.spent_sek += other.spent_sek;
+        self.forecast_sek += other.forecast_sek;
+        self.reported_budget_sek += other.reported_budget_sek;
+        self.unreported_budget_sek += other.unreported_budget_sek;
+        self.unreported_assignments += other.unreported_assignments;
+        self.variance_sek = self.forecast_sek - self.reported_budget_sek;
+    }
+
+    /// What the figures assume, in words (Swedish, as the report's page prints it).
+    pub fn assumption(&self) -> String {
+        let reported = if self.reported_budget_sek > 0 || self.forecast_sek > 0 {
+            format!(
+                "Prognosen ({} kr) och avvikelsen ({} kr) gäller de uppdrag som har rapporterat för perioden, med en budget på {} kr.",
+                sek(self.forecast_sek),
+                signed_sek(self.variance_sek),
+                sek(self.reported_budget_sek)
+            )
+        } else {
+            "Inget uppdrag har rapporterat för perioden: det finns ingen prognos och ingen avvikelse att redovisa.".to_owned()
+        };
+        match self.unreported_assignments {
+            0 => format!("{reported} Alla uppdrag har rapporterat."),
+            n => format!(
+                "{reported} {} utan rapport, med en budget på {} kr, ingår inte i prognosen; avvikelsen förutsätter att {} håller sin budget.",
+                if n == 1 {
+                    "Ett uppdrag".to_owned()
+                } else {
+                    format!("{n} uppdrag")
+                },
+                sek(self.unreported_budget_sek),
+                if n == 1 { "det" } else { "de" }
+            ),
+        }
+    }
 }
 
 /// Counts by status at the end of the period, with money.
@@ -91,7 +143,9 @@ pub struct ReportedDeviation {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"year": 2022, "tertial": 2, "periodStart": "2022-05-01", "periodEnd": "2022-08-31",
     "counts": {"incoming": 2, "ongoing": 14, "outgoing": 3}, "incoming": [], "ongoing": [], "outgoing": [],
-    "byArea": [], "byChallenge": [], "totals": {"budgetSek": 21400000, "spentSek": 6100000, "forecastSek": 22050000, "varianceSek": 650000},
+    "byArea": [], "byChallenge": [], "totals": {"budgetSek": 21400000, "spentSek": 6100000, "forecastSek": 17050000,
+        "reportedBudgetSek": 16400000, "unreportedBudgetSek": 5000000, "unreportedAssignments": 2, "varianceSek": 650000},
+    "assumption": "Prognosen (17 050 000 kr) och avvikelsen (+650 000 kr) gäller de uppdrag som har rapporterat för perioden, med en budget på 16 400 000 kr. 2 uppdrag utan rapport, med en budget på 5 000 000 kr, ingår inte i prognosen; avvikelsen förutsätter att de håller sin budget.",
     "deviations": [], "missingReports": []}))]
 pub struct TertialReport {
     pub year: i32,
@@ -109,6 +163,9 @@ pub struct TertialReport {
     pub by_area: Vec<Breakdown>,
     pub by_challenge: Vec<Breakdown>,
     pub totals: Money,
+    /// What the money figures assume about the assignments without a report, in words
+    /// (Swedish, as the page prints it).
+    pub assumption: String,
     /// Every deviation reported for the period, with its note.
     pub deviations: Vec<ReportedDeviation>,
     /// Ongoing and outgoing assignments without a report for the period.
@@ -194,6 +251,10 @@ struct BreakdownRow {
     spent_sek: i64,
     #[diesel(sql_type = BigInt)]
     forecast_sek: i64,
+    #[diesel(sql_type = BigInt)]
+    reported_budget_sek: i64,
+    #[diesel(sql_type = BigInt)]
+    unreported: i64,
 }
 
 impl From<BreakdownRow> for Breakdown {
@@ -208,7 +269,10 @@ impl From<BreakdownRow> for Breakdown {
                 budget_sek: r.budget_sek,
                 spent_sek: r.spent_sek,
                 forecast_sek: r.forecast_sek,
-                variance_sek: r.forecast_sek - r.budget_sek,
+                reported_budget_sek: r.reported_budget_sek,
+                unreported_budget_sek: r.budget_sek - r.reported_budget_sek,
+                unreported_assignments: r.unreported,
+                variance_sek: r.forecast_sek - r.reported_budget_sek,
             },
         }
     }
@@ -257,7 +321,9 @@ pub async fn tertial_report(
                     count(*) FILTER (WHERE s.status = 'outgoing') AS outgoing, \
                     coalesce(sum(a.budget_sek), 0)::bigint AS budget_sek, \
                     coalesce(sum(r.spent_sek), 0)::bigint AS spent_sek, \
-                    coalesce(sum(r.forecast_sek), 0)::bigint AS forecast_sek \
+                    coalesce(sum(r.forecast_sek), 0)::bigint AS forecast_sek, \
+                    coalesce(sum(a.budget_sek) FILTER (WHERE r.id IS NOT NULL), 0)::bigint AS reported_budget_sek, \
+                    count(*) FILTER (WHERE r.id IS NULL) AS unreported \
              FROM status_at s JOIN assignments a ON a.id = s.assignment_id JOIN areas ar ON ar.id = a.area_id \
              LEFT JOIN progress_reports r ON r.assignment_id = a.id AND r.year = $2 AND r.tertial = $3 \
              WHERE s.status IN ('incoming', 'ongoing', 'outgoing') \
@@ -309,11 +375,8 @@ pub async fn tertial_report(
     let by_area: Vec<Breakdown> = by_area.into_iter().map(Into::into).collect();
     let mut totals = Money::default();
     for b in &by_area {
-        totals.budget_sek += b.money.budget_sek;
-        totals.spent_sek += b.money.spent_sek;
-        totals.forecast_sek += b.money.forecast_sek;
+        totals.add(&b.money);
     }
-    totals.variance_sek = totals.forecast_sek - totals.budget_sek;
     let of = |status: &str| {
         lines
             .iter()
@@ -342,6 +405,7 @@ pub async fn tertial_report(
         outgoing,
         by_area,
         by_challenge: by_challenge.into_iter().map(Into::into).collect(),
+        assumption: totals.assumption(),
         totals,
         deviations: deviations
             .into_iter()
@@ -608,6 +672,15 @@ fn sek(amount: i64) -> String {
     if amount < 0 { format!("−{out}") } else { out }
 }
 
+/// An amount with its sign: `+390 000`, `−5 260 000`, `0`.
+fn signed_sek(amount: i64) -> String {
+    if amount > 0 {
+        format!("+{}", sek(amount))
+    } else {
+        sek(amount)
+    }
+}
+
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -693,19 +766,54 @@ fn tertial_csv(r: &TertialReport) -> Vec<Vec<String>> {
             if a.reported { "Ja" } else { "Nej" }.to_owned(),
         ]);
     }
-    rows.push(vec![
-        "Summa".to_owned(),
+    let t = &r.totals;
+    let sum = |label: &str,
+               budget: i64,
+               spent: String,
+               forecast: String,
+               deviation: String,
+               note: &str| {
+        vec![
+            label.to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            budget.to_string(),
+            spent,
+            forecast,
+            deviation,
+            note.to_owned(),
+            String::new(),
+        ]
+    };
+    rows.push(sum(
+        "Summa",
+        t.budget_sek,
+        t.spent_sek.to_string(),
+        t.forecast_sek.to_string(),
+        String::new(),
+        &r.assumption,
+    ));
+    rows.push(sum(
+        "Varav rapporterat",
+        t.reported_budget_sek,
+        t.spent_sek.to_string(),
+        t.forecast_sek.to_string(),
+        t.variance_sek.to_string(),
+        "Avvikelse: prognos minus budget för de uppdrag som rapporterat",
+    ));
+    rows.push(sum(
+        "Varav ej rapporterat",
+        t.unreported_budget_sek,
         String::new(),
         String::new(),
         String::new(),
-        String::new(),
-        r.totals.budget_sek.to_string(),
-        r.totals.spent_sek.to_string(),
-        r.totals.forecast_sek.to_string(),
-        String::new(),
-        String::new(),
-        String::new(),
-    ]);
+        &format!(
+            "{} uppdrag utan rapport: ingår inte i prognosen",
+            t.unreported_assignments
+        ),
+    ));
     rows
 }
 
@@ -765,70 +873,148 @@ fn annual_csv(r: &AnnualReport) -> Vec<Vec<String>> {
     rows
 }
 
-/// A horizontal bar chart of budget against forecast per area, as inline SVG.
+/// `text` in lines of at most `width` characters, broken between words (a longer word stands
+/// alone on its line, whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
+/// SVG text of `lines` from (`x`, `y`), one line every 14 units.
+fn svg_lines(x: usize, y: usize, lines: &[String]) -> String {
+    let mut out = format!("<text x=\"{x}\" y=\"{y}\">");
+    for (i, line) in lines.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tspan x=\"{x}\" dy=\"{}\">{}</tspan>",
+            if i == 0 { 0 } else { 14 },
+            esc(line)
+        );
+    }
+    out.push_str("</text>");
+    out
+}
+
+const BUDGET: &str = "#1f5f8b";
+const FORECAST: &str = "#e39b2d";
+const UNREPORTED: &str = "#b9b9b9";
+
+/// A horizontal bar chart per area: the budget, and beneath it the forecast of the assignments
+/// that reported followed by the budget of those that did not (grey), on one axis in kronor,
+/// with a legend and axis titles. Area names are written in full, wrapped.
 fn budget_chart(rows: &[Breakdown]) -> String {
     let max = rows
         .iter()
-        .map(|r| r.money.budget_sek.max(r.money.forecast_sek))
+        .map(|r| {
+            r.money
+                .budget_sek
+                .max(r.money.forecast_sek + r.money.unreported_budget_sek)
+        })
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let height = 40 + rows.len() * 44;
+    let (left, span) = (250usize, 300.0);
+    let names: Vec<Vec<String>> = rows.iter().map(|r| wrap(&r.name, 34)).collect();
+    let heights: Vec<usize> = names.iter().map(|n| (n.len() * 14 + 8).max(44)).collect();
+    let top = 52;
+    let height = top + heights.iter().sum::<usize>() + 44;
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"Budget och prognos per område\" width=\"720\" height=\"{height}\" viewBox=\"0 0 720 {height}\" font-family=\"sans-serif\" font-size=\"12\">\
-         <rect x=\"250\" y=\"6\" width=\"12\" height=\"12\" fill=\"#1f5f8b\"/><text x=\"266\" y=\"16\">Budget</text>\
-         <rect x=\"330\" y=\"6\" width=\"12\" height=\"12\" fill=\"#e39b2d\"/><text x=\"346\" y=\"16\">Prognos</text>"
+        "<svg role=\"img\" aria-label=\"Budget och prognos per område, i kronor\" width=\"860\" height=\"{height}\" viewBox=\"0 0 860 {height}\" style=\"max-width:100%;height:auto\" font-family=\"sans-serif\" font-size=\"12\">\
+         <rect x=\"{left}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{BUDGET}\"/><text x=\"{}\" y=\"16\">Budget</text>\
+         <rect x=\"{}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{FORECAST}\"/><text x=\"{}\" y=\"16\">Prognos (rapporterade uppdrag)</text>\
+         <rect x=\"{left}\" y=\"24\" width=\"12\" height=\"12\" fill=\"{UNREPORTED}\"/><text x=\"{}\" y=\"34\">Budget för uppdrag utan rapport (ingen prognos)</text>\
+         <text x=\"0\" y=\"{}\" font-weight=\"bold\">Område</text>",
+        left + 16,
+        left + 80,
+        left + 96,
+        left + 16,
+        top - 4,
     );
-    for (i, r) in rows.iter().enumerate() {
-        let y = 30 + i * 44;
-        let bw = (r.money.budget_sek as f64 / max * 300.0).round();
-        let fw = (r.money.forecast_sek as f64 / max * 300.0).round();
+    let mut y = top;
+    for ((r, name), h) in rows.iter().zip(&names).zip(&heights) {
+        let bw = (r.money.budget_sek as f64 / max * span).round();
+        let fw = (r.money.forecast_sek as f64 / max * span).round();
+        let uw = (r.money.unreported_budget_sek as f64 / max * span).round();
+        svg.push_str(&svg_lines(0, y + 14, name));
         let _ = write!(
             svg,
-            "<text x=\"0\" y=\"{}\">{}</text>\
-             <rect x=\"250\" y=\"{}\" width=\"{bw}\" height=\"14\" fill=\"#1f5f8b\"/><text x=\"{}\" y=\"{}\">{} kr</text>\
-             <rect x=\"250\" y=\"{}\" width=\"{fw}\" height=\"14\" fill=\"#e39b2d\"/><text x=\"{}\" y=\"{}\">{} kr</text>",
-            y + 18,
-            esc(&r.name.chars().take(36).collect::<String>()),
+            "<rect x=\"{left}\" y=\"{}\" width=\"{bw}\" height=\"14\" fill=\"{BUDGET}\"/><text x=\"{}\" y=\"{}\">{} kr</text>\
+             <rect x=\"{left}\" y=\"{}\" width=\"{fw}\" height=\"14\" fill=\"{FORECAST}\"/>\
+             <rect x=\"{}\" y=\"{}\" width=\"{uw}\" height=\"14\" fill=\"{UNREPORTED}\"/><text x=\"{}\" y=\"{}\">{} kr{}</text>",
             y + 2,
-            255.0 + bw,
+            left as f64 + bw + 5.0,
             y + 13,
             sek(r.money.budget_sek),
             y + 19,
-            255.0 + fw,
+            left as f64 + fw,
+            y + 19,
+            left as f64 + fw + uw + 5.0,
             y + 30,
             sek(r.money.forecast_sek),
+            if r.money.unreported_assignments > 0 {
+                format!(" + {} kr utan rapport", sek(r.money.unreported_budget_sek))
+            } else {
+                String::new()
+            },
         );
+        y += h;
     }
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#555\"/>\
+         <text x=\"{left}\" y=\"{}\">0</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} kr</text>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">Kronor</text>",
+        left as f64 + span,
+        y + 14,
+        left as f64 + span,
+        y + 14,
+        sek(max as i64),
+        left as f64 + span / 2.0,
+        y + 32,
+    );
     svg.push_str("</svg>");
     svg
 }
 
-/// A column chart of the rating distribution 1–5, as inline SVG.
+/// A column chart of the rating distribution 1–5, as inline SVG, with a legend and axis titles.
 fn rating_chart(goal: &AnnualGoal) -> String {
     let d = &goal.feedback.distribution;
     let counts = [d.one, d.two, d.three, d.four, d.five];
     let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"Betygsfördelning för {}\" width=\"320\" height=\"170\" viewBox=\"0 0 320 170\" font-family=\"sans-serif\" font-size=\"12\">",
+        "<svg role=\"img\" aria-label=\"Betygsfördelning för {}: antal svar per betyg\" width=\"380\" height=\"215\" viewBox=\"0 0 380 215\" font-family=\"sans-serif\" font-size=\"12\">\
+         <rect x=\"60\" y=\"4\" width=\"12\" height=\"12\" fill=\"{BUDGET}\"/><text x=\"76\" y=\"14\">Antal svar med betyget</text>\
+         <text x=\"14\" y=\"100\" transform=\"rotate(-90 14 100)\" text-anchor=\"middle\" font-weight=\"bold\">Antal svar</text>\
+         <line x1=\"40\" y1=\"170\" x2=\"370\" y2=\"170\" stroke=\"#555\"/>",
         esc(&goal.name)
     );
     for (i, c) in counts.iter().enumerate() {
-        let h = (*c as f64 / max * 110.0).round();
-        let x = 20 + i * 58;
+        let h = (*c as f64 / max * 120.0).round();
+        let x = 50 + i * 64;
         let _ = write!(
             svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"40\" height=\"{h}\" fill=\"#1f5f8b\"/>\
+            "<rect x=\"{x}\" y=\"{}\" width=\"40\" height=\"{h}\" fill=\"{BUDGET}\"/>\
              <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>\
-             <text x=\"{}\" y=\"160\" text-anchor=\"middle\">{}</text>",
-            140.0 - h,
+             <text x=\"{}\" y=\"185\" text-anchor=\"middle\">{}</text>",
+            170.0 - h,
             x + 20,
-            136.0 - h,
+            166.0 - h,
             x + 20,
             i + 1
         );
     }
-    svg.push_str("</svg>");
+    svg.push_str(
+        "<text x=\"210\" y=\"207\" text-anchor=\"middle\" font-weight=\"bold\">Betyg (1 = lägst, 5 = högst)</text></svg>",
+    );
     svg
 }
 
@@ -836,7 +1022,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 td.n,th.n{text-align:right;white-space:nowrap}.muted{color:#555}\
-.notice{background:#eef4fb;border:1px solid #9db8d9;padding:.6rem .8rem;border-radius:.3rem}@media print{body{margin:0}h2{page-break-after:avoid}}";
+.notice{background:#eef4fb;border:1px solid #9db8d9;padding:.6rem .8rem;border-radius:.3rem}@page{size:A4;margin:15mm}@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}svg,tr{page-break-inside:avoid}}";
 
 /// A page: `notice` (already HTML) goes above the report, as a shared link's "who shared it".
 fn page(title: &str, notice: Option<&str>, body: &str) -> HttpResponse {
@@ -890,10 +1076,7 @@ fn assignment_table(rows: &[ReportedAssignment]) -> String {
 }
 
 fn tertial_html(r: &TertialReport, notice: Option<&str>) -> HttpResponse {
-    let title = format!(
-        "Tertialrapport {} – tertial {} {}",
-        r.year, r.tertial, r.year
-    );
+    let title = format!("Tertialrapport – tertial {} {}", r.tertial, r.year);
     let mut b = format!(
         "<h1>Tertialrapport {} {}</h1><p class=\"muted\">Perioden {} – {}. Status vid periodens slut.</p>\
          <p>På väg in: <strong>{}</strong> · Pågår: <strong>{}</strong> · På väg ut: <strong>{}</strong></p>",
@@ -905,13 +1088,23 @@ fn tertial_html(r: &TertialReport, notice: Option<&str>) -> HttpResponse {
         r.counts.ongoing,
         r.counts.outgoing
     );
+    let t = &r.totals;
     let _ = write!(
         b,
-        "<h2>Ekonomi</h2><p>Budget {} kr · förbrukat {} kr · prognos {} kr · avvikelse mot budget {} kr</p>{}",
-        sek(r.totals.budget_sek),
-        sek(r.totals.spent_sek),
-        sek(r.totals.forecast_sek),
-        sek(r.totals.variance_sek),
+        "<h2>Ekonomi</h2><table><tr><th></th><th class=\"n\">Budget</th><th class=\"n\">Förbrukat</th><th class=\"n\">Prognos</th><th class=\"n\">Avvikelse mot budget</th></tr>\
+         <tr><td>Uppdrag som rapporterat</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td></tr>\
+         <tr><td>Uppdrag utan rapport ({})</td><td class=\"n\">{} kr</td><td class=\"n\">–</td><td class=\"n\">ingen prognos</td><td class=\"n\">–</td></tr>\
+         <tr><th>Summa</th><th class=\"n\">{} kr</th><th class=\"n\">{} kr</th><th class=\"n\"></th><th class=\"n\"></th></tr></table>\
+         <p class=\"notice\">{}</p>{}",
+        sek(t.reported_budget_sek),
+        sek(t.spent_sek),
+        sek(t.forecast_sek),
+        signed_sek(t.variance_sek),
+        t.unreported_assignments,
+        sek(t.unreported_budget_sek),
+        sek(t.budget_sek),
+        sek(t.spent_sek),
+        esc(&r.assumption),
         budget_chart(&r.by_area)
     );
     for (heading, rows) in [
@@ -970,6 +1163,20 @@ fn annual_html(r: &AnnualReport, notice: Option<&str>) -> HttpResponse {
                 .unwrap_or_else(|| "–".to_owned()),
             rating_chart(g)
         );
+        if !g.responses_by_network_kind.is_empty() {
+            let _ = write!(
+                b,
+                "<p><strong>Svar per nätverkstyp:</strong> {}</p>",
+                g.responses_by_network_kind
+                    .iter()
+                    .map(|(kind, n)| format!(
+                        "{} {n}",
+                        esc(crate::resources::networks::NetworkKind::VOCABULARY.label(kind))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            );
+        }
         for (heading, items) in [
             ("Utvecklingsområden", &f.suggestions.development),
             ("Samordningsområden", &f.suggestions.coordination),
@@ -1004,11 +1211,11 @@ fn annual_html(r: &AnnualReport, notice: Option<&str>) -> HttpResponse {
             b.push_str("</table>");
         }
     }
-    b.push_str("<h2>Året per tertial</h2><table><tr><th>Tertial</th><th class=\"n\">På väg in</th><th class=\"n\">Pågår</th><th class=\"n\">På väg ut</th><th class=\"n\">Budget</th><th class=\"n\">Förbrukat</th><th class=\"n\">Prognos</th><th class=\"n\">Avvikelser</th><th class=\"n\">Saknar rapport</th></tr>");
+    b.push_str("<h2>Året per tertial</h2><table><tr><th>Tertial</th><th class=\"n\">På väg in</th><th class=\"n\">Pågår</th><th class=\"n\">På väg ut</th><th class=\"n\">Budget</th><th class=\"n\">Förbrukat</th><th class=\"n\">Prognos (rapporterade)</th><th class=\"n\">Avvikelse mot budget (rapporterade)</th><th class=\"n\">Budget utan rapport</th><th class=\"n\">Avvikelser</th><th class=\"n\">Saknar rapport</th></tr>");
     for t in &r.tertials {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{} kr</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             t.tertial,
             t.counts.incoming,
             t.counts.ongoing,
@@ -1016,11 +1223,13 @@ fn annual_html(r: &AnnualReport, notice: Option<&str>) -> HttpResponse {
             sek(t.totals.budget_sek),
             sek(t.totals.spent_sek),
             sek(t.totals.forecast_sek),
+            signed_sek(t.totals.variance_sek),
+            sek(t.totals.unreported_budget_sek),
             t.deviations,
             t.missing_reports
         );
     }
-    b.push_str("</table>");
+    b.push_str("</table><p class=\"muted\">Prognos och avvikelse gäller de uppdrag som rapporterat för tertialen; budgeten för uppdrag utan rapport står för sig och ingår inte i prognosen.</p>");
     page(&title, notice, &b)
 }
 

@@ -94,10 +94,81 @@ async fn tertial_reports_use_the_status_at_the_end_of_each_period() {
     );
     assert_eq!(titles(&t1["incoming"]), ["Beta"]);
     assert_eq!(titles(&t1["ongoing"]), ["Alfa"]);
-    // 1 000 000 + 500 000 budget; Alfa's report: 100 000 spent, 1 100 000 forecast.
+    // 1 000 000 + 500 000 budget; Alfa's report: 100 000 spent, 1 100 000 forecast. Beta has
+    // not reported: its 500 000 is in no forecast (not a forecast of 0, which would make the
+    // period look 400 000 under budget), and the variance is Alfa's: 1 100 000 - 1 000 000.
     assert_eq!(
         t1["totals"],
-        json!({"budgetSek": 1_500_000, "spentSek": 100_000, "forecastSek": 1_100_000, "varianceSek": -400_000})
+        json!({"budgetSek": 1_500_000, "spentSek": 100_000, "forecastSek": 1_100_000,
+               "reportedBudgetSek": 1_000_000, "unreportedBudgetSek": 500_000,
+               "unreportedAssignments": 1, "varianceSek": 100_000})
+    );
+    let nb = |s: &str| s.replace(' ', "\u{a0}");
+    assert_eq!(
+        t1["assumption"],
+        format!(
+            "Prognosen ({} kr) och avvikelsen ({} kr) gäller de uppdrag som har rapporterat för perioden, \
+             med en budget på {} kr. Ett uppdrag utan rapport, med en budget på {} kr, ingår inte i \
+             prognosen; avvikelsen förutsätter att det håller sin budget.",
+            nb("1 100 000"),
+            nb("+100 000"),
+            nb("1 000 000"),
+            nb("500 000")
+        )
+    );
+    let areas: Vec<(&str, i64, i64, i64)> = t1["byArea"]
+        .as_array()
+        .expect("areas")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().expect("name"),
+                a["forecastSek"].as_i64().expect("f"),
+                a["unreportedBudgetSek"].as_i64().expect("u"),
+                a["varianceSek"].as_i64().expect("v"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        areas,
+        [
+            ("Digitalisering", 0, 500_000, 0),
+            (
+                "Socialtjänstens samverkans- och stödstrukturer",
+                1_100_000,
+                0,
+                100_000
+            )
+        ]
+    );
+    let page = app
+        .get("/v1/reports/tertial/2022/1?format=html")
+        .await
+        .text();
+    for shown in [
+        "<title>Tertialrapport – tertial 1 2022</title>",
+        "<td>Uppdrag utan rapport (1)</td>",
+        "Budget för uppdrag utan rapport (ingen prognos)",
+        ">Kronor</text>",
+        ">Område</text>",
+        // The area's name in full, over two lines.
+        "<tspan x=\"0\" dy=\"0\">Socialtjänstens samverkans- och</tspan><tspan x=\"0\" dy=\"14\">stödstrukturer</tspan>",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown}");
+    }
+    assert!(
+        page.contains(&format!("{} kr</td>", nb("+100 000"))),
+        "the variance on the reported ones"
+    );
+    let csv = app
+        .get("/v1/reports/tertial/2022/1?format=csv")
+        .await
+        .text();
+    assert!(
+        csv.contains(
+            "Varav ej rapporterat;;;;;500000;;;;1 uppdrag utan rapport: ingår inte i prognosen;"
+        ),
+        "{csv}"
     );
     assert_eq!(
         t1["deviations"],
@@ -128,7 +199,16 @@ async fn tertial_reports_use_the_status_at_the_end_of_each_period() {
     );
     assert_eq!(
         t3["totals"],
-        json!({"budgetSek": 1_500_000, "spentSek": 0, "forecastSek": 0, "varianceSek": -1_500_000})
+        json!({"budgetSek": 1_500_000, "spentSek": 0, "forecastSek": 0, "reportedBudgetSek": 0,
+               "unreportedBudgetSek": 1_500_000, "unreportedAssignments": 2, "varianceSek": 0})
+    );
+    assert!(
+        t3["assumption"]
+            .as_str()
+            .expect("assumption")
+            .starts_with("Inget uppdrag har rapporterat för perioden"),
+        "{}",
+        t3["assumption"]
     );
     assert_eq!(titles(&t3["missingReports"]), ["Alfa", "Beta"]);
     let areas: Vec<(&str, i64, i64)> = t3["byArea"]
@@ -270,6 +350,12 @@ async fn the_annual_report_combines_feedback_assignments_and_tertials() {
         })
         .collect();
     assert_eq!(tertials, [(1, 100_000, 0), (2, 300_000, 0), (3, 0, 2)]);
+    // The page shows the responses by network kind that the JSON has (the focus goal's two).
+    let page = app.get("/v1/reports/annual/2022?format=html").await.text();
+    assert!(
+        page.contains("<strong>Svar per nätverkstyp:</strong> Chefsnätverk 1 · Presidium 1"),
+        "{page}"
+    );
     app.get("/v1/reports/annual/2031")
         .await
         .problem(404, "not-found");
@@ -295,9 +381,21 @@ async fn reports_come_as_csv_and_printable_html() {
         .from_reader(text.as_bytes());
     assert_eq!(&reader.headers().expect("header")[1], "Uppdrag");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
-    assert_eq!(rows.len(), 3, "two assignments and the total");
+    assert_eq!(
+        rows.len(),
+        5,
+        "two assignments, the total, the reported and the unreported"
+    );
     assert_eq!(&rows[2][0], "Summa");
     assert_eq!(&rows[2][5], "1500000");
+    assert_eq!(
+        (&rows[3][0], &rows[3][5], &rows[3][7], &rows[3][8]),
+        ("Varav rapporterat", "1000000", "1100000", "100000")
+    );
+    assert_eq!(
+        (&rows[4][0], &rows[4][5], &rows[4][7]),
+        ("Varav ej rapporterat", "500000", "")
+    );
 
     let html = app.get("/v1/reports/tertial/2022/1?format=html").await;
     assert_eq!(
@@ -322,6 +420,14 @@ async fn reports_come_as_csv_and_printable_html() {
     );
     let annual = app.get("/v1/reports/annual/2022?format=html").await.text();
     assert!(annual.contains("Verksamhetsberättelse 2022") && annual.contains("Betygsfördelning"));
+    for shown in [
+        // Every rating chart with its legend and axis titles.
+        "Antal svar med betyget",
+        ">Antal svar</text>",
+        "Betyg (1 = lägst, 5 = högst)",
+    ] {
+        assert!(annual.contains(shown), "the annual page lacks {shown}");
+    }
     let annual_csv = app.get("/v1/reports/annual/2022?format=csv").await;
     assert!(annual_csv.text().contains("Kärnutmaningen"));
     app.get("/v1/reports/annual/2022?format=pdf")

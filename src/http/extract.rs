@@ -52,23 +52,53 @@ fn check_query_text(query: &str) -> Result<(), ApiError> {
 }
 
 impl<T: DeserializeOwned> Query<T> {
+    /// The parameters, or every violation among them at once: a parameter that is unknown or
+    /// whose value does not parse is set aside and the rest read again, so that an unknown
+    /// parameter does not hide a malformed one (nor the other way round).
     pub fn parse(query: &str) -> Result<T, ApiError> {
         check_query_text(query)?;
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map_err(|err| {
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let mut violations: Vec<Violation> = Vec::new();
+        loop {
+            let encoded = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            let de =
+                serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+            let err = match serde_path_to_error::deserialize(de) {
+                Ok(value) if violations.is_empty() => return Ok(value),
+                Ok(_) => return Err(ApiError::Validation(violations)),
+                Err(err) => err,
+            };
             let message = err.inner().to_string();
             let path = err.path().to_string();
-            let field = if let Some(rest) = message.strip_prefix("unknown field `") {
-                rest.split('`').next().unwrap_or("query").to_owned()
-            } else if let Some(rest) = message.strip_prefix("duplicate field `") {
-                rest.split('`').next().unwrap_or("query").to_owned()
-            } else if path == "." {
-                "query".to_owned()
-            } else {
-                path
+            let named = |prefix: &str| {
+                message
+                    .strip_prefix(prefix)
+                    .map(|rest| rest.split('`').next().unwrap_or("query").to_owned())
             };
-            ApiError::Validation(vec![Violation::new(field, humanize_serde(&message))])
-        })
+            let field = named("unknown field `")
+                .or_else(|| named("duplicate field `"))
+                .unwrap_or_else(|| {
+                    if path == "." {
+                        "query".to_owned()
+                    } else {
+                        path
+                    }
+                });
+            // A field set aside for its value is then missing: that says nothing new.
+            let reported = violations.iter().any(|v| v.field == field);
+            if !(reported && message.starts_with("missing field")) {
+                violations.push(Violation::new(field.clone(), humanize_serde(&message)));
+            }
+            let before = pairs.len();
+            pairs.retain(|(name, _)| *name != field);
+            if pairs.len() == before {
+                return Err(ApiError::Validation(violations));
+            }
+        }
     }
 }
 
@@ -383,6 +413,23 @@ mod tests {
         };
         assert_eq!(v[0].field, "limt");
         assert!(v[0].message.contains("limit"), "{}", v[0].message);
+    }
+
+    #[test]
+    fn every_violation_of_a_query_is_reported_at_once() {
+        let err = Query::<P>::parse("colour=red&limit=abc&q=x&size=9").expect_err("three wrongs");
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
+        let fields: Vec<&str> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["colour", "limit", "size"], "{v:?}");
+        assert_eq!(v[1].message, "must be a whole number");
+        let err = Query::<P>::parse("limit=1&limit=2&x=1").expect_err("two wrongs");
+        let ApiError::Validation(v) = err else {
+            panic!("validation expected")
+        };
+        let fields: Vec<&str> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["limit", "x"], "{v:?}");
     }
 
     #[test]

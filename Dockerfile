@@ -9,7 +9,7 @@
 # migrates and seeds that database on start.
 
 ############################ builder ############################
-FROM rust:1-bookworm AS builder
+FROM rust:1.95-bookworm AS builder
 WORKDIR /build
 
 # Dependencies first, in their own layer: built against placeholder sources so that this layer

@@ -194,6 +194,9 @@ pub struct Config {
     /// Where clients reach this service (`SAMVERKAN_PUBLIC_URL`, `https://host[:port][/path]`),
     /// for the links it hands out; when unset, the request's host.
     pub public_url: Option<String>,
+    /// `/metrics` without a token (`SAMVERKAN_METRICS_PUBLIC`); by default it needs the
+    /// `metrics` scope.
+    pub metrics_public: bool,
     pub webhooks: WebhookSettings,
 }
 
@@ -254,6 +257,23 @@ impl Default for WebhookSettings {
 }
 
 /// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
+/// An on/off setting: `on`/`true` or `off`/`false`, `default` when unset.
+fn switch(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).as_deref() {
+        None => Ok(default),
+        Some("on" | "true") => Ok(true),
+        Some("off" | "false") => Ok(false),
+        Some(other) => Err(ConfigError {
+            name,
+            message: format!("expected on or off, got {other:?}"),
+        }),
+    }
+}
+
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
     let rest = url
@@ -546,18 +566,10 @@ impl Config {
                 name: "SAMVERKAN_PUBLIC_URL",
                 message,
             })?;
+        let metrics_public = switch(&get, "SAMVERKAN_METRICS_PUBLIC", false)?;
         let webhook_defaults = WebhookSettings::default();
         let webhooks = WebhookSettings {
-            deliver: match get("SAMVERKAN_WEBHOOKS").as_deref() {
-                None | Some("on") | Some("true") => true,
-                Some("off") | Some("false") => false,
-                Some(other) => {
-                    return Err(ConfigError {
-                        name: "SAMVERKAN_WEBHOOKS",
-                        message: format!("expected on or off, got {other:?}"),
-                    });
-                }
-            },
+            deliver: switch(&get, "SAMVERKAN_WEBHOOKS", true)?,
             allowed_networks: networks(&get, "SAMVERKAN_WEBHOOK_ALLOWED_NETWORKS")?,
             timeout: Duration::from_secs(parse(
                 &get,
@@ -585,6 +597,7 @@ impl Config {
         }
         Ok(Self {
             webhooks,
+            metrics_public,
             public_url,
             cors_origins,
             oidc,

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::responses::CommonErrors;
+use crate::error::responses::{AuthErrors, CommonErrors};
 use crate::error::{ApiError, Problem};
 use crate::http::metrics::Metrics;
 use crate::http::{conditional_json, if_none_match};
@@ -171,13 +171,18 @@ pub async fn health_ready(db: Db) -> Result<HttpResponse, ApiError> {
 /// Metrics
 ///
 /// Prometheus text exposition: `http_requests_total` and `http_request_duration_seconds` by
-/// method, route and status, and the database pool's usage (`db_pool_*`).
+/// method, route and status, and the database pool's usage (`db_pool_*`). Needs a token with
+/// the `metrics` scope, which Prometheus gets itself with its `oauth2` scrape setting (client
+/// credentials against `/v1/oauth/token`); a deployment whose API port is reachable only from
+/// its own network may make it public instead (`SAMVERKAN_METRICS_PUBLIC=true`).
 #[utoipa::path(
     operation_id = "getMetrics",
     tag = "Operations",
+    security(("clientCredentials" = ["metrics"])),
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4",
             body = String, example = "# TYPE http_requests_total counter\nhttp_requests_total{method=\"GET\",route=\"/v1/municipalities\",status=\"200\"} 3\n"),
+        AuthErrors,
         CommonErrors,
     ),
 )]

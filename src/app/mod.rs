@@ -57,7 +57,10 @@ pub struct AppState {
 impl AppState {
     /// Fails when the route list declares an operation the gate could not enforce.
     pub fn new(db: Db, config: &Config, keys: SigningKeys) -> anyhow::Result<Self> {
-        let doc = openapi::served(config.oidc.first().map(|p| p.issuer.as_str()));
+        let doc = openapi::served(
+            config.oidc.first().map(|p| p.issuer.as_str()),
+            config.metrics_public,
+        );
         let body = openapi::to_pretty_json(&doc);
         let etag = http::content_etag(body.as_bytes());
         Ok(Self {

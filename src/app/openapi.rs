@@ -70,6 +70,10 @@ impl Modify for Security {
             ),
             ("import", "Bulk loads"),
             ("admin", "API clients, reference data and the audit log"),
+            (
+                "metrics",
+                "The service's metrics (/metrics), for a Prometheus server",
+            ),
         ]);
         let flow = Flow::ClientCredentials(ClientCredentials::new("/v1/oauth/token", scopes));
         components.add_security_scheme(
@@ -98,12 +102,12 @@ pub const DEFAULT_DISCOVERY: &str =
 /// The complete document, built from the same route list as the app, as committed (people's
 /// sign-in through [`DEFAULT_DISCOVERY`]).
 pub fn document() -> utoipa::openapi::OpenApi {
-    served(None)
+    served(None, false)
 }
 
 /// The document a deployment serves: people sign in at `issuer` (its discovery document), the
 /// first provider it trusts.
-pub fn served(issuer: Option<&str>) -> utoipa::openapi::OpenApi {
+pub fn served(issuer: Option<&str>, public_metrics: bool) -> utoipa::openapi::OpenApi {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -116,6 +120,18 @@ pub fn served(issuer: Option<&str>) -> utoipa::openapi::OpenApi {
         ),
         None => DEFAULT_DISCOVERY.to_owned(),
     };
+    if public_metrics {
+        // SAMVERKAN_METRICS_PUBLIC: the route table reads this document, so /metrics is then
+        // public on purpose (it is one of the operations that may be).
+        if let Some(op) = doc
+            .paths
+            .paths
+            .get_mut("/metrics")
+            .and_then(|item| item.get.as_mut())
+        {
+            op.security = None;
+        }
+    }
     people_may_sign_in(&mut doc, discovery);
     swedish_labels(&mut doc, &crate::resources::VOCABULARIES);
     if let Some(template) = doc

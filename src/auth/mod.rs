@@ -57,10 +57,18 @@ pub enum Scope {
     Import,
     /// API clients, reference data and the audit log.
     Admin,
+    /// The service's metrics (`/metrics`), for a Prometheus server; nothing else.
+    Metrics,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Import, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Read,
+        Scope::Write,
+        Scope::Import,
+        Scope::Admin,
+        Scope::Metrics,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +76,7 @@ impl Scope {
             Scope::Write => "write",
             Scope::Import => "import",
             Scope::Admin => "admin",
+            Scope::Metrics => "metrics",
         }
     }
 
@@ -85,7 +94,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| format!("unknown scope {s:?}; scopes are read, write, import, admin"))
+            .ok_or_else(|| {
+                format!("unknown scope {s:?}; scopes are read, write, import, admin, metrics")
+            })
     }
 }
 

@@ -2,6 +2,8 @@
 
 use actix_web::test::TestRequest;
 
+use samverkan::auth::Scope;
+
 use crate::support::TestApp;
 
 #[actix_web::test]
@@ -35,8 +37,15 @@ async fn metrics_count_requests_by_route_and_status() {
     app.get("/v1/municipalities/2281").await;
     app.get("/v1/municipalities/9999").await;
     app.get("/does-not-exist").await;
-    let res = app.get("/metrics").await;
-    assert_eq!(res.status, 200);
+    // Only a client with the metrics scope reads them (a reader's token is 403).
+    app.get("/metrics").await.problem(403, "forbidden");
+    let unauthenticated = app.call(TestRequest::get().uri("/metrics")).await;
+    unauthenticated.problem(401, "unauthorized");
+    let prometheus = app.token(&[Scope::Metrics], None).await;
+    let res = app
+        .call_as(&prometheus, TestRequest::get().uri("/metrics"))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
     assert!(
         res.header("content-type")
             .expect("type")
@@ -55,6 +64,13 @@ async fn metrics_count_requests_by_route_and_status() {
     }
     // Unknown paths share one label instead of growing the metric without bound.
     assert!(!text.contains("does-not-exist"));
+
+    // A deployment whose port only its own network reaches may open them to anyone.
+    let mut config = crate::support::test_config();
+    config.metrics_public = true;
+    let open = TestApp::with_config(config).await;
+    let res = open.call(TestRequest::get().uri("/metrics")).await;
+    assert_eq!(res.status, 200, "{}", res.text());
 }
 
 #[actix_web::test]

@@ -534,7 +534,6 @@ async fn every_operation_enforces_the_scope_it_declares() {
         "/.well-known/jwks.json",
         "/health/live",
         "/health/ready",
-        "/metrics",
         "/v1/shared/{token}",
     ];
     let requests = sample_requests(&doc, target);

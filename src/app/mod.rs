@@ -5,6 +5,7 @@ pub mod cli;
 pub mod context;
 pub mod meta;
 pub mod openapi;
+pub mod problems;
 pub mod routes;
 pub mod transfer;
 

@@ -6,6 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::meta;
+use crate::app::problems;
 use crate::auth::me;
 use crate::auth::token;
 use crate::integration::audit;
@@ -107,5 +108,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(token::jwks)
     .service(meta::health_live)
     .service(meta::health_ready)
-    .service(meta::metrics);
+    .service(meta::metrics)
+    .service(problems::list_problem_types)
+    .service(problems::get_problem_type);
 }

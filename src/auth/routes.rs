@@ -17,7 +17,7 @@ struct RouteMethod {
 /// The operations that are public on purpose. Every other operation must declare a bearer
 /// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
 /// declares neither, so a new handler cannot end up unauthenticated by omission.
-pub const PUBLIC_OPERATIONS: [&str; 8] = [
+pub const PUBLIC_OPERATIONS: [&str; 10] = [
     "getApiInfo",
     "getOpenApiDocument",
     "createToken",
@@ -26,6 +26,8 @@ pub const PUBLIC_OPERATIONS: [&str; 8] = [
     "getReadiness",
     "getMetrics",
     "openReportLink",
+    "listProblemTypes",
+    "getProblemType",
 ];
 
 /// What the route table says about a request.

@@ -98,3 +98,69 @@ async fn the_docs_page_is_served_without_internet() {
     assert_eq!(bundle.status, 200);
     assert!(bundle.body.len() > 100_000);
 }
+
+#[actix_web::test]
+async fn a_problem_type_answers_a_page_that_explains_it() {
+    let app = TestApp::new().await;
+    // A real problem's `type`, followed as a program and as a browser would, without a token.
+    let missing = app
+        .get("/v1/areas/00000000-0000-4000-8000-000000000000")
+        .await;
+    let type_ = missing.problem(404, "not-found")["type"]
+        .as_str()
+        .expect("type")
+        .to_owned();
+    let doc = app
+        .call(
+            TestRequest::get()
+                .uri(&type_)
+                .insert_header(("Accept", "application/json")),
+        )
+        .await;
+    assert_eq!(doc.status, 200, "{}", doc.text());
+    let doc = doc.json();
+    assert_eq!(doc["type"], type_.as_str());
+    assert_eq!(doc["status"], 404);
+    assert_eq!(doc["titleSv"], "Resursen finns inte");
+    assert!(doc["resolution"].as_str().is_some_and(|r| !r.is_empty()));
+    let page = app
+        .call(
+            TestRequest::get()
+                .uri(&type_)
+                .insert_header(("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")),
+        )
+        .await;
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = page.text();
+    assert!(
+        page.contains("Resursen finns inte") && page.contains("Resource not found"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Vad du gör:") && page.contains("What to do:"),
+        "{page}"
+    );
+
+    // The list has every type; each answers.
+    let all = app
+        .call(
+            TestRequest::get()
+                .uri("/problems")
+                .insert_header(("Accept", "application/json")),
+        )
+        .await
+        .json();
+    let all = all.as_array().expect("types");
+    assert!(all.len() >= 20, "{}", all.len());
+    for t in all {
+        let uri = t["type"].as_str().expect("type");
+        let res = app.call(TestRequest::get().uri(uri)).await;
+        assert_eq!(res.status, 200, "{uri}");
+    }
+    app.call(TestRequest::get().uri("/problems/no-such-type"))
+        .await
+        .problem(404, "not-found");
+}

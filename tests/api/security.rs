@@ -535,6 +535,8 @@ async fn every_operation_enforces_the_scope_it_declares() {
         "/health/live",
         "/health/ready",
         "/v1/shared/{token}",
+        "/problems",
+        "/problems/{slug}",
     ];
     let requests = sample_requests(&doc, target);
     assert!(requests.len() >= 20, "{}", requests.len());

@@ -34,6 +34,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the configuration, the database (reachable, version, migrations, Swedish
+    /// collation and text search, pg_trgm), the clock against the database's and the signing
+    /// key, on one screen; change nothing. Exit code 1 when a check fails.
+    Doctor,
     /// Add missing reference data (municipalities, areas, the 2022 plan) and exit.
     Seed {
         /// Also load demo data drawn from the association's documents.
@@ -265,6 +269,9 @@ impl Drop for Database {
 
 fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config)?;
+    if matches!(command, Command::Doctor) {
+        return doctor(&config, &database.url);
+    }
     let applied = db::migrate(&database.url)?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "database migrated");
@@ -309,11 +316,28 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Seed { .. } => Ok(()),
         Command::Serve => serve(&config, &database.url),
         Command::Migrate
+        | Command::Doctor
         | Command::Schema { .. }
         | Command::Openapi { .. }
         | Command::Import { .. }
         | Command::Export { .. } => Ok(()),
     }
+}
+
+fn doctor(config: &Config, url: &str) -> anyhow::Result<()> {
+    use crate::app::doctor::{Status, examine};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = runtime.block_on(examine(config, url, config.pool.timeout));
+    for f in &found {
+        println!("{f}");
+    }
+    let failed = found.iter().filter(|f| f.status == Status::Fail).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
 }
 
 fn clients_command(command: ClientsCommand, url: &str) -> anyhow::Result<()> {

@@ -273,37 +273,58 @@ fn lock_migrations(
         .map_err(|e| anyhow::anyhow!("cannot take the migration lock: {e}"))
 }
 
-/// Applies every pending migration and returns the versions applied.
-///
-/// diesel's migration harness is synchronous; it runs on its own thread with its own runtime
-/// (through `AsyncConnectionWrapper`) so it never blocks, or panics inside, an async runtime.
-pub fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+/// Runs `f` with diesel's synchronous migration harness on a thread and runtime of its own, so
+/// that it never blocks, or panics inside, an async runtime; `locked`: after taking the
+/// migration lock.
+fn with_harness<T: Send + 'static>(
+    url: &str,
+    locked: bool,
+    f: impl FnOnce(
+        &mut diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>,
+    ) -> anyhow::Result<T>
+    + Send
+    + 'static,
+) -> anyhow::Result<T> {
     let url = url.to_owned();
-    std::thread::spawn(move || -> anyhow::Result<Vec<String>> {
+    std::thread::spawn(move || -> anyhow::Result<T> {
         let (_runtime, mut conn) = migration_connection(&url)?;
-        lock_migrations(&mut conn)?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.iter().map(|v| v.to_string()).collect())
+        if locked {
+            lock_migrations(&mut conn)?;
+        }
+        f(&mut conn)
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
 }
 
+/// Applies every pending migration and returns the versions applied.
+pub fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    with_harness(url, true, |conn| {
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    })
+}
+
+/// The migrations this build has that the database has not applied (nothing is changed).
+pub fn pending(url: &str) -> anyhow::Result<Vec<String>> {
+    with_harness(url, false, |conn| {
+        let pending = conn
+            .pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("cannot read the applied migrations: {e}"))?;
+        Ok(pending.iter().map(|m| m.name().to_string()).collect())
+    })
+}
+
 /// Reverts every migration (used by the reversibility test).
 pub fn revert_all(url: &str) -> anyhow::Result<usize> {
-    let url = url.to_owned();
-    std::thread::spawn(move || -> anyhow::Result<usize> {
-        let (_runtime, mut conn) = migration_connection(&url)?;
-        lock_migrations(&mut conn)?;
+    with_harness(url, true, |conn| {
         let reverted = conn
             .revert_all_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
         Ok(reverted.len())
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the migration thread panicked"))?
 }
 
 #[cfg(test)]

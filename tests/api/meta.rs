@@ -164,3 +164,65 @@ async fn a_problem_type_answers_a_page_that_explains_it() {
         .await
         .problem(404, "not-found");
 }
+
+#[actix_web::test]
+async fn the_doctor_checks_what_the_service_needs_and_changes_nothing() {
+    use samverkan::app::doctor::{Status, examine};
+    use std::time::Duration;
+    let app = TestApp::new().await;
+    let dir = crate::people::tempfile_dir();
+    let mut config = app.config.clone();
+    config.data_dir = dir.clone();
+    config.jwt.key_file = None;
+    let found = examine(&config, &app.db.url, Duration::from_secs(5)).await;
+    let status = |check: &str| {
+        found
+            .iter()
+            .find(|f| f.check == check)
+            .unwrap_or_else(|| panic!("no {check} check in {found:?}"))
+            .status
+    };
+    for check in [
+        "configuration",
+        "database",
+        "collation",
+        "text search",
+        "pg_trgm",
+        "clock",
+        "migrations",
+    ] {
+        assert_eq!(status(check), Status::Ok, "{check}: {found:?}");
+    }
+    // No key yet: a warning, and none is generated.
+    assert_eq!(status("signing key"), Status::Warn, "{found:?}");
+    assert!(
+        !dir.join("jwt-ed25519.pem").exists(),
+        "the doctor made a key"
+    );
+    // A key file that is not a key fails.
+    let bad = dir.join("not-a-key.pem");
+    std::fs::write(&bad, "not a key").expect("write");
+    config.jwt.key_file = Some(bad);
+    let found = examine(&config, &app.db.url, Duration::from_secs(5)).await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.check == "signing key" && f.status == Status::Fail),
+        "{found:?}"
+    );
+    // A database nobody answers: the database check fails, nothing past it is claimed.
+    let found = examine(
+        &config,
+        "postgres://postgres@127.0.0.1:1/none",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        found
+            .iter()
+            .any(|f| f.check == "database" && f.status == Status::Fail),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|f| f.check == "migrations"), "{found:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

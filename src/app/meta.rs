@@ -80,6 +80,27 @@ pub struct OpenApiJson {
 )]
 #[get("")]
 pub async fn api_info(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    api_info_answer(&req)
+}
+
+/// About this API, where DIGG's profile looks for it
+///
+/// The same api-info object as `GET /v1`, at `/api-info`, the path the Swedish public sector's
+/// REST API profile (DIGG, VER.06) names. Needs no authentication.
+#[utoipa::path(
+    operation_id = "getApiInfoAtRoot",
+    tag = "Meta",
+    responses(
+        (status = 200, description = "The api-info object", body = ApiInfo),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+    ),
+)]
+#[get("/api-info")]
+pub async fn api_info_at_root(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    api_info_answer(&req)
+}
+
+fn api_info_answer(req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let info = ApiInfo {
         name: API_NAME.to_owned(),
         version: API_VERSION.to_owned(),
@@ -93,7 +114,7 @@ pub async fn api_info(req: HttpRequest) -> Result<HttpResponse, ApiError> {
             health: "/health/ready".to_owned(),
         },
     };
-    conditional_json(&req, &info, None)
+    conditional_json(req, &info, None)
 }
 
 /// The OpenAPI document

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod context;
 pub mod doctor;
+pub mod examples;
 pub mod meta;
 pub mod openapi;
 pub mod problems;

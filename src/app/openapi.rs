@@ -25,9 +25,10 @@ Every error is an RFC 9457 `application/problem+json` document with `type`, `tit
 honour `If-None-Match` with `304 Not Modified`; `HEAD` is answered wherever `GET` is, with the \
 same headers and authorization. Dates are exactly `YYYY-MM-DD` and instants exactly RFC 3339; \
 text never contains NUL (U+0000). A request body that stops arriving is answered 408.",
-        license(name = "MIT", identifier = "MIT"),
+        license(name = "MIT", url = "https://opensource.org/licenses/MIT"),
         contact(name = "Kommunförbundet Västernorrland"),
     ),
+    servers((url = "/", description = "The service that serves this document")),
     modifiers(&Security),
     tags(
         (name = "Authentication", description = "OAuth 2.0 client credentials: get a token at \
@@ -234,7 +235,9 @@ fn people_may_sign_in(doc: &mut utoipa::openapi::OpenApi, discovery: String) {
 
 /// The document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).
 pub fn to_pretty_json(doc: &utoipa::openapi::OpenApi) -> String {
-    let mut json = serde_json::to_string_pretty(doc).unwrap_or_else(|_| "{}".to_owned());
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    crate::app::examples::fill(&mut value);
+    let mut json = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
     json.push('\n');
     json
 }

@@ -109,6 +109,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(meta::health_live)
     .service(meta::health_ready)
     .service(meta::metrics)
+    .service(meta::api_info_at_root)
     .service(problems::list_problem_types)
     .service(problems::get_problem_type);
 }

@@ -17,8 +17,9 @@ struct RouteMethod {
 /// The operations that are public on purpose. Every other operation must declare a bearer
 /// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
 /// declares neither, so a new handler cannot end up unauthenticated by omission.
-pub const PUBLIC_OPERATIONS: [&str; 10] = [
+pub const PUBLIC_OPERATIONS: [&str; 11] = [
     "getApiInfo",
+    "getApiInfoAtRoot",
     "getOpenApiDocument",
     "createToken",
     "getJwks",

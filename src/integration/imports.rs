@@ -1405,8 +1405,6 @@ async fn stage(conn: &mut AsyncPgConnection, batch: &mut Vec<Row>) -> Result<(),
     Ok(())
 }
 
-/// Bulk-load a collection
-///
 /// Parameters of a template.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -1561,6 +1559,8 @@ pub async fn import_template(
         .body(body))
 }
 
+/// Bulk-load a collection
+///
 /// `collection` is `networks`, `members`, `assignments`, `progress-reports` or `feedback`. Send
 /// `text/csv` (header row of field names or their Swedish headers, as `labels=sv` exports and
 /// templates write them; `;`, `,` or TAB detected; UTF-8 with or without BOM, Windows-1252, or

@@ -402,6 +402,40 @@ fn list_parts<R: Listed>() -> Parts {
     }
 }
 
+/// What every operation of its kind does, for an operation whose resource says nothing more.
+fn standard_description<R: Served>(op: Op, scope: &str) -> String {
+    let noun = R::NOUN;
+    match op {
+        Op::List => format!(
+            "A page of {noun} records (`limit`, `page` or `after`, `sort`, the filters), or all \
+             of them as CSV or NDJSON with `Accept`. Needs the `{scope}` scope."
+        ),
+        Op::Get => format!(
+            "One {noun} by its id, with a strong `ETag` (its version): send it back in \
+             `If-None-Match` for a 304 while it has not changed, or in `If-Match` to change it. \
+             Needs the `{scope}` scope."
+        ),
+        Op::Create => format!(
+            "Creates a {noun}: the answer is the new record with its `Location` and `ETag`. An \
+             `Idempotency-Key` makes a retry safe (the same answer, nothing written twice). \
+             Needs the `{scope}` scope."
+        ),
+        Op::Update => format!(
+            "Changes a {noun} with a JSON Merge Patch (RFC 7396); `If-Match` with its current \
+             `ETag` is required (412 when someone changed it since). Needs the `{scope}` scope."
+        ),
+        Op::Delete => format!(
+            "Deletes a {noun}; `If-Match` with its current `ETag` is required. The deletion \
+             stays in the change feed. Needs the `{scope}` scope."
+        ),
+        Op::Upsert => format!(
+            "Creates or replaces the {noun} known by this external reference (the id in the \
+             caller's own system): 201 when created, 200 when replaced or unchanged. Needs the \
+             `{scope}` scope."
+        ),
+    }
+}
+
 fn operation<R: Served>(op: Op, doc: Doc, parts: Parts) -> Operation {
     let noun = R::NOUN;
     let under = !R::Parent::parameters("").is_empty();
@@ -474,11 +508,16 @@ fn operation<R: Served>(op: Op, doc: Doc, parts: Parts) -> Operation {
         Op::List | Op::Get => "read",
         _ => R::WRITE_SCOPE,
     };
+    let description = if doc.description.is_empty() {
+        standard_description::<R>(op, scope)
+    } else {
+        doc.description.to_owned()
+    };
     let mut builder = OperationBuilder::new()
         .operation_id(Some(doc.id))
         .tag(R::TAG)
         .summary(Some(doc.summary))
-        .description((!doc.description.is_empty()).then_some(doc.description))
+        .description(Some(description))
         .parameters((!parameters.is_empty()).then_some(parameters))
         .securities(Some([SecurityRequirement::new(
             "clientCredentials",

@@ -55,6 +55,8 @@ pub struct ReportedAssignment {
 /// apart (`unreportedBudgetSek`).
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"budgetSek": 21400000, "spentSek": 6100000, "forecastSek": 17050000,
+    "reportedBudgetSek": 16400000, "unreportedBudgetSek": 5000000, "unreportedAssignments": 2, "varianceSek": 650000}))]
 pub struct Money {
     /// The budget of every assignment counted.
     pub budget_sek: i64,
@@ -115,6 +117,10 @@ impl Money {
 /// Counts by status at the end of the period, with money.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"key": "6b1f1c52-5d0e-4c39-9a51-0d1f7c2a0002", "name": "Digitalisering",
+    "incoming": 1, "ongoing": 4, "outgoing": 0, "budgetSek": 3450000, "spentSek": 1200000,
+    "forecastSek": 3000000, "reportedBudgetSek": 3000000, "unreportedBudgetSek": 450000,
+    "unreportedAssignments": 1, "varianceSek": 0}))]
 pub struct Breakdown {
     /// The area's or challenge's key (`null` challenge: assignments serving no challenge).
     pub key: Option<String>,
@@ -173,6 +179,7 @@ pub struct TertialReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(example = json!({"incoming": 2, "ongoing": 18, "outgoing": 2}))]
 pub struct StatusCounts {
     pub incoming: i64,
     pub ongoing: i64,

@@ -90,6 +90,23 @@ fn every_operation_is_fully_described() {
         }
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    // DIGG's REST API profile: every schema with an example (DOK.15), every operation with a
+    // description (DOK.19), servers, a licence with its URL, the api-info at /api-info (VER.06).
+    for (name, schema) in schemas {
+        assert!(
+            schema.get("example").is_some() || schema.get("examples").is_some(),
+            "schema {name} has no example"
+        );
+    }
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let described = op["description"].as_str().is_some_and(|d| d.len() > 20);
+            assert!(described, "{method} {path} has no description");
+        }
+    }
+    assert!(doc["servers"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(doc["info"]["license"]["url"].is_string());
+    assert!(doc["paths"]["/api-info"]["get"].is_object());
     for name in [
         "Problem",
         "Violation",

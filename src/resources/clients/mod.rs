@@ -333,6 +333,10 @@ pub struct ClientListParams {
 }
 
 /// List API clients
+///
+/// Every API client with its name, scopes, municipality binding, when it was created and
+/// whether (since when) it is disabled; never its secret, which only its creation shows. A page
+/// at a time, filtered by municipality or state. Needs the `admin` scope.
 #[utoipa::path(
     operation_id = "listClients",
     tag = "Clients",
@@ -395,6 +399,9 @@ fn parse_client_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 /// Get an API client
+///
+/// One API client by its id: name, scopes, municipality binding, when it was created and
+/// whether (since when) it is disabled; never its secret. Needs the `admin` scope.
 #[utoipa::path(
     operation_id = "getClient",
     tag = "Clients",

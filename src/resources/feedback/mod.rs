@@ -482,10 +482,8 @@ impl Served for Feedback {
         "The goal must be one of that year's plan. A client bound to a municipality files \
          feedback for its own municipality only (`municipalityId` set to it).",
     );
-    const UPDATE: Doc = Doc::new("updateFeedback", "Change a feedback entry")
-        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
-    const DELETE: Doc =
-        Doc::new("deleteFeedback", "Delete a feedback entry").describe("Requires `If-Match`.");
+    const UPDATE: Doc = Doc::new("updateFeedback", "Change a feedback entry");
+    const DELETE: Doc = Doc::new("deleteFeedback", "Delete a feedback entry");
     const UPSERT: Doc = Doc::new(
         "upsertFeedbackByExternalId",
         "Create or replace a feedback entry by its external reference",

@@ -406,8 +406,7 @@ impl Served for Network {
     const CREATE: Doc = Doc::new("createNetwork", "Create a network").describe(
         "A client bound to a municipality may create networks of that municipality only.",
     );
-    const UPDATE: Doc = Doc::new("updateNetwork", "Change a network")
-        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const UPDATE: Doc = Doc::new("updateNetwork", "Change a network");
     const DELETE: Doc = Doc::new("deleteNetwork", "Delete a network").describe(
         "Deletes the network and its members; refused (409) while feedback entries refer to it. \
          Requires `If-Match`.",
@@ -877,8 +876,7 @@ impl Served for MemberRow {
     const GET: Doc = Doc::new("getNetworkMember", "Get a network member");
     const CREATE: Doc = Doc::new("createNetworkMember", "Add a member to a network")
         .describe("A client bound to a municipality adds members of that municipality only.");
-    const UPDATE: Doc = Doc::new("updateNetworkMember", "Change a network member")
-        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
+    const UPDATE: Doc = Doc::new("updateNetworkMember", "Change a network member");
     const DELETE: Doc = Doc::new("deleteNetworkMember", "Remove a network member").describe(
         "Erases the member for good (GDPR): nothing of the person is kept. Requires `If-Match`.",
     );

@@ -614,10 +614,8 @@ impl Served for StoredReport {
         "One report per assignment, year and tertial (409 for a second one); not for assignments \
          that are still `proposed` (409).",
     );
-    const UPDATE: Doc = Doc::new("updateAssignmentReport", "Change a progress report")
-        .describe("JSON Merge Patch (RFC 7396); requires `If-Match`.");
-    const DELETE: Doc = Doc::new("deleteAssignmentReport", "Delete a progress report")
-        .describe("Requires `If-Match`.");
+    const UPDATE: Doc = Doc::new("updateAssignmentReport", "Change a progress report");
+    const DELETE: Doc = Doc::new("deleteAssignmentReport", "Delete a progress report");
     const UPSERT: Doc = Doc::new(
         "upsertAssignmentReportByExternalId",
         "Create or replace a progress report by its external reference",

@@ -136,6 +136,10 @@ pub enum ApiError {
 
 /// The 401 detail for a request that carries no credentials at all.
 pub const NO_CREDENTIALS: &str = "This operation needs a bearer token";
+/// The 401 detail for an `Authorization` header of another scheme (or an empty bearer token):
+/// like no credentials at all, it gets no error code (RFC 6750 §3.1, "an unsupported
+/// authentication method").
+pub const NOT_BEARER: &str = "The Authorization header must be `Bearer <token>`";
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -332,7 +336,7 @@ impl ResponseError for ApiError {
             ApiError::RequestTimeout(_) => {
                 res.insert_header((header::CONNECTION, "close"));
             }
-            ApiError::Unauthorized(detail) if detail == NO_CREDENTIALS => {
+            ApiError::Unauthorized(detail) if detail == NO_CREDENTIALS || detail == NOT_BEARER => {
                 // RFC 6750 §3.1: a request without credentials gets no error code.
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"samverkan\""));
             }

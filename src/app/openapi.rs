@@ -234,9 +234,24 @@ fn people_may_sign_in(doc: &mut utoipa::openapi::OpenApi, discovery: String) {
 }
 
 /// The document as committed in `openapi/openapi.json` (pretty JSON, trailing newline).
+/// Where this API departs from DIGG's REST API profile on purpose, and why: said in the
+/// document itself, as the profile asks of a deliberate exception.
+fn profile_deviations() -> serde_json::Value {
+    serde_json::json!([{
+        "rule": "camelCase names for parameters and members",
+        "where": "POST /v1/oauth/token",
+        "why": "OAuth 2.0 (RFC 6749 §4.4 and §5) names the token endpoint's parameters and \
+                answer in snake_case (grant_type, client_id, access_token, expires_in); OAuth \
+                clients and libraries send and expect exactly those names."
+    }])
+}
+
 pub fn to_pretty_json(doc: &utoipa::openapi::OpenApi) -> String {
     let mut value = serde_json::to_value(doc).unwrap_or_default();
     crate::app::examples::fill(&mut value);
+    if let Some(info) = value.get_mut("info").and_then(|i| i.as_object_mut()) {
+        info.insert("x-profile-deviations".to_owned(), profile_deviations());
+    }
     let mut json = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
     json.push('\n');
     json

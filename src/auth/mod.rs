@@ -389,7 +389,7 @@ impl Authenticator {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| unauthorized(crate::error::NOT_BEARER))?;
         let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         if let Some(known) = self.remembered(&digest) {
             return self.caller(known).await;

@@ -107,6 +107,10 @@ fn every_operation_is_fully_described() {
     assert!(doc["servers"].as_array().is_some_and(|s| !s.is_empty()));
     assert!(doc["info"]["license"]["url"].is_string());
     assert!(doc["paths"]["/api-info"]["get"].is_object());
+    assert_eq!(
+        doc["info"]["x-profile-deviations"][0]["where"], "POST /v1/oauth/token",
+        "the token endpoint's snake_case is declared an exception"
+    );
     for name in [
         "Problem",
         "Violation",

@@ -234,8 +234,8 @@ async fn bad_tokens_are_401_problems() {
     ];
     for (name, authorization) in cases {
         let mut req = TestRequest::get().uri("/v1/municipalities");
-        if let Some(a) = authorization {
-            req = req.insert_header(("Authorization", a));
+        if let Some(a) = &authorization {
+            req = req.insert_header(("Authorization", a.clone()));
         }
         let res = app.call(req).await;
         assert_eq!(res.status, 401, "{name}: {}", res.text());
@@ -245,6 +245,18 @@ async fn bad_tokens_are_401_problems() {
             challenge.starts_with("Bearer realm=\"samverkan\""),
             "{name}: {challenge}"
         );
+        // RFC 6750 §3.1: no error code for a request that sent no credentials.
+        let sent_a_token = authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer ") && a.len() > "Bearer ".len());
+        if !sent_a_token {
+            assert!(!challenge.contains("error="), "{name}: {challenge}");
+        } else {
+            assert!(
+                challenge.contains("error=\"invalid_token\""),
+                "{name}: {challenge}"
+            );
+        }
     }
 
     // Within the 30 s leeway an expired token still works.

@@ -24,7 +24,15 @@ Every error is an RFC 9457 `application/problem+json` document with `type`, `tit
 `X-Request-Id` (the client's own when it sent a valid one). GETs carry a strong `ETag` and \
 honour `If-None-Match` with `304 Not Modified`; `HEAD` is answered wherever `GET` is, with the \
 same headers and authorization. Dates are exactly `YYYY-MM-DD` and instants exactly RFC 3339; \
-text never contains NUL (U+0000). A request body that stops arriving is answered 408.",
+text never contains NUL (U+0000). A request body that stops arriving is answered 408.\n\n\
+**På svenska:** Kommunförbundet Västernorrlands datatjänst: länets sju kommuner, samverkansområdena, \
+årets verksamhetsplan och dess mål, nätverken och presidierna, utvecklingsuppdragen med \
+tertialrapporter, nätverkens återkoppling och styrelsens rapporter. JSON med camelCase, tider i UTC \
+(RFC 3339), kommuner med kommunkod, allt annat med UUID. Listor tar `limit`, `page` eller `after`, \
+`sort` och filter och sorterar namn på svenska. Varje fel är ett problemdokument (RFC 9457) vars \
+`type` är en sida som förklarar felet på svenska och engelska (`/problems`). En token hämtas på \
+`/v1/oauth/token` och skickas som `Authorization: Bearer <token>`. Projektets README har en \
+svensk version av sina huvudavsnitt.",
         license(name = "MIT", url = "https://opensource.org/licenses/MIT"),
         contact(name = "Kommunförbundet Västernorrland"),
     ),

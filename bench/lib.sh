@@ -30,6 +30,7 @@
 #                                    pgbench script, to WORK/NAME.sql (bench/statements.py)
 #   ratio A B                        A / B to three decimals (or n/a)
 #   peak_rss_mib                     the service's VmHWM in MiB (or n/a)
+#   rss_mib                          the service's VmRSS in MiB now (or n/a)
 #
 # On exit, Ctrl-C or SIGTERM the cleanup stops the service with SIGTERM (its graceful shutdown
 # stops the embedded PostgreSQL; SIGKILL after 45 s), stops a PostgreSQL left behind, shows the
@@ -261,6 +262,13 @@ sys.exit(1)
 
 service_cpu_ticks() {
     awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
+}
+
+# The service's resident memory now (VmRSS) in MiB (or n/a).
+rss_mib() {
+    local kb
+    kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+    if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
 }
 
 peak_rss_mib() {

@@ -102,12 +102,13 @@ measure() { # NAME PATH BEST_SQL_FILE: wrk, pgbench of the exact SQL, pgbench of
     cp "$WORK/$name.sql" "$RESULTS_DIR/size-$name-exact.sql"
     cp "$best" "$RESULTS_DIR/size-$name-best.sql"
     WARMUP=$WARMUP run_wrk "$name" "$path"
-    local rps=$WRK_RPS p50=$WRK_P50 p99=$WRK_P99 errors=$WRK_ERRORS cpu=$WRK_CPU
+    local rps=$WRK_RPS p50=$WRK_P50 p99=$WRK_P99 errors=$WRK_ERRORS cpu=$WRK_CPU rss
+    rss=$(rss_mib)
     ((errors == 0)) || die "$name: $errors requests failed (bench/results/wrk-$name.txt): no ratio is worth printing"
     run_pgbench "$name-exact" "$WORK/$name.sql"
     local exact=$PG_TPS
     run_pgbench "$name-best" "$best"
-    ROWS+=("$name|$rps|$p50|$p99|$errors|$cpu|$statements|$exact|$PG_TPS|$(ratio "$rps" "$exact")|$(ratio "$rps" "$PG_TPS")|$(peak_rss_mib)")
+    ROWS+=("$name|$rps|$p50|$p99|$errors|$cpu|$statements|$exact|$PG_TPS|$(ratio "$rps" "$exact")|$(ratio "$rps" "$PG_TPS")|$rss|$(peak_rss_mib)")
 }
 
 # GET by id: an entry from the middle of the table.
@@ -239,8 +240,8 @@ rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
     echo "- Exact: the statements the service sent for the request, from PostgreSQL's log; best: one statement for the same answer"
     echo "- The cursor page is $DEPTH entries deep"
     echo
-    echo "| Scenario | Requests/s | p50 ms | p99 ms | Errors | CPU s / 1 000 req | Statements | pgbench exact tps | pgbench best tps | Service/exact | Service/best | Peak RSS MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| Scenario | Requests/s | p50 ms | p99 ms | Errors | CPU s / 1 000 req | Statements | pgbench exact tps | pgbench best tps | Service/exact | Service/best | RSS MiB after the load | Peak RSS MiB since start |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for row in "${ROWS[@]}"; do printf '| %s |\n' "${row//|/ | }"; done
     echo
     echo "| Bulk load of $LOAD_ROWS rows | seconds | rows/s | share of COPY without triggers |"

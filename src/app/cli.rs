@@ -324,6 +324,18 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// Gives the memory start-up used and freed back to the system: building the OpenAPI document
+/// (as a JSON tree, for its examples), the route table and each worker's app allocates some
+/// 30 MiB that glibc would otherwise keep for reuse, so that the service ran at twice its
+/// working size (53 MiB instead of about 22 MiB on GET by id under load).
+fn release_start_up_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it only returns free heap pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn doctor(config: &Config, url: &str) -> anyhow::Result<()> {
     use crate::app::doctor::{Status, examine};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -439,6 +451,13 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
             .deliver
             .then(|| actix_web::rt::spawn(state.dispatcher().run(stopped)));
         let app = Application::build(config, state)?;
+        release_start_up_memory();
+        // Each worker builds its app (and with it the document's operations) as the server
+        // starts: once they have, again.
+        actix_web::rt::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            release_start_up_memory();
+        });
         tracing::info!(
             address = %format!("http://{}:{}", config.bind.ip(), app.port()),
             docs = %format!("http://{}:{}/docs/", config.bind.ip(), app.port()),

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::error::responses::NotFound;
+use crate::http::escape_html as esc;
 
 /// One problem type, in English and Swedish.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -189,13 +190,6 @@ fn wants_html(req: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     accept.contains("text/html") && !accept.trim_start().starts_with("application/json")
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `code` spans for the text's backquoted parts.

@@ -23,6 +23,28 @@ pub use path::{ExternalPath, PathKey, path_parameter, segment, uuid_parameter, u
 
 use actix_web::HttpRequest;
 
+/// `text` made safe inside HTML text and quoted attributes (`&`, `<`, `>`, `"`, `'`), appended
+/// to `out`.
+pub fn escape_html_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `text` made safe inside HTML (see [`escape_html_into`]).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_html_into(&mut out, text);
+    out
+}
+
 /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the
 /// nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
 pub fn client_address(req: &HttpRequest, trusted: &[crate::config::IpNet]) -> String {

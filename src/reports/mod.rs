@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors, NotAcceptable, NotFound};
-use crate::http::{Query, conditional_json};
+use crate::http::{Query, conditional_json, escape_html as esc};
 use crate::resources::feedback::{self, GoalSummary};
 use crate::resources::plans::{self, MAX_YEAR, MIN_YEAR};
 use crate::store::db::Db;
@@ -686,14 +686,6 @@ fn signed_sek(amount: i64) -> String {
     } else {
         sek(amount)
     }
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn status_sv(status: &str) -> &'static str {

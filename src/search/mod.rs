@@ -522,10 +522,10 @@ pub fn snippet(title: &str, text: &str, words: &[String]) -> String {
     for token in &tokens[from..to] {
         if token.word && token.matches(words) {
             out.push_str("<mark>");
-            escape_into(&mut out, token.text);
+            crate::http::escape_html_into(&mut out, token.text);
             out.push_str("</mark>");
         } else {
-            escape_into(&mut out, token.text);
+            crate::http::escape_html_into(&mut out, token.text);
         }
     }
     if to < tokens.len() {
@@ -614,19 +614,6 @@ fn word_similarity(a: &str, b: &str) -> f64 {
         0.0
     } else {
         shared as f64 / all as f64
-    }
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
 }
 

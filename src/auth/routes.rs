@@ -68,19 +68,17 @@ impl Pattern {
         }
     }
 
-    fn is_match(&self, path: &str) -> bool {
-        if path.bytes().filter(|b| *b == b'/').count() + 1 != self.segments.len() {
-            return false;
-        }
-        let mut given = path.split('/');
-        for segment in &self.segments {
-            match (segment, given.next()) {
-                (Some(literal), Some(part)) if literal == part => {}
-                (None, Some(part)) if !part.is_empty() => {}
-                _ => return false,
-            }
-        }
-        given.next().is_none()
+    /// Whether a path, split at `/` (once for every route), matches.
+    fn is_match(&self, parts: &[&str]) -> bool {
+        parts.len() == self.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(parts)
+                .all(|(segment, part)| match segment {
+                    Some(literal) => literal == part,
+                    None => !part.is_empty(),
+                })
     }
 
     /// How many segments are parameters, and where the first one is: the more specific route
@@ -146,9 +144,10 @@ impl RouteTable {
         &'a self,
         path: &'a str,
     ) -> impl Iterator<Item = (&'a Pattern, &'a [RouteMethod])> + 'a {
+        let parts: Vec<&str> = path.split('/').collect();
         self.routes
             .iter()
-            .filter(move |(pattern, _)| pattern.is_match(path))
+            .filter(move |(pattern, _)| pattern.is_match(&parts))
             .map(|(pattern, methods)| (pattern, methods.as_slice()))
     }
 
@@ -287,23 +286,24 @@ mod tests {
 
     #[test]
     fn a_pattern_matches_whole_segments_and_a_parameter_takes_exactly_one() {
+        let path = |p: &'static str| p.split('/').collect::<Vec<_>>();
         let by_id = Pattern::new("/v1/feedback/{id}");
-        assert!(by_id.is_match("/v1/feedback/abc"));
-        assert!(by_id.is_match("/v1/feedback/summary"));
+        assert!(by_id.is_match(&path("/v1/feedback/abc")));
+        assert!(by_id.is_match(&path("/v1/feedback/summary")));
         assert!(
-            !by_id.is_match("/v1/feedback/"),
+            !by_id.is_match(&path("/v1/feedback/")),
             "an empty segment fills no parameter"
         );
-        assert!(!by_id.is_match("/v1/feedback"));
+        assert!(!by_id.is_match(&path("/v1/feedback")));
         assert!(
-            !by_id.is_match("/v1/feedback/abc/"),
+            !by_id.is_match(&path("/v1/feedback/abc/")),
             "a trailing slash is another path"
         );
-        assert!(!by_id.is_match("/v1/feedback/abc/history"));
-        assert!(!by_id.is_match("/v1/feedbacks/abc"));
+        assert!(!by_id.is_match(&path("/v1/feedback/abc/history")));
+        assert!(!by_id.is_match(&path("/v1/feedbacks/abc")));
         let summary = Pattern::new("/v1/feedback/summary");
-        assert!(summary.is_match("/v1/feedback/summary"));
-        assert!(!summary.is_match("/v1/feedback/summary2"));
+        assert!(summary.is_match(&path("/v1/feedback/summary")));
+        assert!(!summary.is_match(&path("/v1/feedback/summary2")));
         assert!(summary.specificity() < by_id.specificity());
         let external = Pattern::new("/v1/networks/by-external-id/{system}/{id}");
         let nested = Pattern::new("/v1/networks/{id}/members/{member}");

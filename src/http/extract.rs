@@ -57,16 +57,13 @@ impl<T: DeserializeOwned> Query<T> {
     /// parameter does not hide a malformed one (nor the other way round).
     pub fn parse(query: &str) -> Result<T, ApiError> {
         check_query_text(query)?;
-        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        // The query without the parameters set aside so far (none: the query as given).
+        let mut remaining: Option<String> = None;
         let mut violations: Vec<Violation> = Vec::new();
         loop {
-            let encoded = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&pairs)
-                .finish();
+            let current = remaining.as_deref().unwrap_or(query);
             let de =
-                serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+                serde_urlencoded::Deserializer::new(form_urlencoded::parse(current.as_bytes()));
             let err = match serde_path_to_error::deserialize(de) {
                 Ok(value) if violations.is_empty() => return Ok(value),
                 Ok(_) => return Err(ApiError::Validation(violations)),
@@ -93,11 +90,19 @@ impl<T: DeserializeOwned> Query<T> {
             if !(reported && message.starts_with("missing field")) {
                 violations.push(Violation::new(field.clone(), humanize_serde(&message)));
             }
-            let before = pairs.len();
-            pairs.retain(|(name, _)| *name != field);
-            if pairs.len() == before {
+            let mut set_aside = false;
+            let rest = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    form_urlencoded::parse(current.as_bytes()).filter(|(name, _)| {
+                        set_aside |= *name == field;
+                        *name != field
+                    }),
+                )
+                .finish();
+            if !set_aside {
                 return Err(ApiError::Validation(violations));
             }
+            remaining = Some(rest);
         }
     }
 }

@@ -94,10 +94,15 @@ ORDER="ORDER BY created_at DESC, id DESC LIMIT 50"
 # ----------------------------------------------------------------------------- scenarios
 
 ROWS=()
-measure() { # NAME PATH BEST_SQL_FILE: wrk, pgbench of the exact SQL, pgbench of the best SQL
+# NAME PATH BEST_SQL_FILE: wrk, pgbench of the exact SQL, pgbench of the best SQL. A best file
+# that does not exist is made of the last statement the service sent (its page statement).
+measure() {
     local name=$1 path=$2 best=$3 statements
     preflight "$path"
     capture_sql "$name" "$path"
+    if [ ! -e "$best" ]; then
+        awk 'BEGIN { RS = ";\n"; ORS = ";\n" } NF { last = $0 } END { print last }' "$WORK/$name.sql" >"$best"
+    fi
     statements=$(grep -c ';$' "$WORK/$name.sql" || true)
     cp "$WORK/$name.sql" "$RESULTS_DIR/size-$name-exact.sql"
     cp "$best" "$RESULTS_DIR/size-$name-best.sql"
@@ -143,8 +148,6 @@ DEPTH=$((PAGES * 500))
 # million rows): the best single statement is that one alone, without the word lookup and the
 # estimate that come before it.
 SEARCH="/v1/feedback?q=sjukfr%C3%A5nvaron&limit=50"
-capture_sql search-page "$SEARCH"
-awk 'BEGIN { RS = ";\n"; ORS = ";\n" } NF { last = $0 } END { print last }' "$WORK/search-page.sql" >"$WORK/search-best.sql"
 measure search "$SEARCH" "$WORK/search-best.sql"
 
 # ------------------------------------------------------------------------------ bulk load

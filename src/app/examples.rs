@@ -11,25 +11,20 @@ pub fn fill(doc: &mut Value) {
     let Some(schemas) = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object)
-        .cloned()
     else {
         return;
     };
-    let Some(target) = doc
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    for (name, schema) in target.iter_mut() {
-        let Some(object) = schema.as_object_mut() else {
-            continue;
-        };
-        if object.contains_key("example") || object.contains_key("examples") {
-            continue;
-        }
-        if let Some(example) = example_of(&schemas[name], &schemas, 0) {
-            object.insert("example".to_owned(), example);
+    let made: Vec<(String, Value)> = schemas
+        .iter()
+        .filter(|(_, schema)| schema.get("example").is_none() && schema.get("examples").is_none())
+        .filter_map(|(name, schema)| Some((name.clone(), example_of(schema, schemas, 0)?)))
+        .collect();
+    for (name, example) in made {
+        if let Some(schema) = doc
+            .pointer_mut(&format!("/components/schemas/{name}"))
+            .and_then(Value::as_object_mut)
+        {
+            schema.insert("example".to_owned(), example);
         }
     }
 }

@@ -264,18 +264,14 @@ service_cpu_ticks() {
     awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0
 }
 
-# The service's resident memory now (VmRSS) in MiB (or n/a).
-rss_mib() {
+# A memory figure of the service's /proc status (VmRSS, VmHWM) in MiB (or n/a).
+status_mib() {
     local kb
-    kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+    kb=$(awk -v field="$1:" '$1 == field { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
     if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
 }
-
-peak_rss_mib() {
-    local kb
-    kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || true)
-    if [ -n "$kb" ]; then awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'; else echo "n/a"; fi
-}
+rss_mib() { status_mib VmRSS; }
+peak_rss_mib() { status_mib VmHWM; }
 
 # ----------------------------------------------------------------------------- measurement
 

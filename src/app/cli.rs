@@ -112,7 +112,7 @@ enum ClientsCommand {
         /// What the client is, e.g. "Sundsvalls intranät".
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: read, write, import, admin.
+        /// Comma-separated scopes: read, write, import, admin, metrics.
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
         /// Bind the client to one municipality (kommunkod), e.g. 2281.

@@ -95,7 +95,8 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown scope {s:?}; scopes are read, write, import, admin, metrics")
+                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown scope {s:?}; scopes are {}", known.join(", "))
             })
     }
 }

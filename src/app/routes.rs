@@ -17,6 +17,8 @@ use crate::reports;
 use crate::resources::areas::Area;
 use crate::resources::assignments::{self, Assignment};
 use crate::resources::clients;
+use crate::resources::events::registrations::{self, RegistrationRow};
+use crate::resources::events::{Event, calendar};
 use crate::resources::feedback::{self, Feedback};
 use crate::resources::municipalities::Municipality;
 use crate::resources::networks::{self, MemberRow, Network};
@@ -82,6 +84,23 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(Get::<Feedback>::new())
             .service(Update::<Feedback>::new())
             .service(Delete::<Feedback>::new())
+            .service(List::<Event>::new())
+            .service(Upsert::<Event>::new())
+            .service(Create::<Event>::new())
+            .service(calendar::get_event_calendar)
+            .service(Get::<Event>::new())
+            .service(Update::<Event>::new())
+            .service(Delete::<Event>::new())
+            .service(List::<RegistrationRow>::new())
+            .service(Create::<RegistrationRow>::new())
+            .service(Get::<RegistrationRow>::new())
+            .service(Update::<RegistrationRow>::new())
+            .service(Delete::<RegistrationRow>::new())
+            .service(registrations::erase_registrations)
+            .service(calendar::list_calendar_links)
+            .service(calendar::create_calendar_link)
+            .service(calendar::revoke_calendar_link)
+            .service(calendar::open_calendar_link)
             .service(imports::import)
             .service(imports::import_template)
             .service(reports::get_tertial_report)

@@ -174,3 +174,44 @@ fn load_or_generate(path: &Path) -> anyhow::Result<SigningKey> {
     tracing::info!(path = %path.display(), "generated a token signing key");
     Ok(key)
 }
+
+/// The bytes of a link token's HMAC kept (128 bits).
+const TAG_BYTES: usize = 16;
+
+// Links that open something without a token (report links, calendar links).
+
+/// The token of link `id` of a kind (`purpose`) under `key`: base64url of the id and the first
+/// 128 bits of its HMAC.
+pub fn link_token(purpose: &[u8], key: &[u8; 32], id: uuid::Uuid) -> String {
+    let mut bytes = id.as_bytes().to_vec();
+    use hmac::Mac;
+    let mut mac = mac(purpose, key);
+    mac.update(id.as_bytes());
+    let tag: [u8; 32] = mac.finalize().into_bytes().into();
+    bytes.extend_from_slice(&tag[..TAG_BYTES]);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn mac(purpose: &[u8], key: &[u8; 32]) -> hmac::Hmac<Sha256> {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| {
+        unreachable!("HMAC takes a key of any length");
+    });
+    mac.update(purpose);
+    mac
+}
+
+/// The id a token of a kind of link carries, if the token is one this service made under `key`
+/// for that kind (compared in constant time).
+pub fn verify_link_token(purpose: &[u8], key: &[u8; 32], token: &str) -> Option<uuid::Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    if bytes.len() != 16 + TAG_BYTES {
+        return None;
+    }
+    use hmac::Mac;
+    let id = uuid::Uuid::from_slice(&bytes[..16]).ok()?;
+    let mut mac = mac(purpose, key);
+    mac.update(id.as_bytes());
+    mac.verify_truncated_left(&bytes[16..]).ok()?;
+    Some(id)
+}

@@ -179,6 +179,18 @@ impl Caller {
         }
     }
 
+    /// Whether this caller may see the personal data (contact details, a registration's name and
+    /// e-mail) of a person of `municipality`: administrators, and `write` clients of the
+    /// association or of that municipality.
+    pub fn sees_personal_data_of(&self, municipality: Option<&str>) -> bool {
+        self.has(Scope::Admin)
+            || (self.has(Scope::Write)
+                && match &self.municipality_id {
+                    None => true,
+                    Some(own) => municipality == Some(own.as_str()),
+                })
+    }
+
     /// The audit log's name for this caller.
     pub fn actor(&self) -> String {
         match &self.person {

@@ -17,7 +17,7 @@ struct RouteMethod {
 /// The operations that are public on purpose. Every other operation must declare a bearer
 /// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
 /// declares neither, so a new handler cannot end up unauthenticated by omission.
-pub const PUBLIC_OPERATIONS: [&str; 11] = [
+pub const PUBLIC_OPERATIONS: [&str; 12] = [
     "getApiInfo",
     "getApiInfoAtRoot",
     "getOpenApiDocument",
@@ -27,6 +27,7 @@ pub const PUBLIC_OPERATIONS: [&str; 11] = [
     "getReadiness",
     "getMetrics",
     "openReportLink",
+    "openCalendarLink",
     "listProblemTypes",
     "getProblemType",
 ];

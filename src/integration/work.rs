@@ -9,6 +9,8 @@
 //! Handlers take a [`Writer`] (the caller, the pool and the key) and call [`Writer::run`].
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use diesel::{OptionalExtension, QueryDsl};
+use diesel_async::RunQueryDsl;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use crate::auth::Caller;
@@ -16,6 +18,7 @@ use crate::error::ApiError;
 use crate::integration::audit::{self, Actor};
 use crate::integration::idempotency::{self, IdempotencyKey};
 use crate::store::db::{Db, PgConn};
+use crate::store::schema::api_clients;
 
 /// One change, as the audit log records it.
 #[derive(Debug)]
@@ -103,6 +106,35 @@ impl<'c> Work<'c> {
     }
 
     /// Who is writing.
+    /// Who shares a link, as the pages it opens name them: the person, or the client (and on
+    /// whose behalf it acts, from `X-Sent-By`).
+    pub async fn sharer(&mut self) -> Result<String, ApiError> {
+        let actor = self.actor().clone();
+        if let Some(person) = &actor.person {
+            let name = person.name.as_ref().or(person.username.as_ref());
+            return Ok(name.unwrap_or(&person.subject).clone());
+        }
+        let client = match actor.client_id {
+            Some(id) => api_clients::table
+                .find(id)
+                .select(api_clients::name)
+                .first::<String>(self.conn())
+                .await
+                .optional()?
+                .unwrap_or_else(|| actor.name.clone()),
+            None => actor.name.clone(),
+        };
+        let user = actor
+            .sent_by
+            .as_deref()
+            .and_then(|s| s.split_once(';'))
+            .map(|(_, user)| user.trim().to_owned());
+        Ok(match user {
+            Some(user) => format!("{client} ({user})"),
+            None => client,
+        })
+    }
+
     pub fn actor(&self) -> &Actor {
         &self.actor
     }

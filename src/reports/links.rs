@@ -12,14 +12,10 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -34,7 +30,7 @@ use crate::page_type;
 use crate::resources::plans::{MAX_YEAR, MIN_YEAR};
 use crate::rules::dates::{instant_opt, stockholm, swedish_date};
 use crate::store::db::Db;
-use crate::store::schema::{api_clients, plans, report_links};
+use crate::store::schema::{plans, report_links};
 
 /// How long a link is valid when its creator does not say.
 pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
@@ -42,8 +38,6 @@ pub const DEFAULT_VALIDITY_DAYS: i64 = 30;
 pub const MAX_VALIDITY_DAYS: i64 = 366;
 /// How often one link may be opened in a minute (429 beyond).
 pub const OPENS_PER_MINUTE: u32 = 60;
-/// The bytes of the HMAC kept in a token (128 bits).
-const TAG_BYTES: usize = 16;
 
 crate::text_enum! {
     /// Which report a link opens.
@@ -62,39 +56,18 @@ crate::text_enum! {
     }
 }
 
-/// The token of link `id` under `key`: base64url of the id and the first 128 bits of its HMAC.
+/// What a report link's HMAC is made for: a token made for another kind of link (a calendar
+/// link's) opens no report.
+const PURPOSE: &[u8] = b"report-link\0";
+
+/// The token of report link `id` under `key`.
 pub fn token(key: &[u8; 32], id: Uuid) -> String {
-    let mut bytes = id.as_bytes().to_vec();
-    bytes.extend_from_slice(&tag(key, id)[..TAG_BYTES]);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::auth::keys::link_token(PURPOSE, key, id)
 }
 
-fn tag(key: &[u8; 32], id: Uuid) -> [u8; 32] {
-    let mut mac = mac(key);
-    mac.update(id.as_bytes());
-    mac.finalize().into_bytes().into()
-}
-
-fn mac(key: &[u8; 32]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| {
-        unreachable!("HMAC takes a key of any length");
-    });
-    mac.update(b"report-link\0");
-    mac
-}
-
-/// The link id a token carries, if the token is one this service made under `key` (compared in
-/// constant time).
+/// The report link id a token carries, if the token is one this service made under `key`.
 pub fn verify(key: &[u8; 32], token: &str) -> Option<Uuid> {
-    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    if bytes.len() != 16 + TAG_BYTES {
-        return None;
-    }
-    let id = Uuid::from_slice(&bytes[..16]).ok()?;
-    let mut mac = mac(key);
-    mac.update(id.as_bytes());
-    mac.verify_truncated_left(&bytes[16..]).ok()?;
-    Some(id)
+    crate::auth::keys::verify_link_token(PURPOSE, key, token)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -279,34 +252,6 @@ fn check(new: &NewReportLink, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiEr
     Ok(expires)
 }
 
-/// Who shares, as the report page names them: the person, or the client (and its user).
-async fn shared_by(work: &mut Work<'_>) -> Result<String, ApiError> {
-    let actor = work.actor().clone();
-    if let Some(person) = &actor.person {
-        let name = person.name.as_ref().or(person.username.as_ref());
-        return Ok(name.unwrap_or(&person.subject).clone());
-    }
-    let client = match actor.client_id {
-        Some(id) => api_clients::table
-            .find(id)
-            .select(api_clients::name)
-            .first::<String>(work.conn())
-            .await
-            .optional()?
-            .unwrap_or_else(|| actor.name.clone()),
-        None => actor.name.clone(),
-    };
-    let user = actor
-        .sent_by
-        .as_deref()
-        .and_then(|s| s.split_once(';'))
-        .map(|(_, user)| user.trim().to_owned());
-    Ok(match user {
-        Some(user) => format!("{client} ({user})"),
-        None => client,
-    })
-}
-
 /// Create a report link
 ///
 /// Makes a link that opens one report (a year's tertial or annual report, in one format) in
@@ -354,7 +299,7 @@ pub async fn create_report_link(
                     ));
                 }
             }
-            let shared_by = shared_by(work).await?;
+            let shared_by = work.sharer().await?;
             let row: LinkRow = diesel::insert_into(report_links::table)
                 .values((
                     report_links::id.eq(Uuid::new_v4()),

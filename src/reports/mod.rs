@@ -481,6 +481,77 @@ pub struct AnnualReport {
     pub goals: Vec<AnnualGoal>,
     /// The year's three tertials side by side.
     pub tertials: Vec<TertialSummary>,
+    /// The events that started in the year.
+    pub events: EventSummary,
+}
+
+/// The year's events (by the day in Sweden they started) and who took part.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"held": 47, "cancelled": 2,
+    "byKind": {"conference": 3, "network_meeting": 25, "presidium_meeting": 9, "training": 6, "webinar": 4},
+    "byArea": {"Digitalisering": 8, "Utbildning & Arbetsliv": 12},
+    "participants": 70,
+    "participantsByMunicipality": {"2260": 7, "2262": 9, "2280": 9, "2281": 11, "2282": 10, "2283": 10, "2284": 11, "none": 3}}))]
+pub struct EventSummary {
+    /// Events held: started in the year and not cancelled.
+    pub held: i64,
+    /// Events of the year that were cancelled.
+    pub cancelled: i64,
+    /// Events held, by kind.
+    pub by_kind: BTreeMap<String, i64>,
+    /// Events held, by the name of their area (`Utan område` for none).
+    pub by_area: BTreeMap<String, i64>,
+    /// Confirmed registrations for the events held.
+    pub participants: i64,
+    /// The same by the participant's municipality (kommunkod; `none` for those from elsewhere).
+    pub participants_by_municipality: BTreeMap<String, i64>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Tally {
+    #[diesel(sql_type = Text)]
+    dimension: String,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The year's events, counted in one statement.
+async fn event_summary(conn: &mut AsyncPgConnection, year: i32) -> Result<EventSummary, ApiError> {
+    let tallies: Vec<Tally> = diesel::sql_query(
+        "WITH y AS (SELECT e.*, a.name AS area_name FROM events e LEFT JOIN areas a ON a.id = e.area_id \
+                    WHERE e.start_date BETWEEN make_date($1, 1, 1) AND make_date($1, 12, 31)) \
+         SELECT 'cancelled' AS dimension, '' AS key, count(*) AS n FROM y WHERE cancelled \
+         UNION ALL SELECT 'kind', kind, count(*) FROM y WHERE NOT cancelled GROUP BY kind \
+         UNION ALL SELECT 'area', coalesce(area_name, 'Utan område'), count(*) FROM y WHERE NOT cancelled \
+                   GROUP BY area_name \
+         UNION ALL SELECT 'municipality', coalesce(r.municipality_id, 'none'), count(*) \
+                   FROM y JOIN registrations r ON r.event_id = y.id \
+                   WHERE NOT y.cancelled AND r.status = 'confirmed' GROUP BY r.municipality_id",
+    )
+    .bind::<Integer, _>(year)
+    .load(conn)
+    .await?;
+    let mut s = EventSummary::default();
+    for t in tallies {
+        match t.dimension.as_str() {
+            "cancelled" => s.cancelled = t.n,
+            "kind" => {
+                s.held += t.n;
+                s.by_kind.insert(t.key, t.n);
+            }
+            "area" => {
+                s.by_area.insert(t.key, t.n);
+            }
+            _ => {
+                s.participants += t.n;
+                s.participants_by_municipality.insert(t.key, t.n);
+            }
+        }
+    }
+    Ok(s)
 }
 
 #[derive(diesel::QueryableByName)]
@@ -595,12 +666,14 @@ pub async fn annual_report(
             missing_reports: r.missing_reports.len(),
         });
     }
+    let events = event_summary(conn, year).await?;
     Ok(Some(AnnualReport {
         year,
         title: plan.title,
         vision: plan.vision,
         goals,
         tertials,
+        events,
     }))
 }
 
@@ -1229,7 +1302,60 @@ fn annual_html(r: &AnnualReport, notice: Option<&str>) -> HttpResponse {
         );
     }
     b.push_str("</table><p class=\"muted\">Prognos och avvikelse gäller de uppdrag som rapporterat för tertialen; budgeten för uppdrag utan rapport står för sig och ingår inte i prognosen.</p>");
+    events_html(&mut b, &r.events);
     page(&title, notice, &b)
+}
+
+/// The annual page's section on the year's events.
+fn events_html(b: &mut String, e: &EventSummary) {
+    use crate::resources::events::EventKind;
+    let _ = write!(
+        b,
+        "<h2>Arrangemang</h2><p>Genomförda: <strong>{}</strong> · inställda: {} · deltagare \
+         (bekräftade anmälningar): <strong>{}</strong></p>",
+        e.held, e.cancelled, e.participants
+    );
+    let table = |b: &mut String, heading: &str, rows: Vec<(String, i64)>| {
+        let _ = write!(
+            b,
+            "<table><tr><th>{heading}</th><th class=\"n\">Antal</th></tr>"
+        );
+        for (name, n) in rows {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"n\">{n}</td></tr>",
+                esc(&name)
+            );
+        }
+        b.push_str("</table>");
+    };
+    table(
+        b,
+        "Slag",
+        e.by_kind
+            .iter()
+            .map(|(k, n)| (EventKind::VOCABULARY.label(k).to_owned(), *n))
+            .collect(),
+    );
+    table(
+        b,
+        "Område",
+        e.by_area.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+    );
+    table(
+        b,
+        "Deltagare per kommun",
+        e.participants_by_municipality
+            .iter()
+            .map(|(code, n)| {
+                let name = crate::store::seed::MUNICIPALITIES
+                    .iter()
+                    .find(|m| m.0 == code)
+                    .map_or("Övriga", |m| m.1);
+                (name.to_owned(), *n)
+            })
+            .collect(),
+    );
 }
 
 fn check_year(year: &str) -> Result<i32, ApiError> {

@@ -8,6 +8,7 @@
 pub mod areas;
 pub mod assignments;
 pub mod clients;
+pub mod events;
 pub mod feedback;
 pub mod municipalities;
 pub mod networks;
@@ -21,6 +22,8 @@ use crate::rules::labels::Vocabularies;
 
 use areas::Area;
 use assignments::Assignment;
+use events::Event;
+use events::registrations::RegistrationRow;
 use feedback::Feedback;
 use municipalities::Municipality;
 use networks::{MemberRow, Network};
@@ -37,7 +40,7 @@ pub struct Entry {
 }
 
 /// Every resource whose changes the feed carries, in the feed's order of kinds.
-pub const REGISTRY: [Entry; 8] = [
+pub const REGISTRY: [Entry; 10] = [
     entry::<Municipality>("Municipalities"),
     entry::<Area>("Areas"),
     entry::<Plan>("Plans"),
@@ -46,6 +49,8 @@ pub const REGISTRY: [Entry; 8] = [
     entry::<Assignment>("Assignments"),
     entry::<StoredReport>("Progress reports"),
     entry::<Feedback>("Feedback"),
+    entry::<Event>("Events"),
+    entry::<RegistrationRow>("Events"),
 ];
 
 const fn entry<R: Resource>(tag: &'static str) -> Entry {
@@ -68,6 +73,8 @@ pub const VOCABULARIES: Vocabularies = Vocabularies {
         networks::NetworkStatus::VOCABULARY,
         progress::Deviation::VOCABULARY,
         feedback::SuggestionKind::VOCABULARY,
+        events::EventKind::VOCABULARY,
+        events::registrations::RegistrationStatus::VOCABULARY,
     ],
     kinds_of: &[("Suggestion", "SuggestionKind")],
 };

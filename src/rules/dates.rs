@@ -99,6 +99,19 @@ pub fn stockholm(at: DateTime<Utc>) -> chrono::NaiveDateTime {
     at.naive_utc() + Duration::hours(if summer { 2 } else { 1 })
 }
 
+/// The instant of midnight at the start of `date` in Sweden (never in the hour summer time
+/// skips, which is 02:00–03:00).
+pub fn stockholm_midnight(date: NaiveDate) -> DateTime<Utc> {
+    use chrono::{Duration, TimeZone};
+    let local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let winter = Utc.from_utc_datetime(&(local - Duration::hours(1)));
+    if stockholm(winter) == local {
+        winter
+    } else {
+        Utc.from_utc_datetime(&(local - Duration::hours(2)))
+    }
+}
+
 /// A date as Swedes write it in running text: `2 december 2026`.
 pub fn swedish_date(date: NaiveDate) -> String {
     use chrono::Datelike;
@@ -123,6 +136,32 @@ pub fn swedish_date(date: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn midnight_in_sweden_follows_summer_time() {
+        let d = |s: &str| parse_date(s).unwrap();
+        let i = |s: &str| parse_instant(s).unwrap();
+        assert_eq!(
+            stockholm_midnight(d("2022-01-15")),
+            i("2022-01-14T23:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight(d("2022-03-27")),
+            i("2022-03-26T23:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight(d("2022-03-28")),
+            i("2022-03-27T22:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight(d("2022-10-30")),
+            i("2022-10-29T22:00:00Z")
+        );
+        assert_eq!(
+            stockholm_midnight(d("2022-10-31")),
+            i("2022-10-30T23:00:00Z")
+        );
+    }
 
     #[test]
     fn dates_are_exactly_full_dates() {

@@ -28,16 +28,18 @@ pub enum HitType {
     Assignment,
     ProgressReport,
     Feedback,
+    Event,
 }
 
 impl HitType {
-    pub const ALL: [HitType; 6] = [
+    pub const ALL: [HitType; 7] = [
         HitType::Area,
         HitType::Network,
         HitType::Member,
         HitType::Assignment,
         HitType::ProgressReport,
         HitType::Feedback,
+        HitType::Event,
     ];
 
     /// Its place in [`HitType::ALL`].
@@ -53,6 +55,7 @@ impl HitType {
             HitType::Assignment => "assignment",
             HitType::ProgressReport => "progressReport",
             HitType::Feedback => "feedback",
+            HitType::Event => "event",
         }
     }
 
@@ -101,6 +104,13 @@ impl HitType {
                 title: "'Återkoppling ' || t.year || ', ' || n.name",
                 text: "concat_ws(' ', t.comment, samverkan_suggestion_texts(t.suggestions))",
                 link: "'/v1/feedback/' || t.id",
+            },
+            HitType::Event => Source {
+                table: "events",
+                join: "",
+                title: "t.title",
+                text: "concat_ws(' ', t.description, t.location)",
+                link: "'/v1/events/' || t.id",
             },
         }
     }
@@ -195,7 +205,7 @@ pub struct SearchParams {
     /// Only hits of these types (comma-separated): `area`, `network`, `member`, `assignment`,
     /// `progressReport`, `feedback`. All of them when left out.
     #[param(
-        pattern = "^(area|network|member|assignment|progressReport|feedback)(,(area|network|member|assignment|progressReport|feedback))*$",
+        pattern = "^(area|network|member|assignment|progressReport|feedback|event)(,(area|network|member|assignment|progressReport|feedback|event))*$",
         example = "assignment,network"
     )]
     pub types: Option<String>,
@@ -332,7 +342,7 @@ fn parse_types(types: Option<&str>) -> Result<Vec<HitType>, ApiError> {
                 "types",
                 format!(
                     "unknown type {:?}; types are area, network, member, assignment, \
-                     progressReport, feedback",
+                     progressReport, feedback, event",
                     part.chars().take(50).collect::<String>()
                 ),
             )

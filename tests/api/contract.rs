@@ -68,6 +68,19 @@ async fn fixtures(app: &TestApp, token: &str) -> Vec<Fixture> {
                "forecastSek": 2, "deviation": "none"})
     };
     let feedback = |rating: i64| json!({"year": 2022, "goal": "focus", "networkId": network, "municipalityId": "2281", "rating": rating});
+    let event_body = |title: &str| {
+        json!({"title": title, "kind": "training", "startsAt": "2031-03-24T09:00:00+01:00",
+               "endsAt": "2031-03-24T12:00:00+01:00", "municipalityIds": ["2281"], "capacity": 20})
+    };
+    let event = id_of(
+        &post(
+            app,
+            token,
+            "/v1/events",
+            &event_body("Kontraktsutbildningen"),
+        )
+        .await,
+    );
     vec![
         Fixture {
             kind: "municipality",
@@ -159,6 +172,28 @@ async fn fixtures(app: &TestApp, token: &str) -> Vec<Fixture> {
                 "/v1/feedback/by-external-id/kontrakt/F-1".to_owned(),
                 feedback(5),
             )),
+            removable: true,
+        },
+        Fixture {
+            kind: "event",
+            create: Some(("/v1/events".to_owned(), event_body("Utbildning under test"))),
+            existing: None,
+            patch: json!({"capacity": 30}),
+            upsert: Some((
+                "/v1/events/by-external-id/kontrakt/E-1".to_owned(),
+                event_body("Pushad utbildning"),
+            )),
+            removable: true,
+        },
+        Fixture {
+            kind: "registration",
+            create: Some((
+                format!("/v1/events/{event}/registrations"),
+                json!({"name": "Karin Nilsson", "email": "karin.nilsson@example.se", "municipalityId": "2281"}),
+            )),
+            existing: None,
+            patch: json!({"organisation": "Sundsvalls kommun"}),
+            upsert: None,
             removable: true,
         },
     ]

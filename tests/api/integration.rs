@@ -690,7 +690,7 @@ async fn the_feed_is_written_per_statement_and_shows_records_as_the_api_does() {
             page["nextCursor"].as_str().expect("nextCursor")
         );
     }
-    assert_eq!(latest.len(), 8, "{:?}", latest.keys());
+    assert_eq!(latest.len(), 10, "{:?}", latest.keys());
     for (kind, change) in &latest {
         let data = &change["data"];
         let id = change["id"].as_str().expect("id");
@@ -709,6 +709,11 @@ async fn the_feed_is_written_per_statement_and_shows_records_as_the_api_does() {
                 data["assignmentId"].as_str().expect("assignmentId")
             ),
             "feedback" => format!("/v1/feedback/{id}"),
+            "event" => format!("/v1/events/{id}"),
+            "registration" => format!(
+                "/v1/events/{}/registrations/{id}",
+                data["eventId"].as_str().expect("eventId")
+            ),
             other => panic!("a feed type no test reads: {other}"),
         };
         let record = app.get(&url).await;
@@ -734,6 +739,8 @@ async fn the_feed_is_written_per_statement_and_shows_records_as_the_api_does() {
         ("assignments", "assignment"),
         ("progress_reports", "progress_report"),
         ("feedback", "feedback"),
+        ("events", "event"),
+        ("registrations", "registration"),
     ] {
         let rows = app
             .count(&format!("SELECT count(*) AS n FROM {table}"))

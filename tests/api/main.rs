@@ -7,6 +7,7 @@ mod contract;
 mod database;
 mod domain;
 mod errors;
+mod events;
 mod files;
 mod hardening;
 mod http_layer;

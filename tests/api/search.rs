@@ -309,10 +309,11 @@ async fn one_search_box_finds_every_kind_counts_them_and_links_to_them() {
         page["facets"],
         json!([
             {"type": "network", "count": 2, "countIsEstimate": false},
-            {"type": "member", "count": 2, "countIsEstimate": false}
+            {"type": "member", "count": 2, "countIsEstimate": false},
+            {"type": "event", "count": 5, "countIsEstimate": false}
         ])
     );
-    assert_eq!(page["_meta"]["totalRecords"], 4);
+    assert_eq!(page["_meta"]["totalRecords"], 9);
     let first = &page["items"][0];
     assert_eq!(first["type"], "network");
     assert_eq!(first["title"], "Skolchefsnätverket");
@@ -354,7 +355,10 @@ async fn one_search_box_finds_every_kind_counts_them_and_links_to_them() {
             .contains(", tertial ")
     );
     let feedback = app
-        .get(&format!("/v1/search?q={}", enc("sjukfrånvaron")))
+        .get(&format!(
+            "/v1/search?q={}&types=feedback",
+            enc("sjukfrånvaron")
+        ))
         .await
         .json();
     assert_eq!(feedback["items"][0]["type"], "feedback");

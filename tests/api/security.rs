@@ -547,6 +547,7 @@ async fn every_operation_enforces_the_scope_it_declares() {
         "/health/live",
         "/health/ready",
         "/v1/shared/{token}",
+        "/v1/calendars/{token}",
         "/problems",
         "/problems/{slug}",
         "/api-info",

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Scope};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::error::responses::{AuthErrors, CommonErrors, WriteErrors};
 use crate::error::{Violation, Violations};
@@ -490,19 +490,9 @@ pub struct Member {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Whether `caller` may see this member's contact details.
-fn sees_contact_details(caller: &Caller, municipality: Option<&str>) -> bool {
-    caller.has(Scope::Admin)
-        || (caller.has(Scope::Write)
-            && match &caller.municipality_id {
-                None => true,
-                Some(own) => municipality == Some(own.as_str()),
-            })
-}
-
 impl Member {
     fn for_caller(r: MemberRow, caller: &Caller) -> Self {
-        let visible = sees_contact_details(caller, r.municipality_id.as_deref());
+        let visible = caller.sees_personal_data_of(r.municipality_id.as_deref());
         Self {
             id: r.id,
             network_id: r.network_id,

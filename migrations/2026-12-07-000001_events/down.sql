@@ -8,3 +8,6 @@ DROP TABLE calendar_links, registrations, events CASCADE;
 DROP FUNCTION IF EXISTS registrations_feed();
 DROP FUNCTION IF EXISTS events_feed();
 DROP FUNCTION IF EXISTS events_touch();
+DROP FUNCTION IF EXISTS events_places_added();
+DROP FUNCTION IF EXISTS registrations_places_freed();
+DROP FUNCTION IF EXISTS samverkan_move_up(uuid[]);

@@ -103,6 +103,41 @@ CREATE TRIGGER registrations_touch BEFORE UPDATE ON registrations
     FOR EACH ROW EXECUTE FUNCTION samverkan_touch();
 SELECT samverkan_feed_install('registrations', 'registration', 'id', ARRAY['name', 'email']);
 
+-- The waiting lists move up by themselves, whichever statement frees places: a cancelled or
+-- erased registration, an event given more places (through the API or an import), first
+-- registered first. The writer holds the event's lock (a registration's writes take it first).
+CREATE FUNCTION samverkan_move_up(event_ids uuid[]) RETURNS void LANGUAGE sql AS $$
+    UPDATE registrations r SET status = 'confirmed'
+    FROM (SELECT w.id, e.capacity,
+                 row_number() OVER (PARTITION BY w.event_id ORDER BY w.created_at, w.id) AS place,
+                 (SELECT count(*) FROM registrations c
+                  WHERE c.event_id = w.event_id AND c.status = 'confirmed') AS taken
+          FROM registrations w JOIN events e ON e.id = w.event_id
+          WHERE w.status = 'waitlisted' AND w.event_id = ANY (event_ids)) p
+    WHERE r.id = p.id AND (p.capacity IS NULL OR p.place <= p.capacity - p.taken);
+$$;
+
+CREATE FUNCTION events_places_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM samverkan_move_up(ARRAY(SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                                    WHERE n.capacity IS DISTINCT FROM o.capacity));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER events_places_added AFTER UPDATE ON events
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION events_places_added();
+
+CREATE FUNCTION registrations_places_freed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM samverkan_move_up(ARRAY(SELECT DISTINCT event_id FROM old_rows WHERE status = 'confirmed'));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER registrations_places_freed AFTER DELETE ON registrations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION registrations_places_freed();
+
 -- Links that open a calendar feed (all events, or one network's, area's or municipality's)
 -- without a token, for calendar programs, which send none. As with report links, the URL
 -- carries the id and an HMAC of it; the table holds nothing that opens a feed.

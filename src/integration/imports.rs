@@ -35,11 +35,14 @@ pub enum Collection {
     Assignments,
     ProgressReports,
     Feedback,
+    Events,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
+    /// `true` or `false`, as Swedish Excel writes them too (`SANT`, `FALSKT`), or `ja`/`nej`.
+    Bool,
     /// A record's id (a UUID), read as text: the resource's rules check it.
     Id,
     Int,
@@ -74,12 +77,13 @@ const fn col(name: &'static str, kind: Kind, about: &'static str, example: &'sta
 const SUGGESTION_KIND: &str = "SuggestionKind";
 
 impl Collection {
-    pub const ALL: [Collection; 5] = [
+    pub const ALL: [Collection; 6] = [
         Self::Networks,
         Self::Members,
         Self::Assignments,
         Self::ProgressReports,
         Self::Feedback,
+        Self::Events,
     ];
 
     pub fn parse(raw: &str) -> Option<Self> {
@@ -89,6 +93,7 @@ impl Collection {
             "assignments" => Self::Assignments,
             "progress-reports" => Self::ProgressReports,
             "feedback" => Self::Feedback,
+            "events" => Self::Events,
             _ => return None,
         })
     }
@@ -100,6 +105,7 @@ impl Collection {
             Self::Assignments => "assignments",
             Self::ProgressReports => "progress-reports",
             Self::Feedback => "feedback",
+            Self::Events => "events",
         }
     }
 
@@ -339,6 +345,100 @@ impl Collection {
                 ];
                 COLUMNS
             }
+            Self::Events => {
+                const COLUMNS: &[Column] = &[
+                    col(
+                        "title",
+                        Text,
+                        "The event's title (at most 300 characters)",
+                        "Skolchefsnätverket, möte 3",
+                    ),
+                    col("description", Text, "What it is about", ""),
+                    col(
+                        "kind",
+                        Enum("EventKind"),
+                        "Conference, training, network or presidium meeting, webinar",
+                        "network_meeting",
+                    ),
+                    col(
+                        "allDay",
+                        Bool,
+                        "true for whole days (then startDate and endDate, no times); default false",
+                        "false",
+                    ),
+                    col(
+                        "startsAt",
+                        Text,
+                        "When it starts, with its offset: 2022-03-24T09:00:00+01:00 (not for all-day events)",
+                        "2022-03-24T09:00:00+01:00",
+                    ),
+                    col(
+                        "endsAt",
+                        Text,
+                        "When it ends, with its offset (not for all-day events)",
+                        "2022-03-24T12:00:00+01:00",
+                    ),
+                    col(
+                        "startDate",
+                        Text,
+                        "An all-day event's first day, YYYY-MM-DD (for a timed event: its day in Sweden, or empty)",
+                        "",
+                    ),
+                    col(
+                        "endDate",
+                        Text,
+                        "An all-day event's last day, YYYY-MM-DD (default startDate)",
+                        "",
+                    ),
+                    col(
+                        "location",
+                        Text,
+                        "Where it is held",
+                        "Kommunförbundet, Sundsvall",
+                    ),
+                    col("onlineUrl", Text, "The link to join online", ""),
+                    col("organiser", Text, "Who arranges it", "Erik Sjödin"),
+                    col(
+                        "networkId",
+                        Id,
+                        "The network's id (a UUID), if any",
+                        NETWORK,
+                    ),
+                    col(
+                        "areaId",
+                        Id,
+                        "The collaboration area's id (a UUID), if any",
+                        "",
+                    ),
+                    col(
+                        "municipalityIds",
+                        List,
+                        "The municipalities it is for, `|`-separated kommunkoder",
+                        "2260|2262|2280|2281|2282|2283|2284",
+                    ),
+                    col(
+                        "capacity",
+                        Int,
+                        "Places (registrations beyond them wait); empty for no limit",
+                        "",
+                    ),
+                    col(
+                        "registrationDeadline",
+                        Text,
+                        "Registrations are taken until then, with its offset",
+                        "",
+                    ),
+                    col(
+                        "cancelled",
+                        Bool,
+                        "true when cancelled; default false",
+                        "false",
+                    ),
+                    SYSTEM,
+                    EXTERNAL_ID,
+                ];
+                COLUMNS
+            }
         }
     }
 
@@ -363,6 +463,7 @@ impl Collection {
                 "deviation",
             ],
             Self::Feedback => &["year", "goal", "networkId", "rating"],
+            Self::Events => &["title", "kind", "municipalityIds"],
         }
     }
 }
@@ -528,6 +629,11 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
     }
     Ok(match kind {
         Kind::Text | Kind::Id | Kind::Enum(_) => Value::String(raw.to_owned()),
+        Kind::Bool => match text.to_lowercase().as_str() {
+            "true" | "sant" | "ja" | "1" => Value::Bool(true),
+            "false" | "falskt" | "nej" | "0" => Value::Bool(false),
+            _ => return Err(format!("{text:?} is not true or false (ja or nej)")),
+        },
         Kind::Int => {
             let compact: String = text
                 .chars()
@@ -1297,6 +1403,59 @@ fn statements(c: Collection) -> Statements {
             ],
             owners: "ARRAY_REMOVE(ARRAY[t.municipality_id], NULL)",
         },
+        Collection::Events => Statements {
+            // An all-day event's days become the instants of midnight in Sweden, as the API
+            // computes them (`Timing::resolve`).
+            src: "SELECT line, d->>'title' AS title, coalesce(d->>'description', '') AS description, d->>'kind' AS kind, \
+                  coalesce((d->>'allDay')::boolean, false) AS all_day, \
+                  CASE WHEN coalesce((d->>'allDay')::boolean, false) \
+                       THEN timezone('Europe/Stockholm', (d->>'startDate')::date::timestamp) \
+                       ELSE (d->>'startsAt')::timestamptz END AS starts_at, \
+                  CASE WHEN coalesce((d->>'allDay')::boolean, false) \
+                       THEN timezone('Europe/Stockholm', (coalesce(d->>'endDate', d->>'startDate')::date + 1)::timestamp) \
+                       ELSE (d->>'endsAt')::timestamptz END AS ends_at, \
+                  d->>'location' AS location, d->>'onlineUrl' AS online_url, d->>'organiser' AS organiser, \
+                  (d->>'networkId')::uuid AS network_id, (d->>'areaId')::uuid AS area_id, \
+                  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'municipalityIds', '[]'))) AS municipality_ids, \
+                  (d->>'capacity')::int AS capacity, (d->>'registrationDeadline')::timestamptz AS registration_deadline, \
+                  coalesce((d->>'cancelled')::boolean, false) AS cancelled, \
+                  d->>'externalSystem' AS external_system, d->>'externalId' AS external_id FROM import_rows",
+            checks: "SELECT line, 'networkId' AS field, 'no network has this id' AS message FROM src \
+                     WHERE network_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM networks WHERE id = src.network_id) \
+                     UNION ALL SELECT line, 'areaId', 'no area has this id' FROM src \
+                     WHERE area_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM areas WHERE id = src.area_id) \
+                     UNION ALL SELECT line, 'municipalityIds', 'no member municipality has the kommunkod ' || m \
+                     FROM src, unnest(municipality_ids) m WHERE NOT EXISTS (SELECT 1 FROM municipalities WHERE id = m)",
+            existing: "SELECT s.line, t.municipality_ids AS owners, \
+                       (t.title, t.description, t.kind, t.all_day, t.starts_at, t.ends_at, t.location, t.online_url, t.organiser, t.network_id, t.area_id, t.municipality_ids, t.capacity, t.registration_deadline, t.cancelled) \
+                       IS DISTINCT FROM (s.title, s.description, s.kind, s.all_day, s.starts_at, s.ends_at, s.location, s.online_url, s.organiser, s.network_id, s.area_id, s.municipality_ids, s.capacity, s.registration_deadline, s.cancelled) AS changed \
+                       FROM src s JOIN events t ON t.external_system = s.external_system AND t.external_id = s.external_id",
+            apply: "INSERT INTO events (id, title, description, kind, all_day, starts_at, ends_at, location, online_url, organiser, network_id, area_id, municipality_ids, capacity, registration_deadline, cancelled, external_system, external_id) \
+                    SELECT gen_random_uuid(), title, description, kind, all_day, starts_at, ends_at, location, online_url, organiser, network_id, area_id, municipality_ids, capacity, registration_deadline, cancelled, external_system, external_id FROM src \
+                    ON CONFLICT (external_system, external_id) DO UPDATE SET title = excluded.title, description = excluded.description, kind = excluded.kind, all_day = excluded.all_day, starts_at = excluded.starts_at, ends_at = excluded.ends_at, location = excluded.location, online_url = excluded.online_url, organiser = excluded.organiser, network_id = excluded.network_id, area_id = excluded.area_id, municipality_ids = excluded.municipality_ids, capacity = excluded.capacity, registration_deadline = excluded.registration_deadline, cancelled = excluded.cancelled \
+                    WHERE (events.title, events.description, events.kind, events.all_day, events.starts_at, events.ends_at, events.location, events.online_url, events.organiser, events.network_id, events.area_id, events.municipality_ids, events.capacity, events.registration_deadline, events.cancelled) \
+                    IS DISTINCT FROM (excluded.title, excluded.description, excluded.kind, excluded.all_day, excluded.starts_at, excluded.ends_at, excluded.location, excluded.online_url, excluded.organiser, excluded.network_id, excluded.area_id, excluded.municipality_ids, excluded.capacity, excluded.registration_deadline, excluded.cancelled) \
+                    RETURNING (xmax = 0) AS inserted",
+            table: "events",
+            updated: &[
+                "title",
+                "description",
+                "kind",
+                "all_day",
+                "starts_at",
+                "ends_at",
+                "location",
+                "online_url",
+                "organiser",
+                "network_id",
+                "area_id",
+                "municipality_ids",
+                "capacity",
+                "registration_deadline",
+                "cancelled",
+            ],
+            owners: "t.municipality_ids",
+        },
     }
 }
 
@@ -1340,7 +1499,7 @@ struct Existing {
 /// Owners of a row by its own values (for the binding check).
 fn row_owners(collection: Collection, data: &Map<String, Value>) -> Option<Vec<String>> {
     match collection {
-        Collection::Networks | Collection::Assignments => Some(
+        Collection::Networks | Collection::Assignments | Collection::Events => Some(
             data.get("municipalityIds")
                 .and_then(Value::as_array)
                 .map(|a| {
@@ -1419,7 +1578,7 @@ pub struct TemplateParams {
 fn collection_of(raw: &str) -> Result<Collection, ApiError> {
     Collection::parse(raw).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "There is no collection {raw:?} to import into; collections are networks, members, assignments, progress-reports and feedback"
+            "There is no collection {raw:?} to import into; collections are networks, members, assignments, progress-reports, feedback and events"
         ))
     })
 }
@@ -1464,6 +1623,7 @@ pub fn columns_documentation(vocabularies: &Vocabularies) -> String {
                 Kind::Id => "UUID".to_owned(),
                 Kind::Text => "text".to_owned(),
                 Kind::Int => "whole number".to_owned(),
+                Kind::Bool => "`true` or `false` (`ja`, `nej`)".to_owned(),
                 Kind::List => "list, `|`-separated".to_owned(),
                 Kind::Suggestions => format!(
                     "`kind:text`, `|`-separated; kind {}",
@@ -1561,7 +1721,8 @@ pub async fn import_template(
 
 /// Bulk-load a collection
 ///
-/// `collection` is `networks`, `members`, `assignments`, `progress-reports` or `feedback`. Send
+/// `collection` is `networks`, `members`, `assignments`, `progress-reports`, `feedback` or
+/// `events`. Send
 /// `text/csv` (header row of field names or their Swedish headers, as `labels=sv` exports and
 /// templates write them; `;`, `,` or TAB detected; UTF-8 with or without BOM, Windows-1252, or
 /// UTF-16 with BOM, as Excel saves them; quoted fields may hold separators and newlines; lists

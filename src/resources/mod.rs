@@ -91,6 +91,7 @@ pub fn row_checks() -> RowChecks {
             of::<Assignment>(),
             of::<StoredReport>(),
             of::<Feedback>(),
+            of::<Event>(),
         ],
         vocabularies: VOCABULARIES,
     }

@@ -117,6 +117,17 @@ pub const HEADERS: &[(&str, &str)] = &[
     ("vision", "Vision"),
     ("theme", "Tema"),
     ("statement", "Målformulering"),
+    ("allDay", "Heldag"),
+    ("startsAt", "Starttid"),
+    ("endsAt", "Sluttid"),
+    ("location", "Plats"),
+    ("onlineUrl", "Länk"),
+    ("organiser", "Arrangör"),
+    ("capacity", "Antal platser"),
+    ("registrationDeadline", "Sista anmälan"),
+    ("cancelled", "Inställt"),
+    ("eventId", "Arrangemang-ID"),
+    ("organisation", "Organisation"),
 ];
 
 /// The Swedish header of `field`.

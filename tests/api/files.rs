@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, violation_lines};
 
-const COLLECTIONS: [(&str, &str); 5] = [
+const COLLECTIONS: [(&str, &str); 6] = [
     ("networks", "/v1/networks"),
+    ("events", "/v1/events"),
     ("assignments", "/v1/assignments"),
     ("progress-reports", "/v1/progress-reports"),
     ("feedback", "/v1/feedback"),

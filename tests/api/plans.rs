@@ -164,8 +164,20 @@ async fn every_list_filter_and_sort_of_a_large_collection_reads_an_index() {
                 (ARRAY['proposed', 'ongoing', 'completed'])[1 + g % 3], \
                 now() - g * interval '1 minute', now() - g * interval '1 minute' \
          FROM generate_series(1, 30000) g; \
+         INSERT INTO events (id, title, kind, starts_at, ends_at, network_id, area_id, \
+                             municipality_ids, cancelled, external_system, external_id, \
+                             created_at, updated_at) \
+         SELECT gen_random_uuid(), 'Möte ' || g, \
+                (ARRAY['conference', 'training', 'network_meeting', 'presidium_meeting', 'webinar'])[1 + g % 5], \
+                timestamptz '2020-01-01 09:00+01' + g * interval '1 hour', \
+                timestamptz '2020-01-01 11:00+01' + g * interval '1 hour', \
+                n.id, (SELECT id FROM areas ORDER BY id OFFSET g % 5 LIMIT 1), \
+                ARRAY[(ARRAY['2260', '2281'])[1 + g % 2]], g % 50 = 0, 'system', 'ev-' || g, \
+                now() - g * interval '1 minute', now() - g * interval '1 minute' \
+         FROM generate_series(1, 30000) g \
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM networks) n ON n.i = g % 300; \
          RESET session_replication_role; \
-         ANALYZE feedback; ANALYZE assignments; ANALYZE networks;",
+         ANALYZE feedback; ANALYZE assignments; ANALYZE networks; ANALYZE events;",
     )
     .await;
     let network = app.get("/v1/networks?limit=1").await.json()["items"][0]["id"]
@@ -228,6 +240,32 @@ async fn every_list_filter_and_sort_of_a_large_collection_reads_an_index() {
         uris.push(format!("/v1/assignments?sort={sort}"));
     }
 
+    for filter in [
+        String::new(),
+        "kind=training".into(),
+        "from=2022-06-01T00:00:00Z".into(),
+        "to=2021-06-01T00:00:00Z".into(),
+        "municipalityId=2281".into(),
+        format!("networkId={network}"),
+        format!("areaId={area}"),
+        "cancelled=false".into(),
+        "externalSystem=system&externalId=ev-17".into(),
+    ] {
+        uris.push(format!("/v1/events?{filter}"));
+    }
+    for sort in [
+        "startsAt",
+        "-startsAt",
+        "title",
+        "-title",
+        "createdAt",
+        "-createdAt",
+        "updatedAt",
+        "-updatedAt",
+    ] {
+        uris.push(format!("/v1/events?sort={sort}"));
+    }
+
     let mut conn = AsyncPgConnection::establish(&app.db.url)
         .await
         .expect("connect");
@@ -250,7 +288,9 @@ async fn every_list_filter_and_sort_of_a_large_collection_reads_an_index() {
         for recorded in statements {
             let lower = recorded.to_lowercase();
             if !lower.trim_start().starts_with("select")
-                || !(lower.contains("\"feedback\"") || lower.contains("\"assignments\""))
+                || !(lower.contains("\"feedback\"")
+                    || lower.contains("\"assignments\"")
+                    || lower.contains("\"events\""))
             {
                 continue;
             }
@@ -265,7 +305,7 @@ async fn every_list_filter_and_sort_of_a_large_collection_reads_an_index() {
             full_scans(
                 &plan[0]["Plan"],
                 "",
-                &["feedback", "assignments"],
+                &["feedback", "assignments", "events"],
                 &mut scans,
             );
             planned += 1;

@@ -550,43 +550,10 @@ impl Resource for Event {
     type Values = EventValues;
     type Patch = EventPatch;
 
-    fn id(&self) -> String {
-        self.id.to_string()
-    }
-    fn key(&self) -> Uuid {
-        self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn location(&self) -> String {
-        format!("/v1/events/{}", self.id)
-    }
-    fn audit_view(&self) -> Option<Value> {
-        serde_json::to_value(self).ok()
-    }
+    // Added places move the waiting list up: the trigger `events_places_added`.
+    crate::uuid_record!("/v1/events", events, Event);
     fn owners(&self) -> Vec<String> {
         self.municipality_ids.clone()
-    }
-
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        key: &Uuid,
-        lock: kernel::Lock,
-    ) -> QueryResult<Option<Self>> {
-        let query = events::table.find(*key).select(Event::as_select());
-        crate::first_row!(query, conn, lock)
-    }
-
-    /// The new values, and then, if places were added, the waiting list moved up into them.
-    async fn update(
-        conn: &mut AsyncPgConnection,
-        key: &Uuid,
-        values: &EventValues,
-    ) -> QueryResult<Self> {
-        let event = crate::update_row!(conn, events, *key, values, Event)?;
-        registrations::move_up(conn, *key).await?;
-        Ok(event)
     }
 
     async fn value_owners(

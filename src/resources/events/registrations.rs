@@ -6,8 +6,9 @@
 //! UPDATE`): a registration is `confirmed` while the event has places left and `waitlisted`
 //! after that, so concurrent registrations never overbook. A cancelled registration (a delete),
 //! an erasure or added places move the waiting list up, in the order of registration, in the
-//! same transaction. Every write of a registration locks its event first, so they queue per
-//! event and never deadlock with each other.
+//! same transaction: triggers do it (migration `events`), whichever statement frees the places.
+//! Every write of a registration locks its event first, so they queue per event and never
+//! deadlock with each other.
 
 use actix_web::{HttpRequest, HttpResponse, post};
 use chrono::{DateTime, Utc};
@@ -225,22 +226,6 @@ async fn lock_event(
         .optional()
 }
 
-/// Moves the event's waiting list up into its free places, first registered first; every
-/// waiting registration when the event has no limit. The caller holds the event's lock.
-pub(crate) async fn move_up(conn: &mut AsyncPgConnection, event: Uuid) -> QueryResult<usize> {
-    diesel::sql_query(
-        "UPDATE registrations SET status = 'confirmed' WHERE id IN ( \
-             SELECT w.id FROM registrations w WHERE w.event_id = $1 AND w.status = 'waitlisted' \
-             ORDER BY w.created_at, w.id \
-             LIMIT (SELECT greatest(e.capacity - (SELECT count(*) FROM registrations c \
-                        WHERE c.event_id = e.id AND c.status = 'confirmed'), 0) \
-                    FROM events e WHERE e.id = $1))",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(event)
-    .execute(conn)
-    .await
-}
-
 /// A registration's key: its event's id and its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RegistrationKey {
@@ -406,12 +391,13 @@ impl kernel::Creatable for RegistrationRow {
 }
 
 impl kernel::Removable for RegistrationRow {
-    /// Cancels the registration; the first on the waiting list takes a freed place.
+    /// Cancels the registration; the first on the waiting list takes a freed place (the
+    /// trigger `registrations_places_freed`).
     async fn delete(conn: &mut AsyncPgConnection, key: &RegistrationKey) -> QueryResult<()> {
         diesel::delete(registrations::table.find(key.id))
             .execute(conn)
-            .await?;
-        move_up(conn, key.event).await.map(drop)
+            .await
+            .map(drop)
     }
 }
 
@@ -620,9 +606,6 @@ pub async fn erase_registrations(
                 .returning(RegistrationRow::as_returning())
                 .get_results(work.conn())
                 .await?;
-            for event in &event_ids {
-                move_up(work.conn(), *event).await?;
-            }
             for row in &rows {
                 kernel::audit(work, "erase", Some(row), None).await?;
             }

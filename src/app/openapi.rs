@@ -50,6 +50,10 @@ svensk version av sina huvudavsnitt.",
         (name = "Assignments", description = "Development assignments and their lifecycle."),
         (name = "Progress reports", description = "Tertial progress reports of the assignments."),
         (name = "Feedback", description = "The networks' judgement of the year's goals (Röster från kommunerna)."),
+        (name = "Events", description = "Conferences, trainings (utbildningsinsatser), network and \
+presidium meetings and webinars (arrangemang); registrations with places and a waiting list \
+(personal data); iCalendar feeds for Outlook, Google Calendar and the intranets, and calendar \
+links that open them without a token."),
         (name = "Imports", description = "Bulk loads from CSV (Swedish Excel) or NDJSON: all or nothing, line-numbered errors."),
         (name = "Search", description = "One search box across the collections, for intranets: \
 forgiving Swedish search, ranked, highlighted, counted per type."),

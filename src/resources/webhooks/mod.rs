@@ -127,7 +127,8 @@ pub struct NewWebhook {
     #[schema(max_length = 2000)]
     pub url: String,
     /// The event types wanted (`<type>.created`, `.updated` or `.deleted` of `municipality`,
-    /// `area`, `plan`, `network`, `member`, `assignment`, `progress_report` or `feedback`);
+    /// `area`, `plan`, `network`, `member`, `assignment`, `progress_report`, `feedback`,
+    /// `event` or `registration`);
     /// absent or null for every type. Test events are always sent.
     #[schema(min_items = 1, max_items = 100)]
     pub event_types: Option<Vec<String>>,

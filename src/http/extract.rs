@@ -56,6 +56,16 @@ impl<T: DeserializeOwned> Query<T> {
     /// whose value does not parse is set aside and the rest read again, so that an unknown
     /// parameter does not hide a malformed one (nor the other way round).
     pub fn parse(query: &str) -> Result<T, ApiError> {
+        match Self::parse_apart(query)? {
+            (value, violations) if violations.is_empty() => Ok(value),
+            (_, violations) => Err(ApiError::Validation(violations)),
+        }
+    }
+
+    /// The parameters read from the query without those that are unknown or malformed, and
+    /// the violations of those; an error only when even the rest cannot be read. For a handler
+    /// that checks the rest itself and answers every violation at once ([`Lenient`]).
+    pub fn parse_apart(query: &str) -> Result<(T, Vec<Violation>), ApiError> {
         check_query_text(query)?;
         // The query without the parameters set aside so far (none: the query as given).
         let mut remaining: Option<String> = None;
@@ -65,8 +75,7 @@ impl<T: DeserializeOwned> Query<T> {
             let de =
                 serde_urlencoded::Deserializer::new(form_urlencoded::parse(current.as_bytes()));
             let err = match serde_path_to_error::deserialize(de) {
-                Ok(value) if violations.is_empty() => return Ok(value),
-                Ok(_) => return Err(ApiError::Validation(violations)),
+                Ok(value) => return Ok((value, violations)),
                 Err(err) => err,
             };
             let message = err.inner().to_string();
@@ -143,6 +152,25 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         std::future::ready(
             Self::parse(req.query_string())
                 .map(Query)
+                .map_err(actix_web::Error::from),
+        )
+    }
+}
+
+/// Query parameters read apart from those that are unknown or malformed, with their
+/// violations (`Lenient(params, violations)`): for a handler that checks the rest of the
+/// parameters itself with no side effect first, and then answers every violation at once
+/// (the kernel's lists, [`crate::kernel::with_set_aside`]).
+pub struct Lenient<T>(pub T, pub Vec<Violation>);
+
+impl<T: DeserializeOwned> FromRequest for Lenient<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            Query::<T>::parse_apart(req.query_string())
+                .map(|(value, set_aside)| Lenient(value, set_aside))
                 .map_err(actix_web::Error::from),
         )
     }

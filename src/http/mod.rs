@@ -16,8 +16,8 @@ pub use conditional::{
     IfMatch, OptionalIfMatch, conditional_json, content_etag, if_match, if_none_match, version_etag,
 };
 pub use extract::{
-    JSON_BODY_LIMIT, Json, Query, body_idle_timeout, find_nul, from_value, is_json, json_error,
-    merge_member, path_error, payload_error, read_body,
+    JSON_BODY_LIMIT, Json, Lenient, Query, body_idle_timeout, find_nul, from_value, is_json,
+    json_error, merge_member, path_error, payload_error, read_body,
 };
 pub use path::{ExternalPath, PathKey, path_parameter, segment, uuid_parameter, uuid_segments};
 

@@ -324,6 +324,7 @@ macro_rules! table_list {
      filter: $filter:ident, sort: $sort:ty, plural: $plural:literal, $doc:expr $(,)?) => {
         impl $crate::kernel::operations::Listed for $record {
             const LIST: $crate::kernel::operations::Doc = $doc;
+            const WEIGHS_SET_ASIDE: bool = true;
             const PLURAL: &'static str = $plural;
             type Params = $params;
             type Page = $page;
@@ -349,7 +350,8 @@ macro_rules! table_list {
                     }
                 }
                 let format = $crate::integration::export::negotiate(&request.req)?;
-                let (listing, unsearched) = $filter(request.params)?;
+                let (listing, unsearched) =
+                    $crate::kernel::with_set_aside(request.set_aside, $filter(request.params))?;
                 let filtered = move |search: Option<&$crate::http::search::Corrected>| {
                     let mut query = unsearched();
                     $crate::full_text!(query, search);
@@ -451,6 +453,28 @@ macro_rules! table_list {
             }
         }
     };
+}
+
+/// A list's own checks of its parameters (`checked`), answered together with the parameters
+/// the query set aside as unknown or malformed: every violation of the request at once.
+pub fn with_set_aside<T>(
+    set_aside: Vec<Violation>,
+    checked: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match (set_aside.is_empty(), checked) {
+        (true, checked) => checked,
+        (false, Err(ApiError::Validation(own))) => {
+            let named = all_fields(&set_aside);
+            let mut all = set_aside;
+            all.extend(own.into_iter().filter(|v| !named.contains(&v.field)));
+            Err(ApiError::Validation(all))
+        }
+        (false, _) => Err(ApiError::Validation(set_aside)),
+    }
+}
+
+fn all_fields(violations: &[Violation]) -> Vec<String> {
+    violations.iter().map(|v| v.field.clone()).collect()
 }
 
 /// Whether a merge-patch member was sent as `null`.

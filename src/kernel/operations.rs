@@ -34,7 +34,7 @@ use crate::error::responses::{
     ChangeErrors, ChangeErrorsWithoutConflict, CreateErrors, CreateUnderErrors, ReadExport,
     ReadExportUnder, ReadOne, UpsertErrors,
 };
-use crate::http::{ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey, Query};
+use crate::http::{ExternalPath, IfMatch, Json, OptionalIfMatch, PathKey};
 use crate::integration::export::Exporter;
 use crate::integration::work::Writer;
 use crate::store::db::Db;
@@ -125,6 +125,10 @@ pub trait Pushed: Posted + External {
 #[allow(async_fn_in_trait)]
 pub trait Listed: Served {
     const LIST: Doc;
+    /// Whether [`Listed::list`] answers the query parameters set aside (unknown or malformed)
+    /// together with the violations of its own checks, before it reads anything
+    /// ([`crate::kernel::with_set_aside`]); otherwise the kernel refuses them first.
+    const WEIGHS_SET_ASIDE: bool = false;
     /// The records in a sentence: `networks`, `feedback entries`.
     const PLURAL: &'static str;
     /// The list's query parameters (filters, sort, paging).
@@ -145,6 +149,9 @@ pub struct ListRequest<R: Listed> {
     /// The key of what the records live under (`()` at the top level).
     pub parent: R::Parent,
     pub params: R::Params,
+    /// The query parameters that were unknown or malformed, set aside: a list with
+    /// `WEIGHS_SET_ASIDE` answers them together with its own checks' violations.
+    pub set_aside: Vec<crate::error::Violation>,
 }
 
 /// The key of what a record lives under, from the request path (nothing at the top level).
@@ -176,15 +183,22 @@ async fn list<R: Listed>(
     db: Db,
     caller: Caller,
     parent: Under<R>,
-    params: Query<R::Params>,
+    params: crate::http::Lenient<R::Params>,
 ) -> Result<HttpResponse, ApiError> {
+    let crate::http::Lenient(params, set_aside) = params;
+    // A list that does not take the parameters set aside into its own checks is refused here,
+    // before it reads anything.
+    if !R::WEIGHS_SET_ASIDE && !set_aside.is_empty() {
+        return Err(ApiError::Validation(set_aside));
+    }
     R::list(ListRequest {
         req,
         exports,
         db,
         caller,
         parent: parent.0,
-        params: params.0,
+        params,
+        set_aside,
     })
     .await
 }

@@ -180,3 +180,32 @@ async fn malformed_percent_encoding_in_a_query_is_a_400_problem() {
         res.problem(400, "validation-failed");
     }
 }
+
+#[actix_web::test]
+async fn a_list_names_every_violation_of_its_query_at_once() {
+    let app = TestApp::new().await;
+    // Unknown and malformed parameters together with the list's own checks (range, sort key,
+    // filter value), each named once.
+    let res = app
+        .get("/v1/assignments?colour=red&limit=0&sort=colour&municipalityId=99&areaId=x")
+        .await;
+    let problem = res.problem(400, "validation-failed");
+    let mut fields = crate::support::violation_fields(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["areaId", "colour", "limit", "municipalityId", "sort"],
+        "{problem}"
+    );
+    // Nothing wrong but the unknown parameter: it alone.
+    let res = app.get("/v1/events?colour=red").await;
+    let fields = crate::support::violation_fields(&res.problem(400, "validation-failed"));
+    assert_eq!(fields, ["colour"]);
+    // A list that checks its own parameters only after reading (a network's members) refuses
+    // the unknown ones first, before it reads anything.
+    let res = app
+        .get("/v1/networks/d1000000-0000-4000-8000-000000000001/members?colour=red&limit=0")
+        .await;
+    let fields = crate::support::violation_fields(&res.problem(400, "validation-failed"));
+    assert_eq!(fields, ["colour"]);
+}

@@ -443,6 +443,8 @@ impl Listed for RegistrationRow {
             caller,
             parent: event,
             params: p,
+            // Refused by the kernel when any (this list does not weigh them).
+            set_aside: _,
         } = request;
         let format = export::negotiate(&req)?;
         let mut v = Violations::default();

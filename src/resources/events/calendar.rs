@@ -269,8 +269,19 @@ fn utc(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-fn local(at: DateTime<Utc>) -> String {
-    stockholm(at).format("%Y%m%dT%H%M%S").to_string()
+/// A timed `DTSTART` or `DTEND` (`name`) at `at`: in Swedish time with its `TZID`, except in
+/// the hour that autumn's change of clocks repeats, whose second pass a local time cannot name
+/// (RFC 5545 §3.3.5 reads it as the first): that one in UTC.
+fn timed(name: &str, at: DateTime<Utc>) -> String {
+    let here = stockholm(at);
+    if stockholm(at - Duration::hours(1)) == here {
+        format!("{name}:{}", utc(at))
+    } else {
+        format!(
+            "{name};TZID=Europe/Stockholm:{}",
+            here.format("%Y%m%dT%H%M%S")
+        )
+    }
 }
 
 /// The Swedish name of a kind, as calendars show it in `CATEGORIES`.
@@ -316,14 +327,8 @@ pub fn write(name: &str, events: &[Event]) -> String {
                 &format!("DTEND;VALUE=DATE:{}", after.format("%Y%m%d")),
             );
         } else {
-            line(
-                &mut out,
-                &format!("DTSTART;TZID=Europe/Stockholm:{}", local(e.starts_at)),
-            );
-            line(
-                &mut out,
-                &format!("DTEND;TZID=Europe/Stockholm:{}", local(e.ends_at)),
-            );
+            line(&mut out, &timed("DTSTART", e.starts_at));
+            line(&mut out, &timed("DTEND", e.ends_at));
         }
         let summary = if e.cancelled {
             format!("Inställt: {}", e.title)
@@ -902,6 +907,24 @@ mod tests {
         }
         let unfolded = out.trim_end_matches("\r\n").replace("\r\n ", "");
         assert_eq!(unfolded, format!("SUMMARY:{}", text(&value)));
+    }
+
+    #[test]
+    fn the_repeated_autumn_hour_is_written_in_utc() {
+        let at = |s: &str| crate::rules::dates::parse_instant(s).unwrap();
+        // 30 October 2022: 03:00 CEST becomes 02:00 CET; 02:30 happens twice.
+        assert_eq!(
+            timed("DTSTART", at("2022-10-30T00:30:00Z")),
+            "DTSTART;TZID=Europe/Stockholm:20221030T023000"
+        );
+        assert_eq!(
+            timed("DTSTART", at("2022-10-30T01:30:00Z")),
+            "DTSTART:20221030T013000Z"
+        );
+        assert_eq!(
+            timed("DTEND", at("2022-03-27T01:30:00Z")),
+            "DTEND;TZID=Europe/Stockholm:20220327T033000"
+        );
     }
 
     #[test]

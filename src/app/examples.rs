@@ -29,6 +29,49 @@ pub fn fill(doc: &mut Value) {
     }
 }
 
+/// Gives every date and date-time member of a component schema an example of its own (DIGG's
+/// DOT.02: each shows its RFC 3339 form): the value in the schema's example where it has one,
+/// else a typical one.
+pub fn fill_times(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let Some(schema) = schema.as_object_mut() else {
+            continue;
+        };
+        let whole = schema.get("example").cloned();
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, property) in properties.iter_mut() {
+            let Some(property) = property.as_object_mut() else {
+                continue;
+            };
+            if property.contains_key("example") || property.contains_key("examples") {
+                continue;
+            }
+            let (typical, shaped): (&str, fn(&str) -> bool) =
+                match property.get("format").and_then(Value::as_str) {
+                    Some("date-time") => ("2026-11-22T10:00:00Z", |t| {
+                        crate::rules::dates::parse_instant(t).is_ok()
+                    }),
+                    Some("date") => ("2022-03-24", |t| crate::rules::dates::parse_date(t).is_ok()),
+                    _ => continue,
+                };
+            let own = whole
+                .as_ref()
+                .and_then(|w| w.get(name))
+                .and_then(Value::as_str)
+                .filter(|t| shaped(t));
+            property.insert("example".to_owned(), Value::from(own.unwrap_or(typical)));
+        }
+    }
+}
+
 /// How deep a schema is followed through references (a recursive one stops there).
 const DEPTH: u8 = 8;
 

@@ -125,7 +125,9 @@ fn api_info_answer(req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     tag = "Meta",
     responses(
         (status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json",
-            body = Object, headers(("ETag" = String, description = "Strong entity tag of the document"))),
+            body = Object, headers(("ETag" = String, description = "Strong entity tag of the document")),
+            example = json!({"openapi": "3.1.0",
+                "info": {"title": "Samverkan API", "version": "0.1.0"}, "paths": {}})),
         (status = 304, description = "The client's copy (`If-None-Match`) is current"),
     ),
 )]

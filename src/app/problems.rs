@@ -256,7 +256,14 @@ fn section(p: &ProblemType) -> String {
     tag = "Meta",
     responses(
         (status = 200, description = "Every problem type",
-            content((Vec<ProblemType> = "application/json"), (String = "text/html"))),
+            content((Vec<ProblemType> = "application/json", example = json!([{
+                "type": "/problems/precondition-failed", "status": 412,
+                "title": "Precondition failed", "titleSv": "Villkoret uppfylls inte",
+                "description": "The If-Match you sent names a version that is no longer the current one: someone changed the record after you read it.",
+                "descriptionSv": "If-Match anger en version som inte längre är den aktuella: någon har ändrat posten sedan du läste den.",
+                "resolution": "Read the record again (the answer carries its current ETag), apply your change to it and send it with that ETag.",
+                "resolutionSv": "Läs posten igen (svaret har dess aktuella ETag), gör din ändring på den och skicka den med den ETag:en."}])),
+                (String = "text/html"))),
     ),
 )]
 #[get("/problems")]

@@ -715,7 +715,10 @@ fn shared_headers(res: &mut HttpResponse) {
     ),
     responses(
         (status = 200, description = "The report",
-            content((String = "text/html"), (String = "text/csv"), (serde_json::Value = "application/json")),
+            content((String = "text/html"), (String = "text/csv"),
+                (serde_json::Value = "application/json", example = json!({"year": 2022,
+                    "title": "Verksamhetsplan 2022", "vision": "Tillsammans för välfärd och utveckling",
+                    "goals": [], "tertials": []}))),
             headers(("Cache-Control" = String, description = "`private, no-store`"),
                 ("Referrer-Policy" = String, description = "`no-referrer`"))),
         (status = 404, description = "No such link (or a forged or altered token)",

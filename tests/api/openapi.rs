@@ -108,9 +108,54 @@ fn every_operation_is_fully_described() {
     assert!(doc["info"]["license"]["url"].is_string());
     assert!(doc["paths"]["/api-info"]["get"].is_object());
     assert_eq!(
-        doc["info"]["x-profile-deviations"][0]["where"], "POST /v1/oauth/token",
+        doc["info"]["x-profile-deviations"][0]["where"],
+        "POST /v1/oauth/token (OAuthError, TokenResponse)",
         "the token endpoint's snake_case is declared an exception"
     );
+    // DOK.08: the service level, with the three parts the profile's linter asks for.
+    for part in ["availability", "responseTime", "support"] {
+        assert!(doc["info"]["x-sla"][part].is_string(), "x-sla.{part}");
+    }
+    // DOT.02: every date and time member shows its RFC 3339 form.
+    for (name, schema) in schemas {
+        for (member, property) in schema["properties"].as_object().into_iter().flatten() {
+            let example = property["example"].as_str();
+            match property["format"].as_str() {
+                Some("date-time") => assert!(
+                    example.is_some_and(|e| samverkan::rules::dates::parse_instant(e).is_ok()),
+                    "{name}.{member}: {example:?}"
+                ),
+                Some("date") => assert!(
+                    example.is_some_and(|e| samverkan::rules::dates::parse_date(e).is_ok()),
+                    "{name}.{member}: {example:?}"
+                ),
+                _ => {}
+            }
+        }
+    }
+    // DOK.15: every JSON answer has an example, in its content or its schema.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                let Some(json) = response["content"].get("application/json") else {
+                    continue;
+                };
+                let schema = &json["schema"];
+                let referenced = schema["$ref"]
+                    .as_str()
+                    .or(schema["items"]["$ref"].as_str())
+                    .and_then(|r| r.rsplit('/').next())
+                    .is_some_and(|n| schemas[n].get("example").is_some());
+                assert!(
+                    json.get("example").is_some()
+                        || json.get("examples").is_some()
+                        || schema.get("example").is_some()
+                        || referenced,
+                    "{method} {path} {status}: a JSON answer without an example"
+                );
+            }
+        }
+    }
     for name in [
         "Problem",
         "Violation",

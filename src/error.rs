@@ -432,7 +432,10 @@ fn constrained_field(constraint: &str, table: Option<&str>) -> String {
 /// (57P01-57P03), statement timeout (57014) and too many connections (53300). diesel does not
 /// expose the SQLSTATE, so the (English, stable) messages are matched.
 fn is_transient(message: &str) -> bool {
-    const TRANSIENT: [&str; 6] = [
+    const TRANSIENT: [&str; 7] = [
+        // Two transactions waited on each other's locks and PostgreSQL ended one: nothing of
+        // it was written, and the same request succeeds when sent again.
+        "deadlock detected",
         "terminating connection",
         "canceling statement due to statement timeout",
         "the database system is",

@@ -509,7 +509,11 @@ fn take_server_owned(
     let id = text(data.remove("id"));
     let named = id.is_some();
     match id {
-        Some(Value::String(s)) if uuid::Uuid::parse_str(&s).is_ok() => identity.id = Some(s),
+        Some(Value::String(s)) if uuid::Uuid::parse_str(&s).is_ok() => {
+            identity.id = uuid::Uuid::parse_str(&s)
+                .ok()
+                .map(|id| id.hyphenated().to_string())
+        }
         Some(_) => problems.push(Violation::at(line, "id", "must be a UUID, as exported")),
         None => {}
     }
@@ -628,7 +632,12 @@ fn cell(kind: Kind, column: &str, raw: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     Ok(match kind {
-        Kind::Text | Kind::Id | Kind::Enum(_) => Value::String(raw.to_owned()),
+        // An id in any form a UUID may take (braces, `urn:uuid:`) as PostgreSQL reads one.
+        Kind::Id => match uuid::Uuid::parse_str(text) {
+            Ok(id) => Value::String(id.hyphenated().to_string()),
+            Err(_) => Value::String(raw.to_owned()),
+        },
+        Kind::Text | Kind::Enum(_) => Value::String(raw.to_owned()),
         Kind::Bool => match text.to_lowercase().as_str() {
             "true" | "sant" | "ja" | "1" => Value::Bool(true),
             "false" | "falskt" | "nej" | "0" => Value::Bool(false),
@@ -1216,6 +1225,11 @@ struct Statements {
     updated: &'static [&'static str],
     /// The owners of a record `t` of the table, for the binding check.
     owners: &'static str,
+    /// Which columns a row with an `id` leaves out are not filled from the record: SQL over
+    /// the field name `k` and the record `rec.j` (as JSON). Fields derived from others (an
+    /// event's days from its times, or its times from its days) would contradict a row that
+    /// changes what they are derived from.
+    unfilled: &'static str,
 }
 
 fn statements(c: Collection) -> Statements {
@@ -1253,6 +1267,7 @@ fn statements(c: Collection) -> Statements {
                 "status",
             ],
             owners: "t.municipality_ids",
+            unfilled: "false",
         },
         Collection::Members => Statements {
             src: "SELECT line, (d->>'networkId')::uuid AS network_id, d->>'name' AS name, d->>'email' AS email, \
@@ -1283,6 +1298,7 @@ fn statements(c: Collection) -> Statements {
                 "municipality_id",
             ],
             owners: "ARRAY_REMOVE(ARRAY[t.municipality_id], NULL)",
+            unfilled: "false",
         },
         Collection::Assignments => Statements {
             src: "SELECT line, d->>'title' AS title, coalesce(d->>'description', '') AS description, \
@@ -1328,6 +1344,7 @@ fn statements(c: Collection) -> Statements {
                 "responsible",
             ],
             owners: "t.municipality_ids",
+            unfilled: "false",
         },
         Collection::ProgressReports => Statements {
             src: "SELECT line, (d->>'assignmentId')::uuid AS assignment_id, (d->>'year')::int AS year, (d->>'tertial')::smallint AS tertial, \
@@ -1367,6 +1384,7 @@ fn statements(c: Collection) -> Statements {
                 "deviation_note",
             ],
             owners: "(SELECT a.municipality_ids FROM assignments a WHERE a.id = t.assignment_id)",
+            unfilled: "false",
         },
         Collection::Feedback => Statements {
             src: "SELECT line, (d->>'year')::int AS year, d->>'goal' AS goal, (d->>'networkId')::uuid AS network_id, \
@@ -1402,6 +1420,7 @@ fn statements(c: Collection) -> Statements {
                 "suggestions",
             ],
             owners: "ARRAY_REMOVE(ARRAY[t.municipality_id], NULL)",
+            unfilled: "false",
         },
         Collection::Events => Statements {
             // An all-day event's days become the instants of midnight in Sweden, as the API
@@ -1455,6 +1474,8 @@ fn statements(c: Collection) -> Statements {
                 "cancelled",
             ],
             owners: "t.municipality_ids",
+            unfilled: "(k IN ('startsAt', 'endsAt') AND (rec.j->>'all_day')::boolean) \
+                       OR (k IN ('startDate', 'endDate') AND NOT (rec.j->>'all_day')::boolean)",
         },
     }
 }
@@ -1981,7 +2002,9 @@ async fn fill_kept(
         #[diesel(sql_type = BigInt)]
         line: i64,
     }
-    let table = statements(collection).table;
+    let Statements {
+        table, unfilled, ..
+    } = statements(collection);
     let mut problems = Vec::new();
     if recheck.is_some() {
         let unknown: Vec<Line> = diesel::sql_query(format!(
@@ -2000,7 +2023,7 @@ async fn fill_kept(
     let filled: Vec<Filled> = diesel::sql_query(format!(
         "UPDATE import_rows r SET d = r.d || (SELECT coalesce(jsonb_object_agg(k, rec.j -> \
              lower(regexp_replace(k, '([A-Z])', '_\\1', 'g'))), '{{}}'::jsonb) \
-             FROM jsonb_array_elements_text(r.d -> '{KEPT}') k) \
+             FROM jsonb_array_elements_text(r.d -> '{KEPT}') k WHERE NOT ({unfilled})) \
          FROM (SELECT t.id, to_jsonb(t) AS j FROM {table} t WHERE t.id IN \
              (SELECT (d->>'id')::uuid FROM import_rows WHERE d -> '{KEPT}' IS NOT NULL) FOR UPDATE) rec \
          WHERE r.d -> '{KEPT}' IS NOT NULL AND rec.id = (r.d->>'id')::uuid \

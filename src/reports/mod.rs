@@ -488,14 +488,16 @@ pub struct AnnualReport {
 /// The year's events (by the day in Sweden they started) and who took part.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"held": 47, "cancelled": 2,
+#[schema(example = json!({"held": 47, "planned": 0, "cancelled": 2,
     "byKind": {"conference": 3, "network_meeting": 25, "presidium_meeting": 9, "training": 6, "webinar": 4},
     "byArea": {"Digitalisering": 8, "Utbildning & Arbetsliv": 12},
     "participants": 70,
     "participantsByMunicipality": {"2260": 7, "2262": 9, "2280": 9, "2281": 11, "2282": 10, "2283": 10, "2284": 11, "none": 3}}))]
 pub struct EventSummary {
-    /// Events held: started in the year and not cancelled.
+    /// Events held: started in the year, ended by now, not cancelled.
     pub held: i64,
+    /// Events of the year still to come or under way (not cancelled): not counted as held.
+    pub planned: i64,
     /// Events of the year that were cancelled.
     pub cancelled: i64,
     /// Events held, by kind.
@@ -524,12 +526,14 @@ async fn event_summary(conn: &mut AsyncPgConnection, year: i32) -> Result<EventS
         "WITH y AS (SELECT e.*, a.name AS area_name FROM events e LEFT JOIN areas a ON a.id = e.area_id \
                     WHERE e.start_date BETWEEN make_date($1, 1, 1) AND make_date($1, 12, 31)) \
          SELECT 'cancelled' AS dimension, '' AS key, count(*) AS n FROM y WHERE cancelled \
-         UNION ALL SELECT 'kind', kind, count(*) FROM y WHERE NOT cancelled GROUP BY kind \
-         UNION ALL SELECT 'area', coalesce(area_name, 'Utan område'), count(*) FROM y WHERE NOT cancelled \
-                   GROUP BY area_name \
+         UNION ALL SELECT 'planned', '', count(*) FROM y WHERE NOT cancelled AND ends_at > now() \
+         UNION ALL SELECT 'kind', kind, count(*) FROM y WHERE NOT cancelled AND ends_at <= now() GROUP BY kind \
+         UNION ALL SELECT 'area', coalesce(area_name, 'Utan område'), count(*) FROM y \
+                   WHERE NOT cancelled AND ends_at <= now() GROUP BY area_name \
          UNION ALL SELECT 'municipality', coalesce(r.municipality_id, 'none'), count(*) \
                    FROM y JOIN registrations r ON r.event_id = y.id \
-                   WHERE NOT y.cancelled AND r.status = 'confirmed' GROUP BY r.municipality_id",
+                   WHERE NOT y.cancelled AND y.ends_at <= now() AND r.status = 'confirmed' \
+                   GROUP BY r.municipality_id",
     )
     .bind::<Integer, _>(year)
     .load(conn)
@@ -538,6 +542,7 @@ async fn event_summary(conn: &mut AsyncPgConnection, year: i32) -> Result<EventS
     for t in tallies {
         match t.dimension.as_str() {
             "cancelled" => s.cancelled = t.n,
+            "planned" => s.planned = t.n,
             "kind" => {
                 s.held += t.n;
                 s.by_kind.insert(t.key, t.n);
@@ -1311,9 +1316,9 @@ fn events_html(b: &mut String, e: &EventSummary) {
     use crate::resources::events::EventKind;
     let _ = write!(
         b,
-        "<h2>Arrangemang</h2><p>Genomförda: <strong>{}</strong> · inställda: {} · deltagare \
-         (bekräftade anmälningar): <strong>{}</strong></p>",
-        e.held, e.cancelled, e.participants
+        "<h2>Arrangemang</h2><p>Genomförda: <strong>{}</strong> · planerade: {} · inställda: {} · \
+         deltagare (bekräftade anmälningar): <strong>{}</strong></p>",
+        e.held, e.planned, e.cancelled, e.participants
     );
     let table = |b: &mut String, heading: &str, rows: Vec<(String, i64)>| {
         let _ = write!(

@@ -72,6 +72,34 @@ async fn events_take_their_times_as_sweden_lives_them() {
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text());
     assert_eq!(moved.json()["endsAt"], "2027-01-21T15:00:00Z");
+    // A timed event over two days made all-day keeps both days.
+    let two_days = created(
+        &app,
+        &writer,
+        "/v1/events",
+        json!({"title": "Internat", "kind": "training", "startsAt": "2027-02-10T09:00:00+01:00",
+               "endsAt": "2027-02-11T16:00:00+01:00", "municipalityIds": ["2281"]}),
+    )
+    .await;
+    let whole = app
+        .call_as(
+            &writer,
+            TestRequest::patch()
+                .uri(&format!(
+                    "/v1/events/{}",
+                    two_days["id"].as_str().expect("id")
+                ))
+                .insert_header(("If-Match", "\"1\""))
+                .set_json(json!({"allDay": true})),
+        )
+        .await;
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    let whole = whole.json();
+    assert_eq!(
+        (&whole["startDate"], &whole["endDate"]),
+        (&json!("2027-02-10"), &json!("2027-02-11"))
+    );
+    assert_eq!(whole["startsAt"], "2027-02-09T23:00:00Z");
     // Every wrong time at once, each named.
     let wrong = post(
         &app,
@@ -103,7 +131,74 @@ async fn events_take_their_times_as_sweden_lives_them() {
     .await;
     let fields = violation_fields(&all_day.problem(400, "validation-failed"));
     assert_eq!(fields, ["startDate", "startsAt"]);
-    assert_eq!(app.count("SELECT count(*) AS n FROM events").await, 2);
+    assert_eq!(app.count("SELECT count(*) AS n FROM events").await, 3);
+}
+
+#[actix_web::test]
+async fn a_bulk_load_moves_events_by_the_columns_it_gives() {
+    let app = TestApp::new().await;
+    let writer = app.token(&[Scope::Read, Scope::Write], None).await;
+    let importer = app.token(&[Scope::Import], None).await;
+    let timed = created(&app, &writer, "/v1/events", future_event(Some(10))).await;
+    let all_day = created(
+        &app,
+        &writer,
+        "/v1/events",
+        json!({"title": "Konferens", "kind": "conference", "allDay": true,
+               "startDate": "2031-05-10", "endDate": "2031-05-11", "municipalityIds": ["2281"]}),
+    )
+    .await;
+    let load = |body: String| {
+        app.call_as(
+            &importer,
+            TestRequest::post()
+                .uri("/v1/imports/events")
+                .insert_header(("Content-Type", "text/csv"))
+                .set_payload(body),
+        )
+    };
+    // Rows with an id and some columns: the rest is the record's, but not the days of a timed
+    // event nor the times of an all-day one, which follow from what the row gives. An id may
+    // come in any form a UUID takes.
+    let res = load(format!(
+        "id;version;startsAt;endsAt\nurn:uuid:{};1;2031-03-25T09:00:00+01:00;2031-03-25T15:00:00+01:00\n",
+        timed["id"].as_str().expect("id")
+    ))
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let res = load(format!(
+        "id;version;startDate;endDate\n{};1;2031-06-01;2031-06-02\n",
+        all_day["id"].as_str().expect("id")
+    ))
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let moved = app
+        .get(&format!("/v1/events/{}", timed["id"].as_str().expect("id")))
+        .await
+        .json();
+    assert_eq!(
+        (&moved["startsAt"], &moved["endsAt"], &moved["startDate"]),
+        (
+            &json!("2031-03-25T08:00:00Z"),
+            &json!("2031-03-25T14:00:00Z"),
+            &json!("2031-03-25")
+        )
+    );
+    let moved = app
+        .get(&format!(
+            "/v1/events/{}",
+            all_day["id"].as_str().expect("id")
+        ))
+        .await
+        .json();
+    assert_eq!(
+        (&moved["startsAt"], &moved["endsAt"], &moved["endDate"]),
+        (
+            &json!("2031-05-31T22:00:00Z"),
+            &json!("2031-06-02T22:00:00Z"),
+            &json!("2031-06-02")
+        )
+    );
 }
 
 /// One blocking POST over real TCP, answered with its status and body.
@@ -604,6 +699,7 @@ async fn the_annual_report_counts_the_years_events_and_participants() {
     // The demo data: 49 events in 2022, two of them cancelled; 79 registrations, of which 70
     // are confirmed places at events that were held.
     assert_eq!(events["held"], 47);
+    assert_eq!(events["planned"], 0);
     assert_eq!(events["cancelled"], 2);
     assert_eq!(events["participants"], 70);
     assert_eq!(

@@ -408,20 +408,17 @@ impl EventValues {
         let given_start_date = p.start_date.flatten();
         let given_starts_at = p.starts_at.flatten();
         let timing = if all_day {
-            let start_date = given_start_date.or(if c.all_day { Some(c.start_date) } else { None });
-            let end_date = p
-                .end_date
-                .flatten()
-                .or(match (given_start_date, c.all_day) {
-                    (Some(first), true) => Some(first + (c.end_date - c.start_date)),
-                    (None, true) => Some(c.end_date),
-                    _ => None,
-                });
+            // Moving the first day alone keeps the length; so does making a timed event
+            // all-day (it keeps its days in Sweden).
+            let end_date = p.end_date.flatten().or(match given_start_date {
+                Some(first) => Some(first + (c.end_date - c.start_date)),
+                None => Some(c.end_date),
+            });
             Timing {
                 all_day,
                 starts_at: given_starts_at,
                 ends_at: p.ends_at.flatten(),
-                start_date: start_date.or(Some(c.start_date)),
+                start_date: given_start_date.or(Some(c.start_date)),
                 end_date,
             }
         } else {
@@ -477,13 +474,20 @@ impl Form for EventValues {
         for problem in &self.timing {
             v.push(problem.field.clone(), problem.message.clone());
         }
-        if self.timing.is_empty() {
-            let year = |t: DateTime<Utc>| chrono::Datelike::year(&t);
-            if !(crate::resources::plans::MIN_YEAR..=crate::resources::plans::MAX_YEAR)
-                .contains(&year(self.starts_at))
-            {
-                v.push("startsAt", "must be in a year between 2000 and 2100");
-            }
+        // Years as Sweden counts them: an all-day event on 1 January 2000 starts in 1999 in UTC.
+        let year = |t: DateTime<Utc>| chrono::Datelike::year(&stockholm(t));
+        let years = crate::resources::plans::MIN_YEAR..=crate::resources::plans::MAX_YEAR;
+        if self.timing.is_empty() && !years.contains(&year(self.starts_at)) {
+            v.push("startsAt", "must be in a year between 2000 and 2100");
+        }
+        if self
+            .registration_deadline
+            .is_some_and(|d| !(years.start() - 1..=*years.end()).contains(&year(d)))
+        {
+            v.push(
+                "registrationDeadline",
+                "must be in a year between 1999 and 2100",
+            );
         }
         rules::optional_text(v, "location", self.location.as_deref(), 300);
         rules::optional_text(v, "organiser", self.organiser.as_deref(), 200);

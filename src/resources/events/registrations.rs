@@ -584,34 +584,50 @@ pub async fn erase_registrations(
     body: Json<ErasureRequest>,
 ) -> Result<HttpResponse, ApiError> {
     writer.caller.may_write_for_association()?;
-    let email = body.0.email.trim().to_lowercase();
+    let email = body.0.email.trim().to_owned();
     if email.is_empty() || email.chars().count() > 254 {
         return Err(ApiError::invalid("email", "must be an e-mail address"));
     }
-    let lower = || {
-        diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+    // Compared as PostgreSQL lowers text, on both sides.
+    let same_address = || {
+        diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = lower(")
             .bind::<diesel::sql_types::Text, _>(email.clone())
+            .sql(")")
     };
     let erased = writer
         .run(async |work| {
-            let mut event_ids: Vec<Uuid> = registrations::table
-                .filter(lower())
-                .select(registrations::event_id)
-                .load(work.conn())
-                .await?;
-            event_ids.sort();
-            event_ids.dedup();
-            for event in &event_ids {
-                lock_event(work.conn(), *event).await?;
-            }
-            let rows: Vec<RegistrationRow> = diesel::delete(registrations::table.filter(lower()))
+            // The registrations go event by event, each event locked first as every write of
+            // a registration does; a registration made meanwhile for another event is found
+            // in the next round.
+            let mut erased = Vec::new();
+            for _ in 0..10 {
+                let mut events: Vec<Uuid> = registrations::table
+                    .filter(same_address())
+                    .select(registrations::event_id)
+                    .load(work.conn())
+                    .await?;
+                if events.is_empty() {
+                    break;
+                }
+                events.sort();
+                events.dedup();
+                for event in &events {
+                    lock_event(work.conn(), *event).await?;
+                }
+                let rows: Vec<RegistrationRow> = diesel::delete(
+                    registrations::table
+                        .filter(same_address())
+                        .filter(registrations::event_id.eq_any(&events)),
+                )
                 .returning(RegistrationRow::as_returning())
                 .get_results(work.conn())
                 .await?;
-            for row in &rows {
+                erased.extend(rows);
+            }
+            for row in &erased {
                 kernel::audit(work, "erase", Some(row), None).await?;
             }
-            Ok(rows.len())
+            Ok(erased.len())
         })
         .await?;
     Ok(HttpResponse::Ok().json(ErasureResult { erased }))

@@ -57,6 +57,27 @@ impl IdempotencyKey {
     }
 }
 
+/// Forgets the stored answers of the requests that created these records (`kind id`, as the
+/// keys name their effect): when a person's data is erased, the copy a retry would replay goes
+/// too. A retry with such a key still gets the stored status, with a body that says the data
+/// was erased.
+pub async fn forget_answers(
+    conn: &mut AsyncPgConnection,
+    resources: &[String],
+) -> diesel::QueryResult<()> {
+    if resources.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE idempotency_keys SET response_body = convert_to('{\"personalData\":\"erased\"}', 'UTF8') \
+         WHERE resource = ANY($1) AND response_body IS NOT NULL",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(resources)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks the key as having committed its effect. Called by the unit of work inside the write's
 /// transaction, so the mark commits exactly when the write does. Fails, and so rolls the write
 /// back, when the key's lease was taken over by another attempt (this one was presumed dead).

@@ -360,14 +360,21 @@ async fn registrations_keep_personal_data_to_the_entitled_and_erase_it() {
         person("Per Ek", "per.ek@example.se"),
     )
     .await;
+    // A registration sent with an Idempotency-Key: its answer is kept for retries.
+    let keyed = app
+        .call_as(
+            &writer,
+            TestRequest::post()
+                .uri(&format!("/v1/events/{other}/registrations"))
+                .insert_header(("Idempotency-Key", "anmalan-1"))
+                .set_json(person("Anna Öberg", "anna.oberg@example.se")),
+        )
+        .await;
+    assert_eq!(keyed.status, 201, "{}", keyed.text());
+    let kept_answers = "SELECT count(*) AS n FROM idempotency_keys \
+                        WHERE convert_from(response_body, 'UTF8') ILIKE '%berg@example%'";
+    assert_eq!(app.count(kept_answers).await, 1);
     assert_eq!(per["status"], "waitlisted");
-    created(
-        &app,
-        &writer,
-        &format!("/v1/events/{other}/registrations"),
-        person("Anna Öberg", "anna.oberg@example.se"),
-    )
-    .await;
     // One registration per address and event, whatever the case.
     let again = post(
         &app,
@@ -428,6 +435,19 @@ async fn registrations_keep_personal_data_to_the_entitled_and_erase_it() {
     .await;
     assert_eq!(erased.status, 200, "{}", erased.text());
     assert_eq!(erased.json()["erased"], 2);
+    // The answer a retry would replay is erased too; the retry still gets its status.
+    assert_eq!(app.count(kept_answers).await, 0);
+    let retry = app
+        .call_as(
+            &writer,
+            TestRequest::post()
+                .uri(&format!("/v1/events/{other}/registrations"))
+                .insert_header(("Idempotency-Key", "anmalan-1"))
+                .set_json(person("Anna Öberg", "anna.oberg@example.se")),
+        )
+        .await;
+    assert_eq!(retry.status, 201);
+    assert!(!retry.text().contains("example.se"), "{}", retry.text());
     assert_eq!(
         app.count(
             "SELECT count(*) AS n FROM registrations WHERE lower(email) = 'anna.oberg@example.se'"

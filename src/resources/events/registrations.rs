@@ -391,13 +391,15 @@ impl kernel::Creatable for RegistrationRow {
 }
 
 impl kernel::Removable for RegistrationRow {
-    /// Cancels the registration; the first on the waiting list takes a freed place (the
-    /// trigger `registrations_places_freed`).
+    /// Cancels the registration, erasing it (and the stored answer a retry of its creation
+    /// would replay); the first on the waiting list takes a freed place (the trigger
+    /// `registrations_places_freed`).
     async fn delete(conn: &mut AsyncPgConnection, key: &RegistrationKey) -> QueryResult<()> {
         diesel::delete(registrations::table.find(key.id))
             .execute(conn)
-            .await
-            .map(drop)
+            .await?;
+        let created = [format!("{} {}", Self::KIND, key.id)];
+        crate::integration::idempotency::forget_answers(conn, &created).await
     }
 }
 
@@ -624,6 +626,11 @@ pub async fn erase_registrations(
                 .await?;
                 erased.extend(rows);
             }
+            let created: Vec<String> = erased
+                .iter()
+                .map(|r| format!("{} {}", RegistrationRow::KIND, r.id))
+                .collect();
+            crate::integration::idempotency::forget_answers(work.conn(), &created).await?;
             for row in &erased {
                 kernel::audit(work, "erase", Some(row), None).await?;
             }

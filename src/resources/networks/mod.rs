@@ -958,6 +958,11 @@ pub async fn erase_member(
             .returning(MemberRow::as_returning())
             .get_results(work.conn())
             .await?;
+            let created: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} {}", MemberRow::KIND, r.id))
+                .collect();
+            crate::integration::idempotency::forget_answers(work.conn(), &created).await?;
             for row in &rows {
                 kernel::audit(work, "erase", Some(row), None).await?;
             }

@@ -74,4 +74,23 @@ expect(gone.response.status === 204, "area deleted");
 const missing = await api.GET("/v1/areas/{id}", { params: { path: { id: area.id } } });
 expect(missing.response.status === 404 && missing.error?.type === "/problems/not-found", "deleted area is 404");
 
+const event = await api.POST("/v1/events", {
+  body: {
+    title: "Typad utbildning", kind: "training", startsAt: "2031-03-24T09:00:00+01:00",
+    endsAt: "2031-03-24T12:00:00+01:00", municipalityIds: ["2281"], capacity: 1,
+  },
+});
+expect(event.response.status === 201 && event.data?.startsAt === "2031-03-24T08:00:00Z", "event created, in UTC");
+const first = await api.POST("/v1/events/{id}/registrations", {
+  params: { path: { id: event.data!.id } },
+  body: { name: "Karin Nilsson", email: `karin.${Date.now()}@example.se`, municipalityId: "2281" },
+});
+const second = await api.POST("/v1/events/{id}/registrations", {
+  params: { path: { id: event.data!.id } },
+  body: { name: "Per Ek", email: `per.${Date.now()}@example.se` },
+});
+expect(first.data?.status === "confirmed" && second.data?.status === "waitlisted", "one place, then the waiting list");
+const calendar = await api.GET("/v1/events/calendar", { params: { query: { municipalityId: "2281" } }, parseAs: "text" });
+expect(typeof calendar.data === "string" && calendar.data.includes(`UID:${event.data!.id}`), "the event is in the calendar");
+
 console.log(`typed client: ${checks} checks passed against ${base}`);

@@ -43,16 +43,9 @@ const MAX_EVENTS: i64 = 5000;
 /// How often one link may be opened in a minute (429 beyond).
 pub const OPENS_PER_MINUTE: u32 = 60;
 
-/// Which events a feed carries: all, or one network's, area's or municipality's.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeedScope {
-    pub network_id: Option<Uuid>,
-    pub area_id: Option<Uuid>,
-    pub municipality_id: Option<String>,
-}
-
-/// The feed's parameters: at most one of them (none: every event).
-#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
+/// Which events a feed carries (the feed's parameters, and what a calendar link opens): at most
+/// one of them; none, every event.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct CalendarParams {
@@ -64,12 +57,12 @@ pub struct CalendarParams {
     pub area_id: Option<Uuid>,
     /// Only the events for this municipality.
     #[param(pattern = "^[0-9]{4}$", example = "2281")]
-    #[schema(pattern = "^[0-9]{4}$")]
     pub municipality_id: Option<String>,
 }
 
 impl CalendarParams {
-    fn scope(self) -> Result<FeedScope, ApiError> {
+    /// The parameters, checked: a kommunkod, at most one scope.
+    fn checked(self) -> Result<Self, ApiError> {
         let mut v = Violations::default();
         crate::rules::MunicipalityId::check_optional(
             &mut v,
@@ -88,16 +81,12 @@ impl CalendarParams {
             );
         }
         v.finish()?;
-        Ok(FeedScope {
-            network_id: self.network_id,
-            area_id: self.area_id,
-            municipality_id: self.municipality_id,
-        })
+        Ok(self)
     }
 }
 
 /// The feed of a scope: its name and its text.
-async fn feed(conn: &mut AsyncPgConnection, scope: &FeedScope) -> Result<String, ApiError> {
+async fn feed(conn: &mut AsyncPgConnection, scope: &CalendarParams) -> Result<String, ApiError> {
     let mut query = events::table.into_boxed();
     let mut name = "Kommunförbundet Västernorrland".to_owned();
     if let Some(n) = scope.network_id {
@@ -192,7 +181,7 @@ pub async fn get_event_calendar(
     db: Db,
     params: Query<CalendarParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let scope = params.0.scope()?;
+    let scope = params.0.checked()?;
     let mut conn = db.conn().await?;
     let body = feed(&mut conn, &scope).await?;
     Ok(answer(&req, body, "private, max-age=300"))
@@ -455,8 +444,8 @@ impl LinkRow {
         }
     }
 
-    fn scope(&self) -> FeedScope {
-        FeedScope {
+    fn scope(&self) -> CalendarParams {
+        CalendarParams {
             network_id: self.network_id,
             area_id: self.area_id,
             municipality_id: self.municipality_id.clone(),
@@ -570,7 +559,7 @@ pub async fn create_calendar_link(
         area_id: new.area_id,
         municipality_id: new.municipality_id.clone(),
     }
-    .scope()?;
+    .checked()?;
     let mut v = Violations::default();
     if let Some(d) = &new.description {
         crate::rules::text::required_text(&mut v, "description", d, 200);
@@ -630,7 +619,7 @@ pub async fn create_calendar_link(
 /// 404 unless the scope's network, area or municipality exists.
 async fn feed_scope_exists(
     conn: &mut AsyncPgConnection,
-    scope: &FeedScope,
+    scope: &CalendarParams,
 ) -> Result<(), ApiError> {
     let known: bool = match (&scope.network_id, &scope.area_id, &scope.municipality_id) {
         (Some(n), _, _) => {

@@ -35,7 +35,15 @@ impl Paging {
         F: Fn() -> Q,
         Q: diesel::query_builder::QueryFragment<diesel::pg::Pg> + Send + 'static,
     {
-        crate::store::count::of_page(conn, self.offset(), i64::from(self.limit), rows, query).await
+        crate::store::count::of_page(
+            conn,
+            None,
+            self.offset(),
+            i64::from(self.limit),
+            rows,
+            query,
+        )
+        .await
     }
 
     /// The paging information of a page of `count` items out of `total` (a count, or a

@@ -189,7 +189,7 @@ macro_rules! external_row {
 /// counts the hits when there are few; otherwise they are counted up to a limit.
 #[macro_export]
 macro_rules! counted_page {
-    ($conn:ident, $table:ident, $filtered:expr, $order:expr, $row:ty, $paging:expr, $search:expr) => {{
+    ($conn:ident, $db:expr, $table:ident, $filtered:expr, $order:expr, $row:ty, $paging:expr, $search:expr) => {{
         use diesel::{QueryDsl, SelectableHelper};
         use diesel_async::RunQueryDsl;
         let paging = &$paging;
@@ -300,6 +300,7 @@ macro_rules! counted_page {
                     .await?;
                 let total = $crate::store::count::of_page(
                     &mut $conn,
+                    Some($db.estimates()),
                     paging.offset(),
                     limit,
                     rows.len(),
@@ -431,6 +432,7 @@ macro_rules! table_list {
                         let search = search.as_ref();
                         let (rows, total) = $crate::counted_page!(
                             conn,
+                            request.db,
                             $table,
                             filtered,
                             |query| ordered(query, sort),

@@ -132,6 +132,7 @@ fn beyond(estimate: Estimate, at_least: i64) -> Total {
 /// never read to say how many there are.
 pub async fn of_page<Q, F>(
     conn: &mut AsyncPgConnection,
+    recent: Option<&RecentEstimates>,
     offset: i64,
     limit: i64,
     rows: usize,
@@ -146,7 +147,20 @@ where
         return Ok(Total::exact(offset + rows));
     }
     let at_least = offset + rows;
+    // A large list's estimate, as this replica last asked for it within ESTIMATE_TTL: the
+    // same page asked again sends the page alone.
+    let key = recent.map(|_| diesel::debug_query::<Pg, _>(&query()).to_string());
+    if let (Some(recent), Some(key)) = (recent, &key)
+        && let Some(known) = recent.get(key)
+    {
+        return Ok(beyond(known, at_least));
+    }
     let expected = estimate(conn, query(), 1).await?;
+    if let (Some(recent), Some(key)) = (recent, key)
+        && expected.rows > COUNTED_UP_TO
+    {
+        recent.put(key, expected);
+    }
     if at_least <= EXACT_UP_TO
         && expected.rows <= COUNTED_UP_TO
         && let Some(n) = counted(conn, query()).await?
@@ -154,6 +168,41 @@ where
         return Ok(Total::exact(n));
     }
     Ok(beyond(expected, at_least))
+}
+
+/// How long a replica reuses the estimate of a large list (over [`COUNTED_UP_TO`]) for the
+/// same filter: the staleness of `totalRecords` when `totalRecordsIsEstimate` is true. An
+/// estimate is PostgreSQL's statistics, which move only when it analyses the table anyway.
+pub const ESTIMATE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The estimates of large lists one replica's pool asked for in the last [`ESTIMATE_TTL`], by
+/// the SQL and values of the list's filter; at most [`RecentEstimates::CAPACITY`] of them.
+/// Owned by the pool ([`crate::store::db::Db::estimates`]): one database's estimates.
+#[derive(Default)]
+pub struct RecentEstimates {
+    known: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Estimate)>>,
+}
+
+impl RecentEstimates {
+    pub const CAPACITY: usize = 1024;
+
+    fn get(&self, key: &str) -> Option<Estimate> {
+        let known = self.known.lock().ok()?;
+        let (at, estimate) = known.get(key)?;
+        (at.elapsed() < ESTIMATE_TTL).then_some(*estimate)
+    }
+
+    fn put(&self, key: String, estimate: Estimate) {
+        if let Ok(mut known) = self.known.lock() {
+            if known.len() >= Self::CAPACITY {
+                known.retain(|_, (at, _)| at.elapsed() < ESTIMATE_TTL);
+                if known.len() >= Self::CAPACITY {
+                    known.clear();
+                }
+            }
+            known.insert(key, (std::time::Instant::now(), estimate));
+        }
+    }
 }
 
 /// The planner's [`Estimate`] of `query`'s rows, and how it would find its first `first`.

@@ -25,6 +25,7 @@ pub type PgConn = Object<AsyncPgConnection>;
 pub struct Db {
     pool: PgPool,
     url: std::sync::Arc<str>,
+    estimates: std::sync::Arc<crate::store::count::RecentEstimates>,
 }
 
 impl Db {
@@ -62,12 +63,18 @@ impl Db {
         Ok(Self {
             pool,
             url: url.into(),
+            estimates: Default::default(),
         })
     }
 
     /// A connection, or 503 when none can be had within the pool timeout.
     pub async fn conn(&self) -> Result<PgConn, ApiError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The estimates of large lists this pool asked PostgreSQL for recently.
+    pub fn estimates(&self) -> &crate::store::count::RecentEstimates {
+        &self.estimates
     }
 
     /// The connection URL (for the change listener's dedicated connection).

@@ -836,6 +836,7 @@ impl Listed for MemberRow {
         let search = search.as_ref();
         let (rows, total) = crate::counted_page!(
             conn,
+            db,
             network_members,
             filtered,
             |query: network_members::BoxedQuery<'static, diesel::pg::Pg>| {

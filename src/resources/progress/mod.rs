@@ -540,6 +540,7 @@ async fn list(
     let search = search.as_ref();
     let (items, total) = crate::counted_page!(
         conn,
+        db,
         progress_reports,
         filtered,
         |query: progress_reports::BoxedQuery<'static, diesel::pg::Pg>| query.then_order_by(ordered),

@@ -7,5 +7,6 @@ pub mod encoding;
 pub mod export;
 pub mod idempotency;
 pub mod imports;
+pub mod links;
 pub mod webhooks;
 pub mod work;

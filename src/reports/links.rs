@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{ReportFormat, Which, esc, render};
-use crate::auth::{Authenticator, Caller, Scope};
+use crate::auth::{Authenticator, Caller};
 use crate::error::responses::{AuthErrors, CommonErrors, NotFound, ReadOne, WriteErrors};
 use crate::error::{ApiError, Violations};
 use crate::http::{Json, PublicUrl, Query, conditional_json, list, version_etag};
@@ -332,31 +332,13 @@ pub async fn create_report_link(
         .json(CreatedReportLink { url, link }))
 }
 
-async fn record(
-    work: &mut Work<'_>,
-    action: &str,
-    before: Option<&ReportLink>,
-    after: &ReportLink,
-) -> Result<(), ApiError> {
-    work.record(Change {
-        action,
-        kind: "reportLink",
-        id: &after.id.to_string(),
-        before: before.and_then(|l| serde_json::to_value(l).ok()),
-        after: serde_json::to_value(after).ok(),
-    })
-    .await
-}
-
-/// The links a caller manages: its own, or every link for an administrator.
-fn managed(caller: &Caller) -> report_links::BoxedQuery<'static, diesel::pg::Pg> {
-    let q = report_links::table.into_boxed();
-    if caller.has(Scope::Admin) {
-        q
-    } else {
-        q.filter(report_links::owner_id.eq(caller.client_id))
-    }
-}
+crate::link_management!(
+    report_links,
+    LinkRow,
+    ReportLink,
+    "reportLink",
+    "Report link"
+);
 
 page_type!(ReportLinkPage, ReportLink, "A page of report links.");
 
@@ -537,38 +519,7 @@ pub async fn revoke_report_link(
     writer: Writer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = link_id(&path.into_inner())?;
-    let caller = writer.caller.clone();
-    let link = writer
-        .run(async |work| {
-            let before: LinkRow = report_links::table
-                .find(id)
-                .select(LinkRow::as_select())
-                .for_update()
-                .first(work.conn())
-                .await
-                .optional()?
-                .filter(|row| caller.has(Scope::Admin) || row.owner_id == caller.client_id)
-                .ok_or_else(|| ApiError::not_found(format!("Report link {id}")))?;
-            if before.revoked_at.is_some() {
-                return Ok(ReportLink::from(before));
-            }
-            let after: LinkRow = diesel::update(report_links::table.find(id))
-                .set((
-                    report_links::revoked_at.eq(diesel::dsl::now),
-                    report_links::revoked_by.eq(work.actor().name.clone()),
-                ))
-                .returning(LinkRow::as_returning())
-                .get_result(work.conn())
-                .await?;
-            let (before, after) = (ReportLink::from(before), ReportLink::from(after));
-            record(work, "revoke", Some(&before), &after).await?;
-            Ok(after)
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, version_etag(link.version)))
-        .json(link))
+    revoke(writer, link_id(&path.into_inner())?).await
 }
 
 /// A shared report takes no parameters: the link says what it shows.

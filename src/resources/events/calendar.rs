@@ -24,13 +24,13 @@ use uuid::Uuid;
 
 use super::{Event, EventKind};
 use crate::auth::keys::{link_token, verify_link_token};
-use crate::auth::{Authenticator, Caller, Scope};
+use crate::auth::{Authenticator, Caller};
 use crate::error::responses::{AuthErrors, CommonErrors, NotFound, ReadOne, WriteErrors};
 use crate::error::{ApiError, Violations};
 use crate::http::{
     Json, PublicUrl, Query, conditional_json, content_etag, if_none_match, list, version_etag,
 };
-use crate::integration::work::{Change, Work, Writer};
+use crate::integration::work::Writer;
 use crate::page_type;
 use crate::rules::dates::{instant_opt, stockholm};
 use crate::store::db::Db;
@@ -648,31 +648,13 @@ async fn feed_scope_exists(
     }
 }
 
-async fn record(
-    work: &mut Work<'_>,
-    action: &str,
-    before: Option<&CalendarLink>,
-    after: &CalendarLink,
-) -> Result<(), ApiError> {
-    work.record(Change {
-        action,
-        kind: "calendarLink",
-        id: &after.id.to_string(),
-        before: before.and_then(|l| serde_json::to_value(l).ok()),
-        after: serde_json::to_value(after).ok(),
-    })
-    .await
-}
-
-/// The links a caller manages: its own, or every link for an administrator.
-fn managed(caller: &Caller) -> calendar_links::BoxedQuery<'static, diesel::pg::Pg> {
-    let q = calendar_links::table.into_boxed();
-    if caller.has(Scope::Admin) {
-        q
-    } else {
-        q.filter(calendar_links::owner_id.eq(caller.client_id))
-    }
-}
+crate::link_management!(
+    calendar_links,
+    LinkRow,
+    CalendarLink,
+    "calendarLink",
+    "Calendar link"
+);
 
 page_type!(CalendarLinkPage, CalendarLink, "A page of calendar links.");
 
@@ -759,38 +741,7 @@ pub async fn revoke_calendar_link(
     writer: Writer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = crate::rules::uuid_param("id", &path.into_inner())?;
-    let caller = writer.caller.clone();
-    let link = writer
-        .run(async |work| {
-            let before: LinkRow = calendar_links::table
-                .find(id)
-                .select(LinkRow::as_select())
-                .for_update()
-                .first(work.conn())
-                .await
-                .optional()?
-                .filter(|row| caller.has(Scope::Admin) || row.owner_id == caller.client_id)
-                .ok_or_else(|| ApiError::not_found(format!("Calendar link {id}")))?;
-            if before.revoked_at.is_some() {
-                return Ok(CalendarLink::from(before));
-            }
-            let after: LinkRow = diesel::update(calendar_links::table.find(id))
-                .set((
-                    calendar_links::revoked_at.eq(diesel::dsl::now),
-                    calendar_links::revoked_by.eq(work.actor().name.clone()),
-                ))
-                .returning(LinkRow::as_returning())
-                .get_result(work.conn())
-                .await?;
-            let (before, after) = (CalendarLink::from(before), CalendarLink::from(after));
-            record(work, "revoke", Some(&before), &after).await?;
-            Ok(after)
-        })
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, version_etag(link.version)))
-        .json(link))
+    revoke(writer, crate::rules::uuid_param("id", &path.into_inner())?).await
 }
 
 /// A calendar link takes no parameters: the link says which feed it opens.

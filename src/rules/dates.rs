@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 
 const DATE_MESSAGE: &str = "must be a date YYYY-MM-DD (RFC 3339 full-date)";
-const INSTANT_MESSAGE: &str =
+/// What a malformed instant is told, wherever it comes (a body, a query, a file).
+pub const INSTANT_MESSAGE: &str =
     "must be an RFC 3339 timestamp, e.g. 2026-01-01T00:00:00Z (with Z or an offset)";
 
 fn digits(s: &[u8]) -> bool {
@@ -82,6 +83,14 @@ pub fn instant_opt<'de, D: Deserializer<'de>>(de: D) -> Result<Option<DateTime<U
     Option::<String>::deserialize(de)?
         .map(|s| parse_instant(&s).map_err(serde::de::Error::custom))
         .transpose()
+}
+
+/// Deserializes an optional instant of a JSON Merge Patch: absent → `None`, `null` →
+/// `Some(None)`.
+pub fn instant_merge<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Option<DateTime<Utc>>>, D::Error> {
+    instant_opt(de).map(Some)
 }
 
 /// The local time in Sweden (Europe/Stockholm: CET, and CEST from 01:00 UTC on the last Sunday

@@ -197,6 +197,20 @@ async fn a_list_names_every_violation_of_its_query_at_once() {
         ["areaId", "colour", "limit", "municipalityId", "sort"],
         "{problem}"
     );
+    // A malformed instant is named with the instant's rule, beside the unknown parameter.
+    let res = app.get("/v1/events?from=yesterday&colour=red").await;
+    let problem = res.problem(400, "validation-failed");
+    let violations = problem["violations"].as_array().expect("violations");
+    let from = violations
+        .iter()
+        .find(|v| v["field"] == "from")
+        .expect("from is named");
+    assert_eq!(
+        from["message"],
+        samverkan::rules::dates::INSTANT_MESSAGE,
+        "{problem}"
+    );
+    assert_eq!(violations.len(), 2, "{problem}");
     // Nothing wrong but the unknown parameter: it alone.
     let res = app.get("/v1/events?colour=red").await;
     let fields = crate::support::violation_fields(&res.problem(400, "validation-failed"));

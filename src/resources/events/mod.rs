@@ -193,10 +193,10 @@ pub struct EventPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = bool, required = false)]
     pub all_day: Option<Option<bool>>,
-    #[serde(default, deserialize_with = "instant_merge")]
+    #[serde(default, deserialize_with = "crate::rules::dates::instant_merge")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "instant_merge")]
+    #[serde(default, deserialize_with = "crate::rules::dates::instant_merge")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "crate::rules::dates::date_merge")]
@@ -226,7 +226,7 @@ pub struct EventPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 100000)]
     pub capacity: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "instant_merge")]
+    #[serde(default, deserialize_with = "crate::rules::dates::instant_merge")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub registration_deadline: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "merge_member")]
@@ -238,13 +238,6 @@ pub struct EventPatch {
     #[serde(default, deserialize_with = "merge_member")]
     #[schema(value_type = Option<String>, max_length = 200, pattern = "\\S")]
     pub external_id: Option<Option<String>>,
-}
-
-/// A merge-patch member that is an instant (`null` clears it).
-fn instant_merge<'de, D: serde::Deserializer<'de>>(
-    de: D,
-) -> Result<Option<Option<DateTime<Utc>>>, D::Error> {
-    instant_opt(de).map(Some)
 }
 
 /// When an event runs, as a client gave it: the inputs of [`Timing::resolve`].
@@ -621,11 +614,13 @@ crate::list_params! {
         pub kind: Option<EventKind>,
         /// Only events still running or to come at this instant (ending after it): `from=` the
         /// current time lists what is coming up.
-        #[param(value_type = Option<String>, format = DateTime, example = "2022-03-01T00:00:00Z")]
-        pub from: Option<String>,
+        #[param(example = "2022-03-01T00:00:00Z")]
+        #[serde(default, deserialize_with = "crate::rules::dates::instant_opt")]
+        pub from: Option<DateTime<Utc>>,
         /// Only events starting before this instant.
-        #[param(value_type = Option<String>, format = DateTime, example = "2022-07-01T00:00:00+02:00")]
-        pub to: Option<String>,
+        #[param(example = "2022-07-01T00:00:00+02:00")]
+        #[serde(default, deserialize_with = "crate::rules::dates::instant_opt")]
+        pub to: Option<DateTime<Utc>>,
         /// Only events for this municipality.
         #[param(pattern = "^[0-9]{4}$", example = "2281")]
         pub municipality_id: Option<String>,
@@ -648,18 +643,6 @@ crate::list_params! {
 
 type EventQuery = events::BoxedQuery<'static, diesel::pg::Pg>;
 
-/// An instant parameter of a list.
-fn instant_param(v: &mut Violations, field: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
-    let raw = raw?;
-    match rules::dates::parse_instant(raw) {
-        Ok(at) => Some(at),
-        Err(message) => {
-            v.push(field, message);
-            None
-        }
-    }
-}
-
 #[allow(clippy::type_complexity)]
 fn filter(p: EventListParams) -> Result<(Listing<EventSort>, impl Fn() -> EventQuery), ApiError> {
     let mut v = Violations::default();
@@ -672,8 +655,7 @@ fn filter(p: EventListParams) -> Result<(Listing<EventSort>, impl Fn() -> EventQ
         "municipalityId",
         p.municipality_id.as_deref(),
     );
-    let from = instant_param(&mut v, "from", p.from.as_deref());
-    let to = instant_param(&mut v, "to", p.to.as_deref());
+    let (from, to) = (p.from, p.to);
     let listing = v.finish_with(listing)?.searching(search);
     let filtered = move || {
         let mut query = events::table.into_boxed();

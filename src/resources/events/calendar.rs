@@ -83,43 +83,59 @@ impl CalendarParams {
         v.finish()?;
         Ok(self)
     }
+
+    /// The calendar's name: the association's, with the network's, area's or municipality's
+    /// after it; 404 when there is no such network, area or municipality.
+    async fn name(&self, conn: &mut AsyncPgConnection) -> Result<String, ApiError> {
+        let of = match (&self.network_id, &self.area_id, &self.municipality_id) {
+            (Some(n), _, _) => Some(
+                networks::table
+                    .find(n)
+                    .select(networks::name)
+                    .first::<String>(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found(format!("Network {n}")))?,
+            ),
+            (_, Some(a), _) => Some(
+                areas::table
+                    .find(a)
+                    .select(areas::name)
+                    .first::<String>(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found(format!("Area {a}")))?,
+            ),
+            (_, _, Some(m)) => Some(
+                municipalities::table
+                    .find(m)
+                    .select(municipalities::name)
+                    .first::<String>(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found(format!("Municipality {m}")))?,
+            ),
+            _ => None,
+        };
+        let association = "Kommunförbundet Västernorrland";
+        Ok(match of {
+            Some(of) => format!("{association}: {of}"),
+            None => association.to_owned(),
+        })
+    }
 }
 
 /// The feed of a scope: its name and its text.
 async fn feed(conn: &mut AsyncPgConnection, scope: &CalendarParams) -> Result<String, ApiError> {
+    let name = scope.name(conn).await?;
     let mut query = events::table.into_boxed();
-    let mut name = "Kommunförbundet Västernorrland".to_owned();
     if let Some(n) = scope.network_id {
-        let network: String = networks::table
-            .find(n)
-            .select(networks::name)
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("Network {n}")))?;
-        name = format!("{name}: {network}");
         query = query.filter(events::network_id.eq(n));
     }
     if let Some(a) = scope.area_id {
-        let area: String = areas::table
-            .find(a)
-            .select(areas::name)
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("Area {a}")))?;
-        name = format!("{name}: {area}");
         query = query.filter(events::area_id.eq(a));
     }
     if let Some(m) = &scope.municipality_id {
-        let municipality: String = municipalities::table
-            .find(m)
-            .select(municipalities::name)
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("Municipality {m}")))?;
-        name = format!("{name}: {municipality}");
         query = query.filter(events::municipality_ids.contains(vec![m.clone()]));
     }
     let mut list: Vec<Event> = query
@@ -575,7 +591,7 @@ pub async fn create_calendar_link(
     let link = writer
         .run(async |work| {
             // The scope must name something that exists (404 otherwise).
-            feed_scope_exists(work.conn(), &scope).await?;
+            scope.name(work.conn()).await?;
             let shared_by = work.sharer().await?;
             let row: LinkRow = diesel::insert_into(calendar_links::table)
                 .values((
@@ -614,38 +630,6 @@ pub async fn create_calendar_link(
             webcal_url,
             link,
         }))
-}
-
-/// 404 unless the scope's network, area or municipality exists.
-async fn feed_scope_exists(
-    conn: &mut AsyncPgConnection,
-    scope: &CalendarParams,
-) -> Result<(), ApiError> {
-    let known: bool = match (&scope.network_id, &scope.area_id, &scope.municipality_id) {
-        (Some(n), _, _) => {
-            diesel::select(diesel::dsl::exists(networks::table.find(*n)))
-                .get_result(conn)
-                .await?
-        }
-        (_, Some(a), _) => {
-            diesel::select(diesel::dsl::exists(areas::table.find(*a)))
-                .get_result(conn)
-                .await?
-        }
-        (_, _, Some(m)) => {
-            diesel::select(diesel::dsl::exists(municipalities::table.find(m)))
-                .get_result(conn)
-                .await?
-        }
-        _ => true,
-    };
-    if known {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(
-            "The network, area or municipality of the feed",
-        ))
-    }
 }
 
 crate::link_management!(

@@ -198,6 +198,27 @@ pub struct Config {
     /// `metrics` scope.
     pub metrics_public: bool,
     pub webhooks: WebhookSettings,
+    /// Who answers for this installation (`SAMVERKAN_CONTACT_NAME`, `_EMAIL`, `_URL`), named
+    /// in the OpenAPI document it serves (`info.contact`).
+    pub contact: Contact,
+}
+
+/// The installation's contact, as its OpenAPI document names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: String,
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Self {
+            name: "Kommunförbundet Västernorrland".to_owned(),
+            email: None,
+            url: None,
+        }
+    }
 }
 
 /// How webhooks are delivered (`SAMVERKAN_WEBHOOK_*`).
@@ -256,7 +277,6 @@ impl Default for WebhookSettings {
     }
 }
 
-/// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
 /// An on/off setting: `on`/`true` or `off`/`false`, `default` when unset.
 fn switch(
     get: &impl Fn(&str) -> Option<String>,
@@ -274,6 +294,7 @@ fn switch(
     }
 }
 
+/// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
     let rest = url
@@ -288,6 +309,62 @@ fn parse_public_url(raw: &str) -> Result<String, String> {
         ));
     }
     Ok(url.to_owned())
+}
+
+/// `SAMVERKAN_CONTACT_NAME`, `SAMVERKAN_CONTACT_EMAIL` and `SAMVERKAN_CONTACT_URL`.
+fn contact(get: &impl Fn(&str) -> Option<String>) -> Result<Contact, ConfigError> {
+    let defaults = Contact::default();
+    let name = match get("SAMVERKAN_CONTACT_NAME") {
+        None => defaults.name,
+        Some(name) => {
+            let name = name.trim();
+            if name.chars().count() > 200 || name.chars().any(char::is_control) {
+                return Err(ConfigError {
+                    name: "SAMVERKAN_CONTACT_NAME",
+                    message: "expected 1 to 200 printable characters".to_owned(),
+                });
+            }
+            name.to_owned()
+        }
+    };
+    let email = get("SAMVERKAN_CONTACT_EMAIL")
+        .map(|raw| parse_email(&raw))
+        .transpose()
+        .map_err(|message| ConfigError {
+            name: "SAMVERKAN_CONTACT_EMAIL",
+            message,
+        })?;
+    let url = get("SAMVERKAN_CONTACT_URL")
+        .map(|raw| parse_public_url(&raw))
+        .transpose()
+        .map_err(|message| ConfigError {
+            name: "SAMVERKAN_CONTACT_URL",
+            message,
+        })?;
+    Ok(Contact { name, email, url })
+}
+
+/// An e-mail address as a contact: `local@domain`, printable, no spaces, at most 254 characters.
+fn parse_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        })
+        && !email
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "<>\",;".contains(c));
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(format!(
+            "{email}: expected an e-mail address, name@example.se"
+        ))
+    }
 }
 
 /// A comma-separated list of origins (`https://host[:port]`, no path, no wildcard).
@@ -567,6 +644,7 @@ impl Config {
                 message,
             })?;
         let metrics_public = switch(&get, "SAMVERKAN_METRICS_PUBLIC", false)?;
+        let contact = contact(&get)?;
         let webhook_defaults = WebhookSettings::default();
         let webhooks = WebhookSettings {
             deliver: switch(&get, "SAMVERKAN_WEBHOOKS", true)?,
@@ -596,6 +674,7 @@ impl Config {
             });
         }
         Ok(Self {
+            contact,
             webhooks,
             metrics_public,
             public_url,
@@ -689,6 +768,46 @@ mod tests {
         ] {
             assert!(parse_public_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_contact_is_checked() {
+        let c = config(&[
+            ("SAMVERKAN_CONTACT_EMAIL", " api@kfvn.se "),
+            ("SAMVERKAN_CONTACT_URL", "https://www.kfvn.se/kontakt/"),
+        ])
+        .expect("a valid contact");
+        assert_eq!(c.contact.name, "Kommunförbundet Västernorrland");
+        assert_eq!(c.contact.email.as_deref(), Some("api@kfvn.se"));
+        assert_eq!(
+            c.contact.url.as_deref(),
+            Some("https://www.kfvn.se/kontakt")
+        );
+        for bad in [
+            "kfvn.se",
+            "a@b",
+            "a b@kfvn.se",
+            "<a@kfvn.se>",
+            "a@kfvn.se.",
+            "a@@kfvn.se",
+        ] {
+            let err = config(&[("SAMVERKAN_CONTACT_EMAIL", bad)]).expect_err(bad);
+            assert_eq!(err.name, "SAMVERKAN_CONTACT_EMAIL", "{bad}");
+        }
+        let err = config(&[("SAMVERKAN_CONTACT_URL", "www.kfvn.se")]).expect_err("no scheme");
+        assert_eq!(err.name, "SAMVERKAN_CONTACT_URL");
+        let long = "x".repeat(201);
+        for bad in ["Kommun\u{7}förbundet", long.as_str()] {
+            let err = config(&[("SAMVERKAN_CONTACT_NAME", bad)]).expect_err("a bad name");
+            assert_eq!(err.name, "SAMVERKAN_CONTACT_NAME");
+        }
+        // Empty is unset, as for every setting (an .env copied from .env.example).
+        let c = config(&[
+            ("SAMVERKAN_CONTACT_NAME", " "),
+            ("SAMVERKAN_CONTACT_EMAIL", ""),
+        ])
+        .expect("empty is the default");
+        assert_eq!(c.contact, Contact::default());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 # (github.com/diggsweden/rest-api-profil-lint-processor). It is published only to GitHub
 # Packages, so it is built here from a checkout of its source (or of its CI mirror,
 # diggsweden/rest-api-profil-lint-processor-ci):
-#   bench/digg/run.sh PATH_TO_CHECKOUT_OR_BARE_CLONE
+#   bench/digg/run.sh PATH_TO_CHECKOUT_OR_BARE_CLONE [DOCUMENT]
+# DOCUMENT is a file or the URL of a served document (http://127.0.0.1:8080/v1/openapi.json);
+# by default the committed openapi/openapi.json.
 # Prints the findings by rule and severity, and every error with its path.
 set -euo pipefail
 src=${1:?path to a checkout of rest-api-profil-lint-processor}
@@ -17,7 +19,11 @@ fi
 rm -f "$work/.npmrc"   # it points @diggsweden at GitHub Packages; no dependency needs it
 (cd "$work" && npm ci --ignore-scripts --silent && npx tsc -p tsconfig.json)
 mkdir "$work/run"
-(cd "$work/run" && node ../dist/cli.js -f "$root/openapi/openapi.json" -l result.json -d diag.json >/dev/null || true)
+doc=${2:-$root/openapi/openapi.json}
+case $doc in
+    http://* | https://*) curl -sSf "$doc" -o "$work/run/openapi.json"; doc=$work/run/openapi.json ;;
+esac
+(cd "$work/run" && node ../dist/cli.js -f "$doc" -l result.json -d diag.json >/dev/null || true)
 python3 - "$work/run/result.json" <<'PY'
 import collections, json, sys
 found = json.load(open(sys.argv[1]))[0]["errors"]

@@ -9,6 +9,7 @@ pub mod meta;
 pub mod openapi;
 pub mod problems;
 pub mod routes;
+pub mod terms;
 pub mod transfer;
 
 use std::net::TcpListener;
@@ -60,10 +61,7 @@ pub struct AppState {
 impl AppState {
     /// Fails when the route list declares an operation the gate could not enforce.
     pub fn new(db: Db, config: &Config, keys: SigningKeys) -> anyhow::Result<Self> {
-        let doc = openapi::served(
-            config.oidc.first().map(|p| p.issuer.as_str()),
-            config.metrics_public,
-        );
+        let doc = openapi::served(openapi::Installation::of(config));
         let body = openapi::to_pretty_json(&doc);
         let etag = http::content_etag(body.as_bytes());
         Ok(Self {

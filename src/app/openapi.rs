@@ -112,28 +112,73 @@ impl Modify for Security {
 pub const DEFAULT_DISCOVERY: &str =
     "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration";
 
+/// What an installation's configuration changes in the document it serves. The committed
+/// document is the default's.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Installation<'a> {
+    /// People sign in at this issuer (its discovery document), the first provider trusted;
+    /// by default [`DEFAULT_DISCOVERY`].
+    pub issuer: Option<&'a str>,
+    /// `/metrics` needs no token (`SAMVERKAN_METRICS_PUBLIC`).
+    pub public_metrics: bool,
+    /// Where clients reach the service (`SAMVERKAN_PUBLIC_URL`): `servers` names it, and the
+    /// terms of use are linked under it. By default the document names the service relatively.
+    pub public_url: Option<&'a str>,
+    /// `info.contact`; by default the association's name alone.
+    pub contact: Option<&'a crate::config::Contact>,
+}
+
+impl<'a> Installation<'a> {
+    pub fn of(config: &'a crate::config::Config) -> Self {
+        Self {
+            issuer: config.oidc.first().map(|p| p.issuer.as_str()),
+            public_metrics: config.metrics_public,
+            public_url: config.public_url.as_deref(),
+            contact: Some(&config.contact),
+        }
+    }
+}
+
 /// The complete document, built from the same route list as the app, as committed (people's
 /// sign-in through [`DEFAULT_DISCOVERY`]).
 pub fn document() -> utoipa::openapi::OpenApi {
-    served(None, false)
+    served(Installation::default())
 }
 
-/// The document a deployment serves: people sign in at `issuer` (its discovery document), the
-/// first provider it trusts.
-pub fn served(issuer: Option<&str>, public_metrics: bool) -> utoipa::openapi::OpenApi {
+/// The document an installation serves.
+pub fn served(installation: Installation<'_>) -> utoipa::openapi::OpenApi {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
-    let discovery = match issuer {
+    let base = installation.public_url.unwrap_or_default();
+    doc.info.terms_of_service = Some(format!("{base}{}", crate::app::terms::PATH));
+    if let Some(url) = installation.public_url {
+        doc.servers = Some(vec![
+            utoipa::openapi::ServerBuilder::new()
+                .url(url)
+                .description(Some("This installation"))
+                .build(),
+        ]);
+    }
+    if let Some(contact) = installation.contact {
+        doc.info.contact = Some(
+            utoipa::openapi::info::ContactBuilder::new()
+                .name(Some(contact.name.clone()))
+                .email(contact.email.clone())
+                .url(contact.url.clone())
+                .build(),
+        );
+    }
+    let discovery = match installation.issuer {
         Some(issuer) => format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         ),
         None => DEFAULT_DISCOVERY.to_owned(),
     };
-    if public_metrics {
+    if installation.public_metrics {
         // SAMVERKAN_METRICS_PUBLIC: the route table reads this document, so /metrics is then
         // public on purpose (it is one of the operations that may be).
         if let Some(op) = doc
@@ -261,11 +306,11 @@ fn profile_deviations() -> serde_json::Value {
                 keys there; openapi.json is the file name tools (Swagger UI, generators) expect."
     }, {
         "rule": "UFN.02, SAK.01: HTTPS on port 443 in servers",
-        "where": "servers",
-        "why": "The document is served by the service itself and names it relatively (`/`): \
-                the service does not know the address it is reached at. Installations serve it \
-                over HTTPS on port 443 behind their TLS-terminating proxy \
-                (SAMVERKAN_PUBLIC_URL names that address)."
+        "where": "servers, where an installation has not set SAMVERKAN_PUBLIC_URL",
+        "why": "Without it the service does not know the address it is reached at and names \
+                itself relatively (`/`), as the committed document does. An installation serves \
+                the API over HTTPS on port 443 behind its TLS-terminating proxy and sets \
+                SAMVERKAN_PUBLIC_URL to that address; its document then names it in servers."
     }])
 }
 

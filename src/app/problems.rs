@@ -207,7 +207,8 @@ fn prose(text: &str) -> String {
         .collect()
 }
 
-fn html_page(title: &str, body: &str) -> HttpResponse {
+/// A page of the service's own documentation (problem types, terms of use), Swedish first.
+pub(crate) fn html_page(title: &str, body: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
@@ -217,7 +218,7 @@ fn html_page(title: &str, body: &str) -> HttpResponse {
              <style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:48rem;line-height:1.5;color:#1b1b1b}}\
              code{{background:#f2f2f2;padding:0 .2rem}}section{{margin-bottom:1.5rem}}.muted{{color:#555}}</style></head>\
              <body>{body}<p class=\"muted\">Kommunförbundet Västernorrland · Samverkan API · \
-             <a href=\"/problems\">Alla feltyper / all problem types</a> · <a href=\"/docs/\">API-dokumentation</a></p></body></html>",
+             <a href=\"/problems\">Alla feltyper / all problem types</a> · <a href=\"/terms\">Villkor / terms</a> · <a href=\"/docs/\">API-dokumentation</a></p></body></html>",
             esc(title)
         ))
 }

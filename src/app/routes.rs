@@ -7,6 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::meta;
 use crate::app::problems;
+use crate::app::terms;
 use crate::auth::me;
 use crate::auth::token;
 use crate::integration::audit;
@@ -130,5 +131,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     .service(meta::metrics)
     .service(meta::api_info_at_root)
     .service(problems::list_problem_types)
-    .service(problems::get_problem_type);
+    .service(problems::get_problem_type)
+    .service(terms::get_terms);
 }

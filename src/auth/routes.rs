@@ -17,7 +17,7 @@ struct RouteMethod {
 /// The operations that are public on purpose. Every other operation must declare a bearer
 /// requirement; [`RouteTable::from_openapi`] refuses to build (and the service to start) when one
 /// declares neither, so a new handler cannot end up unauthenticated by omission.
-pub const PUBLIC_OPERATIONS: [&str; 12] = [
+pub const PUBLIC_OPERATIONS: [&str; 13] = [
     "getApiInfo",
     "getApiInfoAtRoot",
     "getOpenApiDocument",
@@ -30,6 +30,7 @@ pub const PUBLIC_OPERATIONS: [&str; 12] = [
     "openCalendarLink",
     "listProblemTypes",
     "getProblemType",
+    "getTermsOfUse",
 ];
 
 /// What the route table says about a request.

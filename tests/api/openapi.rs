@@ -26,6 +26,53 @@ async fn the_served_document_is_the_committed_one() {
     assert_eq!(res.text(), committed());
 }
 
+/// An installation's document names where it is reached, who answers for it and its terms
+/// under that address (DIGG UFN.02, SAK.01, DOK.03), and the terms page answers without a token.
+#[actix_web::test]
+async fn an_installation_names_its_address_contact_and_terms() {
+    let mut config = crate::support::test_config();
+    config.public_url = Some("https://samverkan.kfvn.example".to_owned());
+    config.contact.email = Some("api@kfvn.example".to_owned());
+    config.contact.url = Some("https://kfvn.example/kontakt".to_owned());
+    let app = TestApp::with_config(config).await;
+    let doc = app.get("/v1/openapi.json").await.json();
+    assert_eq!(
+        doc["servers"],
+        serde_json::json!([{"url": "https://samverkan.kfvn.example", "description": "This installation"}])
+    );
+    assert_eq!(
+        doc["info"]["contact"],
+        serde_json::json!({"name": "Kommunförbundet Västernorrland",
+            "email": "api@kfvn.example", "url": "https://kfvn.example/kontakt"})
+    );
+    assert_eq!(
+        doc["info"]["termsOfService"],
+        "https://samverkan.kfvn.example/terms"
+    );
+
+    let res = app
+        .call(actix_web::test::TestRequest::get().uri("/terms"))
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = res.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    for heading in [
+        "Användarvillkor",
+        "Personuppgifter",
+        "Personal data",
+        "Stability and versions",
+    ] {
+        assert!(page.contains(heading), "{heading}");
+    }
+    // What the terms say of the limits is what the configuration's defaults are.
+    let defaults = samverkan::config::Config::from_lookup(|_| None).expect("defaults");
+    assert_eq!(defaults.rate_limits.writes_per_minute, 1200);
+    assert_eq!(defaults.rate_limits.token_requests_per_minute, 30);
+    assert!(page.contains("1 200 writes and 30 token requests a minute"));
+    assert!(page.contains("1 200 skrivningar och 30"));
+    assert_eq!(defaults.tombstone_retention.as_secs(), 30 * 86_400);
+}
+
 #[test]
 fn every_operation_is_fully_described() {
     let doc: serde_json::Value = serde_json::from_str(&committed()).expect("the document is JSON");
@@ -106,6 +153,8 @@ fn every_operation_is_fully_described() {
     }
     assert!(doc["servers"].as_array().is_some_and(|s| !s.is_empty()));
     assert!(doc["info"]["license"]["url"].is_string());
+    assert_eq!(doc["info"]["termsOfService"], "/terms");
+    assert!(doc["info"]["contact"]["name"].is_string());
     assert!(doc["paths"]["/api-info"]["get"].is_object());
     assert_eq!(
         doc["info"]["x-profile-deviations"][0]["where"],

@@ -551,6 +551,7 @@ async fn every_operation_enforces_the_scope_it_declares() {
         "/problems",
         "/problems/{slug}",
         "/api-info",
+        "/terms",
     ];
     let requests = sample_requests(&doc, target);
     assert!(requests.len() >= 20, "{}", requests.len());

@@ -4,7 +4,7 @@
 # postgres://postgres@127.0.0.1:5432/postgres) it makes a fresh database, runs the service on it
 # with the demo data, reads every collection through the API (every page of municipalities,
 # areas, plans, networks and each network's members, assignments, progress reports, feedback,
-# and the whole change feed) and a checksum of every table; stops the service, backs up, drops
+# events and each event's registrations, and the whole change feed) and a checksum of every table; stops the service, backs up, drops
 # the database and deletes the signing key, restores both, starts the service again and reads
 # everything again with the token it handed out before: every collection and every table must
 # be the same. The database is dropped at the end. SAMVERKAN_BIN as for the benchmarks.
@@ -55,8 +55,10 @@ def every(path):
             return sorted(items, key=lambda i: str(i.get("id", i.get("year"))))
         page += 1
 out = {c: every(f"/v1/{c}") for c in
-       ["municipalities", "areas", "plans", "networks", "assignments", "progress-reports", "feedback"]}
+       ["municipalities", "areas", "plans", "networks", "assignments", "progress-reports", "feedback",
+        "events"]}
 out["members"] = {n["id"]: every(f"/v1/networks/{n['id']}/members") for n in out["networks"]}
+out["registrations"] = {e["id"]: every(f"/v1/events/{e['id']}/registrations") for e in out["events"]}
 feed, after = [], ""
 while True:
     page = get(f"/v1/changes?limit=1000{after}")
@@ -102,7 +104,7 @@ cmp -s "$WORK/before.api.json" "$WORK/after.api.json" ||
 python3 - "$WORK/after.api.json" "$WORK/after.tables" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-counts = {k: (sum(len(v) for v in d[k].values()) if k == "members" else len(d[k])) for k in sorted(d)}
+counts = {k: (sum(len(v) for v in d[k].values()) if isinstance(d[k], dict) else len(d[k])) for k in sorted(d)}
 tables = sum(1 for _ in open(sys.argv[2]))
 print("backup-check: the same after backup, wipe and restore: " +
       ", ".join(f"{k} {n}" for k, n in counts.items()) + f"; {tables} tables by checksum")

@@ -192,11 +192,17 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_level, config.log_format);
-    match run(cli.command.unwrap_or(Command::Serve), config) {
+    let logs = telemetry::init(&config.log_level, config.log_format);
+    let result = run(cli.command.unwrap_or(Command::Serve), config);
+    if let Err(e) = &result {
+        tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
+    }
+    if let Some(logs) = logs {
+        logs.flush();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
             eprintln!("samverkan: {e:#}");
             ExitCode::FAILURE
         }

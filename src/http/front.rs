@@ -39,7 +39,13 @@ pub struct Guarded<T> {
     shut: bool,
     drained: usize,
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Where reads land, zeroed once per connection (a fresh zeroed buffer per read cost more
+    /// than the rest of the guard together).
+    read_buf: Vec<u8>,
 }
+
+/// The most one read takes from the socket.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// How long a refused connection is kept open for the client to read the refusal.
 const LINGER: Duration = Duration::from_secs(2);
@@ -64,6 +70,7 @@ impl<T> Guarded<T> {
             shut: false,
             drained: 0,
             linger: None,
+            read_buf: Vec::new(),
         }
     }
 
@@ -155,8 +162,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
                     continue;
                 }
             }
-            let mut buf = [0u8; 16 * 1024];
-            let mut read = ReadBuf::new(&mut buf);
+            if this.read_buf.is_empty() {
+                this.read_buf = vec![0; READ_CHUNK];
+            }
+            let mut read = ReadBuf::new(&mut this.read_buf);
             ready!(Pin::new(&mut this.io).poll_read(cx, &mut read))?;
             let filled = read.filled();
             if filled.is_empty() {
@@ -218,8 +227,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
                     break;
                 }
             }
-            let mut buf = [0u8; 16 * 1024];
-            let mut read = ReadBuf::new(&mut buf);
+            if this.read_buf.is_empty() {
+                this.read_buf = vec![0; READ_CHUNK];
+            }
+            let mut read = ReadBuf::new(&mut this.read_buf);
             match ready!(Pin::new(&mut this.io).poll_read(cx, &mut read)) {
                 Ok(()) if !read.filled().is_empty() => this.drained += read.filled().len(),
                 _ => break,

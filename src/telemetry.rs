@@ -29,26 +29,36 @@ enum Entry {
 /// [`LOG_QUEUE`] lines wait, new ones are dropped; once the queue drains, a line says how many.
 #[derive(Clone)]
 pub struct LogWriter {
-    queue: SyncSender<Entry>,
+    /// `None` where no thread could be started: lines are then written directly.
+    queue: Option<SyncSender<Entry>>,
     dropped: Arc<AtomicU64>,
 }
 
 impl LogWriter {
     /// Starts the writer thread, which writes to `out`.
-    fn start(out: impl Write + Send + 'static) -> std::io::Result<Self> {
+    fn start(out: impl Write + Send + 'static) -> Self {
         let (queue, lines) = mpsc::sync_channel(LOG_QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
         let counter = dropped.clone();
-        std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("log-writer".to_owned())
-            .spawn(move || write_lines(lines, out, &counter))?;
-        Ok(Self { queue, dropped })
+            .spawn(move || write_lines(lines, out, &counter));
+        let queue = match started {
+            Ok(_) => Some(queue),
+            Err(e) => {
+                eprintln!("samverkan: no log writer thread ({e}); writing log lines directly");
+                None
+            }
+        };
+        Self { queue, dropped }
     }
 
     /// Waits (at most a second) until every line logged so far is written.
     pub fn flush(&self) {
         let (done, written) = mpsc::channel();
-        if self.queue.send(Entry::Flush(done)).is_ok() {
+        if let Some(queue) = &self.queue
+            && queue.send(Entry::Flush(done)).is_ok()
+        {
             let _ = written.recv_timeout(Duration::from_secs(1));
         }
     }
@@ -92,7 +102,11 @@ fn write_lines(lines: Receiver<Entry>, out: impl Write, dropped: &AtomicU64) {
 
 impl std::io::Write for &LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.queue.try_send(Entry::Line(buf.to_vec())) {
+        let Some(queue) = &self.queue else {
+            std::io::stderr().write_all(buf)?;
+            return Ok(buf.len());
+        };
+        match queue.try_send(Entry::Line(buf.to_vec())) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -119,7 +133,7 @@ impl<'a> MakeWriter<'a> for LogWriter {
 
 /// Installs the global subscriber. Call once, from `main`; flush the returned writer before
 /// the process ends, so that the last lines are out.
-pub fn init(level: &str, format: LogFormat) -> Option<LogWriter> {
+pub fn init(level: &str, format: LogFormat) -> LogWriter {
     // A bad filter falls back to `info` instead of silencing the service.
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
@@ -127,17 +141,7 @@ pub fn init(level: &str, format: LogFormat) -> Option<LogWriter> {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let writer = match LogWriter::start(std::io::stderr()) {
-        Ok(writer) => writer,
-        Err(e) => {
-            eprintln!("samverkan: no log writer thread ({e}); logging to standard error directly");
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .try_init();
-            return None;
-        }
-    };
+    let writer = LogWriter::start(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer.clone())
@@ -154,7 +158,7 @@ pub fn init(level: &str, format: LogFormat) -> Option<LogWriter> {
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
-    Some(writer)
+    writer
 }
 
 /// What an error needs to know about the request it answers.
@@ -211,7 +215,7 @@ mod tests {
     #[test]
     fn lines_come_out_whole_and_in_order_and_a_stalled_reader_costs_lines_not_time() {
         let reader = Reader::default();
-        let logs = LogWriter::start(reader.clone()).expect("writer thread");
+        let logs = LogWriter::start(reader.clone());
         for i in 0..1000 {
             (&logs)
                 .write_all(format!("line {i}\n").as_bytes())

@@ -197,9 +197,7 @@ pub fn main() -> ExitCode {
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "samverkan stopped");
     }
-    if let Some(logs) = logs {
-        logs.flush();
-    }
+    logs.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

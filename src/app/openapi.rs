@@ -34,7 +34,6 @@ tertialrapporter, nätverkens återkoppling och styrelsens rapporter. JSON med c
 `/v1/oauth/token` och skickas som `Authorization: Bearer <token>`. Projektets README har en \
 svensk version av sina huvudavsnitt.",
         license(name = "MIT", url = "https://opensource.org/licenses/MIT"),
-        contact(name = "Kommunförbundet Västernorrland"),
     ),
     servers((url = "/", description = "The service that serves this document")),
     modifiers(&Security),
@@ -124,7 +123,8 @@ pub struct Installation<'a> {
     /// Where clients reach the service (`SAMVERKAN_PUBLIC_URL`): `servers` names it, and the
     /// terms of use are linked under it. By default the document names the service relatively.
     pub public_url: Option<&'a str>,
-    /// `info.contact`; by default the association's name alone.
+    /// `info.contact`; by default ([`crate::config::Contact::default`]) the association's
+    /// name alone.
     pub contact: Option<&'a crate::config::Contact>,
 }
 
@@ -162,15 +162,14 @@ pub fn served(installation: Installation<'_>) -> utoipa::openapi::OpenApi {
                 .build(),
         ]);
     }
-    if let Some(contact) = installation.contact {
-        doc.info.contact = Some(
-            utoipa::openapi::info::ContactBuilder::new()
-                .name(Some(contact.name.clone()))
-                .email(contact.email.clone())
-                .url(contact.url.clone())
-                .build(),
-        );
-    }
+    let contact = installation.contact.cloned().unwrap_or_default();
+    doc.info.contact = Some(
+        utoipa::openapi::info::ContactBuilder::new()
+            .name(Some(contact.name))
+            .email(contact.email)
+            .url(contact.url)
+            .build(),
+    );
     let discovery = match installation.issuer {
         Some(issuer) => format!(
             "{}/.well-known/openid-configuration",

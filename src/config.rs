@@ -294,6 +294,18 @@ fn switch(
     }
 }
 
+/// A setting that may be unset, read by `parse` when set.
+fn optional<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    get(name)
+        .map(|raw| parse(&raw))
+        .transpose()
+        .map_err(|message| ConfigError { name, message })
+}
+
 /// A public base URL: `http(s)://host[:port][/path]`, without query, fragment or trailing `/`.
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
@@ -327,20 +339,8 @@ fn contact(get: &impl Fn(&str) -> Option<String>) -> Result<Contact, ConfigError
             name.to_owned()
         }
     };
-    let email = get("SAMVERKAN_CONTACT_EMAIL")
-        .map(|raw| parse_email(&raw))
-        .transpose()
-        .map_err(|message| ConfigError {
-            name: "SAMVERKAN_CONTACT_EMAIL",
-            message,
-        })?;
-    let url = get("SAMVERKAN_CONTACT_URL")
-        .map(|raw| parse_public_url(&raw))
-        .transpose()
-        .map_err(|message| ConfigError {
-            name: "SAMVERKAN_CONTACT_URL",
-            message,
-        })?;
+    let email = optional(get, "SAMVERKAN_CONTACT_EMAIL", parse_email)?;
+    let url = optional(get, "SAMVERKAN_CONTACT_URL", parse_public_url)?;
     Ok(Contact { name, email, url })
 }
 
@@ -636,13 +636,7 @@ impl Config {
                 name: "SAMVERKAN_CORS_ORIGINS",
                 message,
             })?;
-        let public_url = get("SAMVERKAN_PUBLIC_URL")
-            .map(|raw| parse_public_url(&raw))
-            .transpose()
-            .map_err(|message| ConfigError {
-                name: "SAMVERKAN_PUBLIC_URL",
-                message,
-            })?;
+        let public_url = optional(&get, "SAMVERKAN_PUBLIC_URL", parse_public_url)?;
         let metrics_public = switch(&get, "SAMVERKAN_METRICS_PUBLIC", false)?;
         let contact = contact(&get)?;
         let webhook_defaults = WebhookSettings::default();

@@ -47,6 +47,14 @@ pub struct Guarded<T> {
 /// The most one read takes from the socket.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A read into the connection's buffer, made (zeroed) at its first read.
+fn chunk(buf: &mut Vec<u8>) -> ReadBuf<'_> {
+    if buf.is_empty() {
+        buf.resize(READ_CHUNK, 0);
+    }
+    ReadBuf::new(buf)
+}
+
 /// How long a refused connection is kept open for the client to read the refusal.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -162,10 +170,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
                     continue;
                 }
             }
-            if this.read_buf.is_empty() {
-                this.read_buf = vec![0; READ_CHUNK];
-            }
-            let mut read = ReadBuf::new(&mut this.read_buf);
+            let mut read = chunk(&mut this.read_buf);
             ready!(Pin::new(&mut this.io).poll_read(cx, &mut read))?;
             let filled = read.filled();
             if filled.is_empty() {
@@ -227,10 +232,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
                     break;
                 }
             }
-            if this.read_buf.is_empty() {
-                this.read_buf = vec![0; READ_CHUNK];
-            }
-            let mut read = ReadBuf::new(&mut this.read_buf);
+            let mut read = chunk(&mut this.read_buf);
             match ready!(Pin::new(&mut this.io).poll_read(cx, &mut read)) {
                 Ok(()) if !read.filled().is_empty() => this.drained += read.filled().len(),
                 _ => break,

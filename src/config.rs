@@ -471,7 +471,21 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The most HTTP workers actix runs.
+const MAX_WORKERS: usize = 512;
+
 impl Config {
+    /// The HTTP workers the server runs: `workers`, or one per core (as actix counts them).
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism()
+                .map_or(2, std::num::NonZeroUsize::get)
+                .min(MAX_WORKERS)
+        }
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -521,6 +535,12 @@ impl Config {
             });
         }
         let workers = parse(&get, "SAMVERKAN_WORKERS", Some(0))?;
+        if workers > MAX_WORKERS {
+            return Err(ConfigError {
+                name: "SAMVERKAN_WORKERS",
+                message: format!("must be at most {MAX_WORKERS}"),
+            });
+        }
         let request_timeout =
             Duration::from_millis(parse(&get, "SAMVERKAN_REQUEST_TIMEOUT_MS", Some(30_000))?);
         let jwt = JwtSettings {
@@ -883,6 +903,11 @@ mod tests {
         assert_eq!(e.name, "SAMVERKAN_LOG_FORMAT");
         let e = config(&[("SAMVERKAN_DB_POOL_SIZE", "0")]).expect_err("zero pool");
         assert_eq!(e.name, "SAMVERKAN_DB_POOL_SIZE");
+        let e = config(&[("SAMVERKAN_WORKERS", "513")]).expect_err("more workers than actix runs");
+        assert_eq!(e.name, "SAMVERKAN_WORKERS");
+        let workers = config(&[("SAMVERKAN_WORKERS", "3")]).expect("three workers");
+        assert_eq!(workers.worker_count(), 3);
+        assert!(config(&[]).expect("defaults").worker_count() >= 1);
     }
 }
 

@@ -206,11 +206,12 @@ impl Application {
         let head_timeout = config.open_limits.head_timeout;
         let mut builder = actix_server::Server::build().shutdown_timeout(30);
         let shutdown = builder.graceful_shutdown_signal();
-        if config.workers > 0 {
-            builder = builder.workers(config.workers);
-        }
+        builder = builder.workers(config.worker_count());
         let server = builder
             .listen("samverkan", listener, move || {
+                // Runs on the worker's own thread, as it starts: its connections are opened
+                // (and so driven) here.
+                state.db().settle_here();
                 let shutdown = shutdown.clone();
                 let app = build(&state)
                     .into_factory()

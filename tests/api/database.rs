@@ -353,3 +353,64 @@ async fn schema_rs_is_generated_from_the_migrations() {
          `cargo run -- schema --output src/store/schema.rs`\n{generated}"
     );
 }
+
+/// The pool is split between the HTTP workers (each opens, and so drives, its own connections),
+/// yet a worker whose share is in use borrows the other's room or idle connections, never more
+/// than the pool's size in all, and a request waiting for its own worker's share takes a
+/// connection another worker frees at once.
+#[actix_web::test]
+async fn a_worker_borrows_the_other_workers_connections_within_the_pool() {
+    use actix_web::ResponseError;
+    use diesel_async::RunQueryDsl;
+    use std::time::{Duration, Instant};
+
+    let db = TestDb::new().await;
+    let settings = samverkan::config::PoolSettings {
+        max_size: 2,
+        timeout: Duration::from_millis(800),
+        statement_timeout: Duration::from_secs(10),
+    };
+    let pool = samverkan::store::db::Db::for_workers(&db.url, &settings, 2).expect("pool");
+    pool.settle_here();
+    let first = pool.conn().await.expect("this worker's own connection");
+    let mut second = pool.conn().await.expect("room in the other worker's share");
+    diesel::sql_query("SELECT 1")
+        .execute(&mut second)
+        .await
+        .expect("a borrowed connection answers");
+    let status = pool.status();
+    assert_eq!((status.max_size, status.size, status.available), (2, 2, 0));
+
+    // Both in use: a third request waits the pool's timeout, then 503.
+    let started = Instant::now();
+    let refused = pool.conn().await.err().expect("no third connection");
+    assert_eq!(refused.status_code().as_u16(), 503);
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Waiting for its own worker's share, a request takes the one the other worker frees.
+    let started = Instant::now();
+    let (got, ()) = tokio::join!(pool.conn(), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(second);
+    });
+    let mut got = got.expect("the freed connection");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    diesel::sql_query("SELECT 1")
+        .execute(&mut got)
+        .await
+        .expect("it answers");
+    assert_eq!(
+        pool.status().size,
+        2,
+        "no connection beyond the pool's size"
+    );
+    drop(first);
+}

@@ -61,7 +61,7 @@ struct FeedbackRow {
     municipality_id: Option<String>,
     rating: i16,
     comment: String,
-    suggestions: serde_json::Value,
+    suggestions: SuggestionList,
     external_system: Option<String>,
     external_id: Option<String>,
     version: i64,
@@ -112,7 +112,7 @@ impl From<FeedbackRow> for Feedback {
             municipality_id: r.municipality_id,
             rating: r.rating,
             comment: r.comment,
-            suggestions: serde_json::from_value(r.suggestions).unwrap_or_default(),
+            suggestions: r.suggestions.0,
             external_system: r.external_system,
             external_id: r.external_id,
             version: r.version,
@@ -125,9 +125,28 @@ impl From<FeedbackRow> for Feedback {
 page_type!(FeedbackPage, Feedback, "A page of feedback entries.");
 
 /// A feedback entry's suggestions as stored: a JSON array of `{kind, text}`.
-#[derive(Debug, Clone, Default, diesel::expression::AsExpression)]
+#[derive(
+    Debug, Clone, Default, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+)]
 #[diesel(sql_type = diesel::sql_types::Jsonb)]
 pub struct SuggestionList(pub Vec<Suggestion>);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for SuggestionList {
+    /// Read straight from jsonb's binary format (a version byte, then the JSON text), without
+    /// building a `serde_json::Value` first. The table's check keeps the column an array of
+    /// `{kind, text}`; anything else reads as no suggestions, with a warning.
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let bytes = value.as_bytes();
+        let text = match bytes.split_first() {
+            Some((1, text)) => text,
+            _ => return Err("unsupported jsonb format version".into()),
+        };
+        Ok(Self(serde_json::from_slice(text).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "feedback suggestions that are not a list of suggestions");
+            Vec::new()
+        })))
+    }
+}
 
 impl std::ops::Deref for SuggestionList {
     type Target = [Suggestion];

@@ -35,7 +35,9 @@ pub type PgConn = Object<AsyncPgConnection>;
 #[derive(Clone)]
 pub struct Db {
     homes: std::sync::Arc<[PgPool]>,
-    /// Hands out homes: to workers as they start, and turn about to threads that are not one.
+    /// Hands out homes to workers as they start, one each in turn.
+    settled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Where threads that are not workers wait, turn about.
     turns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     timeouts: Timeouts,
     url: std::sync::Arc<str>,
@@ -68,6 +70,7 @@ impl Db {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             homes: homes.into(),
+            settled: Default::default(),
             turns: Default::default(),
             timeouts: Timeouts {
                 wait: Some(settings.timeout),
@@ -83,7 +86,7 @@ impl Db {
     /// connections.
     pub fn settle_here(&self) {
         let turn = self
-            .turns
+            .settled
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HOME.set(turn % self.homes.len());
     }

@@ -253,7 +253,10 @@ impl Dispatcher {
                     {
                         continue;
                     }
-                    let data = change.data.clone().unwrap_or_else(|| json!({"id": change.id}));
+                    let data = change
+                        .data
+                        .as_ref()
+                        .map_or_else(|| json!({"id": change.id}), changes::StoredJson::to_value);
                     events.push(
                         &kind,
                         &change.type_,
@@ -603,8 +606,18 @@ fn concerns(municipality: Option<&str>, change: &changes::Change) -> bool {
     if change.type_ == "municipality" {
         return change.id == m;
     }
-    let one = data.get("municipalityId").and_then(Value::as_str);
-    let many = data.get("municipalityIds").and_then(Value::as_array);
+    /// The fields that name municipalities; the rest of the record is not read.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Named {
+        municipality_id: Option<Value>,
+        municipality_ids: Option<Value>,
+    }
+    let Ok(named) = serde_json::from_str::<Named>(data.0.get()) else {
+        return true;
+    };
+    let one = named.municipality_id.as_ref().and_then(Value::as_str);
+    let many = named.municipality_ids.as_ref().and_then(Value::as_array);
     match (one, many) {
         (None, None) => true,
         (one, many) => {
@@ -647,7 +660,8 @@ mod tests {
             op: if data.is_some() { "upsert" } else { "delete" }.to_owned(),
             version: 1,
             changed_at: Utc::now(),
-            data,
+            data: data
+                .map(|v| changes::StoredJson(serde_json::value::to_raw_value(&v).expect("JSON"))),
         }
     }
 

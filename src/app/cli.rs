@@ -444,7 +444,7 @@ fn serve(config: &Config, url: &str) -> anyhow::Result<()> {
         );
     }
     actix_web::rt::System::new().block_on(async {
-        let db = Db::for_workers(url, &config.pool, config.worker_count())?;
+        let db = Db::new(url, &config.pool)?;
         let state = AppState::new(db, config, keys)?;
         // Webhooks are delivered beside the server; stopping the server stops them: attempts
         // under way finish and are recorded (a delivery cut short is made again by a replica

@@ -209,9 +209,6 @@ impl Application {
         builder = builder.workers(config.worker_count());
         let server = builder
             .listen("samverkan", listener, move || {
-                // Runs on the worker's own thread, as it starts: its connections are opened
-                // (and so driven) here.
-                state.db().settle_here();
                 let shutdown = shutdown.clone();
                 let app = build(&state)
                     .into_factory()

@@ -131,7 +131,7 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the pool gauges read now.
     pub fn render(&self, db: &Db) -> String {
-        let status = db.status();
+        let status = db.pool().status();
         self.pool_size.set(status.size as i64);
         self.pool_available.set(status.available as i64);
         self.pool_waiting.set(status.waiting as i64);

@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use deadpool::managed::{TimeoutType, Timeouts};
 use diesel::ConnectionError;
-use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
@@ -22,166 +21,55 @@ pub type PgConn = Object<AsyncPgConnection>;
 
 /// The pool handed to handlers. Every checkout is bounded by the pool's wait timeout, so a
 /// database outage answers 503 instead of hanging.
-///
-/// The connections are split between the HTTP workers ("homes"), because a connection is
-/// driven (its socket read and written) by a task on the thread that opened it: a worker that
-/// used another worker's connection crossed threads twice a statement, a wake-up each way. Each
-/// worker takes its own home's connections first, opening them on its own thread; when its home
-/// has none free it borrows from another home (an idle connection, or room to open one), and
-/// while it waits for its home it keeps looking for one to borrow, so no connection sits idle,
-/// and no room unused, while a request waits. The homes'
-/// sizes add up to `max_size`: the pool's bound, and the shares the per-client limits are
-/// computed from, are those of one pool.
 #[derive(Clone)]
 pub struct Db {
-    homes: std::sync::Arc<[PgPool]>,
-    /// Hands out homes to workers as they start, one each in turn.
-    settled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Where threads that are not workers wait, turn about.
-    turns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    timeouts: Timeouts,
+    pool: PgPool,
     url: std::sync::Arc<str>,
     estimates: std::sync::Arc<crate::store::count::RecentEstimates>,
 }
 
-thread_local! {
-    /// The home of this thread's connections: set when an HTTP worker starts
-    /// ([`Db::settle_here`]); `usize::MAX` on other threads.
-    static HOME: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
-
-/// How often a request waiting for its home's connection looks for an idle one elsewhere.
-const BORROW_EVERY: Duration = Duration::from_millis(1);
-
 impl Db {
-    /// A pool of one home (commands, tests).
     pub fn new(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
-        Self::for_workers(url, settings, 1)
-    }
-
-    /// A pool whose connections are split between `workers` homes (at most one a connection).
-    pub fn for_workers(url: &str, settings: &PoolSettings, workers: usize) -> anyhow::Result<Self> {
-        let count = workers.clamp(1, settings.max_size.max(1));
-        let homes = (0..count)
-            .map(|i| {
-                let size = settings.max_size / count + usize::from(i < settings.max_size % count);
-                pool(url, settings, size)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let statement_timeout_ms = settings.statement_timeout.as_millis();
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // A checkout sends nothing: a connection is handed out unless it is closed (the server
+        // ended it: a restart, a failover, `pg_terminate_backend`) or left inside a
+        // transaction. The default sent `SELECT 1` first, a round trip on every request. A
+        // connection that died silently fails its statement with a 503 and is then dropped.
+        manager_config.recycling_method = RecyclingMethod::Fast;
+        manager_config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            async move {
+                let mut conn = connect(&url).await?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'; \
+                     SET pg_trgm.word_similarity_threshold = {}",
+                    crate::http::search::TYPO_SIMILARITY
+                ))
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_size)
+            .wait_timeout(Some(settings.timeout))
+            .create_timeout(Some(settings.timeout))
+            .recycle_timeout(Some(settings.timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()?;
         Ok(Self {
-            homes: homes.into(),
-            settled: Default::default(),
-            turns: Default::default(),
-            timeouts: Timeouts {
-                wait: Some(settings.timeout),
-                create: Some(settings.timeout),
-                recycle: Some(settings.timeout),
-            },
+            pool,
             url: url.into(),
             estimates: Default::default(),
         })
     }
 
-    /// Makes the calling thread (an HTTP worker, as it starts) the driver of the next home's
-    /// connections.
-    pub fn settle_here(&self) {
-        let turn = self
-            .settled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HOME.set(turn % self.homes.len());
-    }
-
     /// A connection, or 503 when none can be had within the pool timeout.
     pub async fn conn(&self) -> Result<PgConn, ApiError> {
-        let count = self.homes.len();
-        let home = match HOME.get() {
-            _ if count == 1 => return Ok(self.homes[0].timeout_get(&self.timeouts).await?),
-            home if home != usize::MAX => home % count,
-            // Not a worker (background tasks): an idle connection anywhere, else wait in turn.
-            _ => {
-                if let Some(conn) = self.borrow(usize::MAX).await {
-                    return Ok(conn);
-                }
-                self.turns
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    % count
-            }
-        };
-        let now = Timeouts {
-            wait: Some(Duration::ZERO),
-            ..self.timeouts
-        };
-        match self.homes[home].timeout_get(&now).await {
-            Err(PoolError::Timeout(TimeoutType::Wait)) => {}
-            got => return Ok(got?),
-        }
-        if let Some(conn) = self.borrow(home).await {
-            return Ok(conn);
-        }
-        // Wait in the home's queue (first come, first served) and meanwhile take any
-        // connection another home frees.
-        let waited = self.homes[home].timeout_get(&self.timeouts);
-        tokio::pin!(waited);
-        loop {
-            tokio::select! {
-                got = &mut waited => return Ok(got?),
-                () = tokio::time::sleep(BORROW_EVERY) => {
-                    if let Some(conn) = self.borrow(home).await {
-                        return Ok(conn);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A connection of a home other than `home`, without waiting: an idle one, else a new one
-    /// where a home has room its own worker has not used (that connection is then driven by
-    /// this thread: rare once the workers have opened their own).
-    async fn borrow(&self, home: usize) -> Option<PgConn> {
-        let now = Timeouts {
-            wait: Some(Duration::ZERO),
-            ..self.timeouts
-        };
-        let others = || {
-            self.homes
-                .iter()
-                .enumerate()
-                .filter(move |(i, _)| *i != home)
-        };
-        for (_, pool) in others() {
-            if pool.status().available > 0 {
-                if let Ok(conn) = pool.timeout_get(&now).await {
-                    return Some(conn);
-                }
-            }
-        }
-        for (_, pool) in others() {
-            let status = pool.status();
-            if status.size < status.max_size {
-                if let Ok(conn) = pool.timeout_get(&now).await {
-                    return Some(conn);
-                }
-            }
-        }
-        None
-    }
-
-    /// The pool's state, all homes together.
-    pub fn status(&self) -> deadpool::Status {
-        self.homes.iter().map(PgPool::status).fold(
-            deadpool::Status {
-                max_size: 0,
-                size: 0,
-                available: 0,
-                waiting: 0,
-            },
-            |sum, s| deadpool::Status {
-                max_size: sum.max_size + s.max_size,
-                size: sum.size + s.size,
-                available: sum.available + s.available,
-                waiting: sum.waiting + s.waiting,
-            },
-        )
+        Ok(self.pool.get().await?)
     }
 
     /// The estimates of large lists this pool asked PostgreSQL for recently.
@@ -194,48 +82,18 @@ impl Db {
         &self.url
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Whether the database answers `SELECT 1` within `bound`.
     pub async fn ping(&self, bound: Duration) -> bool {
         let check = async {
-            let mut conn = self.conn().await.ok()?;
+            let mut conn = self.pool.get().await.ok()?;
             diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
         };
         matches!(tokio::time::timeout(bound, check).await, Ok(Some(_)))
     }
-}
-
-/// One home's pool of `size` connections.
-fn pool(url: &str, settings: &PoolSettings, size: usize) -> anyhow::Result<PgPool> {
-    let statement_timeout_ms = settings.statement_timeout.as_millis();
-    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-    // A checkout sends nothing: a connection is handed out unless it is closed (the server
-    // ended it: a restart, a failover, `pg_terminate_backend`) or left inside a
-    // transaction. The default sent `SELECT 1` first, a round trip on every request. A
-    // connection that died silently fails its statement with a 503 and is then dropped.
-    manager_config.recycling_method = RecyclingMethod::Fast;
-    manager_config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
-        async move {
-            let mut conn = connect(&url).await?;
-            conn.batch_execute(&format!(
-                "SET statement_timeout = {statement_timeout_ms}; SET application_name = 'samverkan'; \
-                 SET pg_trgm.word_similarity_threshold = {}",
-                crate::http::search::TYPO_SIMILARITY
-            ))
-            .await
-            .map_err(ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
-    Ok(Pool::builder(manager)
-        .max_size(size)
-        .wait_timeout(Some(settings.timeout))
-        .create_timeout(Some(settings.timeout))
-        .recycle_timeout(Some(settings.timeout))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()?)
 }
 
 /// The pool as app data, for the plumbing that runs before a handler (idempotency, rate limits).

@@ -359,15 +359,12 @@ impl TestApp {
     }
 
     /// Serves this app's database over real TCP: a second replica with `self.config` on a free
-    /// port of 127.0.0.1, two workers, each with its home in the pool. Returns the port.
+    /// port of 127.0.0.1, one worker. Returns the port.
     pub async fn listen(&self) -> u16 {
         let mut config = self.config.clone();
         config.bind = "127.0.0.1:0".parse().expect("address");
-        config.workers = 2;
-        let pool =
-            Db::for_workers(&self.db.url, &config.pool, config.worker_count()).expect("pool");
-        let state = AppState::new(pool, &config, test_keys()).expect("app state");
-        let server = app::Application::build(&config, state).expect("server");
+        config.workers = 1;
+        let server = app::Application::build(&config, self.replica().await).expect("server");
         let port = server.port();
         actix_web::rt::spawn(server.run_until_stopped());
         port

@@ -90,11 +90,7 @@ pub struct StoredJson(pub Box<serde_json::value::RawValue>);
 
 impl diesel::deserialize::FromSql<Jsonb, diesel::pg::Pg> for StoredJson {
     fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        // jsonb's binary format: a version byte, then the JSON text.
-        let text = match value.as_bytes().split_first() {
-            Some((1, text)) => std::str::from_utf8(text)?,
-            _ => return Err("unsupported jsonb format version".into()),
-        };
+        let text = std::str::from_utf8(crate::store::jsonb_text(&value)?)?;
         Ok(Self(serde_json::value::RawValue::from_string(
             text.to_owned(),
         )?))

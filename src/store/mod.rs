@@ -8,3 +8,12 @@ pub mod embedded_pg;
 pub mod print_schema;
 pub mod schema;
 pub mod seed;
+
+/// The JSON text of a `jsonb` value as PostgreSQL sends it in binary: a version byte (1), then
+/// the text. For types read straight from those bytes rather than through `serde_json::Value`.
+pub fn jsonb_text<'a>(value: &diesel::pg::PgValue<'a>) -> diesel::deserialize::Result<&'a [u8]> {
+    match value.as_bytes().split_first() {
+        Some((1, text)) => Ok(text),
+        _ => Err("unsupported jsonb format version".into()),
+    }
+}

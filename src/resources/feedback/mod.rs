@@ -136,11 +136,7 @@ impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for 
     /// building a `serde_json::Value` first. The table's check keeps the column an array of
     /// `{kind, text}`; anything else reads as no suggestions, with a warning.
     fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        let bytes = value.as_bytes();
-        let text = match bytes.split_first() {
-            Some((1, text)) => text,
-            _ => return Err("unsupported jsonb format version".into()),
-        };
+        let text = crate::store::jsonb_text(&value)?;
         Ok(Self(serde_json::from_slice(text).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "feedback suggestions that are not a list of suggestions");
             Vec::new()
